@@ -1,0 +1,26 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sufficiency run scenarios/cheshire_east/baseline.toml --replications 50 --out out/cheshire_east_baseline
+	$(BIN)/sufficiency run scenarios/cheshire_east/add_two_homes.toml --replications 50 --out out/cheshire_east_add_two_homes
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/sufficiency bench
+
+clean:
+	rm -rf $(VENV) out

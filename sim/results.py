@@ -1,0 +1,329 @@
+"""Tidy result tables, built after the run from the raw arrays of each replication.
+
+Per-replication tables carry a `replication` column; `summarise` turns any of them into the
+mean, the 95% confidence interval of the mean (Monte Carlo error) and the P10/P50/P90 spread
+across replications (risk), filling in zeros for replications where a combination did not occur.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.demand import Cohort
+from sim.model import IN_CARE, STAYING_CLOSE, STAYING_PUT, ReplicationRecord
+from sim.scenario import Scenario
+from sim.vocabulary import (
+    AGE_BAND_BOUNDS_YEARS,
+    AGE_BANDS,
+    CATEGORIES_OF_NEED,
+    DAYS_PER_YEAR,
+    EXIT_ROUTES,
+    PLACEMENT_NEEDS,
+    POST_18_ARRANGEMENTS,
+)
+
+BAND_UPPER_YEARS = np.array([upper for _, upper in AGE_BAND_BOUNDS_YEARS[:-1]])
+NEED_LABELS = np.array(PLACEMENT_NEEDS + POST_18_ARRANGEMENTS, dtype=object)
+KIND_LABEL_OFFSET = {STAYING_PUT: len(PLACEMENT_NEEDS), STAYING_CLOSE: len(PLACEMENT_NEEDS) + 1}
+TABLES = ("stock", "occupancy", "entries", "exits", "gaps", "placement_days", "households", "flows")
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Snapshot days (stock counted at 00:00) and calendar months of a horizon."""
+
+    snapshot_days: np.ndarray
+    snapshot_dates: list[dt.date]
+    month_starts: np.ndarray  # day each month (clipped to the horizon) starts
+    month_ends: np.ndarray
+    month_labels: list[dt.date]  # first day of each calendar month
+
+    @classmethod
+    def for_scenario(cls, scenario: Scenario) -> Calendar:
+        start, end = scenario.horizon.start, scenario.horizon.end
+        months = []
+        cursor = dt.date(start.year, start.month, 1)
+        while cursor < end:
+            months.append(cursor)
+            cursor = dt.date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1)
+        month_days = np.array([(m - start).days for m in months] + [(end - start).days], dtype=float)
+        anniversaries = [
+            start.replace(year=start.year + k)
+            if not (start.month == 2 and start.day == 29)
+            else dt.date(start.year + k, 2, 28)
+            for k in range(scenario.horizon.years + 1)
+        ]
+        snapshot_dates = sorted({start, end, *anniversaries, *(m for m in months[1:])} | {end})
+        return cls(
+            snapshot_days=np.array([(d - start).days for d in snapshot_dates], dtype=float),
+            snapshot_dates=snapshot_dates,
+            month_starts=np.maximum(month_days[:-1], 0.0),
+            month_ends=month_days[1:],
+            month_labels=months,
+        )
+
+    @property
+    def year_end_dates(self) -> list[dt.date]:
+        """The start date and each anniversary up to the horizon end."""
+        start = self.snapshot_dates[0]
+        return [
+            d
+            for d in self.snapshot_dates
+            if (d.month, d.day) == (start.month, start.day)
+            or ((start.month, start.day) == (2, 29) and (d.month, d.day) == (2, 28))
+        ]
+
+
+def age_band_at(birth_day: np.ndarray, day: np.ndarray) -> np.ndarray:
+    return np.searchsorted(BAND_UPPER_YEARS, (day - birth_day) / DAYS_PER_YEAR, side="right")
+
+
+def replication_tables(record: ReplicationRecord, scenario: Scenario, calendar: Calendar) -> dict[str, pd.DataFrame]:
+    pool_names = np.array(list(scenario.pools), dtype=object)
+    tables = {
+        "stock": _stock(record, calendar, pool_names),
+        "occupancy": _occupancy(record, calendar, pool_names),
+        "entries": _entries(record.cohort, calendar),
+        "exits": _exits(record, calendar),
+        "gaps": _gaps(record, calendar, pool_names),
+        "placement_days": _placement_days(record, calendar, pool_names, scenario),
+        "households": _households(record, calendar, pool_names),
+        "flows": _flows(record, scenario),
+    }
+    for table in tables.values():
+        table.insert(0, "replication", record.replication)
+    return tables
+
+
+def _stock(record: ReplicationRecord, calendar: Calendar, pool_names: np.ndarray) -> pd.DataFrame:
+    """Children in care at each snapshot by placement need, pool and current age band."""
+    p = record.placements[record.placements[:, 6] == IN_CARE]
+    child = p[:, 0].astype(np.int64)
+    snap, row = np.nonzero(
+        (p[None, :, 4] <= calendar.snapshot_days[:, None]) & (calendar.snapshot_days[:, None] < p[None, :, 5])
+    )
+    band = age_band_at(record.cohort.birth_day[child[row]], calendar.snapshot_days[snap])
+    frame = pd.DataFrame({"snap": snap, "need": p[row, 2].astype(int), "pool": p[row, 1].astype(int), "band": band})
+    counts = frame.value_counts().rename("children").reset_index()
+    return pd.DataFrame(
+        {
+            "date": pd.to_datetime(np.array(calendar.snapshot_dates, dtype="datetime64[D]")[counts["snap"]]),
+            "need": NEED_LABELS[counts["need"]],
+            "pool": pool_names[counts["pool"]],
+            "age_band": np.array(AGE_BANDS, dtype=object)[counts["band"]],
+            "children": counts["children"].to_numpy(),
+        }
+    ).sort_values(["date", "need", "pool", "age_band"], ignore_index=True)
+
+
+def _occupancy(record: ReplicationRecord, calendar: Calendar, pool_names: np.ndarray) -> pd.DataFrame:
+    """Places occupied (children in care and young people staying put or close) and capacity, per pool."""
+    p = record.placements
+    days = calendar.snapshot_days
+    active = (p[None, :, 4] <= days[:, None]) & (days[:, None] < p[None, :, 5])
+    n_pools = len(pool_names)
+    occupied = np.zeros((len(days), n_pools))
+    post_18 = np.zeros((len(days), n_pools))
+    for index in range(n_pools):
+        in_pool = p[:, 1] == index
+        occupied[:, index] = active[:, in_pool].sum(axis=1)
+        post_18[:, index] = active[:, in_pool & (p[:, 6] != IN_CARE)].sum(axis=1)
+    capacity = _step_values(record.capacity, days, n_pools)
+    dates = np.repeat(np.array(calendar.snapshot_dates, dtype="datetime64[D]"), n_pools)
+    return pd.DataFrame(
+        {
+            "date": pd.to_datetime(dates),
+            "pool": np.tile(pool_names, len(days)),
+            "occupied": occupied.ravel(),
+            "post_18": post_18.ravel(),
+            "capacity": np.where(np.isinf(capacity), np.nan, capacity).ravel(),
+        }
+    )
+
+
+def _step_values(log: np.ndarray, days: np.ndarray, n_pools: int) -> np.ndarray:
+    """Value of a (day, pool, value) change log at each day, per pool (last change on or before the day)."""
+    values = np.full((len(days), n_pools), np.nan)
+    for index in range(n_pools):
+        rows = log[log[:, 1] == index]
+        if len(rows) == 0:
+            continue
+        position = np.searchsorted(rows[:, 0], days, side="right") - 1
+        values[:, index] = np.where(position >= 0, rows[np.maximum(position, 0), 2], np.nan)
+    return values
+
+
+def _month_of(days: np.ndarray, calendar: Calendar) -> np.ndarray:
+    return np.searchsorted(calendar.month_ends, days, side="right")
+
+
+def _month_labels(calendar: Calendar, index: np.ndarray) -> pd.Series:
+    return pd.to_datetime(np.array(calendar.month_labels, dtype="datetime64[D]")[index])
+
+
+def _entries(cohort: Cohort, calendar: Calendar) -> pd.DataFrame:
+    entrants = ~cohort.starting
+    frame = pd.DataFrame(
+        {
+            "month": _month_of(cohort.entry_day[entrants], calendar),
+            "band": cohort.entry_band[entrants],
+            "cin": cohort.cin[entrants],
+            "uasc": cohort.uasc[entrants],
+        }
+    )
+    counts = frame.value_counts().rename("children").reset_index()
+    return pd.DataFrame(
+        {
+            "month": _month_labels(calendar, counts["month"].to_numpy()),
+            "age_band": np.array(AGE_BANDS, dtype=object)[counts["band"]],
+            "category_of_need": np.array(CATEGORIES_OF_NEED, dtype=object)[counts["cin"]],
+            "uasc": counts["uasc"].to_numpy(),
+            "children": counts["children"].to_numpy(),
+        }
+    ).sort_values(["month", "age_band", "category_of_need", "uasc"], ignore_index=True)
+
+
+def _exits(record: ReplicationRecord, calendar: Calendar) -> pd.DataFrame:
+    left = ~np.isnan(record.exit_day)
+    day = record.exit_day[left]
+    frame = pd.DataFrame(
+        {
+            "month": _month_of(day, calendar),
+            "route": record.exit_route[left],
+            "band": age_band_at(record.cohort.birth_day[left], day),
+        }
+    )
+    counts = frame.value_counts().rename("children").reset_index()
+    return pd.DataFrame(
+        {
+            "month": _month_labels(calendar, counts["month"].to_numpy()),
+            "route": np.array(EXIT_ROUTES, dtype=object)[counts["route"]],
+            "age_band": np.array(AGE_BANDS, dtype=object)[counts["band"]],
+            "children": counts["children"].to_numpy(),
+        }
+    ).sort_values(["month", "route", "age_band"], ignore_index=True)
+
+
+def _days_by_month(start: np.ndarray, end: np.ndarray, calendar: Calendar) -> np.ndarray:
+    """(placements, months) days each interval [start, end) spends in each month."""
+    lower = np.maximum(start[:, None], calendar.month_starts[None, :])
+    upper = np.minimum(end[:, None], calendar.month_ends[None, :])
+    return np.clip(upper - lower, 0.0, None)
+
+
+def _gaps(record: ReplicationRecord, calendar: Calendar, pool_names: np.ndarray) -> pd.DataFrame:
+    """Placements not in the child's first-choice pool: count by start month and child-days by month."""
+    p = record.placements
+    p = p[(p[:, 6] == IN_CARE) & (p[:, 1] != p[:, 3])]
+    child = p[:, 0].astype(np.int64)
+    band = age_band_at(record.cohort.birth_day[child], p[:, 4])
+    keys = np.column_stack([p[:, 2], p[:, 3], p[:, 1], band]).astype(np.int64)
+    days = _days_by_month(p[:, 4], p[:, 5], calendar)
+    start_month = _month_of(p[:, 4], calendar)
+    rows = []
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True) if len(keys) else (np.zeros((0, 4)), [])
+    for group, key in enumerate(unique):
+        members = np.asarray(inverse).ravel() == group
+        child_days = days[members].sum(axis=0)
+        started = np.bincount(start_month[members], minlength=len(calendar.month_labels))
+        for month in np.flatnonzero((child_days > 0) | (started > 0)):
+            rows.append((month, *key, started[month], child_days[month]))
+    frame = pd.DataFrame(rows, columns=["month", "need", "wanted", "used", "band", "placements", "child_days"])
+    return pd.DataFrame(
+        {
+            "month": _month_labels(calendar, frame["month"].to_numpy(dtype=np.int64)),
+            "need": NEED_LABELS[frame["need"].to_numpy(dtype=np.int64)],
+            "wanted_pool": pool_names[frame["wanted"].to_numpy(dtype=np.int64)],
+            "used_pool": pool_names[frame["used"].to_numpy(dtype=np.int64)],
+            "age_band": np.array(AGE_BANDS, dtype=object)[frame["band"].to_numpy(dtype=np.int64)],
+            "placements": frame["placements"].to_numpy(dtype=np.int64),
+            "child_days": frame["child_days"].to_numpy(dtype=float),
+        }
+    )
+
+
+def _placement_days(
+    record: ReplicationRecord, calendar: Calendar, pool_names: np.ndarray, scenario: Scenario
+) -> pd.DataFrame:
+    """Days of each pool's places used in each month, by placement need (post-18 arrangements by name)."""
+    p = record.placements
+    need = p[:, 2].astype(np.int64)
+    for kind, label_index in KIND_LABEL_OFFSET.items():
+        need = np.where(p[:, 6] == kind, label_index, need)
+    days = _days_by_month(p[:, 4], p[:, 5], calendar)
+    key = p[:, 1].astype(np.int64) * len(NEED_LABELS) + need
+    unique, inverse = np.unique(key, return_inverse=True)
+    totals = np.zeros((len(unique), days.shape[1]))
+    np.add.at(totals, inverse, days)
+    group, month = np.nonzero(totals > 0)
+    in_house = np.array([pool.in_house for pool in scenario.pools.values()])
+    pool_index = unique[group] // len(NEED_LABELS)
+    return pd.DataFrame(
+        {
+            "month": _month_labels(calendar, month),
+            "pool": pool_names[pool_index],
+            "need": NEED_LABELS[unique[group] % len(NEED_LABELS)],
+            "in_house": in_house[pool_index],
+            "days": totals[group, month],
+        }
+    ).sort_values(["month", "pool", "need"], ignore_index=True)
+
+
+def _households(record: ReplicationRecord, calendar: Calendar, pool_names: np.ndarray) -> pd.DataFrame:
+    pools = np.unique(record.households[:, 1]).astype(np.int64)
+    values = _step_values(record.households, calendar.snapshot_days, len(pool_names))[:, pools]
+    dates = np.repeat(np.array(calendar.snapshot_dates, dtype="datetime64[D]"), len(pools))
+    return pd.DataFrame(
+        {
+            "date": pd.to_datetime(dates),
+            "pool": np.tile(pool_names[pools], len(calendar.snapshot_days)),
+            "households": values.ravel(),
+        }
+    )
+
+
+def _flows(record: ReplicationRecord, scenario: Scenario) -> pd.DataFrame:
+    """Children in care at the start, entering, leaving and in care at the end: one row per replication."""
+    cohort = record.cohort
+    horizon = scenario.horizon.days
+    in_care_at_end = int(np.sum(np.isnan(record.exit_day)))
+    return pd.DataFrame(
+        {
+            "starting": [int(cohort.starting.sum())],
+            "entries": [int((~cohort.starting).sum())],
+            "exits": [int(np.sum(record.exit_day <= horizon))],
+            "in_care_at_end": [in_care_at_end],
+            "events": [record.events],
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Across replications
+
+
+def summarise(table: pd.DataFrame, keys: list[str], value: str, replications: int) -> pd.DataFrame:
+    """Mean, 95% CI of the mean and P10/P50/P90 across replications of `value` by `keys`.
+
+    A combination missing from a replication's table counts as zero there.
+    """
+    wide = table.pivot_table(index=keys, columns="replication", values=value, aggfunc="sum", fill_value=0)
+    matrix = np.zeros((len(wide), replications))
+    matrix[:, : wide.shape[1]] = wide.to_numpy(dtype=float)
+    mean = matrix.mean(axis=1)
+    if replications > 1:
+        half_width = stats.t.ppf(0.975, replications - 1) * matrix.std(axis=1, ddof=1) / np.sqrt(replications)
+    else:
+        half_width = np.full(len(mean), np.nan)
+    summary = wide.index.to_frame(index=False)
+    summary["mean"] = mean
+    summary["ci95_low"] = mean - half_width
+    summary["ci95_high"] = mean + half_width
+    for q in (10, 50, 90):
+        summary[f"p{q}"] = np.percentile(matrix, q, axis=1)
+    return summary

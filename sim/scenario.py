@@ -1,0 +1,558 @@
+"""Scenario files: TOML into typed, validated models.
+
+A scenario is checked once, here, at the boundary: every later stage trusts it. Errors name
+the file, the key path and what was expected, so an analyst can fix the file without reading
+code. A scenario may `extends = "other.toml"` and override a few keys (tables merge key by
+key; arrays and values replace).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim.distributions import Distribution
+from sim.vocabulary import (
+    AGE_BANDS,
+    CATEGORIES_OF_NEED,
+    EXIT_ROUTES,
+    LEAVING_CARE_AGE_YEARS,
+    PLACEMENT_NEEDS,
+)
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+NonNegative = Annotated[float, Field(ge=0)]
+AgeBand = Literal["under1", "1-4", "5-9", "10-15", "16-17"]
+Need = Literal[
+    "fostering",
+    "kinship_fostering",
+    "residential",
+    "secure",
+    "supported_16plus",
+    "placed_with_parents",
+    "placed_for_adoption",
+    "other",
+]
+ExitRoute = Literal["return_home", "adoption", "sgo_cao", "age_18", "other"]
+CategoryOfNeed = Literal["N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8"]
+SUM_TOLERANCE = 1e-6
+
+assert set(AGE_BANDS) == set(AgeBand.__args__)  # the Literal mirrors the vocabulary
+assert set(PLACEMENT_NEEDS) == set(Need.__args__)
+assert set(EXIT_ROUTES) == set(ExitRoute.__args__)
+assert set(CATEGORIES_OF_NEED) == set(CategoryOfNeed.__args__)
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be used; the message names file, key path and expectation."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_sums_to_one(shares: dict[str, float], what: str) -> None:
+    total = sum(shares.values())
+    if abs(total - 1.0) > SUM_TOLERANCE:
+        raise ValueError(f"{what} must sum to 1, got {total:.6g}")
+
+
+class Horizon(_Strict):
+    start: dt.date
+    years: Annotated[int, Field(ge=1, le=50)]
+
+    @property
+    def end(self) -> dt.date:
+        return _add_years(self.start, self.years)
+
+    @property
+    def days(self) -> float:
+        return float((self.end - self.start).days)
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+class StartGroup(_Strict):
+    """Children in care on the start date, by current age band, placement need and pool."""
+
+    age_band: AgeBand
+    need: Need
+    pool: str
+    count: Annotated[int, Field(ge=0)]
+    days_in_care: Annotated[float, Field(gt=0)]
+
+
+class StartChild(_Strict):
+    """One child in care on the start date (from the starting-population CSV)."""
+
+    age_years: Annotated[float, Field(ge=0, lt=LEAVING_CARE_AGE_YEARS)]
+    need: Need
+    pool: str
+    days_in_care: Annotated[float, Field(ge=0)]
+
+
+class StartPopulation(_Strict):
+    groups: list[StartGroup] = []
+    csv: str | None = None
+    children: list[StartChild] = []  # filled from `csv` when the file is loaded
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StartPopulation:
+        if self.csv is not None and self.groups:
+            raise ValueError("give either `groups` or `csv`, not both")
+        return self
+
+    def all_pools_and_needs(self) -> list[tuple[str, str]]:
+        return [(g.pool, g.need) for g in self.groups] + [(c.pool, c.need) for c in self.children]
+
+
+class Move(_Strict):
+    """A planned move between placement needs (step-down, step-up, move to 16+ accommodation)."""
+
+    from_need: Need
+    to_need: Need
+    probability: Probability
+    after_days: Distribution | None = None
+    at_age: Annotated[float, Field(gt=0, lt=LEAVING_CARE_AGE_YEARS)] | None = None
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> Move:
+        if (self.after_days is None) == (self.at_age is None):
+            raise ValueError("give exactly one of `after_days` (a distribution) or `at_age` (years)")
+        if self.from_need == self.to_need:
+            raise ValueError("from_need and to_need must differ")
+        return self
+
+
+class Journey(_Strict):
+    """Care journeys of children entering in one age band."""
+
+    exit_routes: dict[ExitRoute, Probability]
+    duration: dict[ExitRoute, Distribution] = {}
+    first_need: dict[Need, Probability]
+    moves: list[Move] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Journey:
+        _check_sums_to_one(self.exit_routes, "exit_routes")
+        _check_sums_to_one(self.first_need, "first_need")
+        for route, share in self.exit_routes.items():
+            if share > 0 and route != "age_18" and route not in self.duration:
+                raise ValueError(f"exit route '{route}' has probability {share} but no duration.{route}")
+        if "age_18" in self.duration:
+            raise ValueError("duration.age_18 is not used: that route lasts until the 18th birthday")
+        for need in PLACEMENT_NEEDS:
+            total = sum(m.probability for m in self.moves if m.from_need == need)
+            if total > 1 + SUM_TOLERANCE:
+                raise ValueError(f"moves from '{need}' have probabilities summing to {total:.4g} > 1")
+        return self
+
+
+class UascStream(_Strict):
+    """Unaccompanied asylum-seeking children: their own arrival rate, age mix and (optionally) journeys."""
+
+    rate_per_year: NonNegative = 0.0
+    age_mix: dict[AgeBand, Probability] = {"16-17": 1.0}
+    journeys: dict[AgeBand, Journey] | None = None
+
+    @field_validator("age_mix")
+    @classmethod
+    def _mix_sums(cls, value: dict[str, float]) -> dict[str, float]:
+        _check_sums_to_one(value, "age_mix")
+        return value
+
+
+class Entries(_Strict):
+    rate_per_year: dict[AgeBand, NonNegative]
+    trend_percent_per_year: Annotated[float, Field(gt=-100)] = 0.0
+    seasonality: list[Annotated[float, Field(ge=0)]] = [1.0] * 12
+    need_mix: dict[CategoryOfNeed, Probability]
+    male_share: Probability = 0.5
+    uasc: UascStream = UascStream()
+
+    @field_validator("need_mix")
+    @classmethod
+    def _need_mix_sums(cls, value: dict[str, float]) -> dict[str, float]:
+        _check_sums_to_one(value, "need_mix")
+        return value
+
+    @field_validator("seasonality")
+    @classmethod
+    def _seasonality_mean_one(cls, value: list[float]) -> list[float]:
+        if len(value) != 12:
+            raise ValueError(f"seasonality needs 12 monthly multipliers (January first), got {len(value)}")
+        if abs(sum(value) / 12 - 1.0) > 0.01:
+            raise ValueError(f"seasonality multipliers must average 1, got {sum(value) / 12:.4g}")
+        return value
+
+
+class CapacityChange(_Strict):
+    date: dt.date
+    change: int
+    note: str = ""
+
+    @field_validator("change")
+    @classmethod
+    def _non_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("change must open (+N) or close (-N) places, not 0")
+        return value
+
+
+class FosteringSupply(_Strict):
+    """In-house fostering as households x places, with recruitment and deregistration."""
+
+    households: Annotated[int, Field(ge=0)]
+    places_per_household: dict[Literal["1", "2", "3", "4"], Probability] = {"1": 1.0}
+    approvals_per_year: NonNegative = 0.0
+    assessment_delay_days: NonNegative = 0.0
+    deregistrations_per_year: NonNegative = 0.0
+
+    @field_validator("places_per_household")
+    @classmethod
+    def _mix_sums(cls, value: dict[str, float]) -> dict[str, float]:
+        _check_sums_to_one(value, "places_per_household")
+        return value
+
+
+class Pool(_Strict):
+    serves: list[Need] = Field(min_length=1)
+    capacity: Annotated[int, Field(ge=0)] | Literal["unlimited"]
+    in_house: bool
+    min_age: Annotated[float, Field(ge=0, lt=LEAVING_CARE_AGE_YEARS)] = 0.0
+    max_age: Annotated[float, Field(gt=0, le=LEAVING_CARE_AGE_YEARS)] = LEAVING_CARE_AGE_YEARS
+    within_20_miles: Probability = 1.0
+    capacity_changes: list[CapacityChange] = []
+    fostering: FosteringSupply | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Pool:
+        if self.max_age <= self.min_age:
+            raise ValueError(f"max_age ({self.max_age}) must be above min_age ({self.min_age})")
+        if self.unlimited and (self.capacity_changes or self.fostering):
+            raise ValueError("an unlimited pool cannot have capacity_changes or fostering supply")
+        return self
+
+    @property
+    def unlimited(self) -> bool:
+        return self.capacity == "unlimited"
+
+    @property
+    def takes_all_ages(self) -> bool:
+        return self.min_age == 0 and self.max_age >= LEAVING_CARE_AGE_YEARS
+
+
+class Matching(_Strict):
+    """Where children with one placement need go: preferred pools in order, then fallbacks."""
+
+    pools: list[str] = Field(min_length=1)
+    fallback: list[str] = []
+
+    @property
+    def options(self) -> list[str]:
+        return self.pools + self.fallback
+
+
+class StepBack(_Strict):
+    """Move a child from a less-preferred placement when a preferred place frees."""
+
+    enabled: bool = False
+    min_days: NonNegative = 0.0
+    probability: Probability = 1.0
+
+
+class StayingPut(_Strict):
+    probability: Probability = 0.0
+    until_age: Annotated[float, Field(gt=LEAVING_CARE_AGE_YEARS, le=25)] = 21.0
+    duration: Distribution | None = None
+    pools: list[str] | None = None  # default: every pool serving fostering or kinship fostering
+
+
+class StayingClose(_Strict):
+    probability: Probability = 0.0
+    until_age: Annotated[float, Field(gt=LEAVING_CARE_AGE_YEARS, le=25)] = 21.0
+    duration: Distribution | None = None
+    pool: str | None = None
+
+    @model_validator(mode="after")
+    def _pool_when_used(self) -> StayingClose:
+        if self.probability > 0 and self.pool is None:
+            raise ValueError("staying_close needs a `pool` when its probability is above 0")
+        return self
+
+
+class LeavingCare(_Strict):
+    staying_put: StayingPut = StayingPut()
+    staying_close: StayingClose = StayingClose()
+
+
+class Adoption(_Strict):
+    """Children whose exit route is adoption wait in `first_need` for an approved adopter."""
+
+    first_need: Need = "fostering"
+    adopter_approvals_per_year: NonNegative | Literal["unlimited"] = "unlimited"
+    adopters_waiting_at_start: Annotated[int, Field(ge=0)] = 0
+    time_to_order: Distribution | None = None
+
+
+class Scenario(_Strict):
+    name: str
+    description: str = ""
+    extends: str | None = None
+    seed: Annotated[int, Field(ge=0)] = 0
+    horizon: Horizon
+    start_population: StartPopulation = StartPopulation()
+    entries: Entries
+    journeys: dict[AgeBand, Journey]
+    pools: dict[str, Pool] = Field(min_length=1)
+    matching: dict[Need, Matching]
+    step_back: StepBack = StepBack()
+    leaving_care: LeavingCare = LeavingCare()
+    adoption: Adoption = Adoption()
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Scenario:
+        _check_journeys(self)
+        _check_pools(self)
+        _check_matching(self)
+        _check_start_population(self)
+        _check_leaving_care(self)
+        return self
+
+    def journeys_for(self, uasc: bool) -> dict[str, Journey]:
+        if uasc and self.entries.uasc.journeys is not None:
+            return self.entries.uasc.journeys
+        return self.journeys
+
+    def needs_in_use(self) -> set[str]:
+        """Every placement need a child can be in: each must have a matching entry."""
+        needs: set[str] = set()
+        for journeys in (self.journeys, self.entries.uasc.journeys or {}):
+            for journey in journeys.values():
+                needs |= {n for n, p in journey.first_need.items() if p > 0}
+                needs |= {m.to_need for m in journey.moves if m.probability > 0}
+                if journey.exit_routes.get("adoption", 0) > 0:
+                    needs |= {self.adoption.first_need, "placed_for_adoption"}
+        needs |= {need for _, need in self.start_population.all_pools_and_needs()}
+        return needs
+
+
+def _check_journeys(s: Scenario) -> None:
+    for label, journeys in (("journeys", s.journeys), ("entries.uasc.journeys", s.entries.uasc.journeys)):
+        if journeys is None:
+            continue
+        missing = [band for band in AGE_BANDS if band not in journeys]
+        if missing:
+            raise ValueError(f"{label}: a journey is needed for every age band; missing {missing}")
+        for band, journey in journeys.items():
+            if journey.exit_routes.get("adoption", 0) > 0 and s.adoption.time_to_order is None:
+                raise ValueError(f"{label}.{band}: adoption is an exit route, so adoption.time_to_order is needed")
+
+
+def _check_pools(s: Scenario) -> None:
+    for name, pool in s.pools.items():
+        for change in pool.capacity_changes:
+            if not s.horizon.start <= change.date < s.horizon.end:
+                raise ValueError(
+                    f"pools.{name}.capacity_changes: date {change.date} is outside the horizon "
+                    f"{s.horizon.start} to {s.horizon.end}"
+                )
+
+
+def _check_matching(s: Scenario) -> None:
+    for need, matching in s.matching.items():
+        for name in matching.options:
+            if name not in s.pools:
+                raise ValueError(f"matching.{need}: pool '{name}' is not defined under [pools]")
+        for name in matching.pools:
+            if need not in s.pools[name].serves:
+                raise ValueError(
+                    f"matching.{need}.pools: pool '{name}' does not serve '{need}' "
+                    f"(it serves {s.pools[name].serves}); put it under fallback instead"
+                )
+        last = s.pools[matching.options[-1]]
+        if not (last.unlimited and last.takes_all_ages):
+            raise ValueError(
+                f"matching.{need}: the last option ('{matching.options[-1]}') must be an unlimited pool "
+                "taking all ages, so that every child can be placed somewhere"
+            )
+    missing = sorted(s.needs_in_use() - set(s.matching))
+    if missing:
+        raise ValueError(f"matching: no entry for placement need(s) {missing}, which children can have")
+
+
+def _check_start_population(s: Scenario) -> None:
+    held: dict[str, int] = {}
+    for group in s.start_population.groups:
+        held[group.pool] = held.get(group.pool, 0) + group.count
+    for child in s.start_population.children:
+        held[child.pool] = held.get(child.pool, 0) + 1
+    for pool_name, need in s.start_population.all_pools_and_needs():
+        if pool_name not in s.pools:
+            raise ValueError(f"start_population: pool '{pool_name}' is not defined under [pools]")
+        if need in s.matching and pool_name not in s.matching[need].options:
+            raise ValueError(
+                f"start_population: children needing '{need}' are in pool '{pool_name}', "
+                f"which is not among matching.{need} options"
+            )
+    for pool_name, count in held.items():
+        capacity = s.pools[pool_name].capacity
+        if capacity != "unlimited" and count > capacity:
+            raise ValueError(
+                f"start_population: {count} children start in pool '{pool_name}', above its capacity {capacity}"
+            )
+
+
+def _check_leaving_care(s: Scenario) -> None:
+    for name in s.leaving_care.staying_put.pools or []:
+        if name not in s.pools:
+            raise ValueError(f"leaving_care.staying_put.pools: pool '{name}' is not defined under [pools]")
+    close_pool = s.leaving_care.staying_close.pool
+    if close_pool is not None and close_pool not in s.pools:
+        raise ValueError(f"leaving_care.staying_close.pool: pool '{close_pool}' is not defined under [pools]")
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, merge (`extends`) and validate a scenario file; raise ScenarioError on any problem."""
+    path = Path(path)
+    raw = _load_merged(path, chain=())
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as error:
+        raise ScenarioError(_format_validation_error(path, error)) from None
+
+
+def scenario_from_dict(raw: dict[str, Any], label: str = "<scenario>") -> Scenario:
+    """Validate an in-memory scenario (tests, the app); errors are labelled with `label`."""
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as error:
+        raise ScenarioError(_format_validation_error(Path(label), error)) from None
+
+
+def _load_merged(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    resolved = path.resolve()
+    if resolved in chain:
+        loop = " -> ".join(str(p) for p in (*chain, resolved))
+        raise ScenarioError(f"{path}: extends: the files extend each other in a loop: {loop}")
+    if not path.is_file():
+        where = f"{chain[-1]}: extends: " if chain else ""
+        raise ScenarioError(f"{where}scenario file {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(f"{path}: not valid TOML: {error}") from None
+    _resolve_start_csv(raw, path)
+    parent_name = raw.get("extends")
+    if parent_name is None:
+        return raw
+    if not isinstance(parent_name, str):
+        raise ScenarioError(f"{path}: extends: expected a file name (string), got {parent_name!r}")
+    parent = _load_merged(path.parent / parent_name, (*chain, resolved))
+    return _deep_merge(parent, raw)
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _resolve_start_csv(raw: dict[str, Any], path: Path) -> None:
+    start = raw.get("start_population")
+    if not isinstance(start, dict) or "csv" not in start:
+        return
+    csv_path = path.parent / str(start["csv"])
+    start["csv"] = str(csv_path)
+    start["children"] = _read_start_csv(csv_path)
+
+
+START_CSV_COLUMNS = ("age_years", "need", "pool", "days_in_care")
+
+
+def _read_start_csv(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise ScenarioError(f"start_population.csv: file {path} does not exist")
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in START_CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ScenarioError(f"{path}: missing column(s) {missing}; expected {list(START_CSV_COLUMNS)}")
+        children = []
+        for row_number, row in enumerate(reader, start=2):
+            try:
+                child = StartChild(
+                    age_years=float(row["age_years"]),
+                    need=row["need"],
+                    pool=row["pool"],
+                    days_in_care=float(row["days_in_care"]),
+                )
+            except (ValueError, ValidationError) as error:
+                detail = _first_error_text(error)
+                raise ScenarioError(f"{path}: row {row_number}: {detail}") from None
+            if child.days_in_care > child.age_years * 365.25 + 1:
+                raise ScenarioError(
+                    f"{path}: row {row_number}: days_in_care ({child.days_in_care:g}) is longer than the "
+                    f"child's life ({child.age_years:g} years)"
+                )
+            children.append(child.model_dump())
+    return children
+
+
+def _first_error_text(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        return f"{field}: {first['msg']}"
+    return f"expected a number: {error}"
+
+
+def _format_validation_error(path: Path, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"] if not _is_union_tag(part))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling against the README's list of scenario keys)"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        got = item.get("input")
+        suffix = "" if item["type"] in ("extra_forbidden", "missing") or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{path}: {location or '<top level>'}: {message}{suffix}")
+    return "\n".join(lines)
+
+
+def _is_union_tag(part: Any) -> bool:
+    """Pydantic inserts union member names (e.g. 'lognormal', 'int') in error paths; drop them."""
+    return isinstance(part, str) and (
+        part in ("lognormal", "gamma", "exponential", "weibull", "uniform", "fixed", "int", "literal['unlimited']")
+        or part.startswith(("constrained-", "function-"))
+    )
+
+
+def is_unlimited(capacity: int | str) -> bool:
+    return capacity == "unlimited"
+
+
+def capacity_value(pool: Pool) -> float:
+    return math.inf if pool.unlimited else float(pool.capacity)
