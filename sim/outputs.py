@@ -1,0 +1,138 @@
+"""What `sufficiency run` writes and prints: run.json, Parquet tables, summary.csv, a short summary.
+
+Output directories are written to a temporary sibling and renamed into place, so a failed run
+never leaves a half-written directory behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim import __version__
+from sim.results import summarise
+from sim.runner import RunResult
+from sim.vocabulary import DAYS_PER_YEAR
+
+SUMMARY_KEYS = {
+    "stock": (["date", "need", "pool"], "children"),
+    "occupancy": (["date", "pool"], "occupied"),
+    "entries": (["month", "age_band", "uasc"], "children"),
+    "exits": (["month", "route"], "children"),
+    "gaps": (["month", "need", "wanted_pool", "used_pool"], "placements"),
+    "placement_days": (["month", "pool", "need"], "days"),
+}
+
+
+def write_run(result: RunResult, out_dir: Path) -> None:
+    """Write every output of a run to `out_dir`, replacing it only once all files are written."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        _write_files(result, staging)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _write_files(result: RunResult, directory: Path) -> None:
+    metadata = {
+        "version": __version__,
+        "seed": result.seed,
+        "replications": result.replications,
+        "wall_seconds": round(result.wall_seconds, 3),
+        "events": result.events,
+        "tables": sorted(result.tables),
+        "bands": "ci95 = 95% confidence interval of the mean across replications; "
+        "p10/p50/p90 = spread of single replications",
+        "scenario": result.scenario.model_dump(mode="json"),
+    }
+    (directory / "run.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
+    for name, table in result.tables.items():
+        table.to_parquet(directory / f"{name}.parquet", index=False)
+    for name, (keys, value) in SUMMARY_KEYS.items():
+        result.summary(name, keys, value).to_parquet(directory / f"{name}_summary.parquet", index=False)
+    yearly_summary(result).to_csv(directory / "summary.csv", index=False, float_format="%.4g")
+
+
+def yearly_summary(result: RunResult) -> pd.DataFrame:
+    """Children in care by need and pool at each year end, and per simulation year entries, exits and gaps."""
+    year_ends = pd.to_datetime(result.calendar.year_end_dates)
+    stock = result.summary("stock", ["date", "need", "pool"], "children")
+    stock = stock[stock["date"].isin(year_ends)].rename(columns={"date": "period"})
+    stock.insert(0, "measure", "children_in_care")
+    parts = [stock]
+    for measure, table, keys, value in (
+        ("entries", "entries", [], "children"),
+        ("exits", "exits", ["route"], "children"),
+        ("gap_placements", "gaps", ["need", "wanted_pool", "used_pool"], "placements"),
+        ("gap_child_days", "gaps", ["need", "wanted_pool", "used_pool"], "child_days"),
+    ):
+        frame = result.tables[table]
+        if len(frame) == 0:
+            continue
+        frame = frame.assign(period=_year_start(result, frame["month"]))
+        summary = summarise(frame, ["period", *keys], value, result.replications)
+        summary.insert(0, "measure", measure)
+        parts.append(summary)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _year_start(result: RunResult, months: pd.Series) -> pd.Series:
+    """Label each month with the start date of the simulation year it falls in."""
+    start = pd.Timestamp(result.scenario.horizon.start)
+    offset_days = np.maximum((months - start).dt.days.to_numpy(), 0)
+    year = np.minimum(offset_days // DAYS_PER_YEAR, result.scenario.horizon.years - 1).astype(int)
+    year_ends = pd.to_datetime(result.calendar.year_end_dates)
+    return pd.Series(year_ends[year], index=months.index)
+
+
+def print_summary(result: RunResult) -> str:
+    """A short plain-text summary for the terminal."""
+    scenario = result.scenario
+    summary = yearly_summary(result)
+    lines = [
+        f"{scenario.name}: {result.replications} replications, seed {result.seed}, "
+        f"{scenario.horizon.start} to {scenario.horizon.end} ({result.wall_seconds:.1f} s)",
+        "",
+        "Children in care at each year end, by placement need and pool (mean across replications):",
+    ]
+    stock = summary[summary["measure"] == "children_in_care"]
+    table = stock.pivot_table(index=["need", "pool"], columns="period", values="mean", aggfunc="sum", fill_value=0)
+    table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
+    totals = table.sum().to_frame("total").T
+    totals.index = pd.MultiIndex.from_tuples([("total", "")])
+    lines.append(pd.concat([table, totals]).round(1).to_string())
+    lines.append("")
+    lines.append("Total children in care: mean, 95% CI of the mean, and P10/P50/P90 across replications:")
+    lines.append(_total_stock(result).round(1).to_string())
+    gaps = summary[summary["measure"].isin(["gap_placements", "gap_child_days"])]
+    if len(gaps):
+        lines.append("")
+        lines.append("Sufficiency gap per simulation year (placements not in the first-choice pool; mean):")
+        gap_table = gaps.pivot_table(
+            index=["need", "wanted_pool", "used_pool"], columns=["measure", "period"], values="mean", aggfunc="sum"
+        ).fillna(0)
+        gap_table.columns = [f"{m.removeprefix('gap_')} {p:%Y-%m}" for m, p in gap_table.columns]
+        lines.append(gap_table.round(1).to_string())
+    else:
+        lines.append("")
+        lines.append("Sufficiency gap: every child was placed in their first-choice pool.")
+    return "\n".join(lines)
+
+
+def _total_stock(result: RunResult) -> pd.DataFrame:
+    year_ends = pd.to_datetime(result.calendar.year_end_dates)
+    summary = result.summary("stock", ["date"], "children")
+    summary = summary[summary["date"].isin(year_ends)]
+    columns = ["mean", "ci95_low", "ci95_high", "p10", "p50", "p90"]
+    return summary.set_index(summary["date"].dt.strftime("%Y-%m-%d"))[columns].T

@@ -1,0 +1,181 @@
+"""Invariants of the engine: conservation, capacity, ageing out, reproducibility, extremes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.demand import AGE_18_DAYS, draw_cohort
+from sim.model import IN_CARE, STAYING_PUT, simulate_replication
+from sim.runner import run
+from tests.builders import build, one_pool_scenario, rich_scenario
+
+RICH = build(rich_scenario())
+
+
+@pytest.fixture(scope="module")
+def rich_records():
+    return [simulate_replication(RICH, seed=3, replication=r) for r in range(8)]
+
+
+def test_children_are_conserved_in_every_replication(rich_records) -> None:
+    for record in rich_records:
+        cohort = record.cohort
+        starting, entries = int(cohort.starting.sum()), int((~cohort.starting).sum())
+        exits = int(np.sum(~np.isnan(record.exit_day)))
+        p = record.placements
+        in_care_at_end = len(np.unique(p[(p[:, 6] == IN_CARE) & np.isinf(p[:, 5]), 0]))
+        assert starting + entries - exits == in_care_at_end
+        # Every child in care holds exactly one open placement at any time: never two, never none.
+        in_care = p[p[:, 6] == IN_CARE]
+        per_child = in_care[np.argsort(in_care[:, 0] * 1e6 + in_care[:, 4], kind="stable")]
+        same_child = per_child[1:, 0] == per_child[:-1, 0]
+        assert np.allclose(per_child[1:, 4][same_child], per_child[:-1, 5][same_child])
+
+
+def test_conservation_in_the_result_tables() -> None:
+    result = run(RICH, replications=4, seed=9)
+    flows = result.tables["flows"]
+    assert (flows["starting"] + flows["entries"] - flows["exits"] == flows["in_care_at_end"]).all()
+    stock = result.tables["stock"]
+    end = stock[stock["date"] == stock["date"].max()].groupby("replication")["children"].sum()
+    assert (end.to_numpy() == flows["in_care_at_end"].to_numpy()).all()
+    entries = result.tables["entries"].groupby("replication")["children"].sum()
+    assert (entries.to_numpy() == flows["entries"].to_numpy()).all()
+
+
+def test_no_pool_is_ever_above_its_capacity(rich_records) -> None:
+    for record in rich_records:
+        p = record.placements
+        for pool in np.unique(record.capacity[:, 1]).astype(int):
+            log = record.capacity[record.capacity[:, 1] == pool]
+            if np.isinf(log[0, 2]):
+                continue
+            rows = p[p[:, 1] == pool]
+            times = np.unique(np.concatenate([rows[:, 4], rows[np.isfinite(rows[:, 5]), 5], log[:, 0]]))
+            occupied = ((rows[:, 4][None, :] <= times[:, None]) & (times[:, None] < rows[:, 5][None, :])).sum(axis=1)
+            capacity = log[np.searchsorted(log[:, 0], times, side="right") - 1, 2]
+            assert (occupied <= capacity).all(), f"pool {pool} over capacity"
+            assert (capacity >= 0).all()
+
+
+def test_no_child_in_care_on_or_after_their_18th_birthday(rich_records) -> None:
+    for record in rich_records:
+        p = record.placements[record.placements[:, 6] == IN_CARE]
+        birthday_18 = record.cohort.birth_day[p[:, 0].astype(int)] + AGE_18_DAYS
+        ends = np.minimum(p[:, 5], RICH.horizon.days)  # placements open at the horizon end are infinite
+        assert (ends <= birthday_18 + 1e-9).all()
+        left = ~np.isnan(record.exit_day)
+        assert (record.exit_day[left] <= record.cohort.birthday_18[left] + 1e-9).all()
+
+
+def test_same_seed_gives_identical_tables_and_jobs_do_not_matter() -> None:
+    one = run(RICH, replications=4, seed=21, jobs=1)
+    again = run(RICH, replications=4, seed=21, jobs=1)
+    parallel = run(RICH, replications=4, seed=21, jobs=2)
+    other_seed = run(RICH, replications=4, seed=22, jobs=1)
+    for name, table in one.tables.items():
+        pd.testing.assert_frame_equal(table, again.tables[name])
+        pd.testing.assert_frame_equal(table, parallel.tables[name])
+    assert not one.tables["entries"].equals(other_seed.tables["entries"])
+
+
+def test_scenarios_differing_in_capacity_see_the_same_children() -> None:
+    bigger = rich_scenario()
+    bigger["pools"]["homes"]["capacity"] = 12
+    bigger["pools"]["inhouse"]["capacity"] = 40
+    pools = list(RICH.pools)
+    base = draw_cohort(RICH, 4, 0, pools)
+    changed = draw_cohort(build(bigger), 4, 0, pools)
+    for field in ("entry_day", "birth_day", "entry_band", "cin", "uasc", "route", "seg_need", "seg_end"):
+        np.testing.assert_array_equal(getattr(base, field), getattr(changed, field))
+    # ... while where they are placed does change.
+    a = simulate_replication(RICH, 4, 0).placements
+    b = simulate_replication(build(bigger), 4, 0).placements
+    assert np.sum(a[:, 1] == pools.index("homes")) < np.sum(b[:, 1] == pools.index("homes"))
+
+
+def test_zero_in_house_capacity_sends_all_demand_elsewhere_as_gap() -> None:
+    result = run(build(one_pool_scenario(capacity=0, years=4)), replications=3, seed=2)
+    days = result.tables["placement_days"]
+    assert set(days["pool"]) == {"external"}
+    gaps = result.tables["gaps"]
+    assert gaps["placements"].sum() == result.tables["flows"]["entries"].sum()
+    assert gaps["child_days"].sum() == pytest.approx(days["days"].sum())
+
+
+def test_unlimited_capacity_gives_no_gap() -> None:
+    result = run(build(one_pool_scenario(capacity="unlimited", years=4)), replications=3, seed=2)
+    assert result.tables["gaps"].empty
+    assert set(result.tables["placement_days"]["pool"]) == {"inhouse"}
+
+
+def test_zero_entries_gives_a_falling_population() -> None:
+    raw = rich_scenario()
+    raw["entries"]["rate_per_year"] = dict.fromkeys(raw["entries"]["rate_per_year"], 0.0)
+    raw["entries"]["uasc"]["rate_per_year"] = 0.0
+    result = run(build(raw), replications=3, seed=1)
+    totals = result.tables["stock"].groupby(["replication", "date"])["children"].sum().unstack(fill_value=0)
+    assert (np.diff(totals.to_numpy(), axis=1) <= 0).all()
+    assert (totals.iloc[:, 0] == 45).all()
+    assert (totals.iloc[:, -1] < totals.iloc[:, 0]).all()
+
+
+def test_staying_put_probability_one_keeps_every_carer_place_until_21() -> None:
+    raw = one_pool_scenario(capacity="unlimited", years=6, band="16-17")
+    raw["journeys"]["16-17"] = {"exit_routes": {"age_18": 1.0}, "first_need": {"fostering": 1.0}}
+    raw["leaving_care"] = {"staying_put": {"probability": 1.0, "pools": ["inhouse"]}}
+    scenario = build(raw)
+    record = simulate_replication(scenario, seed=8, replication=0)
+    p, horizon = record.placements, scenario.horizon.days
+    leavers = np.flatnonzero(~np.isnan(record.exit_day))
+    staying = p[p[:, 6] == STAYING_PUT]
+    assert len(leavers) > 50
+    assert sorted(staying[:, 0].astype(int)) == sorted(leavers)
+    birthday_21 = record.cohort.birth_day[staying[:, 0].astype(int)] + 21 * 365.25
+    ends = np.where(np.isinf(staying[:, 5]), np.minimum(birthday_21, horizon), staying[:, 5])
+    np.testing.assert_allclose(ends, np.minimum(birthday_21, horizon))
+    # The young people hold in-house places: occupancy is the in-care stock plus those staying put.
+    result = run(scenario, replications=1, seed=8)
+    occupancy = result.tables["occupancy"].query("pool == 'inhouse'").set_index("date")
+    stock = result.tables["stock"].groupby("date")["children"].sum()
+    assert (occupancy["post_18"] > 0).any()
+    np.testing.assert_array_equal(
+        occupancy["occupied"].to_numpy(), stock.reindex(occupancy.index, fill_value=0) + occupancy["post_18"]
+    )
+    none = run(build({**raw, "leaving_care": {"staying_put": {"probability": 0.0}}}), replications=1, seed=8)
+    assert (none.tables["occupancy"]["post_18"] == 0).all()
+
+
+def test_staying_put_in_a_full_pool_turns_new_children_away() -> None:
+    raw = one_pool_scenario(capacity=15, years=6, band="16-17")
+    raw["journeys"]["16-17"] = {"exit_routes": {"age_18": 1.0}, "first_need": {"fostering": 1.0}}
+    gaps = {}
+    for probability in (0.0, 1.0):
+        raw["leaving_care"] = {"staying_put": {"probability": probability}}
+        gaps[probability] = run(build(raw), replications=4, seed=3).tables["gaps"]["placements"].sum()
+    assert gaps[1.0] > gaps[0.0]
+
+
+def test_foster_carer_recruitment_adds_households_at_the_approval_rate() -> None:
+    raw = one_pool_scenario(capacity=10, years=5)
+    raw["pools"]["inhouse"]["fostering"] = {
+        "households": 10,
+        "approvals_per_year": 12,
+        "assessment_delay_days": 120,
+        "deregistrations_per_year": 0,
+    }
+    result = run(build(raw), replications=40, seed=4)
+    households = result.summary("households", ["date"], "households")
+    final = households.iloc[-1]
+    assert final["ci95_low"] <= 10 + 12 * 5 <= final["ci95_high"]
+
+
+def test_capacity_closures_wait_for_children_to_leave() -> None:
+    record = simulate_replication(RICH, seed=5, replication=0)
+    homes = list(RICH.pools).index("homes")
+    log = record.capacity[record.capacity[:, 1] == homes]
+    assert log[0, 2] == 5
+    assert log[-1, 2] == 4  # 5 + 2 - 3, reached once enough children had left
+    assert np.all(np.diff(log[:, 0]) >= 0)
