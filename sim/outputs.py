@@ -115,18 +115,21 @@ def print_summary(result: RunResult) -> str:
     lines.append("")
     lines.append("Total children in care: mean, 95% CI of the mean, and P10/P50/P90 across replications:")
     lines.append(_total_stock(result).round(1).to_string())
-    gaps = summary[summary["measure"].isin(["gap_placements", "gap_child_days"])]
-    if len(gaps):
+    for measure, what in (
+        ("gap_placements", "placements not in the first-choice pool"),
+        ("gap_child_days", "child-days spent outside the first-choice pool"),
+    ):
+        gaps = summary[summary["measure"] == measure]
         lines.append("")
-        lines.append("Sufficiency gap per simulation year (placements not in the first-choice pool; mean):")
-        gap_table = gaps.pivot_table(
-            index=["need", "wanted_pool", "used_pool"], columns=["measure", "period"], values="mean", aggfunc="sum"
-        ).fillna(0)
-        gap_table.columns = [f"{m.removeprefix('gap_')} {p:%Y-%m}" for m, p in gap_table.columns]
-        lines.append(gap_table.round(1).to_string())
-    else:
-        lines.append("")
-        lines.append("Sufficiency gap: every child was placed in their first-choice pool.")
+        if gaps.empty:
+            lines.append("Sufficiency gap: every child was placed in their first-choice pool.")
+            break
+        lines.append(f"Sufficiency gap per simulation year, {what} (mean; column = year starting):")
+        table = gaps.pivot_table(
+            index=["need", "wanted_pool", "used_pool"], columns="period", values="mean", aggfunc="sum", fill_value=0
+        )
+        table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
+        lines.append(table.round(1).to_string())
     return "\n".join(lines)
 
 

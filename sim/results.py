@@ -250,7 +250,10 @@ def _gaps(record: ReplicationRecord, calendar: Calendar, pool_names: np.ndarray)
 def _placement_days(
     record: ReplicationRecord, calendar: Calendar, pool_names: np.ndarray, scenario: Scenario
 ) -> pd.DataFrame:
-    """Days of each pool's places used in each month, by placement need (post-18 arrangements by name)."""
+    """Days of each pool's places used in each month, by placement need (post-18 arrangements by name).
+
+    `days_beyond_20_miles` counts the days of placements more than 20 miles from home.
+    """
     p = record.placements
     need = p[:, 2].astype(np.int64)
     for kind, label_index in KIND_LABEL_OFFSET.items():
@@ -260,6 +263,8 @@ def _placement_days(
     unique, inverse = np.unique(key, return_inverse=True)
     totals = np.zeros((len(unique), days.shape[1]))
     np.add.at(totals, inverse, days)
+    far = np.zeros_like(totals)
+    np.add.at(far, inverse, days * (p[:, 7] == 0)[:, None])
     group, month = np.nonzero(totals > 0)
     in_house = np.array([pool.in_house for pool in scenario.pools.values()])
     pool_index = unique[group] // len(NEED_LABELS)
@@ -270,6 +275,7 @@ def _placement_days(
             "need": NEED_LABELS[unique[group] % len(NEED_LABELS)],
             "in_house": in_house[pool_index],
             "days": totals[group, month],
+            "days_beyond_20_miles": far[group, month],
         }
     ).sort_values(["month", "pool", "need"], ignore_index=True)
 

@@ -179,3 +179,11 @@ def test_capacity_closures_wait_for_children_to_leave() -> None:
     assert log[0, 2] == 5
     assert log[-1, 2] == 4  # 5 + 2 - 3, reached once enough children had left
     assert np.all(np.diff(log[:, 0]) >= 0)
+
+
+def test_share_of_days_beyond_20_miles_follows_the_pool_locality() -> None:
+    raw = one_pool_scenario(capacity="unlimited", years=6)
+    raw["pools"]["inhouse"]["within_20_miles"] = 0.8
+    days = run(build(raw), replications=20, seed=6).tables["placement_days"]
+    share_far = days["days_beyond_20_miles"].sum() / days["days"].sum()
+    assert share_far == pytest.approx(0.2, abs=0.03)
