@@ -10,10 +10,10 @@ already in care at the start (duration given it has lasted d days) use the same 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from scipy import stats
 
 PositiveDays = Annotated[float, Field(gt=0)]
@@ -21,8 +21,15 @@ PositiveDays = Annotated[float, Field(gt=0)]
 
 class _Distribution(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    _scipy: Any = PrivateAttr(default=None)
 
-    def frozen(self) -> stats.rv_continuous:  # pragma: no cover - overridden
+    def frozen(self) -> stats.rv_continuous:
+        """The scipy distribution, built once per parameter set (freezing costs about a millisecond)."""
+        if self._scipy is None:
+            self._scipy = self._build()
+        return self._scipy
+
+    def _build(self) -> stats.rv_continuous:  # pragma: no cover - every distribution overrides it
         raise NotImplementedError
 
     @property
@@ -52,7 +59,7 @@ class Lognormal(_Distribution):
     mean: PositiveDays
     sd: PositiveDays
 
-    def frozen(self) -> stats.rv_continuous:
+    def _build(self) -> stats.rv_continuous:
         sigma2 = math.log(1.0 + (self.sd / self.mean) ** 2)
         mu = math.log(self.mean) - sigma2 / 2.0
         return stats.lognorm(s=math.sqrt(sigma2), scale=math.exp(mu))
@@ -65,7 +72,7 @@ class Gamma(_Distribution):
     mean: PositiveDays
     sd: PositiveDays
 
-    def frozen(self) -> stats.rv_continuous:
+    def _build(self) -> stats.rv_continuous:
         shape = (self.mean / self.sd) ** 2
         return stats.gamma(a=shape, scale=self.mean / shape)
 
@@ -74,7 +81,7 @@ class Exponential(_Distribution):
     distribution: Literal["exponential"]
     mean: PositiveDays
 
-    def frozen(self) -> stats.rv_continuous:
+    def _build(self) -> stats.rv_continuous:
         return stats.expon(scale=self.mean)
 
 
@@ -83,7 +90,7 @@ class Weibull(_Distribution):
     shape: Annotated[float, Field(gt=0)]
     scale: PositiveDays
 
-    def frozen(self) -> stats.rv_continuous:
+    def _build(self) -> stats.rv_continuous:
         return stats.weibull_min(c=self.shape, scale=self.scale)
 
 
@@ -98,7 +105,7 @@ class Uniform(_Distribution):
             raise ValueError(f"high ({self.high}) must be greater than low ({self.low})")
         return self
 
-    def frozen(self) -> stats.rv_continuous:
+    def _build(self) -> stats.rv_continuous:
         return stats.uniform(loc=self.low, scale=self.high - self.low)
 
 
@@ -112,7 +119,7 @@ class Fixed(_Distribution):
     def mean_days(self) -> float:
         return self.days
 
-    def frozen(self) -> stats.rv_continuous:
+    def _build(self) -> stats.rv_continuous:
         # A degenerate uniform on [days, days] would divide by zero; this is a point mass in effect.
         return stats.uniform(loc=self.days, scale=1e-9)
 
