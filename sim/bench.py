@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sim.model import simulate_replication
 from sim.runner import run
-from sim.scenario import load_scenario
+from sim.scenario_files import load_scenario
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "cheshire_east" / "baseline.toml"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario import ScenarioError
+from sim.scenario_files import load_scenario
 
 BAD_INPUT = 2
 

@@ -1,21 +1,16 @@
-"""Scenario files: TOML into typed, validated models.
+"""The scenario schema: typed, validated models of everything a scenario file can say.
 
-A scenario is checked once, here, at the boundary: every later stage trusts it. Errors name
-the file, the key path and what was expected, so an analyst can fix the file without reading
-code. A scenario may `extends = "other.toml"` and override a few keys (tables merge key by
-key; arrays and values replace).
+A scenario is checked once, at the boundary (`sim.scenario_files` reads the TOML): every later
+stage trusts it. Cross-references (pools named in matching, dates inside the horizon, starting
+children within capacity) are checked here too, so a run never starts on an inconsistent file.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import math
-import tomllib
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.distributions import Distribution
 from sim.vocabulary import (
@@ -363,11 +358,11 @@ def _check_journeys(s: Scenario) -> None:
 
 def _check_pools(s: Scenario) -> None:
     for name, pool in s.pools.items():
-        for change in pool.capacity_changes:
+        for index, change in enumerate(pool.capacity_changes):
             if not s.horizon.start <= change.date < s.horizon.end:
                 raise ValueError(
-                    f"pools.{name}.capacity_changes: date {change.date} is outside the horizon "
-                    f"{s.horizon.start} to {s.horizon.end}"
+                    f"pools.{name}.capacity_changes[{index}].date: {change.date} is outside the horizon; expected "
+                    f"a date from {s.horizon.start} up to (not including) {s.horizon.end}"
                 )
 
 
@@ -375,7 +370,11 @@ def _check_matching(s: Scenario) -> None:
     for need, matching in s.matching.items():
         for name in matching.options:
             if name not in s.pools:
-                raise ValueError(f"matching.{need}: pool '{name}' is not defined under [pools]")
+                key = "pools" if name in matching.pools else "fallback"
+                raise ValueError(
+                    f"matching.{need}.{key}: pool '{name}' is not defined under [pools]; "
+                    f"expected one of: {', '.join(s.pools)}"
+                )
         for name in matching.pools:
             if need not in s.pools[name].serves:
                 raise ValueError(
@@ -384,9 +383,11 @@ def _check_matching(s: Scenario) -> None:
                 )
         last = s.pools[matching.options[-1]]
         if not (last.unlimited and last.takes_all_ages):
+            key = "fallback" if matching.fallback else "pools"
+            why = f"capacity {last.capacity}" if not last.unlimited else f"ages {last.min_age:g} to {last.max_age:g}"
             raise ValueError(
-                f"matching.{need}: the last option ('{matching.options[-1]}') must be an unlimited pool "
-                "taking all ages, so that every child can be placed somewhere"
+                f"matching.{need}.{key}: the last option ('{matching.options[-1]}', {why}) must be an unlimited "
+                "pool taking all ages, so that every child can be placed somewhere"
             )
     missing = sorted(s.needs_in_use() - set(s.matching))
     if missing:
@@ -411,7 +412,8 @@ def _check_start_population(s: Scenario) -> None:
         capacity = s.pools[pool_name].capacity
         if capacity != "unlimited" and count > capacity:
             raise ValueError(
-                f"start_population: {count} children start in pool '{pool_name}', above its capacity {capacity}"
+                f"start_population: {count} children start in pool '{pool_name}', above its capacity; "
+                f"expected at most pools.{pool_name}.capacity = {capacity}"
             )
 
 
@@ -422,137 +424,3 @@ def _check_leaving_care(s: Scenario) -> None:
     close_pool = s.leaving_care.staying_close.pool
     if close_pool is not None and close_pool not in s.pools:
         raise ValueError(f"leaving_care.staying_close.pool: pool '{close_pool}' is not defined under [pools]")
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Read, merge (`extends`) and validate a scenario file; raise ScenarioError on any problem."""
-    path = Path(path)
-    raw = _load_merged(path, chain=())
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as error:
-        raise ScenarioError(_format_validation_error(path, error)) from None
-
-
-def scenario_from_dict(raw: dict[str, Any], label: str = "<scenario>") -> Scenario:
-    """Validate an in-memory scenario (tests, the app); errors are labelled with `label`."""
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as error:
-        raise ScenarioError(_format_validation_error(Path(label), error)) from None
-
-
-def _load_merged(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
-    resolved = path.resolve()
-    if resolved in chain:
-        loop = " -> ".join(str(p) for p in (*chain, resolved))
-        raise ScenarioError(f"{path}: extends: the files extend each other in a loop: {loop}")
-    if not path.is_file():
-        where = f"{chain[-1]}: extends: " if chain else ""
-        raise ScenarioError(f"{where}scenario file {path} does not exist")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(f"{path}: not valid TOML: {error}") from None
-    _resolve_start_csv(raw, path)
-    parent_name = raw.get("extends")
-    if parent_name is None:
-        return raw
-    if not isinstance(parent_name, str):
-        raise ScenarioError(f"{path}: extends: expected a file name (string), got {parent_name!r}")
-    parent = _load_merged(path.parent / parent_name, (*chain, resolved))
-    return _deep_merge(parent, raw)
-
-
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _resolve_start_csv(raw: dict[str, Any], path: Path) -> None:
-    start = raw.get("start_population")
-    if not isinstance(start, dict) or "csv" not in start:
-        return
-    csv_path = path.parent / str(start["csv"])
-    start["csv"] = str(csv_path)
-    start["children"] = _read_start_csv(csv_path)
-
-
-START_CSV_COLUMNS = ("age_years", "need", "pool", "days_in_care")
-
-
-def _read_start_csv(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise ScenarioError(f"start_population.csv: file {path} does not exist")
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in START_CSV_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ScenarioError(f"{path}: missing column(s) {missing}; expected {list(START_CSV_COLUMNS)}")
-        children = []
-        for row_number, row in enumerate(reader, start=2):
-            try:
-                child = StartChild(
-                    age_years=float(row["age_years"]),
-                    need=row["need"],
-                    pool=row["pool"],
-                    days_in_care=float(row["days_in_care"]),
-                )
-            except (ValueError, ValidationError) as error:
-                detail = _first_error_text(error)
-                raise ScenarioError(f"{path}: row {row_number}: {detail}") from None
-            if child.days_in_care > child.age_years * 365.25 + 1:
-                raise ScenarioError(
-                    f"{path}: row {row_number}: days_in_care ({child.days_in_care:g}) is longer than the "
-                    f"child's life ({child.age_years:g} years)"
-                )
-            children.append(child.model_dump())
-    return children
-
-
-def _first_error_text(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        return f"{field}: {first['msg']}"
-    return f"expected a number: {error}"
-
-
-def _format_validation_error(path: Path, error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"] if not _is_union_tag(part))
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling against the README's list of scenario keys)"
-        elif item["type"] == "missing":
-            message = "required key is missing"
-        got = item.get("input")
-        suffix = "" if item["type"] in ("extra_forbidden", "missing") or isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{path}: {location or '<top level>'}: {message}{suffix}")
-    return "\n".join(lines)
-
-
-def _is_union_tag(part: Any) -> bool:
-    """Pydantic inserts union member names (e.g. 'lognormal', 'int') in error paths; drop them."""
-    return isinstance(part, str) and (
-        part in ("lognormal", "gamma", "exponential", "weibull", "uniform", "fixed", "int", "literal['unlimited']")
-        or part.startswith(("constrained-", "function-"))
-    )
-
-
-def is_unlimited(capacity: int | str) -> bool:
-    return capacity == "unlimited"
-
-
-def capacity_value(pool: Pool) -> float:
-    return math.inf if pool.unlimited else float(pool.capacity)

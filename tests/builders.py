@@ -6,7 +6,8 @@ import copy
 import datetime as dt
 from typing import Any
 
-from sim.scenario import Scenario, scenario_from_dict
+from sim.scenario import Scenario
+from sim.scenario_files import scenario_from_dict
 from sim.vocabulary import AGE_BANDS
 
 
