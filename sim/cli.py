@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--replications", type=int, default=100, help="number of replications (default 100)")
     run.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's seed)")
     run.add_argument("--jobs", type=int, default=1, help="worker processes (0 = one per core; default 1)")
-    run.add_argument("--out", type=Path, default=None, help="output directory (default out/<scenario name>)")
+    run.add_argument("--out", type=Path, default=None, help="output directory (default out/<scenario file name>)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
 

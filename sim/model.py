@@ -136,14 +136,10 @@ class CareSystem:
         env = self.env
         cohort = self.cohort
         starting = np.flatnonzero(cohort.starting)
-        for child in starting:
-            self._open(
-                int(child),
-                int(cohort.seg_need[child, 0]),
-                int(cohort.start_pool[child]),
-                int(cohort.start_pool[child]),
-                IN_CARE,
-            )
+        for child in starting.tolist():
+            need, pool = int(cohort.seg_need[child, 0]), int(cohort.start_pool[child])
+            self._open(child, need, pool, self._first_choice(child, need), IN_CARE)
+            self._offer_step_back(child, need, pool)
         for child in starting:
             env.process(self._journey(int(child), already_placed=True))
         env.process(self._arrivals(np.flatnonzero(~cohort.starting)))
@@ -216,22 +212,29 @@ class CareSystem:
     # -- placing children ---------------------------------------------------------------------
 
     def _place(self, child: int, need: int) -> None:
-        """Offer the child the pools for `need` in order; record the first choice it was eligible for."""
+        """Offer the child the pools for `need` in order: the first with a free place it is eligible for."""
         age = self.env.now - self.cohort.birth_day[child]
-        pools = self.pools
-        wanted = NO_POOL
         for index in self.options[need]:
-            pool = pools[index]
-            if not pool.min_age_days <= age < pool.max_age_days:
-                continue
-            if wanted == NO_POOL:
-                wanted = index
-            if pool.occupied < pool.capacity:
-                self._open(child, need, index, wanted, IN_CARE)
-                if index != wanted and self.step_back.enabled and self.cohort.step_back_willing[child]:
-                    self._wait_for_preferred(child, need, index)
+            pool = self.pools[index]
+            if pool.min_age_days <= age < pool.max_age_days and pool.occupied < pool.capacity:
+                self._open(child, need, index, self._first_choice(child, need), IN_CARE)
+                self._offer_step_back(child, need, index)
                 return
         raise AssertionError("matching lists end with an unlimited pool taking all ages")  # checked in scenario
+
+    def _first_choice(self, child: int, need: int) -> int:
+        """The first pool in the matching order that takes the child's age (free or not)."""
+        age = self.env.now - self.cohort.birth_day[child]
+        for index in self.options[need]:
+            pool = self.pools[index]
+            if pool.min_age_days <= age < pool.max_age_days:
+                return index
+        return NO_POOL
+
+    def _offer_step_back(self, child: int, need: int, placed_in: int) -> None:
+        wanted = self.placements[self.current[child]][3]
+        if placed_in != wanted and self.step_back.enabled and self.cohort.step_back_willing[child]:
+            self._wait_for_preferred(child, need, placed_in)
 
     def _open(self, child: int, need: int, pool_index: int, wanted: int, kind: int) -> None:
         pool = self.pools[pool_index]
@@ -318,8 +321,7 @@ class CareSystem:
             pool.waiting.pop(child, None)
         self._close(child)
         self._open(child, need, pool_index, wanted, IN_CARE)
-        if pool_index != wanted:
-            self._wait_for_preferred(child, need, pool_index)
+        self._offer_step_back(child, need, pool_index)
 
     # -- leaving care -------------------------------------------------------------------------
 

@@ -54,7 +54,9 @@ def _write_files(result: RunResult, directory: Path) -> None:
         "tables": sorted(result.tables),
         "bands": "ci95 = 95% confidence interval of the mean across replications; "
         "p10/p50/p90 = spread of single replications",
-        "scenario": result.scenario.model_dump(mode="json"),
+        # Child-level rows of a starting-population CSV stay out of the outputs; the count is kept.
+        "scenario": result.scenario.model_dump(mode="json", exclude={"start_population": {"children"}}),
+        "starting_children_from_csv": len(result.scenario.start_population.children),
     }
     (directory / "run.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     for name, table in result.tables.items():

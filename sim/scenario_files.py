@@ -91,9 +91,11 @@ def _leaf_paths(table: dict[str, Any], prefix: KeyPath = ()) -> list[KeyPath]:
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; values, arrays and whole distributions (tables with `distribution`) replace."""
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        replaces = isinstance(value, dict) and "distribution" in value
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and not replaces:
             merged[key] = _deep_merge(merged[key], value)
         else:
             merged[key] = value

@@ -187,3 +187,18 @@ def test_share_of_days_beyond_20_miles_follows_the_pool_locality() -> None:
     days = run(build(raw), replications=20, seed=6).tables["placement_days"]
     share_far = days["days_beyond_20_miles"].sum() / days["days"].sum()
     assert share_far == pytest.approx(0.2, abs=0.03)
+
+
+def test_children_in_care_at_the_start_outside_their_first_choice_are_a_gap() -> None:
+    raw = one_pool_scenario(rate_per_year=0.0, capacity=30, years=2)
+    raw["start_population"] = {
+        "groups": [{"age_band": "5-9", "need": "fostering", "pool": "external", "count": 12, "days_in_care": 100}]
+    }
+    raw["step_back"] = {"enabled": True, "min_days": 0, "probability": 1.0}
+    record = simulate_replication(build(raw), seed=1, replication=0)
+    first = record.placements[record.placements[:, 4] == 0]
+    assert (first[:, 3] == 0).all()  # they wanted the in-house pool
+    moved = record.placements[record.placements[:, 4] > 0]
+    assert len(moved) == 0  # with step-back at once, each moved into a free in-house place on day 0
+    again = record.placements[(record.placements[:, 1] == 0)]
+    assert len(again) == 12
