@@ -279,10 +279,11 @@ def _finish_journeys(
     segment_start: np.ndarray,
 ) -> None:
     """Cap at the 18th birthday, lay out the need segments and store them in the cohort."""
-    capped = duration >= to_18
-    route = np.where(capped, ROUTE_INDEX["age_18"], route)
-    exit_day = segment_start + np.minimum(duration, to_18)
+    # Children with an adoption plan wait in the adoption first need without planned moves, even when
+    # the wait outlasts childhood (they then leave at 18 instead of being adopted).
     adoption = route == ROUTE_INDEX["adoption"]
+    route = np.where(duration >= to_18, ROUTE_INDEX["age_18"], route)
+    exit_day = segment_start + np.minimum(duration, to_18)
     first_need = np.where(
         adoption & (first_need != NEED_INDEX["placed_for_adoption"]),
         NEED_INDEX[scenario.adoption.first_need],

@@ -1,0 +1,50 @@
+"""The `sufficiency` command end to end on the shipped Cheshire East scenarios."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from sim.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = ROOT / "scenarios" / "cheshire_east" / "baseline.toml"
+TWO_HOMES = ROOT / "scenarios" / "cheshire_east" / "add_two_homes.toml"
+
+
+def test_run_writes_every_output_and_prints_a_summary(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "baseline"
+    assert main(["run", str(BASELINE), "--replications", "3", "--seed", "5", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "Children in care at each year end" in printed
+    assert "Sufficiency gap per simulation year" in printed
+    metadata = json.loads((out / "run.json").read_text())
+    assert metadata["seed"] == 5 and metadata["replications"] == 3
+    assert metadata["scenario"]["name"] == "cheshire_east_baseline"
+    for table in ("stock", "occupancy", "entries", "exits", "gaps", "placement_days", "households", "flows"):
+        frame = pd.read_parquet(out / f"{table}.parquet")
+        assert sorted(frame["replication"].unique()) == [0, 1, 2]
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"measure", "period", "mean", "ci95_low", "ci95_high", "p10", "p50", "p90"} <= set(summary.columns)
+    start = summary[(summary["measure"] == "children_in_care") & (summary["period"] == "2016-09-30")]
+    assert start["mean"].sum() == 398  # the published September 2016 stock (000_f3e7ed591fa8ff51.txt:L402)
+    assert not list(tmp_path.glob(".baseline.*")), "staging directory left behind"
+
+
+def test_two_homes_what_if_places_more_children_in_house(tmp_path: Path) -> None:
+    counts = {}
+    for path in (BASELINE, TWO_HOMES):
+        out = tmp_path / path.stem
+        assert main(["run", str(path), "--replications", "4", "--out", str(out), "--quiet"]) == 0
+        days = pd.read_parquet(out / "placement_days.parquet")
+        counts[path.stem] = days.query("pool == 'inhouse_homes'")["days"].sum()
+    assert counts["add_two_homes"] > counts["baseline"]
+
+
+def test_validate_and_bench_run(capsys) -> None:
+    assert main(["validate", str(TWO_HOMES)]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert main(["bench", "--replications", "2"]) == 0
+    assert "events/s" in capsys.readouterr().out
