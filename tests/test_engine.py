@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from sim.demand import AGE_18_DAYS, draw_cohort
 from sim.model import IN_CARE, STAYING_PUT, simulate_replication
 from sim.runner import run
+from sim.scenario_files import load_scenario
 from tests.builders import build, one_pool_scenario, rich_scenario
 
 RICH = build(rich_scenario())
@@ -202,3 +205,48 @@ def test_children_in_care_at_the_start_outside_their_first_choice_are_a_gap() ->
     assert len(moved) == 0  # with step-back at once, each moved into a free in-house place on day 0
     again = record.placements[(record.placements[:, 1] == 0)]
     assert len(again) == 12
+
+
+def test_starting_population_from_csv_is_in_care_on_the_start_date(tmp_path) -> None:
+    (tmp_path / "children.csv").write_text(
+        "age_years,need,pool,days_in_care\n7.5,fostering,inhouse,400\n12.0,fostering,ifa,30\n3.2,fostering,ifa,1000\n",
+        encoding="utf-8",
+    )
+    base = Path(__file__).parent / "bad_scenarios" / "valid_base.toml"
+    (tmp_path / "scenario.toml").write_text(
+        f'extends = "{base}"\n[start_population]\ncsv = "children.csv"\n', encoding="utf-8"
+    )
+    stock = run(load_scenario(tmp_path / "scenario.toml"), replications=1, seed=1).tables["stock"]
+    start = stock[stock["date"] == stock["date"].min()]
+    assert start.groupby("pool")["children"].sum().to_dict() == {"ifa": 2, "inhouse": 1}
+    assert sorted(start["age_band"]) == ["1-4", "10-15", "5-9"]
+
+
+def test_step_back_moves_children_in_house_when_places_free() -> None:
+    # Load about equal to capacity: places free often while some children are placed externally.
+    raw = one_pool_scenario(rate_per_year=12.0, capacity=10, years=8)
+    gap_days, in_house_days = {}, {}
+    for enabled in (False, True):
+        raw["step_back"] = {"enabled": enabled, "min_days": 30, "probability": 1.0}
+        tables = run(build(raw), replications=6, seed=12).tables
+        gap_days[enabled] = tables["gaps"]["child_days"].sum()
+        in_house_days[enabled] = tables["placement_days"].query("pool == 'inhouse'")["days"].sum()
+    assert gap_days[True] < 0.8 * gap_days[False]
+    assert in_house_days[True] > in_house_days[False]
+
+
+def test_staying_close_takes_a_place_in_its_pool_for_residential_leavers() -> None:
+    raw = one_pool_scenario(capacity="unlimited", years=5, band="16-17")
+    raw["journeys"]["16-17"] = {"exit_routes": {"age_18": 1.0}, "first_need": {"residential": 1.0}}
+    raw["pools"]["homes"] = {"serves": ["residential"], "capacity": "unlimited", "in_house": True}
+    raw["pools"]["close"] = {"serves": ["supported_16plus"], "capacity": 5, "in_house": True}
+    raw["matching"]["residential"] = {"pools": ["homes"]}
+    raw["leaving_care"] = {
+        "staying_close": {"probability": 1.0, "pool": "close", "duration": {"distribution": "fixed", "days": 100}}
+    }
+    record = simulate_replication(build(raw), seed=2, replication=0)
+    close = record.placements[record.placements[:, 1] == list(build(raw).pools).index("close")]
+    assert len(close) > 0
+    finished = close[np.isfinite(close[:, 5])]
+    np.testing.assert_allclose(finished[:, 5] - finished[:, 4], 100.0)
+    assert (close[:, 6] == 2).all()  # STAYING_CLOSE kind, off the in-care stock
