@@ -23,7 +23,7 @@ import simpy
 from sim.demand import AGE_18_DAYS, LOCALITY_DRAWS, NEED_INDEX, ROUTE_INDEX, Cohort, draw_cohort, horizon_day
 from sim.scenario import Scenario
 from sim.streams import stream
-from sim.vocabulary import DAYS_PER_YEAR, LEAVING_CARE_AGE_YEARS, PLACEMENT_NEEDS
+from sim.vocabulary import DAYS_PER_YEAR, PLACEMENT_NEEDS
 
 # Placement kinds: in care, or a post-18 arrangement holding a place.
 IN_CARE, STAYING_PUT, STAYING_CLOSE = 0, 1, 2
@@ -446,5 +446,3 @@ def simulate_replication(scenario: Scenario, seed: int, replication: int) -> Rep
     """Run one replication of a scenario."""
     return CareSystem(scenario, seed, replication).run()
 
-
-assert LEAVING_CARE_AGE_YEARS * DAYS_PER_YEAR == AGE_18_DAYS
