@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.distributions import Distribution
+from sim.price_book import PriceBook
 from sim.vocabulary import (
     AGE_BANDS,
     CATEGORIES_OF_NEED,
@@ -195,6 +196,7 @@ class Entries(_Strict):
 class CapacityChange(_Strict):
     date: dt.date
     change: int
+    homes: int = 0  # homes opened (+) or closed (-) with these places, for block costs
     note: str = ""
 
     @field_validator("change")
@@ -228,6 +230,7 @@ class Pool(_Strict):
     min_age: Annotated[float, Field(ge=0, lt=LEAVING_CARE_AGE_YEARS)] = 0.0
     max_age: Annotated[float, Field(gt=0, le=LEAVING_CARE_AGE_YEARS)] = LEAVING_CARE_AGE_YEARS
     within_20_miles: Probability = 1.0
+    homes: Annotated[int, Field(ge=0)] = 0  # homes on the start date, for block costs
     capacity_changes: list[CapacityChange] = []
     fostering: FosteringSupply | None = None
     description: str = ""
@@ -316,6 +319,7 @@ class Scenario(_Strict):
     step_back: StepBack = StepBack()
     leaving_care: LeavingCare = LeavingCare()
     adoption: Adoption = Adoption()
+    prices: PriceBook | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
@@ -324,12 +328,25 @@ class Scenario(_Strict):
         _check_matching(self)
         _check_start_population(self)
         _check_leaving_care(self)
+        _check_prices(self)
         return self
 
     def journeys_for(self, uasc: bool) -> dict[str, Journey]:
         if uasc and self.entries.uasc.journeys is not None:
             return self.entries.uasc.journeys
         return self.journeys
+
+    def pools_in_use(self) -> dict[str, str]:
+        """Every pool a child or young person can occupy, with where it is used (for error messages)."""
+        used: dict[str, str] = {}
+        for need in sorted(self.needs_in_use()):
+            for name in self.matching[need].options if need in self.matching else []:
+                used.setdefault(name, f"matching.{need}")
+        for name, _ in self.start_population.all_pools_and_needs():
+            used.setdefault(name, "start_population")
+        if self.leaving_care.staying_close.probability > 0 and self.leaving_care.staying_close.pool:
+            used.setdefault(self.leaving_care.staying_close.pool, "leaving_care.staying_close.pool")
+        return used
 
     def needs_in_use(self) -> set[str]:
         """Every placement need a child can be in: each must have a matching entry."""
@@ -414,6 +431,33 @@ def _check_start_population(s: Scenario) -> None:
             raise ValueError(
                 f"start_population: {count} children start in pool '{pool_name}', above its capacity; "
                 f"expected at most pools.{pool_name}.capacity = {capacity}"
+            )
+
+
+def _check_prices(s: Scenario) -> None:
+    if s.prices is None:
+        return
+    for name in s.prices.pools:
+        if name not in s.pools:
+            raise ValueError(f"prices.pools.{name}: pool '{name}' is not defined under [pools]")
+    for group_name, group in s.prices.inflation_groups.items():
+        for name in group.pools:
+            if name not in s.pools:
+                raise ValueError(f"prices.inflation_groups.{group_name}.pools: pool '{name}' is not defined")
+    for name, where in s.pools_in_use().items():
+        if name not in s.prices.pools:
+            raise ValueError(f"prices.pools.{name}: pool '{name}' is used ({where}) but has no price")
+    for name, price in s.prices.pools.items():
+        pool = s.pools[name]
+        homes = [pool.homes]
+        for change in sorted(pool.capacity_changes, key=lambda c: c.date):
+            homes.append(homes[-1] + change.homes)
+        if min(homes) < 0:
+            raise ValueError(f"pools.{name}: capacity_changes close more homes than the pool has")
+        if price.block_per_home_per_year is not None and max(homes) == 0:
+            raise ValueError(
+                f"prices.pools.{name}.block_per_home_per_year: pool '{name}' has no homes "
+                f"(set pools.{name}.homes or `homes` on its capacity_changes)"
             )
 
 

@@ -1,0 +1,112 @@
+"""The price book of a scenario: what each pool's places cost, and how prices rise each April.
+
+Prices are in pounds at the price base date. Each carries a `source` (document and line, or
+"assumption: ...") so every figure in the budget can be traced. Inflation is applied on each
+1 April after the base date, so a financial year (April to March) has one price level.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from scipy import stats
+
+from sim.vocabulary import AGE_BANDS
+
+Money = Annotated[float, Field(ge=0)]
+InflationPercent = Annotated[float, Field(gt=-100)]
+Z90 = float(stats.norm.ppf(0.9))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WeeklyPriceDistribution(_Strict):
+    """Weekly price of one placement, lognormal by its median and 90th percentile, drawn when it starts."""
+
+    median: Annotated[float, Field(gt=0)]
+    p90: Annotated[float, Field(gt=0)]
+    _scipy: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _p90_above_median(self) -> WeeklyPriceDistribution:
+        if self.p90 <= self.median:
+            raise ValueError(f"p90 ({self.p90:g}) must be above the median ({self.median:g})")
+        return self
+
+    def frozen(self) -> Any:
+        if self._scipy is None:
+            self._scipy = stats.lognorm(s=math.log(self.p90 / self.median) / Z90, scale=self.median)
+        return self._scipy
+
+    @property
+    def mean(self) -> float:
+        return float(self.frozen().mean())
+
+
+class PoolPrice(_Strict):
+    """What one pool's places cost. Give one weekly price form, a block cost, or both."""
+
+    source: str = Field(min_length=1)
+    weekly: Money | None = None
+    weekly_by_age_band: dict[str, Money] | None = None
+    weekly_distribution: WeeklyPriceDistribution | None = None
+    fee_weekly: Money = 0.0
+    block_per_home_per_year: Money | None = None
+    per_occupied_night: Money = 0.0
+    staying_put_weekly: Money = 0.0
+    staying_close_weekly: Money = 0.0
+    inflation_percent_per_year: InflationPercent | None = None
+
+    @model_validator(mode="after")
+    def _one_weekly_form(self) -> PoolPrice:
+        forms = [f for f in ("weekly", "weekly_by_age_band", "weekly_distribution") if getattr(self, f) is not None]
+        if len(forms) > 1:
+            raise ValueError(f"give one of weekly, weekly_by_age_band or weekly_distribution, not {forms}")
+        if not forms and self.block_per_home_per_year is None:
+            raise ValueError("a price needs weekly, weekly_by_age_band, weekly_distribution or block_per_home_per_year")
+        if self.weekly_by_age_band is not None:
+            unknown = sorted(set(self.weekly_by_age_band) - set(AGE_BANDS))
+            missing = [band for band in AGE_BANDS if band not in self.weekly_by_age_band]
+            if unknown or missing:
+                raise ValueError(f"weekly_by_age_band needs exactly the bands {list(AGE_BANDS)}")
+        return self
+
+    @property
+    def per_child(self) -> bool:
+        """Whether placements are charged per child (otherwise only block and bed-night costs apply)."""
+        return any(getattr(self, f) is not None for f in ("weekly", "weekly_by_age_band", "weekly_distribution"))
+
+
+class InflationGroup(_Strict):
+    percent_per_year: InflationPercent
+    pools: list[str] = Field(min_length=1)
+    source: str = Field(min_length=1)
+
+
+class PriceBook(_Strict):
+    base_date: dt.date
+    inflation_percent_per_year: InflationPercent
+    inflation_source: str = Field(min_length=1)
+    inflation_groups: dict[str, InflationGroup] = {}
+    pools: dict[str, PoolPrice]
+
+    def inflation_percent(self, pool: str) -> float:
+        """A pool's own rate, else its group's, else the default."""
+        own = self.pools[pool].inflation_percent_per_year if pool in self.pools else None
+        if own is not None:
+            return own
+        for group in self.inflation_groups.values():
+            if pool in group.pools:
+                return group.percent_per_year
+        return self.inflation_percent_per_year
+
+    def uplifts_by(self, financial_year_start: int) -> int:
+        """How many 1 April uplifts apply in the financial year starting 1 April of that year."""
+        base = self.base_date
+        base_year = base.year if (base.month, base.day) >= (4, 1) else base.year - 1
+        return financial_year_start - base_year
