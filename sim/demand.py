@@ -27,7 +27,7 @@ from sim.vocabulary import (
 )
 
 MAX_SEGMENTS = 4  # first placement need plus at most three planned moves
-LOCALITY_DRAWS = 8  # per-child uniforms for "placed within 20 miles", reused cyclically
+PLACEMENT_DRAWS = 8  # per-child uniforms for each placement (locality, price), reused cyclically
 
 # Columns of a child's row of uniforms.
 COL_BAND, COL_AGE, COL_SEX, COL_CIN, COL_ROUTE, COL_DURATION, COL_FIRST_NEED = range(7)
@@ -38,7 +38,8 @@ COL_STAYING_PUT, COL_STAYING_PUT_DAYS, COL_STAYING_CLOSE, COL_STAYING_CLOSE_DAYS
     COL_STEP_BACK + 1, COL_STEP_BACK + 6
 )
 COL_LOCALITY = COL_ORDER + 1
-WIDTH = COL_LOCALITY + LOCALITY_DRAWS
+COL_PRICE = COL_LOCALITY + PLACEMENT_DRAWS
+WIDTH = COL_PRICE + PLACEMENT_DRAWS
 
 ROUTE_INDEX = {route: i for i, route in enumerate(EXIT_ROUTES)}
 NEED_INDEX = {need: i for i, need in enumerate(PLACEMENT_NEEDS)}
@@ -68,7 +69,8 @@ class Cohort:
     staying_put_days: np.ndarray
     staying_close: np.ndarray
     staying_close_days: np.ndarray
-    locality: np.ndarray  # (children, LOCALITY_DRAWS) uniforms
+    locality: np.ndarray  # (children, PLACEMENT_DRAWS) uniforms: placed within 20 miles?
+    price: np.ndarray  # (children, PLACEMENT_DRAWS) uniforms: weekly price of a placement priced per placement
 
     @property
     def size(self) -> int:
@@ -390,7 +392,8 @@ def _blank(n: int, u: np.ndarray) -> Cohort:
         staying_put_days=np.zeros(n),
         staying_close=np.zeros(n, dtype=bool),
         staying_close_days=np.zeros(n),
-        locality=u[:, COL_LOCALITY : COL_LOCALITY + LOCALITY_DRAWS].copy() if n else np.zeros((0, LOCALITY_DRAWS)),
+        locality=u[:, COL_LOCALITY : COL_LOCALITY + PLACEMENT_DRAWS].copy(),
+        price=u[:, COL_PRICE : COL_PRICE + PLACEMENT_DRAWS].copy(),
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sim.demand import AGE_18_DAYS, LOCALITY_DRAWS, NEED_INDEX, ROUTE_INDEX, Cohort, draw_cohort, horizon_day
+from sim.demand import AGE_18_DAYS, NEED_INDEX, PLACEMENT_DRAWS, ROUTE_INDEX, Cohort, draw_cohort, horizon_day
 from sim.scenario import Scenario
 from sim.streams import stream
 from sim.vocabulary import DAYS_PER_YEAR, PLACEMENT_NEEDS
@@ -78,13 +78,13 @@ class ReplicationRecord:
     cohort: Cohort
     exit_day: np.ndarray  # per child; NaN if still in care at the horizon end
     exit_route: np.ndarray  # per child; -1 if still in care
-    placements: np.ndarray  # (n, 8) float: child, pool, need, wanted, start, end, kind, within_20_miles
+    placements: np.ndarray  # (n, 9) float: see PLACEMENT_COLUMNS; `draw` indexes the child's per-placement draws
     capacity: np.ndarray  # (n, 3) float: day, pool, capacity after the change (inf for unlimited)
     households: np.ndarray  # (n, 3) float: day, pool, in-house fostering households after the change
     events: int
 
 
-PLACEMENT_COLUMNS = ("child", "pool", "need", "wanted", "start", "end", "kind", "within_20_miles")
+PLACEMENT_COLUMNS = ("child", "pool", "need", "wanted", "start", "end", "kind", "within_20_miles", "draw")
 
 
 class CareSystem:
@@ -239,11 +239,11 @@ class CareSystem:
     def _open(self, child: int, need: int, pool_index: int, wanted: int, kind: int) -> None:
         pool = self.pools[pool_index]
         pool.occupied += 1
-        draw = self.placement_count[child] % LOCALITY_DRAWS
+        draw = self.placement_count[child] % PLACEMENT_DRAWS
         self.placement_count[child] += 1
         near = 1.0 if self.cohort.locality[child, draw] < pool.within_20_miles else 0.0
         self.current[child] = len(self.placements)
-        self.placements.append([child, pool_index, need, wanted, self.env.now, math.nan, kind, near])
+        self.placements.append([child, pool_index, need, wanted, self.env.now, math.nan, kind, near, draw])
 
     def _close(self, child: int) -> None:
         record = self.placements[self.current[child]]
@@ -336,7 +336,7 @@ class CareSystem:
             record[5] = env.now  # the in-care placement ends; the young person keeps the place
             self.current[child] = len(self.placements)
             self.placements.append(
-                [child, pool_index, record[2], pool_index, env.now, math.nan, STAYING_PUT, record[7]]
+                [child, pool_index, record[2], pool_index, env.now, math.nan, STAYING_PUT, record[7], record[8]]
             )
             env.process(self._post_18(child, cohort.staying_put_days[child]))
             return
@@ -445,4 +445,3 @@ def _poisson_days(generator: np.random.Generator, rate_per_year: float, start: f
 def simulate_replication(scenario: Scenario, seed: int, replication: int) -> ReplicationRecord:
     """Run one replication of a scenario."""
     return CareSystem(scenario, seed, replication).run()
-

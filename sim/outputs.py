@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
+from sim.budget import budget_summary, write_budget_workbook
 from sim.results import summarise
 from sim.runner import RunResult
 from sim.vocabulary import DAYS_PER_YEAR
@@ -26,6 +27,7 @@ SUMMARY_KEYS = {
     "exits": (["month", "route"], "children"),
     "gaps": (["month", "need", "wanted_pool", "used_pool"], "placements"),
     "placement_days": (["month", "pool", "need"], "days"),
+    "spend": (["financial_year", "pool", "need", "component"], "spend"),
 }
 
 
@@ -62,8 +64,13 @@ def _write_files(result: RunResult, directory: Path) -> None:
     for name, table in result.tables.items():
         table.to_parquet(directory / f"{name}.parquet", index=False)
     for name, (keys, value) in SUMMARY_KEYS.items():
-        result.summary(name, keys, value).to_parquet(directory / f"{name}_summary.parquet", index=False)
+        if not result.tables[name].empty:
+            result.summary(name, keys, value).to_parquet(directory / f"{name}_summary.parquet", index=False)
     yearly_summary(result).to_csv(directory / "summary.csv", index=False, float_format="%.4g")
+    if result.scenario.prices is not None:
+        budget = budget_summary(result)
+        budget.to_csv(directory / "budget.csv", index=False, float_format="%.2f")
+        write_budget_workbook(result, budget, directory / "budget.xlsx")
 
 
 def yearly_summary(result: RunResult) -> pd.DataFrame:
@@ -132,7 +139,26 @@ def print_summary(result: RunResult) -> str:
         )
         table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
         lines.append(table.round(1).to_string())
+    if scenario.prices is not None:
+        lines += ["", *_spend_lines(result)]
     return "\n".join(lines)
+
+
+def _spend_lines(result: RunResult) -> list[str]:
+    budget = budget_summary(result)
+    spend = budget[budget["breakdown"].isin(["total", "provision"])].copy()
+    spend["range"] = [
+        f"{low / 1e6:.2f} to {high / 1e6:.2f}" for low, high in zip(spend["p10"], spend["p90"], strict=True)
+    ]
+    spend["mean"] = (spend["mean"] / 1e6).round(2)
+    table = spend.pivot_table(index="financial_year", columns="category", values="mean", sort=False)
+    ranges = spend.pivot_table(index="financial_year", columns="category", values="range", aggfunc="first", sort=False)
+    table = table.join(ranges.add_suffix(" P10-P90"))
+    return [
+        f"Spend by financial year, £ million at each year's prices (mean; P10-P90 across replications; "
+        f"price base {result.scenario.prices.base_date}; part years at the horizon ends):",
+        table.to_string(),
+    ]
 
 
 def _total_stock(result: RunResult) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.costs import FinancialYears, days_by_period, spend_table
 from sim.demand import Cohort
 from sim.model import IN_CARE, STAYING_CLOSE, STAYING_PUT, ReplicationRecord
 from sim.scenario import Scenario
@@ -30,7 +31,7 @@ from sim.vocabulary import (
 BAND_UPPER_YEARS = np.array([upper for _, upper in AGE_BAND_BOUNDS_YEARS[:-1]])
 NEED_LABELS = np.array(PLACEMENT_NEEDS + POST_18_ARRANGEMENTS, dtype=object)
 KIND_LABEL_OFFSET = {STAYING_PUT: len(PLACEMENT_NEEDS), STAYING_CLOSE: len(PLACEMENT_NEEDS) + 1}
-TABLES = ("stock", "occupancy", "entries", "exits", "gaps", "placement_days", "households", "flows")
+TABLES = ("stock", "occupancy", "entries", "exits", "gaps", "placement_days", "households", "flows", "spend")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Calendar:
     month_starts: np.ndarray  # day each month (clipped to the horizon) starts
     month_ends: np.ndarray
     month_labels: list[dt.date]  # first day of each calendar month
+    financial_years: FinancialYears
 
     @classmethod
     def for_scenario(cls, scenario: Scenario) -> Calendar:
@@ -65,6 +67,7 @@ class Calendar:
             month_starts=np.maximum(month_days[:-1], 0.0),
             month_ends=month_days[1:],
             month_labels=months,
+            financial_years=FinancialYears.for_scenario(scenario),
         )
 
     @property
@@ -94,6 +97,7 @@ def replication_tables(record: ReplicationRecord, scenario: Scenario, calendar: 
         "placement_days": _placement_days(record, calendar, pool_names, scenario),
         "households": _households(record, calendar, pool_names),
         "flows": _flows(record, scenario),
+        "spend": spend_table(record, scenario, calendar.financial_years),
     }
     for table in tables.values():
         table.insert(0, "replication", record.replication)
@@ -211,9 +215,7 @@ def _exits(record: ReplicationRecord, calendar: Calendar) -> pd.DataFrame:
 
 def _days_by_month(start: np.ndarray, end: np.ndarray, calendar: Calendar) -> np.ndarray:
     """(placements, months) days each interval [start, end) spends in each month."""
-    lower = np.maximum(start[:, None], calendar.month_starts[None, :])
-    upper = np.minimum(end[:, None], calendar.month_ends[None, :])
-    return np.clip(upper - lower, 0.0, None)
+    return days_by_period(start, end, calendar.month_starts, calendar.month_ends)
 
 
 def _gaps(record: ReplicationRecord, calendar: Calendar, pool_names: np.ndarray) -> pd.DataFrame:

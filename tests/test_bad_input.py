@@ -20,6 +20,7 @@ from sim.scenario_files import load_scenario
 HERE = Path(__file__).parent
 BAD = HERE / "bad_scenarios"
 VALID = BAD / "valid_base.toml"
+PRICED = BAD / "priced_base.toml"  # valid too: the base of the price-book cases
 ROOT = HERE.parent
 
 # file -> fragments its message must contain: the file, the key path, what was expected (and the value given)
@@ -102,6 +103,19 @@ CASES: dict[str, tuple[str, ...]] = {
     ),
     "csv_short_row.toml": ("start_short_row.csv", "row 4", "expected 4 values", "got 2", "csv_short_row.toml"),
     "csv_unknown_need.toml": ("start_unknown_need.csv", "row 2", "need:", "should be 'fostering'", "got 'fosterin'"),
+    "price_negative.toml": ("price_negative.toml", "prices.pools.ifa.weekly:", "greater than or equal to 0", "got -5"),
+    "price_missing.toml": ("price_missing.toml", "prices.pools.respite:", "used (matching.fostering)", "no price"),
+    "inflation_below_minus_100.toml": (
+        "inflation_below_minus_100.toml",
+        "prices.inflation_percent_per_year:",
+        "greater than -100",
+        "got -150",
+    ),
+    "price_p90_below_median.toml": (
+        "price_p90_below_median.toml",
+        "prices.pools.external_homes.weekly_distribution:",
+        "must be above the median",
+    ),
 }
 
 NOISE = ("Traceback", "literal[", "constrained-", "function-", "[key]", "instance of", "<top level>")
@@ -113,7 +127,7 @@ def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_bad_file_has_a_case() -> None:
-    files = {p.name for p in BAD.glob("*.toml")} - {VALID.name}
+    files = {p.name for p in BAD.glob("*.toml")} - {VALID.name, PRICED.name}
     assert files == set(CASES)
     assert len(CASES) >= 14
 
