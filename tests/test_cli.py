@@ -31,6 +31,9 @@ def test_run_writes_every_output_and_prints_a_summary(tmp_path: Path, capsys) ->
     start = summary[(summary["measure"] == "children_in_care") & (summary["period"] == "2016-09-30")]
     assert start["mean"].sum() == 398  # the published September 2016 stock (000_f3e7ed591fa8ff51.txt:L402)
     assert not list(tmp_path.glob(".baseline.*")), "staging directory left behind"
+    budget = pd.read_csv(out / "budget.csv")
+    assert {"total", "provision", "pool", "need", "average_weekly_cost"} <= set(budget["breakdown"])
+    assert (out / "budget.xlsx").is_file()
 
 
 def test_two_homes_what_if_places_more_children_in_house(tmp_path: Path) -> None:
