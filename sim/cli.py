@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input (a scenario that cannot be used; nothing is w
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -44,6 +45,19 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("scenario", type=Path)
     validate.set_defaults(handler=_validate)
 
+    calibrate = commands.add_parser("calibrate", help="fit a baseline scenario from an authority's published figures")
+    calibrate.add_argument("--authority", required=True, help="cheshire_east or stockport")
+    calibrate.add_argument("--as-of", required=True, type=_date, help="calibration date, YYYY-MM-DD")
+    calibrate.add_argument("--out", required=True, type=Path, help="scenario TOML to write")
+    calibrate.set_defaults(handler=_calibrate)
+
+    backtest = commands.add_parser("backtest", help="backcast a calibration against later published figures")
+    backtest.add_argument("--authority", required=True)
+    backtest.add_argument("--replications", type=int, default=200)
+    backtest.add_argument("--jobs", type=int, default=1)
+    backtest.add_argument("--out", type=Path, default=Path("out/backtest"), help="folder for the table and plot")
+    backtest.set_defaults(handler=_backtest)
+
     bench = commands.add_parser("bench", help="time the engine on the Cheshire East baseline")
     bench.add_argument("--replications", type=int, default=100)
     bench.add_argument("--jobs", type=int, default=1)
@@ -65,6 +79,49 @@ def _run(args: argparse.Namespace) -> int:
     write_run(result, out_dir)
     print(print_summary(result))
     print(f"\nResults written to {out_dir}")
+    return 0
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from calibration.published import calibrate_command, calibrate_text
+    from calibration.published_data import CalibrationDataError
+
+    try:
+        text = calibrate_text(args.authority, args.as_of, calibrate_command(args.authority, args.as_of, args.out))
+    except CalibrationDataError as error:
+        raise ScenarioError(str(error)) from None
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    staging = args.out.with_name(f".{args.out.name}.tmp")
+    staging.write_text(text, encoding="utf-8")
+    try:
+        load_scenario(staging)  # never leave a scenario that does not validate
+        staging.replace(args.out)
+    finally:
+        staging.unlink(missing_ok=True)
+    print(f"Wrote {args.out}")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from calibration.backtest import backtest, format_table, write_backtest
+    from calibration.published_data import CalibrationDataError
+
+    try:
+        table, figure = backtest(args.authority, args.replications, jobs=args.jobs)
+    except CalibrationDataError as error:
+        raise ScenarioError(str(error)) from None
+    paths = write_backtest(table, figure, args.out, args.authority)
+    print(format_table(table))
+    outside = table[~table["inside"]]
+    print(f"\n{len(outside)} of {len(table)} published figures fall outside the simulated P10-P90 band.")
+    print("Written: " + ", ".join(str(p) for p in paths))
     return 0
 
 

@@ -33,6 +33,16 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(_format_validation_error(path, error, raw, origins)) from None
 
 
+def load_scenario_text(text: str, path: str | Path) -> Scenario:
+    """Validate TOML text as if it were the file `path` (its `extends` is resolved from there)."""
+    path = Path(path)
+    raw, origins = _load_merged(path, chain=(), text=text)
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as error:
+        raise ScenarioError(_format_validation_error(path, error, raw, origins)) from None
+
+
 def scenario_from_dict(raw: dict[str, Any], label: str = "<scenario>") -> Scenario:
     """Validate an in-memory scenario (tests, the app); errors are labelled with `label`."""
     try:
@@ -41,7 +51,9 @@ def scenario_from_dict(raw: dict[str, Any], label: str = "<scenario>") -> Scenar
         raise ScenarioError(_format_validation_error(Path(label), error, raw)) from None
 
 
-def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], dict[KeyPath, Path]]:
+def _load_merged(
+    path: Path, chain: tuple[Path, ...], text: str | None = None
+) -> tuple[dict[str, Any], dict[KeyPath, Path]]:
     """The scenario at `path` merged over its `extends` parents, and the file that set each value.
 
     `chain` holds the files already being read (the child that extends this one last), to detect loops.
@@ -52,7 +64,7 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], d
             f"{chain[-1]}: extends: the files extend each other in a loop ({loop}); "
             "expected a chain of `extends` that ends in a file without one"
         )
-    if not path.is_file():
+    if text is None and not path.is_file():
         problem = "is not a file" if path.exists() else "does not exist"
         if chain:
             raise ScenarioError(
@@ -61,7 +73,7 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], d
             )
         raise ScenarioError(f"scenario file {path} {problem}")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8") if text is None else text)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(f"{path}: not valid TOML: {error}") from None
     except UnicodeDecodeError as error:

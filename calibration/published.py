@@ -1,0 +1,34 @@
+"""Calibrate a baseline from an authority's published figures: the `sufficiency calibrate --authority` job."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from calibration.authorities import AUTHORITIES
+from calibration.fit import fit
+from calibration.published_data import CalibrationDataError
+from calibration.scenario_builder import build_document
+from sim.scenario import Scenario
+from sim.scenario_files import load_scenario_text
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def calibrate_text(authority: str, as_of: dt.date, command: str) -> str:
+    """The commented baseline TOML for an authority as of a date."""
+    if authority not in AUTHORITIES:
+        raise CalibrationDataError(f"unknown authority '{authority}'; expected one of: {', '.join(AUTHORITIES)}")
+    targets = AUTHORITIES[authority].targets(as_of)
+    return build_document(targets, fit(targets), command)
+
+
+def calibrated_scenario(authority: str, as_of: dt.date) -> Scenario:
+    """The calibrated baseline as a validated scenario (its price book resolved from scenarios/<authority>)."""
+    text = calibrate_text(authority, as_of, command="(in memory)")
+    return load_scenario_text(text, SCENARIOS / authority / "baseline.toml")
+
+
+def calibrate_command(authority: str, as_of: dt.date, out: Path) -> str:
+    """How the committed baseline is regenerated (the command line, with paths as given)."""
+    return f"sufficiency calibrate --authority {authority} --as-of {as_of.isoformat()} --out {out.as_posix()}"

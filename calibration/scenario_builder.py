@@ -1,0 +1,243 @@
+"""Turn fitted parameters into a commented scenario file.
+
+The price book is not fitted: it lives in `scenarios/<authority>/prices.toml`, written by hand with a
+source for every price, and the generated baseline `extends` it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from calibration import priors
+from calibration.fit import FINITE_POOLS, POOL_BY_NAME, POOLS, Fit, Targets, Value
+from calibration.toml_writer import Comments, to_toml
+from sim.vocabulary import AGE_BANDS
+
+MATCHING = {
+    "fostering": (["inhouse_fostering", "ifa"], []),
+    "kinship_fostering": (["kinship"], []),
+    "residential": (["inhouse_homes", "external_homes"], ["emergency"]),
+    "secure": (["secure"], []),
+    "supported_16plus": (["inhouse_supported", "external_supported"], []),
+    "placed_with_parents": (["placed_with_parents"], []),
+    "placed_for_adoption": (["adopters"], []),
+    "other": (["other_placements"], []),
+}
+FOSTER_ASSESSMENT_NOTE = "assessment time from approval decision to first placement"
+
+
+def build_document(targets: Targets, fitted: Fit, command: str) -> str:
+    document: dict[str, Any] = {}
+    comments: Comments = {}
+    _top(document, comments, targets)
+    _start_population(document, comments, targets, fitted)
+    _entries(document, comments, targets, fitted)
+    _journeys(document, comments, fitted)
+    _pools(document, comments, targets, fitted)
+    _matching(document, comments)
+    _leaving_care_and_adoption(document, comments, fitted)
+    return to_toml(document, comments, _header(targets, fitted, command))
+
+
+def _header(targets: Targets, fitted: Fit, command: str) -> list[str]:
+    return [
+        "=" * 100,
+        f"{targets.display_name}: baseline calibrated from published figures as of {targets.as_of}",
+        "",
+        f"Written by: {command}",
+        "Do not edit by hand: change calibration/data or the fitting code and run the command again.",
+        "Every parameter says where it comes from: a source line (document file:line), a derivation, or",
+        "'assumption: why'. The price book is in prices.toml, which this file extends.",
+        "",
+        "How it was fitted (calibration/fit.py):",
+        f"- entries {sum(v.value for v in fitted.entry_rate.values()):.1f} a year; mean stay "
+        f"{fitted.mean_stay_days:.0f} days; entries x mean stay = {fitted.expected_stock:.1f} children against the "
+        f"published {targets.stock.value:g} (Little's law);",
+        f"- durations: national shapes by exit route scaled by {fitted.duration_scale.value:.4f};",
+        "- first placement needs by age band reproduce the published stock by need;",
+        "- the starting population splits the published stock over age bands and pools (IPF);",
+        "- in-house foster places: the Erlang loss capacity that carries the published in-house count.",
+        *([""] + ["Notes:"] + [f"- {note}" for note in targets.notes] if targets.notes else []),
+        "=" * 100,
+    ]
+
+
+def _top(document: dict, comments: Comments, targets: Targets) -> None:
+    document.update(
+        name=f"{targets.authority}_baseline",
+        description=f"{targets.display_name} baseline calibrated from published figures as of {targets.as_of}",
+        extends="prices.toml",
+        seed=targets.seed,
+        horizon={"start": targets.as_of, "years": targets.horizon_years},
+    )
+    comments["extends"] = "the price book, with a source for every price"
+    comments["seed"] = "assumption: any fixed seed; results are reproducible for a given seed"
+    comments["horizon.start"] = f"the as-of date of the calibration ({targets.stock.comment})"
+    comments["horizon.years"] = "assumption: a ten-year planning horizon"
+
+
+def _start_population(document: dict, comments: Comments, targets: Targets, fitted: Fit) -> None:
+    groups = []
+    for (band, pool), count in sorted(fitted.start_counts.items(), key=lambda item: (item[0][1], item[0][0])):
+        index = len(groups)
+        groups.append(
+            {
+                "age_band": band,
+                "need": POOL_BY_NAME[pool].need,
+                "pool": pool,
+                "count": count,
+                "days_in_care": fitted.elapsed_days[band],
+            }
+        )
+        comments[f"start_population.groups.#{index}.count"] = (
+            f"IPF of {targets.placements[pool].value:g} in {pool} ({targets.placements[pool].comment}) "
+            f"over age bands ({targets.stock_age_shares[band].comment})"
+        )
+        comments[f"start_population.groups.#{index}.days_in_care"] = (
+            "derived: mean time already in care of a stock in equilibrium, E[S^2]/(2E[S]) of the fitted stays"
+        )
+    document["start_population"] = {"groups": groups}
+
+
+def _entries(document: dict, comments: Comments, targets: Targets, fitted: Fit) -> None:
+    document["entries"] = {
+        "trend_percent_per_year": round(targets.trend_percent.value, 4),
+        "male_share": round(targets.male_share.value, 4),
+        "rate_per_year": {band: round(fitted.entry_rate[band].value, 4) for band in AGE_BANDS},
+        "need_mix": _sum_to_one({code: round(value.value, 6) for code, value in targets.need_mix.items()}),
+    }
+    comments["entries.trend_percent_per_year"] = targets.trend_percent.comment
+    comments["entries.male_share"] = targets.male_share.comment
+    for band in AGE_BANDS:
+        comments[f"entries.rate_per_year.{band}"] = fitted.entry_rate[band].comment
+    for code, value in targets.need_mix.items():
+        comments[f"entries.need_mix.{code}"] = value.comment
+
+
+def _journeys(document: dict, comments: Comments, fitted: Fit) -> None:
+    shapes = {
+        route: {
+            **spec,
+            "mean": round(spec["mean"] * fitted.duration_scale.value, 2),
+            "sd": round(spec["sd"] * fitted.duration_scale.value, 2),
+        }
+        for route, spec in priors.DURATION_SHAPES.items()
+    }
+    journeys = {}
+    for band in AGE_BANDS:
+        routes = {route: round(share, 6) for route, share in fitted.exit_routes[band].items()}
+        routes = _sum_to_one(routes)
+        duration = {route: shapes[route] for route in routes if route in shapes}
+        if "adoption" in routes:
+            duration["adoption"] = dict(priors.ADOPTION_READINESS)
+        journeys[band] = {
+            "exit_routes": routes,
+            "duration": duration,
+            "first_need": _sum_to_one(fitted.first_need[band]),
+        }
+        comments[f"journeys.{band}.exit_routes"] = priors.EXIT_ROUTES_SOURCE
+        for route in duration:
+            comments[f"journeys.{band}.duration.{route}"] = (
+                priors.ADOPTION_SOURCE
+                if route == "adoption"
+                else f"{priors.DURATION_SOURCE} {fitted.duration_scale.value:.4f} ({fitted.duration_scale.comment})"
+            )
+        comments[f"journeys.{band}.first_need"] = (
+            "fitted: shares that reproduce the published stock by placement need (" + _ALLOWED_NOTE + ")"
+        )
+    document["journeys"] = journeys
+
+
+_ALLOWED_NOTE = "assumption: children's homes and secure from 10, supported accommodation from 16"
+
+
+def _pools(document: dict, comments: Comments, targets: Targets, fitted: Fit) -> None:
+    pools: dict[str, Any] = {}
+    external_share = fitted.within_20_miles_external
+    for spec in POOLS:
+        pool: dict[str, Any] = {"description": spec.description, "serves": [spec.need], "in_house": spec.in_house}
+        if spec.name == "emergency":
+            pool["serves"] = ["residential", "fostering", "supported_16plus"]
+        pool["capacity"] = "unlimited"
+        if spec.min_age:
+            pool["min_age"] = spec.min_age
+            comments[f"pools.{spec.name}.min_age"] = "assumption: usual registration age range"
+        pool["within_20_miles"] = 1.0 if spec.in_house else external_share.value
+        comments[f"pools.{spec.name}.within_20_miles"] = (
+            "assumption: in-house placements are local" if spec.in_house else external_share.comment
+        )
+        pools[spec.name] = pool
+    pools["inhouse_fostering"]["capacity"] = int(fitted.inhouse_foster_places.value)
+    comments["pools.inhouse_fostering.capacity"] = fitted.inhouse_foster_places.comment
+    households = targets.foster_households
+    approvals = targets.foster_approvals or _national_rate(households, priors.FOSTER_JOIN_RATE)
+    deregistrations = targets.foster_deregistrations or _national_rate(households, priors.FOSTER_LEAVE_RATE)
+    pools["inhouse_fostering"]["fostering"] = {
+        "households": round(households.value),
+        "places_per_household": fitted.places_per_household,
+        "approvals_per_year": round(approvals.value, 3),
+        "assessment_delay_days": round(targets.assessment_days.value, 1),
+        "deregistrations_per_year": round(deregistrations.value, 3),
+    }
+    base = "pools.inhouse_fostering.fostering"
+    comments[f"{base}.households"] = households.comment
+    comments[f"{base}.places_per_household"] = "derived: mix of 1 and 2 places with the fitted places per household"
+    comments[f"{base}.approvals_per_year"] = approvals.comment
+    comments[f"{base}.assessment_delay_days"] = targets.assessment_days.comment
+    comments[f"{base}.deregistrations_per_year"] = deregistrations.comment
+    pools["inhouse_homes"]["capacity"] = int(targets.inhouse_home_beds.value)
+    pools["inhouse_homes"]["homes"] = int(targets.inhouse_homes.value)
+    comments["pools.inhouse_homes.capacity"] = targets.inhouse_home_beds.comment
+    comments["pools.inhouse_homes.homes"] = targets.inhouse_homes.comment
+    pools["inhouse_supported"]["capacity"] = int(targets.inhouse_supported_beds.value)
+    comments["pools.inhouse_supported.capacity"] = targets.inhouse_supported_beds.comment
+    for name in FINITE_POOLS:
+        _raise_capacity_to_start(pools, name, fitted, comments)
+    document["pools"] = pools
+
+
+def _national_rate(households: Value, rate) -> Value:
+    return Value(households.value * rate.value, f"assumption: national rate x households ({rate.source})")
+
+
+def _raise_capacity_to_start(pools: dict, name: str, fitted: Fit, comments: Comments) -> None:
+    """A finite pool cannot start fuller than its capacity: raise it (and say so) if the data disagree."""
+    starting = sum(count for (_, pool), count in fitted.start_counts.items() if pool == name)
+    if starting > pools[name]["capacity"]:
+        comments[f"pools.{name}.capacity"] += (
+            f"; raised from {pools[name]['capacity']} to the {starting} children it holds on the start date"
+        )
+        pools[name]["capacity"] = starting
+
+
+def _matching(document: dict, comments: Comments) -> None:
+    document["matching"] = {
+        need: {"pools": pools, "fallback": fallback} for need, (pools, fallback) in MATCHING.items()
+    }
+    for need in MATCHING:
+        comments[f"matching.{need}.pools"] = "assumption: in-house first, then the external market"
+
+
+def _leaving_care_and_adoption(document: dict, comments: Comments, fitted: Fit) -> None:
+    document["step_back"] = {"enabled": False}
+    comments["step_back.enabled"] = "assumption: no published step-back practice"
+    document["leaving_care"] = {"staying_put": {"probability": fitted.staying_put_probability.value}}
+    comments["leaving_care.staying_put.probability"] = fitted.staying_put_probability.comment
+    document["adoption"] = {
+        "first_need": "fostering",
+        "adopter_approvals_per_year": "unlimited",
+        "time_to_order": dict(priors.ADOPTION_TIME_TO_ORDER),
+    }
+    comments["adoption.adopter_approvals_per_year"] = (
+        "assumption: the regional adoption agency finds adopters without delay (no approval counts published)"
+    )
+    comments["adoption.time_to_order"] = priors.ADOPTION_SOURCE
+
+
+def _sum_to_one(shares: dict[str, float]) -> dict[str, float]:
+    """Rounded shares adjusted on the largest so they sum to 1 within the schema's tolerance."""
+    total = sum(shares.values())
+    largest = max(shares, key=shares.get)
+    adjusted = dict(shares)
+    adjusted[largest] = round(adjusted[largest] + 1.0 - total, 6)
+    return adjusted
