@@ -66,8 +66,12 @@ def _figure(title: str, stock: pd.DataFrame, spec, start: dt.date, replications:
         (label, pools) for label, pools in {(o.label, o.pools) for o in spec.observations if o.pools is not None}
     ]
     groups = sorted(groups, key=lambda g: (g[1] is not None, g[0]))
-    figure, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.6), squeeze=False)
-    for axis, (label, pools) in zip(axes[0], groups, strict=True):
+    columns = min(3, len(groups))
+    rows = -(-len(groups) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), squeeze=False)
+    for axis in axes.ravel()[len(groups):]:
+        axis.set_visible(False)
+    for axis, (label, pools) in zip(axes.ravel(), groups, strict=False):
         frame = stock if pools is None else stock[stock["pool"].isin(pools)]
         wide = frame.groupby(["date", "replication"])["children"].sum().unstack(fill_value=0)
         wide = wide.reindex(columns=range(replications), fill_value=0)

@@ -156,3 +156,14 @@ def test_baseline_reproduces_its_targets_inside_p10_p90(authority: str) -> None:
             continue
         low, high = np.percentile(shares.get(need, pd.Series(0.0, index=shares.index)), [10, 90])
         assert low <= share <= high, f"{authority}: {need} share {share:.3f} outside {low:.3f}-{high:.3f}"
+
+
+def test_backtest_runs_and_compares_every_published_figure(tmp_path: Path) -> None:
+    from calibration.backtest import backtest, write_backtest
+
+    table, figure = backtest("cheshire_east", replications=4)
+    assert len(table) >= 6
+    assert {"observed", "simulated_mean", "p10", "p90", "inside"} <= set(table.columns)
+    assert (table["p10"] <= table["p90"]).all()
+    paths = write_backtest(table, figure, tmp_path, "cheshire_east")
+    assert all(path.stat().st_size > 0 for path in paths)
