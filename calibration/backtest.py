@@ -69,7 +69,7 @@ def _figure(title: str, stock: pd.DataFrame, spec, start: dt.date, replications:
     columns = min(3, len(groups))
     rows = -(-len(groups) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), squeeze=False)
-    for axis in axes.ravel()[len(groups):]:
+    for axis in axes.ravel()[len(groups) :]:
         axis.set_visible(False)
     for axis, (label, pools) in zip(axes.ravel(), groups, strict=False):
         frame = stock if pools is None else stock[stock["pool"].isin(pools)]

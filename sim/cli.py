@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input (a scenario that cannot be used; nothing is w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 from pathlib import Path
@@ -45,14 +46,23 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("scenario", type=Path)
     validate.set_defaults(handler=_validate)
 
-    calibrate = commands.add_parser("calibrate", help="fit a baseline scenario from an authority's published figures")
-    calibrate.add_argument("--authority", required=True, help="cheshire_east or stockport")
+    calibrate = commands.add_parser("calibrate", help="fit a baseline scenario to published figures or SSDA903 returns")
+    source = calibrate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--authority", help="an authority with published figures: cheshire_east or stockport")
+    source.add_argument("--ssda903", type=Path, help="a folder of SSDA903 returns (header, episodes, UASC)")
     calibrate.add_argument("--as-of", required=True, type=_date, help="calibration date, YYYY-MM-DD")
     calibrate.add_argument("--out", required=True, type=Path, help="scenario TOML to write")
+    calibrate.add_argument("--la", default=None, help="with --ssda903: keep only this LA code")
+    calibrate.add_argument("--window-years", type=int, default=3, help="with --ssda903: years of history to fit")
     calibrate.set_defaults(handler=_calibrate)
 
-    backtest = commands.add_parser("backtest", help="backcast a calibration against later published figures")
-    backtest.add_argument("--authority", required=True)
+    backtest = commands.add_parser("backtest", help="backcast a calibration against later figures or returns")
+    target = backtest.add_mutually_exclusive_group(required=True)
+    target.add_argument("--authority")
+    target.add_argument("--ssda903", type=Path)
+    backtest.add_argument("--origin", type=_date, help="with --ssda903: calibrate on what was known on this date")
+    backtest.add_argument("--horizon", type=int, default=24, help="with --ssda903: months to forecast")
+    backtest.add_argument("--la", default=None)
     backtest.add_argument("--replications", type=int, default=200)
     backtest.add_argument("--jobs", type=int, default=1)
     backtest.add_argument("--out", type=Path, default=Path("out/backtest"), help="folder for the table and plot")
@@ -91,12 +101,19 @@ def _date(text: str) -> dt.date:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from calibration.published import calibrate_command, calibrate_text
-    from calibration.published_data import CalibrationDataError
 
-    try:
+    if args.ssda903 is not None:
+        from calibration.ssda903.calibrate import write_calibration
+
+        command = f"sufficiency calibrate --ssda903 {args.ssda903} --as-of {args.as_of} --out {args.out}"
+        with _data_errors():
+            scenario, report = write_calibration(
+                args.ssda903, args.as_of, args.out, command, args.la, args.window_years
+            )
+        print(f"Wrote {scenario} and {report}")
+        return 0
+    with _data_errors():
         text = calibrate_text(args.authority, args.as_of, calibrate_command(args.authority, args.as_of, args.out))
-    except CalibrationDataError as error:
-        raise ScenarioError(str(error)) from None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     staging = args.out.with_name(f".{args.out.name}.tmp")
     staging.write_text(text, encoding="utf-8")
@@ -110,19 +127,47 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    if args.ssda903 is not None:
+        return _backtest_ssda903(args)
     from calibration.backtest import backtest, format_table, write_backtest
-    from calibration.published_data import CalibrationDataError
 
-    try:
+    with _data_errors():
         table, figure = backtest(args.authority, args.replications, jobs=args.jobs)
-    except CalibrationDataError as error:
-        raise ScenarioError(str(error)) from None
     paths = write_backtest(table, figure, args.out, args.authority)
     print(format_table(table))
     outside = table[~table["inside"]]
     print(f"\n{len(outside)} of {len(table)} published figures fall outside the simulated P10-P90 band.")
     print("Written: " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def _backtest_ssda903(args: argparse.Namespace) -> int:
+    from calibration.ssda903.backtest import backtest_ssda903, write_backtest
+
+    if args.origin is None:
+        raise ScenarioError("backtest --ssda903 needs --origin YYYY-MM-DD")
+    with _data_errors():
+        summary, monthly, figure = backtest_ssda903(
+            args.ssda903, args.origin, args.horizon, args.replications, args.la, jobs=args.jobs
+        )
+    paths = write_backtest(summary, monthly, figure, args.out)
+    print("Share of months inside the simulated bands, and mean absolute percentage error (model and naive):")
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print("Written: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+@contextlib.contextmanager
+def _data_errors():
+    """Bad calibration data become a clear one-line error with exit code 2."""
+    from calibration.ssda903.reader import SSDA903Error
+
+    from calibration.published_data import CalibrationDataError
+
+    try:
+        yield
+    except (CalibrationDataError, SSDA903Error, ValueError) as error:
+        raise ScenarioError(str(error)) from None
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -1,0 +1,403 @@
+"""`sufficiency calibrate --ssda903 DIR`: a baseline scenario and its calibration report from SSDA903 returns.
+
+Nothing written carries a child's identifier, birth date or postcode: the scenario holds rates,
+distributions and counts of children by age band, need and pool; the report holds aggregates only.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from calibration.fit import POOLS
+from calibration.scenario_builder import MATCHING, _sum_to_one
+from calibration.ssda903 import estimate
+from calibration.ssda903.reader import CareHistory, read_ssda903
+from calibration.toml_writer import Comments, to_toml
+from sim.scenario import Scenario
+from sim.scenario_files import scenario_from_dict
+from sim.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
+
+POOL_FOR = {
+    ("fostering", True): "inhouse_fostering",
+    ("fostering", False): "ifa",
+    ("kinship_fostering", True): "kinship",
+    ("kinship_fostering", False): "kinship",
+    ("residential", True): "inhouse_homes",
+    ("residential", False): "external_homes",
+    ("secure", True): "secure",
+    ("secure", False): "secure",
+    ("supported_16plus", True): "inhouse_supported",
+    ("supported_16plus", False): "external_supported",
+    ("placed_with_parents", True): "placed_with_parents",
+    ("placed_with_parents", False): "placed_with_parents",
+    ("placed_for_adoption", True): "adopters",
+    ("placed_for_adoption", False): "adopters",
+    ("other", True): "other_placements",
+    ("other", False): "other_placements",
+}
+FINITE = ("inhouse_fostering", "inhouse_homes", "inhouse_supported")
+SOURCE = "SSDA903 returns"
+
+
+@dataclass
+class Calibration:
+    history: CareHistory
+    as_of: dt.date
+    window_years: int
+    entries: estimate.EntryEstimate
+    durations: dict[str, estimate.BandDurations]
+    first_need: dict[str, dict[str, float]]
+    moves: list[dict]
+    stock: pd.DataFrame
+    capacities: dict[str, int]
+    time_to_order: dict[str, float]
+    staying_put: float
+
+
+def calibrate(history: CareHistory, as_of: dt.date, window_years: int = 3) -> Calibration:
+    stock = estimate.stock_on(history, as_of)
+    return Calibration(
+        history=history,
+        as_of=as_of,
+        window_years=window_years,
+        entries=estimate.estimate_entries(history, as_of, window_years),
+        durations=estimate.estimate_durations(history, as_of, window_years),
+        first_need=estimate.first_needs(history, as_of, window_years),
+        moves=estimate.planned_moves(history, as_of, window_years),
+        stock=stock,
+        capacities=_peak_occupancy(history, as_of, stock),
+        time_to_order=_time_to_order(history, as_of, window_years),
+        staying_put=_staying_put(history, as_of, window_years),
+    )
+
+
+def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], Comments]:
+    document: dict[str, Any] = {
+        "name": name,
+        "description": f"Baseline calibrated from SSDA903 returns as of {result.as_of}",
+        "seed": 1,
+        "horizon": {"start": result.as_of, "years": 10},
+    }
+    comments: Comments = {
+        "seed": "assumption: any fixed seed",
+        "horizon.years": "assumption: a ten-year planning horizon",
+    }
+    window = f"{SOURCE}: periods of care starting in the {result.window_years} years before {result.as_of}"
+    document["start_population"] = {"groups": _start_groups(result)}
+    comments["start_population"] = f"{SOURCE}: children in care at 00:00 on {result.as_of}"
+    entries = result.entries
+    document["entries"] = {
+        "rate_per_year": {band: round(entries.rate_by_band[band], 4) for band in AGE_BANDS},
+        "trend_percent_per_year": round(entries.trend_percent, 3),
+        "need_mix": _sum_to_one({k: round(v, 6) for k, v in entries.cin_mix.items()}),
+        "male_share": round(entries.male_share, 4),
+        "uasc": {
+            "rate_per_year": round(entries.uasc_rate, 4),
+            "age_mix": _sum_to_one({k: round(v, 6) for k, v in entries.uasc_age_mix.items()}),
+        },
+    }
+    low, high = entries.trend_ci
+    comments["entries.trend_percent_per_year"] = (
+        f"{SOURCE}: log-linear Poisson fit of yearly entries {entries.counts}; 95% interval {low:.1f}% to {high:.1f}%"
+    )
+    comments["entries.rate_per_year"] = f"{window}, excluding UASC, per year"
+    comments["entries.need_mix"] = f"{window}: category of need of entrants"
+    comments["entries.uasc"] = f"{window}: UASC entrants"
+    document["journeys"] = {band: _journey(result, band) for band in AGE_BANDS}
+    for band in AGE_BANDS:
+        fit = result.durations[band]
+        chosen = ", ".join(
+            f"{r} {f.family} (AIC {f.aic:.0f})" for r, f in fit.fits.items() if fit.route_shares.get(r, 0) > 0
+        )
+        comments[f"journeys.{band}"] = (
+            f"{SOURCE}: {fit.periods} periods ({fit.censored} still open, censored); competing-risks mixture fitted "
+            f"by EM, families by AIC: {chosen}"
+        )
+    document["pools"] = _pools(result)
+    comments["pools"] = "in-house capacities: peak occupancy in the year before the as-of date (assumption)"
+    document["matching"] = {
+        need: {"pools": pools, "fallback": fallback} for need, (pools, fallback) in MATCHING.items()
+    }
+    document["leaving_care"] = {"staying_put": {"probability": round(result.staying_put, 4)}}
+    comments["leaving_care.staying_put.probability"] = (
+        f"{SOURCE}: share of fostered 18th-birthday leavers whose episode ended E17 (stayed with their carers)"
+    )
+    document["adoption"] = {
+        "first_need": "fostering",
+        "adopter_approvals_per_year": "unlimited",
+        "time_to_order": result.time_to_order,
+    }
+    comments["adoption.time_to_order"] = f"{SOURCE}: time placed for adoption before the order (A3-A6 episodes)"
+    comments["adoption.adopter_approvals_per_year"] = "assumption: SSDA903 has no adopter approvals"
+    return document, comments
+
+
+def build_scenario(result: Calibration, name: str = "ssda903_baseline") -> Scenario:
+    document, _ = scenario_document(result, name)
+    return scenario_from_dict(document, label=f"calibration of {name}")
+
+
+def scenario_text(result: Calibration, name: str, command: str) -> str:
+    document, comments = scenario_document(result, name)
+    header = [
+        f"Baseline calibrated from SSDA903 returns as of {result.as_of}",
+        f"Written by: {command}",
+        "Fitted values say where they come from; see calibration_report.html for fitted against observed.",
+        "No price book: add a [prices] table (see the README) to get a budget.",
+    ]
+    return to_toml(document, comments, header)
+
+
+def _start_groups(result: Calibration) -> list[dict]:
+    stock = result.stock.copy()
+    stock["pool"] = [POOL_FOR[(n, bool(i))] for n, i in zip(stock["need"], stock["in_house"], strict=True)]
+    groups = stock.groupby(["pool", "age_band", "need"], sort=True).agg(
+        count=("days_in_care", "size"), days_in_care=("days_in_care", "mean")
+    )
+    return [
+        {
+            "age_band": band,
+            "need": need,
+            "pool": pool,
+            "count": int(row["count"]),
+            "days_in_care": round(max(float(row["days_in_care"]), 1.0), 1),
+        }
+        for (pool, band, need), row in groups.iterrows()
+    ]
+
+
+def _journey(result: Calibration, band: str) -> dict[str, Any]:
+    fit = result.durations[band]
+    shares = {r: round(s, 6) for r, s in fit.route_shares.items() if s > 1e-6}
+    duration = {r: _distribution(f) for r, f in fit.fits.items() if r in shares}
+    if "adoption" in duration:
+        duration["adoption"] = _readiness(fit.fits["adoption"], result.time_to_order["mean"])
+    first_need = {n: s for n, s in result.first_need[band].items() if n != "placed_for_adoption"}
+    total = sum(first_need.values())
+    journey: dict[str, Any] = {
+        "exit_routes": _sum_to_one(shares),
+        "duration": duration,
+        "first_need": _sum_to_one({n: round(s / total, 6) for n, s in first_need.items()}),
+    }
+    moves = [
+        {k: m[k] for k in ("from_need", "to_need", "probability", "after_days")}
+        for m in result.moves
+        if m["from_need"] != "placed_for_adoption" and m["to_need"] != "placed_for_adoption"
+    ]
+    if moves:
+        journey["moves"] = moves
+    return journey
+
+
+def _distribution(fit: estimate.DurationFit) -> dict[str, Any]:
+    return {"distribution": fit.family, **fit.params}
+
+
+def _readiness(fit: estimate.DurationFit, order_mean: float) -> dict[str, Any]:
+    """The adoption stay less the time placed with adopters (the model adds that time itself)."""
+    dist = fit.frozen()
+    mean = max(float(dist.mean()) - order_mean, 30.0)
+    return {"distribution": "gamma", "mean": round(mean, 3), "sd": round(float(dist.std()), 3)}
+
+
+def _peak_occupancy(history: CareHistory, as_of: dt.date, stock: pd.DataFrame) -> dict[str, int]:
+    """In-house places: the most children placed in each in-house pool at once in the year before as_of."""
+    days = pd.date_range(pd.Timestamp(as_of) - pd.DateOffset(years=1), pd.Timestamp(as_of), freq="7D")
+    episodes = history.episodes
+    capacity = {}
+    for pool in FINITE:
+        keys = [k for k, v in POOL_FOR.items() if v == pool and k[1]]
+        rows = episodes[[(n, bool(i)) in keys for n, i in zip(episodes["need"], episodes["in_house"], strict=True)]]
+        counts = [int(((rows["start"] <= d) & (rows["end"].isna() | (rows["end"] > d))).sum()) for d in days]
+        capacity[pool] = max([*counts, 0])
+    return capacity
+
+
+def _pools(result: Calibration) -> dict[str, Any]:
+    pools = {}
+    for spec in POOLS:
+        pool: dict[str, Any] = {
+            "description": spec.description,
+            "serves": [spec.need],
+            "in_house": spec.in_house,
+            "capacity": "unlimited",
+        }
+        if spec.name == "emergency":
+            pool["serves"] = ["residential", "fostering", "supported_16plus"]
+        if spec.min_age:
+            pool["min_age"] = spec.min_age
+        if spec.name in FINITE:
+            pool["capacity"] = result.capacities[spec.name]
+            if spec.name == "inhouse_homes":
+                pool["min_age"] = 0.0
+            if spec.name == "inhouse_supported":
+                pool["min_age"] = 0.0
+        pools[spec.name] = pool
+    return pools
+
+
+def _time_to_order(history: CareHistory, as_of: dt.date, window_years: int) -> dict[str, float]:
+    episodes = history.episodes
+    cut = pd.Timestamp(as_of)
+    adopted = episodes[
+        (episodes["need"] == "placed_for_adoption")
+        & episodes["end"].notna()
+        & (episodes["end"] <= cut)
+        & (episodes["end"] >= cut - pd.DateOffset(years=window_years))
+        & episodes["rec"].isin(["E11", "E12"])
+    ]
+    days = (adopted["end"] - adopted["start"]).dt.days.to_numpy(dtype=float)
+    if len(days) < 3:
+        return {"distribution": "gamma", "mean": 274.0, "sd": 90.0}
+    return {"distribution": "gamma", "mean": round(float(days.mean()), 2), "sd": round(float(max(days.std(), 1.0)), 2)}
+
+
+def _staying_put(history: CareHistory, as_of: dt.date, window_years: int) -> float:
+    episodes = history.episodes
+    cut = pd.Timestamp(as_of)
+    last = episodes[
+        episodes["end"].notna()
+        & (episodes["end"] <= cut)
+        & (episodes["end"] >= cut - pd.DateOffset(years=window_years))
+    ]
+    fostered = last[last["need"].isin(["fostering", "kinship_fostering"])]
+    periods = history.periods.set_index("period")
+    at_18 = fostered[periods.loc[fostered["period"], "exit_route"].to_numpy() == "age_18"]
+    at_18 = at_18[at_18["rec"] != "X1"]
+    if len(at_18) == 0:
+        return 0.0
+    return float((at_18["rec"] == "E17").mean())
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def report_html(result: Calibration, scenario_name: str) -> str:
+    """Fitted against observed: entries per year, stays by age band, placement mix, and the data cleaning."""
+    entries = result.entries
+    parts = [
+        f"<h1>Calibration from SSDA903 returns: {html.escape(scenario_name)}</h1>",
+        f"<p>As of {result.as_of}; calibration window: the {result.window_years} years before it; data extracted to "
+        f"{result.history.extract_date}. Bands on charts are labelled. No child-level data appear in this report.</p>",
+        "<h2>Entries per year</h2>",
+        _img(_entries_chart(entries)),
+        f"<p>Trend {entries.trend_percent:.1f}% a year (95% interval {entries.trend_ci[0]:.1f}% to "
+        f"{entries.trend_ci[1]:.1f}%, log-linear Poisson fit). UASC entries {entries.uasc_rate:.1f} a year.</p>",
+        "<h2>Time in care by age at entry</h2>",
+        "<p>Kaplan-Meier estimate of staying in care (all exit routes, open periods censored) against the fitted "
+        "competing-risks model (routes and stays, cut at the 18th birthday).</p>",
+        _img(_durations_chart(result)),
+        _durations_table(result),
+        "<h2>Placement mix on the as-of date</h2>",
+        _mix_table(result),
+        "<h2>Data cleaning</h2>",
+        result.history.report.to_frame().to_html(index=False, border=0),
+    ]
+    style = (
+        "body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
+        "td,th{padding:3px 8px;border-bottom:1px solid #ccc;text-align:right}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>"
+        + "".join(parts)
+        + "</body></html>"
+    )
+
+
+def _img(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return f"<img alt='chart' src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'/>"
+
+
+def _entries_chart(entries: estimate.EntryEstimate):
+    figure, axis = plt.subplots(figsize=(7, 3))
+    axis.bar([str(y) for y in entries.years], entries.counts, color="#88CCEE", label="observed entries (12 months)")
+    middle = (len(entries.counts) - 1) / 2
+    fitted = np.mean(entries.counts) * (1 + entries.trend_percent / 100) ** (np.arange(len(entries.counts)) - middle)
+    axis.plot([str(y) for y in entries.years], fitted, color="#332288", marker="o", label="fitted trend")
+    axis.set_title("Children entering care per year (12 months from the date shown)")
+    axis.legend(fontsize=8)
+    return figure
+
+
+def _durations_chart(result: Calibration):
+    figure, axes = plt.subplots(1, len(AGE_BANDS), figsize=(15, 3), sharey=True)
+    for axis, band in zip(axes, AGE_BANDS, strict=True):
+        fit = result.durations[band]
+        axis.step(fit.km_time, fit.km_survival, where="post", color="#CC6677", label="observed (Kaplan-Meier)")
+        grid = np.linspace(0, max(fit.km_time.max() if len(fit.km_time) else 1, 365), 200)
+        axis.plot(grid, _model_survival(fit, band, grid), color="#332288", label="fitted model")
+        axis.set_title(f"entered aged {band}", fontsize=9)
+        axis.set_xlabel("days in care", fontsize=8)
+    axes[0].set_ylabel("share still in care")
+    axes[0].legend(fontsize=7)
+    return figure
+
+
+def _model_survival(fit: estimate.BandDurations, band: str, grid: np.ndarray) -> np.ndarray:
+    low, high = AGE_BAND_BOUNDS_YEARS[AGE_BANDS.index(band)]
+    caps = (18 - (low + (np.arange(20) + 0.5) / 20 * (high - low))) * DAYS_PER_YEAR
+    survival = np.zeros_like(grid)
+    for route, share in fit.route_shares.items():
+        stay = np.ones_like(grid) if route == "age_18" else fit.fits[route].frozen().sf(grid)
+        survival += share * stay
+    return survival * np.mean(grid[:, None] < caps[None, :], axis=1)
+
+
+def _durations_table(result: Calibration) -> str:
+    rows = []
+    for band in AGE_BANDS:
+        fit = result.durations[band]
+        for route, share in fit.route_shares.items():
+            detail = fit.fits.get(route)
+            rows.append(
+                {
+                    "age at entry": band,
+                    "exit route": route,
+                    "share": round(share, 3),
+                    "family (AIC)": f"{detail.family} ({detail.aic:.0f})" if detail else "until 18",
+                    "median days": round(detail.median_days) if detail else "",
+                }
+            )
+    return pd.DataFrame(rows).to_html(index=False, border=0)
+
+
+def _mix_table(result: Calibration) -> str:
+    stock = result.stock
+    mix = stock.groupby(["need", "in_house"]).size().rename("children").reset_index()
+    mix["share"] = (mix["children"] / mix["children"].sum()).round(3)
+    return mix.to_html(index=False, border=0)
+
+
+def write_calibration(
+    folder: Path, as_of: dt.date, out: Path, command: str, la: str | None = None, window_years: int = 3
+) -> tuple[Path, Path]:
+    """Read, calibrate and write the scenario and calibration_report.html next to it (temporary files renamed)."""
+    history = read_ssda903(folder, la=la)
+    result = calibrate(history, as_of, window_years)
+    name = out.stem
+    text = scenario_text(result, name, command)
+    build_scenario(result, name)  # validate before anything is written
+    report = out.with_name("calibration_report.html")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for path, content in ((out, text), (report, report_html(result, name))):
+        staging = path.with_name(f".{path.name}.tmp")
+        staging.write_text(content, encoding="utf-8")
+        staging.replace(path)
+    return out, report

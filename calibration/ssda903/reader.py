@@ -1,0 +1,582 @@
+"""Read a local authority's SSDA903 returns into a cleaned care history: children, placements, periods of care.
+
+Input: a folder of CSV files, one per table and year (`2019-header.csv`, `2019-episodes.csv`,
+`2019-uasc.csv`) or combined over years (`header.csv`, `episodes.csv`, `uasc.csv`). A file's table is
+recognised from its columns (DECOM: episodes; DUC: UASC; DOB or SEX: header), then from its name. Every cell
+is read as text and validated here; dates are dd/mm/YYYY or YYYY-MM-DD. Extra columns are ignored; `LA`
+selects one authority when `la` is given; `YEAR` (else a 4-digit year in the file name) orders the returns,
+so the latest return's copy of a repeated row wins.
+
+What happens to bad input. Errors (SSDA903Error) stop the read where no safe fix exists; fixes are counted
+in the quality report with the rule, file and number of rows. No message and no report entry contains a value
+from a row (CHILD, DOB, UPN and postcodes are personal data): rows are named by file and spreadsheet row
+(header line = row 1).
+
+| fault                                                    | decision                                              |
+|----------------------------------------------------------|-------------------------------------------------------|
+| folder missing, no CSV file, no episodes or header table | error                                                 |
+| no episode rows in any episodes file                     | error                                                 |
+| file with no header line (zero bytes), unreadable CSV    | error                                                 |
+| file with a header line but no rows                      | accepted (a year without UASC children is normal); its |
+|                                                          | 0 rows show in the report's file list                 |
+| CSV that is not an SSDA903 table and has no CHILD column | ignored, listed in the report ("unrecognised_file")   |
+| CSV with a CHILD column but no way to tell its table     | error                                                 |
+| required column missing                                  | error naming the missing columns                      |
+| `la` given but a file has no LA column, or LA not found  | error; other authorities' rows dropped and counted    |
+| YEAR not starting with a 4-digit year                    | error                                                 |
+| blank CHILD, blank or unreadable DOB or DECOM            | error (file, row, column, expected format)            |
+| date outside 1900-2100, unreadable DEC                   | error                                                 |
+| DEC before DECOM, DECOM before the child's DOB           | error: dates are the backbone of every estimate       |
+| REC not X1 or a known E code; blank REC with a DEC       | error: the exit route is a calibration target         |
+| unknown or blank PLACE                                   | row dropped, counted ("unknown_place")                |
+| unknown or blank PLACE_PROVIDER, LS, CIN, RNE            | value set to "", counted (provider "": in_house False; |
+|                                                          | LS "": not a short break; RNE "": not S, not L)       |
+| SEX not 1 or 2                                           | sex "unknown", counted                                |
+| a child's DOB or SEX differing between header rows       | the latest return's values kept, counted              |
+| child in episodes but in no header                       | that child's episodes dropped, counted                |
+| child in a UASC table but in no header                   | UASC row dropped, counted                             |
+| child left with no episode after cleaning                | not in `children`, counted                            |
+
+Then the cleaning rules of `cleaning.py` run in order (see its docstring), each counted. The extract date
+(censoring date) is the one given, else the latest DECOM or DEC in the episodes (DUC is a projected 18th
+birthday and DOB is no event in care, so neither counts).
+
+Child ids are internal: 0..n-1 in order of each child's first placement start; the SSDA903 CHILD value is not
+kept anywhere in the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from calibration.ssda903 import cleaning
+from calibration.ssda903.codes import (
+    CATEGORIES_OF_NEED,
+    CONTINUES,
+    IN_HOUSE_PROVIDERS,
+    LEGAL_STATUSES,
+    PLACE_TO_NEED,
+    PROVIDERS,
+    REC_TO_ROUTE,
+    RNE_CODES,
+    SEX_CODES,
+)
+from calibration.ssda903.errors import SSDA903Error, where
+from calibration.ssda903.quality import QualityReport
+
+__all__ = ["TABLES", "CareHistory", "SSDA903Error", "read_ssda903"]
+
+TABLES: dict[str, tuple[str, ...]] = {
+    "header": ("CHILD", "SEX", "DOB"),
+    "episodes": ("CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC"),
+    "uasc": ("CHILD", "DUC"),
+}
+DATE_FORMATS = "a date as dd/mm/YYYY or YYYY-MM-DD"
+_UK_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]00:00(?::00(?:\.0+)?)?)?")
+_YEAR_IN_NAME = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+_YEAR_VALUE = re.compile(r"(\d{4})")
+EXIT_CODES = frozenset({CONTINUES, *REC_TO_ROUTE})
+EPISODE_COLUMNS = [
+    "child",
+    "period",
+    "start",
+    "end",
+    "need",
+    "in_house",
+    "place",
+    "provider",
+    "legal_status",
+    "cin",
+    "rec",
+]
+HEADER_COLUMNS = ["child", "dob", "sex_code", "file", "row", "year", "file_index"]
+EARLIEST, LATEST = pd.Timestamp("1900-01-01"), pd.Timestamp("2100-12-31")
+
+
+@dataclass
+class CareHistory:
+    """The cleaned returns: one row per child, per placement (episodes) and per period of care."""
+
+    extract_date: dt.date
+    children: pd.DataFrame
+    episodes: pd.DataFrame
+    periods: pd.DataFrame
+    report: QualityReport
+
+
+@dataclass
+class _Table:
+    """One CSV file's rows as text, with its table kind and the row provenance columns."""
+
+    name: str
+    kind: str
+    frame: pd.DataFrame
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Files
+
+
+def _file_year(name: str) -> int:
+    match = _YEAR_IN_NAME.search(name)
+    return int(match.group(1)) if match else -1
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """All cells as stripped text ('' when blank); a UTF-8 file with or without BOM, else Windows-1252."""
+    options = {"dtype": str, "keep_default_na": False, "skip_blank_lines": False}
+    try:
+        try:
+            frame = pd.read_csv(path, encoding="utf-8-sig", **options)
+        except UnicodeDecodeError:
+            frame = pd.read_csv(path, encoding="cp1252", **options)
+    except pd.errors.EmptyDataError:
+        raise SSDA903Error(f"{path.name}: the file is empty; expected a header line naming the columns") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise SSDA903Error(f"{path.name}: not a readable CSV file ({str(exc).strip()})") from None
+    frame.columns = [str(c).strip().upper() for c in frame.columns]
+    return frame.apply(lambda column: column.fillna("").astype(str).str.strip())
+
+
+def _table_kind(name: str, columns: list[str]) -> str | None:
+    """Which SSDA903 table a file holds: from its columns first, then from its name."""
+    present = set(columns)
+    if "DECOM" in present:
+        return "episodes"
+    if "DUC" in present:
+        return "uasc"
+    if present & {"DOB", "SEX"}:
+        return "header"
+    return next((kind for kind in TABLES if kind in name.lower()), None)
+
+
+def _load(path: Path, index: int, report: QualityReport) -> _Table | None:
+    frame = _read_csv(path)
+    kind = _table_kind(path.name, list(frame.columns))
+    nonblank = frame.ne("").any(axis=1)
+    if kind is None:
+        if "CHILD" in frame.columns:
+            raise SSDA903Error(
+                f"{path.name}: has a CHILD column but no DECOM, DUC, DOB or SEX column, so it is not recognisable "
+                "as an SSDA903 header, episodes or UASC table"
+            )
+        report.add("unrecognised_file", int(nonblank.sum()), "dropped", "not an SSDA903 table: ignored", path.name)
+        return None
+    missing = [c for c in TABLES[kind] if c not in frame.columns]
+    if missing:
+        raise SSDA903Error(
+            f"{path.name}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+            f"an SSDA903 {kind} table needs {', '.join(TABLES[kind])}"
+        )
+    frame = frame.assign(row=frame.index + 2, file=path.name, file_index=index)[nonblank]
+    frame["year"] = _row_years(frame, path.name)
+    report.files[path.name] = kind
+    report.file_rows[path.name] = len(frame)
+    report.rows_read[kind] = report.rows_read.get(kind, 0) + len(frame)
+    return _Table(path.name, kind, frame.reset_index(drop=True))
+
+
+def _row_years(frame: pd.DataFrame, name: str) -> pd.Series:
+    """Each row's return year: YEAR when given (its first 4 digits), else the file name's, else -1."""
+    default = _file_year(name)
+    if "YEAR" not in frame.columns:
+        return pd.Series(default, index=frame.index, dtype="int64")
+    text = frame["YEAR"].str.extract(_YEAR_VALUE, expand=False)
+    bad = frame["YEAR"].ne("") & text.isna()
+    _fail_if(bad, frame, "YEAR", "a return year such as 2019 or 2019/20")
+    return text.fillna(str(default)).astype("int64")
+
+
+def _read_folder(folder: Path, report: QualityReport) -> list[_Table]:
+    if not folder.is_dir():
+        raise SSDA903Error(f"{folder}: not a folder; expected a folder of SSDA903 CSV files")
+    paths = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".csv"]
+    paths.sort(key=lambda p: (_file_year(p.name), p.name))
+    if not paths:
+        raise SSDA903Error(
+            f"{folder}: no CSV files; expected SSDA903 tables such as 2019-header.csv, 2019-episodes.csv and "
+            "2019-uasc.csv, or header.csv, episodes.csv and uasc.csv"
+        )
+    tables = [table for i, path in enumerate(paths) if (table := _load(path, i, report)) is not None]
+    for kind in ("episodes", "header"):
+        if not any(t.kind == kind for t in tables):
+            raise SSDA903Error(f"{folder}: no {kind} table; expected a CSV file with columns {', '.join(TABLES[kind])}")
+    return tables
+
+
+def _keep_la(tables: list[_Table], la: str, report: QualityReport) -> list[_Table]:
+    """Only the rows of one local authority; every file must say which authority each row belongs to."""
+    kept = []
+    for table in tables:
+        if "LA" not in table.frame.columns:
+            raise SSDA903Error(f"{table.name}: no LA column; needed to keep only the rows of LA {la!r}")
+        mine = table.frame["LA"].str.casefold().eq(la.strip().casefold())
+        report.add(
+            "other_la", int((~mine).sum()), "dropped", f"row of another local authority (LA is not {la})", table.name
+        )
+        kept.append(_Table(table.name, table.kind, table.frame[mine].reset_index(drop=True)))
+    if not any(len(t.frame) for t in kept if t.kind == "episodes"):
+        names = ", ".join(t.name for t in kept if t.kind == "episodes")
+        raise SSDA903Error(f"{names}: LA {la!r} not found in the LA column of any episodes file")
+    return kept
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Validation
+
+
+def _fail_if(bad: pd.Series, frame: pd.DataFrame, column: str, expected: str, problem: str = "") -> None:
+    """Raise naming the first bad row (and how many more) without showing any value."""
+    if bad.any():
+        rows = frame.loc[bad, "row"].tolist()
+        what = problem or f"could not read {column}"
+        raise SSDA903Error(f"{where(frame['file'].iloc[0], rows, column)}: {what}; expected {expected}")
+
+
+def _dates(frame: pd.DataFrame, column: str, required: bool) -> pd.Series:
+    """Parse one date column (dd/mm/YYYY or ISO); blank is NaT unless required."""
+    text = frame[column]
+    uk = text.where(text.str.fullmatch(_UK_DATE.pattern))
+    iso = text.where(text.str.fullmatch(_ISO_DATE.pattern)).str[:10]
+    parsed = pd.to_datetime(uk, format="%d/%m/%Y", errors="coerce").fillna(
+        pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
+    )
+    blank = text.eq("")
+    if required:
+        _fail_if(blank, frame, column, DATE_FORMATS, f"{column} is blank")
+    _fail_if(~blank & parsed.isna(), frame, column, DATE_FORMATS)
+    outside = (parsed < EARLIEST) | (parsed > LATEST)
+    _fail_if(outside, frame, column, f"{DATE_FORMATS} between 1900 and 2100", f"{column} is not a plausible date")
+    return parsed.astype("datetime64[ns]")
+
+
+def _require(frame: pd.DataFrame, column: str, what: str) -> None:
+    _fail_if(frame[column].eq(""), frame, column, what, f"{column} is blank")
+
+
+def _blank_unknown(
+    frame: pd.DataFrame, column: str, allowed: frozenset[str], rule: str, report: QualityReport, reason: str
+) -> pd.Series:
+    """Codes outside `allowed` become '' (counted): the row is still a usable placement without them."""
+    unknown = ~frame[column].isin(allowed)
+    report.add(rule, int(unknown.sum()), "changed", reason, frame["file"].iloc[0] if len(frame) else "")
+    return frame[column].mask(unknown, "")
+
+
+def _codes(allowed: frozenset[str] | dict[str, str]) -> str:
+    return ", ".join(sorted(allowed))
+
+
+def _header_rows(table: _Table) -> pd.DataFrame:
+    frame = table.frame
+    if frame.empty:
+        return pd.DataFrame(columns=HEADER_COLUMNS)
+    _require(frame, "CHILD", "the child's SSDA903 identifier")
+    return pd.DataFrame(
+        {
+            "child": frame["CHILD"],
+            "dob": _dates(frame, "DOB", required=True),
+            "sex_code": frame["SEX"],
+            **{c: frame[c] for c in ("file", "row", "year", "file_index")},
+        }
+    )
+
+
+def _episode_rows(table: _Table, report: QualityReport) -> pd.DataFrame:
+    """One episodes file validated: errors for what cannot be fixed, counted fixes for the rest."""
+    frame = table.frame
+    if frame.empty:
+        return pd.DataFrame()
+    _require(frame, "CHILD", "the child's SSDA903 identifier")
+    start = _dates(frame, "DECOM", required=True)
+    end = _dates(frame, "DEC", required=False)
+    _fail_if(end < start, frame, "DEC", "a DEC on or after DECOM", "DEC is before DECOM")
+    rec = frame["REC"]
+    _fail_if(rec.ne("") & ~rec.isin(EXIT_CODES), frame, "REC", f"one of {_codes(EXIT_CODES)}", "unknown REC code")
+    _fail_if(rec.eq("") & end.notna(), frame, "REC", "a REC code when DEC is given", "REC is blank")
+    episodes = pd.DataFrame(
+        {
+            "child": frame["CHILD"],
+            "start": start,
+            "end": end,
+            "rne": _blank_unknown(
+                frame,
+                "RNE",
+                RNE_CODES,
+                "unknown_rne",
+                report,
+                f"RNE blank or not one of {_codes(RNE_CODES)}: set to ''",
+            ),
+            "legal_status": _blank_unknown(
+                frame,
+                "LS",
+                LEGAL_STATUSES,
+                "unknown_legal_status",
+                report,
+                f"LS blank or not one of {_codes(LEGAL_STATUSES)}: set to ''",
+            ),
+            "cin": _blank_unknown(
+                frame,
+                "CIN",
+                CATEGORIES_OF_NEED,
+                "unknown_cin",
+                report,
+                f"CIN blank or not one of {_codes(CATEGORIES_OF_NEED)}: set to ''",
+            ),
+            "place": frame["PLACE"],
+            "provider": _blank_unknown(
+                frame,
+                "PLACE_PROVIDER",
+                PROVIDERS,
+                "unknown_provider",
+                report,
+                f"PLACE_PROVIDER blank or not one of {_codes(PROVIDERS)}: set to '' (counted as not in-house)",
+            ),
+            "rec": rec,
+            **{c: frame[c] for c in ("file", "row", "year", "file_index")},
+        }
+    )
+    unknown_place = ~episodes["place"].isin(PLACE_TO_NEED)
+    report.add(
+        "unknown_place",
+        int(unknown_place.sum()),
+        "dropped",
+        f"PLACE blank or not one of {_codes(PLACE_TO_NEED)}: no placement need",
+        table.name,
+    )
+    return episodes[~unknown_place]
+
+
+def _uasc_children(tables: list[_Table]) -> pd.DataFrame:
+    frames = []
+    for table in tables:
+        if table.kind == "uasc" and not table.frame.empty:
+            _require(table.frame, "CHILD", "the child's SSDA903 identifier")
+            frames.append(table.frame[["CHILD", "file"]].rename(columns={"CHILD": "child"}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["child", "file"])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Children
+
+
+def _children(header: pd.DataFrame, uasc: pd.DataFrame, report: QualityReport) -> pd.DataFrame:
+    """One row per child (latest return's DOB and SEX); uasc when the child is in any UASC table."""
+    ordered = header.sort_values(["child", *cleaning.RETURN_ORDER], kind="stable")
+    differing = ordered.groupby("child")[["dob", "sex_code"]].nunique().gt(1).any(axis=1)
+    report.add(
+        "header_conflict",
+        int(differing.sum()),
+        "changed",
+        "child's DOB or SEX differs between header rows: the latest return's values kept",
+    )
+    latest = ordered.drop_duplicates("child", keep="last")
+    sex = latest["sex_code"].map(SEX_CODES)
+    for file, n in latest.loc[sex.isna(), "file"].value_counts(sort=False).items():
+        report.add("unknown_sex", int(n), "changed", "SEX is not 1 (male) or 2 (female): set to unknown", file)
+    orphans = uasc[~uasc["child"].isin(latest["child"])]
+    for file, n in orphans["file"].value_counts(sort=False).items():
+        report.add("uasc_not_in_header", int(n), "dropped", "UASC row for a child in no header table", file)
+    return pd.DataFrame(
+        {
+            "child": latest["child"],
+            "dob": latest["dob"],
+            "sex": sex.fillna("unknown"),
+            "uasc": latest["child"].isin(uasc["child"]),
+        }
+    ).reset_index(drop=True)
+
+
+def _drop_children_without_header(
+    episodes: pd.DataFrame, children: pd.DataFrame, report: QualityReport
+) -> pd.DataFrame:
+    orphan = ~episodes["child"].isin(children["child"])
+    for file, n in episodes.loc[orphan, "file"].value_counts(sort=False).items():
+        report.add(
+            "child_not_in_header", int(n), "dropped", "episode of a child in no header table (no date of birth)", file
+        )
+    return episodes[~orphan].reset_index(drop=True)
+
+
+def _check_started_after_birth(episodes: pd.DataFrame, children: pd.DataFrame) -> None:
+    """An episode cannot start before birth; the first file with such rows is named."""
+    dob = episodes["child"].map(children.set_index("child")["dob"])
+    early = episodes["start"] < dob
+    if early.any():
+        rows = episodes[early & episodes["file"].eq(episodes.loc[early, "file"].iloc[0])]
+        expected = "a DECOM on or after the child's DOB"
+        _fail_if(rows["row"].notna(), rows, "DECOM", expected, "DECOM is before the child's DOB in the header")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cleaning
+
+
+def _duplicates_by_file(before: pd.DataFrame, after: pd.DataFrame) -> pd.Series:
+    """Rows dropped as duplicates, counted by (file dropped from, file whose copy was kept)."""
+    keys = ["file_index", "row"]
+    dropped = before.merge(after[keys], on=keys, how="left", indicator=True).query("_merge == 'left_only'")
+    kept = after[["child", "start", "file"]].rename(columns={"file": "kept"})
+    pairs = dropped[["child", "start", "file", "file_index"]].merge(kept, on=["child", "start"], how="left")
+    return pairs.groupby(["file", "kept"]).size()
+
+
+def _clean(episodes: pd.DataFrame, extract: pd.Timestamp, report: QualityReport) -> pd.DataFrame:
+    """Cleaning rules 1-6 of cleaning.py, each counted in the report (periods come after)."""
+    before = episodes
+    episodes, _ = cleaning.deduplicate_episodes(episodes)
+    for (file, kept), n in _duplicates_by_file(before, episodes).items():
+        report.add(
+            "duplicate_episodes",
+            int(n),
+            "dropped",
+            f"same episode (child and DECOM) also in {kept}, whose copy was kept (the copy with a DEC, "
+            "else the latest return's)",
+            file,
+        )
+    steps = [
+        (
+            cleaning.clear_rec_of_open_episodes,
+            "rec_on_open_episode",
+            "changed",
+            "REC given but no DEC: the episode has not ceased, REC cleared",
+        ),
+        (
+            lambda e: cleaning.drop_after_extract_date(e, extract),
+            "after_extract_date",
+            "dropped",
+            "episode starts after the extract date",
+        ),
+        (
+            lambda e: cleaning.open_at_extract_date(e, extract),
+            "open_at_extract_date",
+            "changed",
+            "episode ends after the extract date: open on it, DEC and REC cleared",
+        ),
+        (
+            cleaning.resolve_overlaps,
+            "overlapping_episodes",
+            "changed",
+            "episode ends after (or is open when) the child's next episode starts: ended at that start",
+        ),
+        (
+            cleaning.drop_short_breaks,
+            "short_breaks",
+            "dropped",
+            "legal status V3/V4 (short break): not a period of care in the looked-after counts",
+        ),
+        (
+            cleaning.merge_legal_status_changes,
+            "legal_status_change",
+            "merged",
+            "RNE L at the same PLACE and PLACE_PROVIDER: the placement continues, joined to the previous episode",
+        ),
+        (
+            cleaning.reclassify_legal_status_moves,
+            "rne_l_with_move",
+            "changed",
+            "RNE L but PLACE or PLACE_PROVIDER changed: kept as a new placement (treated as RNE P)",
+        ),
+        (
+            cleaning.merge_same_placement,
+            "same_placement",
+            "merged",
+            "follows on at the same PLACE and PLACE_PROVIDER: joined to the previous episode as one placement",
+        ),
+    ]
+    for step, rule, action, reason in steps:
+        episodes, n = step(episodes)
+        report.add(rule, n, action, reason)
+    return episodes
+
+
+def _number_children(
+    episodes: pd.DataFrame, children: pd.DataFrame, report: QualityReport
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Replace CHILD values by ids 0..n-1 in order of first placement start; drop children with no episode."""
+    first = episodes.groupby("child")["start"].min().sort_index().sort_values(kind="stable")
+    ids = pd.Series(range(len(first)), index=first.index, dtype="int64")
+    kept = children[children["child"].isin(ids.index)]
+    report.add(
+        "child_without_episodes",
+        len(children) - len(kept),
+        "dropped",
+        "child in a header table with no episode left after cleaning (e.g. only short breaks)",
+    )
+    kept = kept.assign(child=kept["child"].map(ids)).sort_values("child").reset_index(drop=True)
+    return episodes.assign(child=episodes["child"].map(ids)), kept
+
+
+def _periods(
+    episodes: pd.DataFrame, children: pd.DataFrame, report: QualityReport
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    episodes, not_s = cleaning.assign_periods(episodes)
+    report.add(
+        "period_without_s",
+        not_s,
+        "flagged",
+        "period of care whose first episode is not RNE S (care began before the earliest return, or after "
+        "a gap): its start is that episode's DECOM",
+    )
+    periods, dangling = cleaning.summarise_periods(episodes, children)
+    report.add(
+        "x1_without_next",
+        dangling,
+        "changed",
+        "period's last episode ended with REC X1 but no episode follows: period censored at that end",
+    )
+    return episodes, periods
+
+
+def _final_episodes(episodes: pd.DataFrame) -> pd.DataFrame:
+    out = episodes.assign(
+        need=episodes["place"].map(PLACE_TO_NEED), in_house=episodes["provider"].isin(IN_HOUSE_PROVIDERS)
+    )
+    out = out.sort_values(["child", "start"], kind="stable").reset_index(drop=True)
+    return out[EPISODE_COLUMNS].astype({"child": "int64", "period": "int64"})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Entry point
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate the non-empty frames (an empty file adds nothing); the first frame's columns when all are empty."""
+    full = [f for f in frames if not f.empty]
+    return pd.concat(full, ignore_index=True) if full else (frames[0] if frames else pd.DataFrame())
+
+
+def read_ssda903(folder: Path | str, la: str | None = None, extract_date: dt.date | None = None) -> CareHistory:
+    """Read, validate and clean a folder of SSDA903 returns (see the module docstring for every decision)."""
+    report = QualityReport()
+    tables = _read_folder(Path(folder), report)
+    if la is not None:
+        tables = _keep_la(tables, la, report)
+    header = _concat([_header_rows(t) for t in tables if t.kind == "header"])
+    episodes = _concat([_episode_rows(t, report) for t in tables if t.kind == "episodes"])
+    if episodes.empty:
+        raise SSDA903Error(f"{Path(folder)}: no episode rows to read; the episodes tables are empty")
+    children = _children(header, _uasc_children(tables), report)
+    episodes = _drop_children_without_header(episodes, children, report)
+    if episodes.empty:
+        raise SSDA903Error(f"{Path(folder)}: no episode belongs to a child in a header table")
+    _check_started_after_birth(episodes, children)
+    extract = (
+        pd.Timestamp(extract_date).normalize()
+        if extract_date
+        else pd.concat([episodes["start"], episodes["end"]]).max()
+    )
+    report.extract_date = extract.date().isoformat()
+    episodes = _clean(episodes, extract, report)
+    if episodes.empty:
+        raise SSDA903Error(f"{Path(folder)}: no episode left after cleaning; see the report:\n{report.to_text()}")
+    episodes, children = _number_children(episodes, children, report)
+    episodes, periods = _periods(episodes, children, report)
+    report.children, report.episodes, report.periods = len(children), len(episodes), len(periods)
+    return CareHistory(extract.date(), children, _final_episodes(episodes), periods, report)

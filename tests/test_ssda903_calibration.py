@@ -1,0 +1,113 @@
+"""Calibration from SSDA903 returns: synthetic round trip, the shared samples end to end, no identifiers out."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from calibration.ssda903.backtest import backtest_ssda903, write_backtest
+from calibration.ssda903.calibrate import calibrate, write_calibration
+from calibration.ssda903.reader import read_ssda903
+from calibration.ssda903.synthetic import write_synthetic_ssda903
+from sim.cli import main
+from sim.scenario_files import load_scenario
+from tests.builders import build, one_pool_scenario
+
+SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "ssda903_samples"
+ROUTES = {
+    "return_home": {"distribution": "lognormal", "mean": 200.0, "sd": 250.0},
+    "sgo_cao": {"distribution": "gamma", "mean": 600.0, "sd": 250.0},
+}
+
+
+def known_scenario():
+    """Two age bands entering at known rates, two exit routes with known stays, no one in care at the start."""
+    raw = one_pool_scenario(rate_per_year=0.0, capacity="unlimited", years=9)
+    raw["horizon"]["start"] = dt.date(2010, 4, 1)
+    raw["entries"]["rate_per_year"] = {"under1": 0, "1-4": 450.0, "5-9": 0, "10-15": 450.0, "16-17": 0}
+    journey = {
+        "exit_routes": {"return_home": 0.6, "sgo_cao": 0.4},
+        "duration": ROUTES,
+        "first_need": {"fostering": 1.0},
+    }
+    raw["journeys"] = {band: journey for band in raw["journeys"]}
+    return build(raw)
+
+
+@pytest.fixture(scope="module")
+def round_trip(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("synthetic")
+    scenario = known_scenario()
+    write_synthetic_ssda903(scenario, folder, seed=11, first_year=2014)
+    history = read_ssda903(folder)
+    return scenario, calibrate(history, history.extract_date, window_years=4)
+
+
+def test_round_trip_recovers_entry_rates_within_5_percent(round_trip) -> None:
+    scenario, result = round_trip
+    for band, rate in scenario.entries.rate_per_year.items():
+        if rate > 0:
+            assert result.entries.rate_by_band[band] == pytest.approx(rate, rel=0.05), band
+
+
+def test_round_trip_recovers_median_stays_within_10_percent(round_trip) -> None:
+    scenario, result = round_trip
+    journey = scenario.journeys["1-4"]
+    for route, spec in journey.duration.items():
+        expected = spec.frozen().median()
+        fitted = result.durations["1-4"].fits[route].median_days
+        assert fitted == pytest.approx(expected, rel=0.10), route
+    shares = result.durations["1-4"].route_shares
+    assert shares["return_home"] == pytest.approx(0.6, abs=0.05)
+
+
+def test_calibrate_command_writes_a_valid_scenario_and_report(round_trip, tmp_path: Path) -> None:
+    folder = tmp_path / "returns"
+    write_synthetic_ssda903(known_scenario(), folder, seed=3, first_year=2014)
+    out = tmp_path / "fitted" / "baseline.toml"
+    assert main(["calibrate", "--ssda903", str(folder), "--as-of", "2018-04-01", "--out", str(out)]) == 0
+    scenario = load_scenario(out)
+    assert sum(g.count for g in scenario.start_population.groups) > 100
+    report = (out.parent / "calibration_report.html").read_text()
+    assert "Entries per year" in report and "Kaplan-Meier" in report and "Data cleaning" in report
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="the shared SSDA903 samples are not here")
+def test_samples_end_to_end_write_no_identifier_birth_date_or_postcode(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "samples" / "baseline.toml"
+    write_calibration(SAMPLES, dt.date(2019, 4, 1), out, command="test")
+    assert main(["run", str(out), "--replications", "3", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    summary, monthly, figure = backtest_ssda903(SAMPLES, dt.date(2019, 4, 1), horizon_months=12, replications=5)
+    paths = write_backtest(summary, monthly, figure, tmp_path / "backtest")
+    assert {"inside_p10_p90", "inside_p5_p95", "mape_model", "mape_naive"} <= set(summary.columns)
+    printed = capsys.readouterr().out
+    secrets = _identifiers(SAMPLES)
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".toml", ".html", ".csv", ".json")]
+    assert written
+    for path in [*written, *paths]:
+        text = path.read_text(errors="ignore") if path.suffix != ".png" else ""
+        _assert_no_secrets(text, secrets, str(path))
+    _assert_no_secrets(printed, secrets, "stdout")
+
+
+def _identifiers(folder: Path) -> set[str]:
+    """CHILD ids, birth dates (both date styles) and postcodes found in the returns."""
+    secrets: set[str] = set()
+    for path in folder.glob("*.csv"):
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                secrets.update(v for k, v in row.items() if k in ("CHILD", "HOME_POST", "PL_POST", "UPN") and v)
+                if row.get("DOB"):
+                    day, month, year = row["DOB"].split("/")
+                    secrets.update({row["DOB"], f"{year}-{month}-{day}"})
+    return {s for s in secrets if len(s) >= 5}
+
+
+def _assert_no_secrets(text: str, secrets: set[str], where: str) -> None:
+    tokens = set(re.findall(r"[A-Za-z0-9/\-]+(?: [0-9][A-Z]{2})?", text))
+    leaked = secrets & tokens
+    assert not leaked, f"{where} contains {len(leaked)} identifier(s) from the input"
