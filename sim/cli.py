@@ -68,10 +68,20 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--out", type=Path, default=Path("out/backtest"), help="folder for the table and plot")
     backtest.set_defaults(handler=_backtest)
 
+    synthetic = commands.add_parser("synthetic", help="simulate a scenario and write SSDA903-format returns")
+    synthetic.add_argument("scenario", type=Path)
+    synthetic.add_argument("--out", required=True, type=Path, help="folder for YYYY-header/episodes/uasc.csv")
+    synthetic.add_argument("--seed", type=int, default=None, help="default: the scenario's seed")
+    synthetic.add_argument("--first-year", type=int, default=None, help="first return year (year ending 31 March)")
+    synthetic.set_defaults(handler=_synthetic)
+
     bench = commands.add_parser("bench", help="time the engine on the Cheshire East baseline")
     bench.add_argument("--replications", type=int, default=100)
     bench.add_argument("--jobs", type=int, default=1)
     bench.add_argument("--scenario", type=Path, default=None, help="scenario to time (default: Cheshire East)")
+    bench.add_argument(
+        "--calibration", action="store_true", help="also time SSDA903 calibration on about 50,000 synthetic episodes"
+    )
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -160,9 +170,8 @@ def _backtest_ssda903(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _data_errors():
     """Bad calibration data become a clear one-line error with exit code 2."""
-    from calibration.ssda903.reader import SSDA903Error
-
     from calibration.published_data import CalibrationDataError
+    from calibration.ssda903.reader import SSDA903Error
 
     try:
         yield
@@ -184,6 +193,26 @@ def _bench(args: argparse.Namespace) -> int:
     from sim.bench import bench_engine
 
     print(bench_engine(args.scenario, args.replications, args.jobs))
+    if args.calibration:
+        from calibration.ssda903.bench import bench_calibration
+
+        print(bench_calibration())
+    return 0
+
+
+def _synthetic(args: argparse.Namespace) -> int:
+    from calibration.ssda903.synthetic import write_synthetic_ssda903
+
+    scenario = load_scenario(args.scenario)
+    seed = scenario.seed if args.seed is None else args.seed
+    with _data_errors():
+        summary = write_synthetic_ssda903(scenario, args.out, seed, first_year=args.first_year)
+    print(
+        f"Wrote {len(summary.files)} files for {summary.years[0]}-{summary.years[-1]} to {args.out}: "
+        f"{summary.children} children, {summary.episodes} episodes (synthetic: no real child)"
+    )
+    for note in summary.notes:
+        print(f"note: {note}")
     return 0
 
 
