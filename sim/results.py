@@ -31,7 +31,18 @@ from sim.vocabulary import (
 BAND_UPPER_YEARS = np.array([upper for _, upper in AGE_BAND_BOUNDS_YEARS[:-1]])
 NEED_LABELS = np.array(PLACEMENT_NEEDS + POST_18_ARRANGEMENTS, dtype=object)
 KIND_LABEL_OFFSET = {STAYING_PUT: len(PLACEMENT_NEEDS), STAYING_CLOSE: len(PLACEMENT_NEEDS) + 1}
-TABLES = ("stock", "occupancy", "entries", "exits", "gaps", "placement_days", "households", "flows", "spend")
+TABLES = (
+    "stock",
+    "occupancy",
+    "entries",
+    "exits",
+    "gaps",
+    "placement_days",
+    "placements",
+    "households",
+    "flows",
+    "spend",
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,7 @@ def replication_tables(record: ReplicationRecord, scenario: Scenario, calendar: 
         "gaps": _gaps(record, calendar, pool_names),
         "placement_days": _placement_days(record, calendar, pool_names, scenario),
         "households": _households(record, calendar, pool_names),
+        "placements": _placements_started(record, calendar, pool_names, scenario),
         "flows": _flows(record, scenario),
         "spend": spend_table(record, scenario, calendar.financial_years),
     }
@@ -278,6 +290,42 @@ def _placement_days(
             "in_house": in_house[pool_index],
             "days": totals[group, month],
             "days_beyond_20_miles": far[group, month],
+        }
+    ).sort_values(["month", "pool", "need"], ignore_index=True)
+
+
+def _placements_started(
+    record: ReplicationRecord, calendar: Calendar, pool_names: np.ndarray, scenario: Scenario
+) -> pd.DataFrame:
+    """Placements of children in care started each month, by pool and need; `fallback` marks a pool outside
+    the need's preferred list (an emergency or different-kind placement)."""
+    p = record.placements[(record.placements[:, 6] == IN_CARE) & (record.placements[:, 4] > 0)]
+    preferred = {
+        (NEED_LABELS.tolist().index(need), list(scenario.pools).index(name))
+        for need, matching in scenario.matching.items()
+        for name in matching.pools
+    }
+    need, pool = p[:, 2].astype(np.int64), p[:, 1].astype(np.int64)
+    frame = pd.DataFrame(
+        {
+            "month": _month_of(p[:, 4], calendar),
+            "pool": pool,
+            "need": need,
+            "fallback": [(n, q) not in preferred for n, q in zip(need, pool, strict=True)],
+            "beyond_20_miles": p[:, 7] == 0,
+        }
+    )
+    counts = frame.value_counts().rename("placements").reset_index()
+    in_house = np.array([pool.in_house for pool in scenario.pools.values()])
+    return pd.DataFrame(
+        {
+            "month": _month_labels(calendar, counts["month"].to_numpy(dtype=np.int64)),
+            "pool": pool_names[counts["pool"].to_numpy(dtype=np.int64)],
+            "need": NEED_LABELS[counts["need"].to_numpy(dtype=np.int64)],
+            "in_house": in_house[counts["pool"].to_numpy(dtype=np.int64)],
+            "fallback": counts["fallback"].to_numpy(dtype=bool),
+            "beyond_20_miles": counts["beyond_20_miles"].to_numpy(dtype=bool),
+            "placements": counts["placements"].to_numpy(dtype=np.int64),
         }
     ).sort_values(["month", "pool", "need"], ignore_index=True)
 
