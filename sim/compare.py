@@ -38,6 +38,7 @@ class Comparison:
     what_ifs: list[RunResult]
     differences: pd.DataFrame  # what_if, financial_year, measure, category, base_mean, what_if_mean, difference, ci
     summaries: dict[str, str]  # what-if name -> plain-English sentence
+    headline_year: str  # the financial year the sentences describe
 
 
 def compare(
@@ -55,7 +56,7 @@ def compare(
     summaries = {
         r.scenario.name: summary_sentence(r, differences[differences["what_if"] == r.scenario.name]) for r in results
     }
-    return Comparison(base_result, results, differences, summaries)
+    return Comparison(base_result, results, differences, summaries, headline_year(base_result))
 
 
 def financial_year(months: pd.Series) -> pd.Series:
@@ -132,7 +133,7 @@ def _wide(values: pd.DataFrame, replications: int) -> pd.DataFrame:
 
 def summary_sentence(result: RunResult, differences: pd.DataFrame) -> str:
     """Plain English, built from the same rows as the differences table (so the numbers agree)."""
-    year = _headline_year(result)
+    year = headline_year(result)
     rows = differences[differences["financial_year"] == year].set_index(["measure", "category"])
     phrases = []
     for measure, words in (
@@ -166,7 +167,7 @@ def _change(row: pd.Series, up: str, down: str, what: str, money: bool = False) 
     return f"{value:.1f} {word} ({low:.1f} to {high:.1f}) {what}".strip()
 
 
-def _headline_year(result: RunResult) -> str:
+def headline_year(result: RunResult) -> str:
     """The second full financial year of the horizon (or the last one there is)."""
     labels = result.calendar.financial_years.labels
     full = [

@@ -1,0 +1,111 @@
+"""Paired comparisons and capacity sizing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.compare import compare, paired_differences, yearly_measures
+from sim.runner import run
+from sim.scenario_files import load_scenario
+from sim.sizing import share_placed, sizing_curve
+from tests.builders import build, one_pool_scenario
+
+PRICED = Path(__file__).parent / "bad_scenarios" / "priced_base.toml"
+
+
+def test_a_scenario_compared_with_itself_differs_by_exactly_zero() -> None:
+    scenario = load_scenario(PRICED)
+    comparison = compare(scenario, [scenario], replications=4)
+    differences = comparison.differences
+    assert len(differences) > 10
+    assert (differences["difference"] == 0).all()
+    assert (differences["ci95_low"] == 0).all() and (differences["ci95_high"] == 0).all()
+
+
+def test_adding_capacity_never_increases_the_gap_in_any_replication() -> None:
+    """Conditions: one finite pool, one placement need, no step-back, no Staying Put, no recruitment; the
+    same children (common random numbers) in both runs."""
+    small = build(one_pool_scenario(rate_per_year=30, capacity=8, years=6))
+    large = build(one_pool_scenario(rate_per_year=30, capacity=11, years=6))
+    replications = 20
+    base = yearly_measures(run(small, replications))
+    bigger = yearly_measures(run(large, replications))
+    for measure in ("gap_child_days_total", "placed_externally"):
+        a = (
+            base[base["measure"] == measure]
+            .groupby("replication")["value"]
+            .sum()
+            .reindex(range(replications), fill_value=0)
+        )
+        b = (
+            bigger[bigger["measure"] == measure]
+            .groupby("replication")["value"]
+            .sum()
+            .reindex(range(replications), fill_value=0)
+        )
+        assert (b.to_numpy() <= a.to_numpy() + 1e-9).all(), measure
+        assert (b.to_numpy() < a.to_numpy()).any(), measure
+
+
+def test_paired_differences_of_a_known_shift() -> None:
+    import pandas as pd
+
+    base = pd.DataFrame(
+        {
+            "replication": [0, 1, 2],
+            "financial_year": "2020-21",
+            "measure": "m",
+            "category": "all",
+            "value": [1.0, 2.0, 3.0],
+        }
+    )
+    shifted = base.assign(value=base["value"] + 5.0)
+    row = paired_differences(base, shifted, 3).iloc[0]
+    assert row["difference"] == pytest.approx(5.0)
+    assert row["ci95_low"] == pytest.approx(5.0) and row["ci95_high"] == pytest.approx(5.0)  # no spread
+
+
+def test_sizing_curve_agrees_with_direct_runs_at_two_capacities() -> None:
+    scenario = build(
+        one_pool_scenario(
+            rate_per_year=40,
+            capacity=10,
+            years=12,
+            band="under1",
+            stay={"distribution": "lognormal", "mean": 120, "sd": 150},
+        )
+    )
+    curve = sizing_curve(scenario, "inhouse", replications=30)
+    for capacity in (9, 14):
+        mean, low, high = share_placed(scenario, "inhouse", capacity, replications=30)
+        assert low <= curve.share_placed[capacity] <= high, (capacity, curve.share_placed[capacity], low, high)
+    assert curve.places_needed(0.95) > curve.places_needed(0.80)
+
+
+def test_summary_sentence_numbers_equal_the_table() -> None:
+    base = load_scenario(PRICED)
+    bigger = base.model_copy(
+        update={"pools": {**base.pools, "homes": base.pools["homes"].model_copy(update={"capacity": 4})}}
+    )
+    bigger = bigger.model_copy(update={"name": "more homes", "description": "Two more beds"})
+    comparison = compare(base, [bigger], replications=6)
+    sentence = comparison.summaries["more homes"]
+    rows = comparison.differences
+    rows = rows[(rows["financial_year"] == comparison.headline_year) & (rows["category"] == "all")]
+    rows = rows.set_index("measure")
+    placed = rows.loc["placed_in_house"]
+    match = re.search(r"([\d.]+) (more|fewer) \(([-\d.]+) to ([-\d.]+)\) children placed in-house", sentence)
+    assert match, sentence
+    sign = 1 if match.group(2) == "more" else -1
+    assert sign * float(match.group(1)) == pytest.approx(placed["difference"], abs=0.05)
+    low, high = sorted(sign * np.array([float(match.group(3)), float(match.group(4))]))
+    assert (low, high) == pytest.approx((placed["ci95_low"], placed["ci95_high"]), abs=0.05)
+    money = re.search(r"(net cost|net saving) £([\d.]+)m \(([-\d.]+) to ([-\d.]+)\)", sentence)
+    assert money, sentence
+    total = rows.loc["spend_total"]
+    sign = 1 if money.group(1) == "net cost" else -1
+    assert sign * float(money.group(2)) * 1e6 == pytest.approx(total["difference"], abs=5e3)
