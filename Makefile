@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/sufficiency run scenarios/cheshire_east/baseline.toml --replications 50 --out out/cheshire_east_baseline
 	$(BIN)/sufficiency run scenarios/cheshire_east/add_two_homes.toml --replications 50 --out out/cheshire_east_add_two_homes
+	$(BIN)/sufficiency compare scenarios/cheshire_east/baseline.toml scenarios/cheshire_east/add_two_homes.toml --replications 100 --jobs 2 --out out/cheshire_east_two_homes_comparison
 
 test: $(STAMP)
 	$(BIN)/ruff check .

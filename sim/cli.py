@@ -42,6 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
 
+    compare = commands.add_parser("compare", help="compare what-ifs with a base scenario (paired replications)")
+    compare.add_argument("base", type=Path, help="the base scenario")
+    compare.add_argument("what_ifs", type=Path, nargs="+", metavar="WHATIF", help="what-if scenarios")
+    compare.add_argument("--replications", type=int, default=100)
+    compare.add_argument("--jobs", type=int, default=1)
+    compare.add_argument("--out", type=Path, default=None, help="output directory (default out/compare_<base>)")
+    compare.add_argument("--sizing-replications", type=int, default=30, help="replications for the sizing curves")
+    compare.add_argument("--quiet", action="store_true", help="no progress bar")
+    compare.set_defaults(handler=_compare)
+
     validate = commands.add_parser("validate", help="check a scenario file without running it")
     validate.add_argument("scenario", type=Path)
     validate.set_defaults(handler=_validate)
@@ -96,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = args.out or Path("out") / args.scenario.stem
     with tqdm(total=args.replications, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
         result = run(scenario, args.replications, seed=args.seed, jobs=args.jobs, progress=bar.update)
-    write_run(result, out_dir)
+    write_run(result, out_dir, scenario_path=args.scenario)
     print(print_summary(result))
     print(f"\nResults written to {out_dir}")
     return 0
@@ -177,6 +187,25 @@ def _data_errors():
         yield
     except (CalibrationDataError, SSDA903Error, ValueError) as error:
         raise ScenarioError(str(error)) from None
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from sim.compare import compare
+    from sim.outputs import write_comparison
+
+    if args.replications < 2:
+        raise ScenarioError(f"--replications must be at least 2 for confidence intervals, got {args.replications}")
+    base = load_scenario(args.base)
+    what_ifs = [load_scenario(path) for path in args.what_ifs]
+    out_dir = args.out or Path("out") / f"compare_{args.base.stem}"
+    total = args.replications * (1 + len(what_ifs))
+    with tqdm(total=total, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
+        comparison = compare(base, what_ifs, args.replications, jobs=args.jobs, progress=bar.update)
+    report = write_comparison(comparison, [args.base, *args.what_ifs], out_dir, args.sizing_replications)
+    for sentence in comparison.summaries.values():
+        print(sentence)
+    print(f"\nReport: {report}")
+    return 0
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ never leaves a half-written directory behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -14,10 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import __version__
+from sim import __version__, plots
 from sim.budget import budget_summary, write_budget_workbook
+from sim.compare import Comparison
+from sim.report import comparison_report, run_report
 from sim.results import summarise
 from sim.runner import RunResult
+from sim.sizing import finite_in_house_pools, sizing_curve, sizing_table
 from sim.vocabulary import DAYS_PER_YEAR
 
 SUMMARY_KEYS = {
@@ -31,13 +35,54 @@ SUMMARY_KEYS = {
 }
 
 
-def write_run(result: RunResult, out_dir: Path) -> None:
+def write_run(result: RunResult, out_dir: Path, scenario_path: Path | None = None) -> None:
     """Write every output of a run to `out_dir`, replacing it only once all files are written."""
+    with _staged(out_dir) as staging:
+        _write_files(result, staging)
+        (staging / "report.html").write_text(run_report(result, scenario_path), encoding="utf-8")
+
+
+def write_comparison(comparison: Comparison, scenario_paths: list[Path], out_dir: Path, sizing_replications: int):
+    """report.html, differences.csv, summary.txt and every chart (PNG and SVG) of a comparison."""
+    base = comparison.base.scenario
+    curves = [sizing_curve(base, pool, sizing_replications) for pool in finite_in_house_pools(base)]
+    with _staged(out_dir) as staging:
+        comparison.differences.to_csv(staging / "differences.csv", index=False, float_format="%.4f")
+        (staging / "summary.txt").write_text("\n".join(comparison.summaries.values()) + "\n", encoding="utf-8")
+        sizing_table(curves).to_csv(staging / "sizing.csv", index=False)
+        _write_charts(comparison, curves, staging / "charts", sizing_replications)
+        (staging / "report.html").write_text(comparison_report(comparison, scenario_paths, curves), encoding="utf-8")
+    return Path(out_dir) / "report.html"
+
+
+def _write_charts(comparison: Comparison, curves, folder: Path, sizing_replications: int) -> None:
+    folder.mkdir()
+    base = comparison.base
+    year = comparison.headline_year
+    figures = {
+        "children_in_care": plots.fan_chart(base),
+        "overlay": plots.overlay([base, *comparison.what_ifs]),
+        "occupancy": plots.occupancy(base),
+        "gap_by_need": plots.gap_by_need(base),
+        "spend_by_pool": plots.spend_by_pool(base),
+        "differences": plots.differences(comparison, year),
+        "sizing": plots.sizing(curves, scenario_name=base.scenario.name, replications=sizing_replications)
+        if curves
+        else None,
+    }
+    for name, figure in figures.items():
+        if figure is not None:
+            plots.save(figure, folder / name)
+
+
+@contextlib.contextmanager
+def _staged(out_dir: Path):
+    """A temporary sibling folder renamed to `out_dir` only when everything in it was written."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        _write_files(result, staging)
+        yield staging
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)

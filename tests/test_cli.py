@@ -51,3 +51,18 @@ def test_validate_and_bench_run(capsys) -> None:
     assert "OK" in capsys.readouterr().out
     assert main(["bench", "--replications", "2"]) == 0
     assert "events/s" in capsys.readouterr().out
+
+
+def test_compare_writes_a_report_with_charts_and_the_summary(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "comparison"
+    args = ["compare", str(BASELINE), str(TWO_HOMES), "--replications", "3", "--sizing-replications", "3"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "children placed in-house" in printed and "Report:" in printed
+    report = (out / "report.html").read_text()
+    assert report.count("<img") >= 6 and "data:image/png;base64," in report
+    assert "Assumptions" in report and "seed 20160930" in report
+    differences = pd.read_csv(out / "differences.csv")
+    assert set(differences["what_if"]) == {"cheshire_east_add_two_homes"}
+    assert (out / "charts" / "differences.svg").stat().st_size > 0
+    assert (out / "summary.txt").read_text().strip() in printed
