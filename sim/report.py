@@ -156,10 +156,13 @@ def _assumptions(result: RunResult, scenario_paths: list[Path]) -> list[str]:
     """Every line of the scenario files (and those they extend) whose comment says 'assumption'."""
     rows = []
     for path in _with_parents(scenario_paths):
+        table = ""
         for line in path.read_text(encoding="utf-8").splitlines():
             code, _, comment = line.partition("#")
-            if "assumption" in comment.lower() and "=" in code:
-                rows.append({"file": path.name, "setting": code.strip(), "why": comment.strip()})
+            if code.strip().startswith("["):
+                table = code.strip().strip("[]") + "."
+            elif "assumption" in comment.lower() and "=" in code:
+                rows.append({"file": path.name, "setting": table + code.strip(), "why": comment.strip()})
     parts = ["<h2>Assumptions</h2>"]
     if rows:
         parts.append(pd.DataFrame(rows).drop_duplicates().to_html(index=False, border=0, escape=True))
