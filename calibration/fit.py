@@ -24,6 +24,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from calibration import priors
+from sim.sizing import erlang_b
 from sim.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
 
 AGE_POINTS = 24  # ages per band over which stays capped at the 18th birthday are averaged
@@ -390,13 +391,6 @@ def _round_to_total(values: np.ndarray, total: int) -> np.ndarray:
     order = np.argsort(-(values - floors), kind="stable")
     floors[order[:short]] += 1
     return floors
-
-
-def erlang_b(capacity: int, load: float) -> float:
-    blocking = 1.0
-    for k in range(1, capacity + 1):
-        blocking = load * blocking / (k + load * blocking)
-    return blocking
 
 
 def _inhouse_foster_places(targets: Targets) -> tuple[Value, dict[str, float]]:

@@ -24,6 +24,7 @@ from sim.vocabulary import (
     EXIT_ROUTES,
     LEAVING_CARE_AGE_YEARS,
     PLACEMENT_NEEDS,
+    age_band_index,
 )
 
 MAX_SEGMENTS = 4  # first placement need plus at most three planned moves
@@ -209,7 +210,7 @@ def _starting_children(scenario: Scenario, seed: int, replication: int, pool_nam
     elapsed_days = np.minimum(np.concatenate(elapsed), age_days)
     need = np.array(needs, dtype=np.int64)
     cohort.birth_day[:] = -age_days
-    cohort.entry_band[:] = [_band_of_days(a) for a in age_days - elapsed_days]
+    cohort.entry_band[:] = [age_band_index(a / DAYS_PER_YEAR) for a in age_days - elapsed_days]
     cohort.cin[:] = NO_CIN
     cohort.starting[:] = True
     cohort.start_pool[:] = pools
@@ -362,14 +363,6 @@ def _pick(uniforms: np.ndarray, shares: np.ndarray) -> np.ndarray:
     """Index chosen by each uniform from a probability vector (inverse transform)."""
     cumulative = np.cumsum(shares / shares.sum())
     return np.minimum(np.searchsorted(cumulative, uniforms, side="right"), len(shares) - 1)
-
-
-def _band_of_days(age_days: float) -> int:
-    years = age_days / DAYS_PER_YEAR
-    for index, (_, upper) in enumerate(AGE_BAND_BOUNDS_YEARS):
-        if years < upper:
-            return index
-    return len(AGE_BANDS) - 1
 
 
 def _blank(n: int, u: np.ndarray) -> Cohort:

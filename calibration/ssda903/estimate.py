@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from calibration.ssda903.reader import CareHistory
-from sim.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
+from sim.vocabulary import AGE_BANDS, DAYS_PER_YEAR, age_band_index
 
 ROUTES = ("return_home", "adoption", "sgo_cao", "other")  # routes with a stay distribution; age_18 has none
 FAMILIES = ("lognormal", "gamma", "weibull", "exponential")
@@ -363,7 +363,7 @@ def stock_on(history: CareHistory, day: dt.date) -> pd.DataFrame:
     elapsed = (at - pd.DatetimeIndex(periods.loc[open_["period"], "start"])).days
     return pd.DataFrame(
         {
-            "age_band": [AGE_BANDS[_band(a)] for a in ages],
+            "age_band": [AGE_BANDS[age_band_index(a)] for a in ages],
             "need": open_["need"].to_numpy(),
             "in_house": open_["in_house"].to_numpy(),
             "days_in_care": np.asarray(elapsed, dtype=float),
@@ -373,7 +373,7 @@ def stock_on(history: CareHistory, day: dt.date) -> pd.DataFrame:
 
 def _with_children(history: CareHistory) -> pd.DataFrame:
     periods = history.periods.merge(history.children[["child", "sex"]], on="child", how="left")
-    periods["entry_band"] = [AGE_BANDS[_band(d / DAYS_PER_YEAR)] for d in periods["age_at_entry_days"]]
+    periods["entry_band"] = [AGE_BANDS[age_band_index(d / DAYS_PER_YEAR)] for d in periods["age_at_entry_days"]]
     return periods
 
 
@@ -383,13 +383,6 @@ def _first_episodes(history: CareHistory, as_of: dt.date, window_years: int) -> 
     periods = periods[(periods["start"] >= cut - pd.DateOffset(years=window_years)) & (periods["start"] < cut)]
     first = history.episodes.sort_values("start").groupby("period", as_index=False).first()
     return periods[["period", "entry_band"]].merge(first[["period", "need"]], on="period")
-
-
-def _band(age_years: float) -> int:
-    for index, (_, upper) in enumerate(AGE_BAND_BOUNDS_YEARS):
-        if age_years < upper:
-            return index
-    return len(AGE_BANDS) - 1
 
 
 def _shares(values: pd.Series) -> dict[str, float]:
