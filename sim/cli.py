@@ -85,14 +85,19 @@ def _parser() -> argparse.ArgumentParser:
     synthetic.add_argument("--first-year", type=int, default=None, help="first return year (year ending 31 March)")
     synthetic.set_defaults(handler=_synthetic)
 
-    bench = commands.add_parser("bench", help="time the engine on the Cheshire East baseline")
-    bench.add_argument("--replications", type=int, default=100)
-    bench.add_argument("--jobs", type=int, default=1)
-    bench.add_argument("--scenario", type=Path, default=None, help="scenario to time (default: Cheshire East)")
+    bench = commands.add_parser("bench", help="time the engine against its targets and its peers (several minutes)")
+    bench.add_argument("--jobs", type=int, default=2, help="worker processes for the parallel figures (default 2)")
+    bench.add_argument("--quick", action="store_true", help="a tiny version of every figure (seconds, not minutes)")
     bench.add_argument(
         "--calibration", action="store_true", help="also time SSDA903 calibration on about 50,000 synthetic episodes"
     )
     bench.set_defaults(handler=_bench)
+
+    app = commands.add_parser("app", help="start the workshop app, a local web page to pull the levers")
+    app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    app.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    app.add_argument("--jobs", type=int, default=0, help="worker processes per run (0 = one per core; default 0)")
+    app.set_defaults(handler=_app)
     return parser
 
 
@@ -218,10 +223,16 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from sim.bench import bench_engine
+def _app(args: argparse.Namespace) -> int:
+    from sim.app.launch import launch  # imports no Streamlit, so the base install runs every other command
 
-    print(bench_engine(args.scenario, args.replications, args.jobs))
+    return launch(args.host, args.port, args.jobs)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from sim.bench import benchmark
+
+    benchmark(jobs=args.jobs, quick=args.quick, echo=lambda line: print(line, flush=True))
     if args.calibration:
         from calibration.ssda903.bench import bench_calibration
 

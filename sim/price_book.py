@@ -11,8 +11,9 @@ import datetime as dt
 import math
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
-from scipy import stats
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy import special, stats
 
 from sim.vocabulary import AGE_BANDS
 
@@ -30,7 +31,6 @@ class WeeklyPriceDistribution(_Strict):
 
     median: Annotated[float, Field(gt=0)]
     p90: Annotated[float, Field(gt=0)]
-    _scipy: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _p90_above_median(self) -> WeeklyPriceDistribution:
@@ -38,14 +38,20 @@ class WeeklyPriceDistribution(_Strict):
             raise ValueError(f"p90 ({self.p90:g}) must be above the median ({self.median:g})")
         return self
 
+    @property
+    def sigma(self) -> float:
+        return math.log(self.p90 / self.median) / Z90
+
     def frozen(self) -> Any:
-        if self._scipy is None:
-            self._scipy = stats.lognorm(s=math.log(self.p90 / self.median) / Z90, scale=self.median)
-        return self._scipy
+        """The equivalent scipy distribution (for analysis; costing uses `quantile`)."""
+        return stats.lognorm(s=self.sigma, scale=self.median)
+
+    def quantile(self, q: np.ndarray) -> np.ndarray:
+        return self.median * np.exp(self.sigma * special.ndtri(q))
 
     @property
     def mean(self) -> float:
-        return float(self.frozen().mean())
+        return self.median * math.exp(self.sigma**2 / 2.0)
 
 
 class PoolPrice(_Strict):

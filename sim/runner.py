@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from sim.model import simulate_replication
-from sim.results import TABLES, Calendar, replication_tables, summarise
+from sim.results import TABLES, Calendar, batch_tables, summarise
 from sim.scenario import Scenario
 
 Progress = Callable[[int], None]
@@ -68,9 +68,8 @@ def run(
             for future in futures:
                 results.append(future.result())
                 if progress:
-                    progress(len(results[-1]))
-    per_replication = [tables for batch in results for tables in batch]
-    combined = {name: pd.concat([t[name] for t in per_replication], ignore_index=True) for name in TABLES}
+                    progress(len(results[-1]["flows"]))
+    combined = {name: pd.concat([tables[name] for tables in results], ignore_index=True) for name in TABLES}
     return RunResult(
         scenario=scenario,
         seed=seed,
@@ -88,6 +87,6 @@ def _batches(replications: int, jobs: int) -> list[list[int]]:
     return [list(range(i, min(i + size, replications))) for i in range(0, replications, size)]
 
 
-def _run_batch(scenario: Scenario, seed: int, batch: list[int]) -> list[dict[str, pd.DataFrame]]:
+def _run_batch(scenario: Scenario, seed: int, batch: list[int]) -> dict[str, pd.DataFrame]:
     calendar = Calendar.for_scenario(scenario)
-    return [replication_tables(simulate_replication(scenario, seed, r), scenario, calendar) for r in batch]
+    return batch_tables([simulate_replication(scenario, seed, r) for r in batch], scenario, calendar)
