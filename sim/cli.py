@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, default=1, help="worker processes (0 = one per core; default 1)")
     run.add_argument("--out", type=Path, default=None, help="output directory (default out/<scenario file name>)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _dask_option(run)
     run.set_defaults(handler=_run)
 
     compare = commands.add_parser("compare", help="compare what-ifs with a base scenario (paired replications)")
@@ -50,7 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, default=None, help="output directory (default out/compare_<base>)")
     compare.add_argument("--sizing-replications", type=int, default=30, help="replications for the sizing curves")
     compare.add_argument("--quiet", action="store_true", help="no progress bar")
+    _dask_option(compare)
     compare.set_defaults(handler=_compare)
+
+    region = commands.add_parser("region", help="run a scenario set (several authorities) with totals for the region")
+    region.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO", help="a folder of scenarios, or files")
+    region.add_argument("--replications", type=int, default=100)
+    region.add_argument("--jobs", type=int, default=1, help="worker processes (0 = one per core; default 1)")
+    region.add_argument("--out", type=Path, default=None, help="output directory (default out/region_<first name>)")
+    region.add_argument("--quiet", action="store_true", help="no progress bar")
+    _dask_option(region)
+    region.set_defaults(handler=_region)
 
     validate = commands.add_parser("validate", help="check a scenario file without running it")
     validate.add_argument("scenario", type=Path)
@@ -101,6 +112,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _dask_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        default=None,
+        help="run the batches on a dask.distributed scheduler at ADDRESS (tcp://host:8786), or 'local' to start "
+        "a cluster of --jobs workers here; same results as a local run",
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     from sim.outputs import print_summary, write_run
     from sim.runner import run
@@ -110,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     out_dir = args.out or Path("out") / args.scenario.stem
     with tqdm(total=args.replications, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
-        result = run(scenario, args.replications, seed=args.seed, jobs=args.jobs, progress=bar.update)
+        result = run(scenario, args.replications, seed=args.seed, jobs=args.jobs, progress=bar.update, dask=args.dask)
     write_run(result, out_dir, scenario_path=args.scenario)
     print(print_summary(result))
     print(f"\nResults written to {out_dir}")
@@ -205,11 +226,30 @@ def _compare(args: argparse.Namespace) -> int:
     out_dir = args.out or Path("out") / f"compare_{args.base.stem}"
     total = args.replications * (1 + len(what_ifs))
     with tqdm(total=total, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
-        comparison = compare(base, what_ifs, args.replications, jobs=args.jobs, progress=bar.update)
+        comparison = compare(base, what_ifs, args.replications, jobs=args.jobs, progress=bar.update, dask=args.dask)
     report = write_comparison(comparison, [args.base, *args.what_ifs], out_dir, args.sizing_replications)
     for sentence in comparison.summaries.values():
         print(sentence)
     print(f"\nReport: {report}")
+    return 0
+
+
+def _region(args: argparse.Namespace) -> int:
+    from sim.region import region_table, run_region, scenario_set, write_region
+
+    if args.replications < 2:
+        raise ScenarioError(f"--replications must be at least 2 for intervals, got {args.replications}")
+    files = scenario_set(args.scenarios)
+    out_dir = args.out or Path("out") / f"region_{args.scenarios[0].stem}"
+    with tqdm(total=args.replications * len(files), unit="rep", disable=args.quiet, file=sys.stderr) as bar:
+        region = run_region(files, args.replications, jobs=args.jobs, progress=bar.update, dask=args.dask)
+    written = write_region(region, out_dir)
+    if region.financial_years:
+        print(region_table(region, region.financial_years[0]))
+    else:
+        print("No financial year is covered in full by every authority's horizon: no region totals.")
+    print(f"\n{len(files)} authorities; financial years with region totals: {', '.join(region.financial_years)}")
+    print(f"Summary: {written}")
     return 0
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.runner import Progress, RunResult, run
+from sim.runner import Progress, RunResult, run_many
 from sim.scenario import Scenario
 
 KEYS = ["financial_year", "measure", "category"]
@@ -42,11 +42,17 @@ class Comparison:
 
 
 def compare(
-    base: Scenario, what_ifs: list[Scenario], replications: int, jobs: int = 1, progress: Progress | None = None
+    base: Scenario,
+    what_ifs: list[Scenario],
+    replications: int,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    dask: str | None = None,
 ) -> Comparison:
-    seed = base.seed
-    base_result = run(base, replications, seed=seed, jobs=jobs, progress=progress)
-    results = [run(w, replications, seed=seed, jobs=jobs, progress=progress) for w in what_ifs]
+    """Base and what-ifs on the base's seed (the same children), run together on one pool of workers."""
+    base_result, *results = run_many(
+        [base, *what_ifs], replications, seed=base.seed, jobs=jobs, progress=progress, dask=dask
+    )
     base_values = yearly_measures(base_result)
     frames = [
         paired_differences(base_values, yearly_measures(r), replications).assign(what_if=r.scenario.name)

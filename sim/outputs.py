@@ -37,8 +37,8 @@ SUMMARY_KEYS = {
 
 def write_run(result: RunResult, out_dir: Path, scenario_path: Path | None = None) -> None:
     """Write every output of a run to `out_dir`, replacing it only once all files are written."""
-    with _staged(out_dir) as staging:
-        _write_files(result, staging)
+    with staged_directory(out_dir) as staging:
+        write_tables(result, staging)
         (staging / "report.html").write_text(run_report(result, scenario_path), encoding="utf-8")
 
 
@@ -46,7 +46,7 @@ def write_comparison(comparison: Comparison, scenario_paths: list[Path], out_dir
     """report.html, differences.csv, summary.txt and every chart (PNG and SVG) of a comparison."""
     base = comparison.base.scenario
     curves = [sizing_curve(base, pool, sizing_replications) for pool in finite_in_house_pools(base)]
-    with _staged(out_dir) as staging:
+    with staged_directory(out_dir) as staging:
         comparison.differences.to_csv(staging / "differences.csv", index=False, float_format="%.4f")
         (staging / "summary.txt").write_text("\n".join(comparison.summaries.values()) + "\n", encoding="utf-8")
         sizing_table(curves).to_csv(staging / "sizing.csv", index=False)
@@ -76,7 +76,7 @@ def _write_charts(comparison: Comparison, curves, folder: Path, sizing_replicati
 
 
 @contextlib.contextmanager
-def _staged(out_dir: Path):
+def staged_directory(out_dir: Path):
     """A temporary sibling folder renamed to `out_dir` only when everything in it was written."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,8 @@ def _staged(out_dir: Path):
         raise
 
 
-def _write_files(result: RunResult, directory: Path) -> None:
+def write_tables(result: RunResult, directory: Path) -> None:
+    """run.json, every table (Parquet), their summaries, summary.csv and the budget, into an existing folder."""
     metadata = {
         "version": __version__,
         "seed": result.seed,
