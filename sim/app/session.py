@@ -1,0 +1,156 @@
+"""A workshop session without Streamlit: the baseline run once, each what-if run and paired with it, the history.
+
+Why the baseline is run once: every what-if uses the baseline's seed and replication count, so replication r
+of both sees the same children (common random numbers) and one baseline run serves every what-if tried
+against it. A what-if then costs one run plus the paired comparison (`run_what_if`).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sim.app.levers import Levers, what_if_toml
+from sim.app.uploads import StartCsv, read_scenario
+from sim.budget import budget_summary, write_budget_workbook
+from sim.compare import Comparison, headline_year, paired_differences, summary_sentence, yearly_measures
+from sim.report import comparison_report
+from sim.runner import Progress, RunResult, run
+from sim.scenario import Scenario
+from sim.sizing import SizingCurve, finite_in_house_pools, sizing_curve
+
+KEPT_RUNS = 3  # what-ifs whose full results stay in memory (charts, report, workbook); older keep their numbers
+SIZING_REPLICATIONS = 20
+CHART_DPI = 110
+
+
+@dataclass(frozen=True)
+class Baseline:
+    label: str  # how the page names it: a shipped authority or an uploaded file
+    scenario: Scenario
+    path: Path | None = None  # a shipped file: the report lists the assumptions marked in it
+    start_csv: StartCsv | None = None
+
+
+@dataclass(frozen=True)
+class BaseRun:
+    baseline: Baseline
+    result: RunResult
+    measures: pd.DataFrame  # `compare.yearly_measures` of the result, paired with every what-if
+
+
+@dataclass
+class WhatIf:
+    levers: Levers
+    description: str  # the levers in plain English (the what-if scenario's description)
+    toml_text: str  # the scenario file that was run: `sufficiency run` on it reproduces `result`
+    result: RunResult | None  # released (None) once KEPT_RUNS later what-ifs have been run
+    differences: pd.DataFrame  # `compare.paired_differences` against the base, with a `what_if` column
+    summary: str
+    seconds: float
+
+    @property
+    def name(self) -> str:
+        return str(self.differences["what_if"].iloc[0]) if len(self.differences) else ""
+
+
+def run_baseline(
+    baseline: Baseline, replications: int, seed: int | None = None, jobs: int = 1, progress: Progress | None = None
+) -> BaseRun:
+    result = run(baseline.scenario, replications, seed=seed, jobs=jobs, progress=progress)
+    return BaseRun(baseline, result, yearly_measures(result))
+
+
+def run_what_if(
+    base: BaseRun, levers: Levers, name: str = "what_if", jobs: int = 1, progress: Progress | None = None
+) -> WhatIf:
+    """The levers applied to the base's scenario, run with its seed and replications, and paired with it."""
+    started = time.perf_counter()
+    baseline, seed, replications = base.baseline, base.result.seed, base.result.replications
+    csv_name = baseline.start_csv.name if baseline.start_csv else None
+    text = what_if_toml(baseline.scenario, levers, name, seed, replications, baseline.label, csv_name)
+    scenario = read_scenario(text, f"{name}.toml", baseline.start_csv)
+    result = run(scenario, replications, seed=seed, jobs=jobs, progress=progress)
+    differences = paired_differences(base.measures, yearly_measures(result), replications).assign(what_if=name)
+    summary = summary_sentence(result, differences)
+    seconds = time.perf_counter() - started
+    return WhatIf(levers, scenario.description, text, result, differences, summary, seconds)
+
+
+def sizing_curves(scenario: Scenario, seed: int, replications: int = SIZING_REPLICATIONS) -> list[SizingCurve]:
+    return [sizing_curve(scenario, pool, replications, seed) for pool in finite_in_house_pools(scenario)]
+
+
+@dataclass
+class Workshop:
+    """One baseline at one replication count and seed, and the what-ifs tried against it in this session."""
+
+    baseline: Baseline
+    replications: int
+    seed: int
+    jobs: int = 1
+    base: BaseRun | None = None
+    history: list[WhatIf] = field(default_factory=list)
+    sizing: dict[str, list[SizingCurve]] = field(default_factory=dict)  # by scenario name
+    charts: dict[tuple[str, ...], bytes] = field(default_factory=dict)  # PNGs, by chart and scenarios shown
+
+    def run_base(self, progress: Progress | None = None) -> BaseRun:
+        if self.base is None:
+            self.base = run_baseline(self.baseline, self.replications, self.seed, self.jobs, progress)
+        return self.base
+
+    def try_levers(self, levers: Levers, progress: Progress | None = None) -> WhatIf:
+        """Run a what-if against the (cached) base and add it to the history."""
+        what_if = run_what_if(self.run_base(), levers, f"what_if_{len(self.history) + 1}", self.jobs, progress)
+        self.history.append(what_if)
+        for older in self.history[:-KEPT_RUNS]:
+            older.result = None
+        return what_if
+
+    @property
+    def kept(self) -> list[WhatIf]:
+        return [what_if for what_if in self.history if what_if.result is not None]
+
+    def comparison(self) -> Comparison:
+        """The base and every what-if still held in memory, side by side (the same children in each)."""
+        base = self.run_base().result
+        kept = self.kept
+        differences = pd.concat([w.differences for w in kept], ignore_index=True) if kept else pd.DataFrame()
+        return Comparison(
+            base, [w.result for w in kept], differences, {w.name: w.summary for w in kept}, headline_year(base)
+        )
+
+    def sizing_for(self, scenario: Scenario) -> list[SizingCurve]:
+        if scenario.name not in self.sizing:
+            self.sizing[scenario.name] = sizing_curves(scenario, self.seed)
+        return self.sizing[scenario.name]
+
+    def chart(self, key: tuple[str, ...], build) -> bytes | None:
+        """A chart as PNG, drawn once per session: Streamlit reruns the page on every click."""
+        if key not in self.charts:
+            figure = build()
+            self.charts[key] = None if figure is None else png(figure)
+        return self.charts[key]
+
+    def report_html(self) -> str:
+        """The comparison report of the base and the what-ifs held, with any sizing curves computed for the base."""
+        paths = [self.baseline.path] if self.baseline.path else []
+        return comparison_report(self.comparison(), paths, self.sizing.get(self.baseline.scenario.name))
+
+
+def budget_workbook(result: RunResult) -> bytes:
+    """budget.xlsx of one run (Summary, By pool, By need, Weekly cost check, Assumptions, Notes)."""
+    buffer = io.BytesIO()
+    write_budget_workbook(result, budget_summary(result), buffer)
+    return buffer.getvalue()
+
+
+def png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=CHART_DPI, facecolor="white")
+    return buffer.getvalue()
