@@ -23,5 +23,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/sufficiency bench
 
+app: $(STAMP)
+	$(BIN)/sufficiency app
+
 clean:
 	rm -rf $(VENV) out
