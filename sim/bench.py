@@ -258,9 +258,10 @@ def _task(task: str, replications: int, jobs: int, fraction: float = 1.0) -> dic
 
 
 class MemorySampler:
-    """Peak resident memory of this process and its children (worker processes), sampled every 50 ms.
+    """Peak memory of this process and its children (worker processes), sampled every 50 ms.
 
-    Reads /proc (Linux); elsewhere falls back to this process's own peak from `resource`.
+    Proportional set size from /proc (Linux): pages that forked workers share with the main process
+    are counted once, not once per process as resident sizes would. Elsewhere, this process's own peak.
     """
 
     def __init__(self) -> None:
@@ -282,20 +283,20 @@ class MemorySampler:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.05):
-            self.peak_mb = max(self.peak_mb, _tree_rss_mb(os.getpid()))
+            self.peak_mb = max(self.peak_mb, _tree_pss_mb(os.getpid()))
 
     __slots__ = ("_stop", "_thread", "peak_mb")
 
 
-def _tree_rss_mb(pid: int) -> float:
+def _tree_pss_mb(pid: int) -> float:
     try:
-        with open(f"/proc/{pid}/status") as status:
-            rss = next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            pss = next((int(line.split()[1]) for line in rollup if line.startswith("Pss:")), 0)
         with open(f"/proc/{pid}/task/{pid}/children") as children:
             kids = [int(k) for k in children.read().split()]
     except (OSError, ValueError):
         return 0.0
-    return rss / 1024 + sum(_tree_rss_mb(kid) for kid in kids)
+    return pss / 1024 + sum(_tree_pss_mb(kid) for kid in kids)
 
 
 # -- 5. parallel efficiency -----------------------------------------------------------------------------
@@ -319,11 +320,12 @@ def parallel_efficiency(replications: int, jobs: int) -> Figure:
 
 def what_if(replications: int, jobs: int) -> Figure:
     """A what-if of the workshop app (two more children's homes) against a cached baseline run."""
-    try:
-        from sim.app.bench import time_what_if
-    except ImportError:
-        return Figure("workshop app what-if", "skipped: the app package is not installed")
-    seconds = time_what_if(replications, jobs)
+    from sim.app.levers import Levers
+    from sim.app.session import Baseline, run_baseline, run_what_if
+
+    scenario = load_scenario(CHESHIRE_EAST)
+    base = run_baseline(Baseline("Cheshire East", scenario, CHESHIRE_EAST), replications, jobs=jobs)
+    seconds = run_what_if(base, Levers(homes_change=2), jobs=jobs).seconds
     return Figure(
         f"workshop app what-if, Cheshire East, {replications} replications, {jobs} jobs",
         f"{seconds:.2f} s from pressing Run to the comparison (baseline cached)",
