@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,7 @@ class WhatIf:
 def run_baseline(
     baseline: Baseline, replications: int, seed: int | None = None, jobs: int = 1, progress: Progress | None = None
 ) -> BaseRun:
+    """The baseline's run and its yearly measures, computed once and paired with every what-if tried against it."""
     result = run(baseline.scenario, replications, seed=seed, jobs=jobs, progress=progress)
     return BaseRun(baseline, result, yearly_measures(result))
 
@@ -83,6 +85,7 @@ def run_what_if(
 
 
 def sizing_curves(scenario: Scenario, seed: int, replications: int = SIZING_REPLICATIONS) -> list[SizingCurve]:
+    """A sizing curve for each finite in-house pool (one run per replication and pool, with the pool unlimited)."""
     return [sizing_curve(scenario, pool, replications, seed) for pool in finite_in_house_pools(scenario)]
 
 
@@ -97,7 +100,7 @@ class Workshop:
     base: BaseRun | None = None
     history: list[WhatIf] = field(default_factory=list)
     sizing: dict[str, list[SizingCurve]] = field(default_factory=dict)  # by scenario name
-    charts: dict[tuple[str, ...], bytes] = field(default_factory=dict)  # PNGs, by chart and scenarios shown
+    charts: dict[tuple[str, ...], bytes | None] = field(default_factory=dict)  # PNGs, by chart and scenarios shown
 
     def run_base(self, progress: Progress | None = None) -> BaseRun:
         if self.base is None:
@@ -130,7 +133,7 @@ class Workshop:
             self.sizing[scenario.name] = sizing_curves(scenario, self.seed)
         return self.sizing[scenario.name]
 
-    def chart(self, key: tuple[str, ...], build) -> bytes | None:
+    def chart(self, key: tuple[str, ...], build: Callable[[], Figure | None]) -> bytes | None:
         """A chart as PNG, drawn once per session: Streamlit reruns the page on every click."""
         if key not in self.charts:
             figure = build()
@@ -144,7 +147,7 @@ class Workshop:
 
 
 def budget_workbook(result: RunResult) -> bytes:
-    """budget.xlsx of one run (Summary, By pool, By need, Weekly cost check, Assumptions, Notes)."""
+    """budget.xlsx of one run, built in memory (openpyxl writes to a file object as well as to a path)."""
     buffer = io.BytesIO()
     write_budget_workbook(result, budget_summary(result), buffer)
     return buffer.getvalue()

@@ -31,7 +31,7 @@ from sim.scenario_files import load_scenario
 from sim.sizing import sizing_table
 
 TITLE = "Care sufficiency workshop"
-SHIPPED = Path(__file__).resolve().parents[2] / "scenarios"
+SHIPPED = Path(__file__).resolve().parents[2] / "scenarios"  # <authority>/baseline.toml in a source checkout
 UPLOAD = "upload"
 MAX_REPLICATIONS = 200  # a what-if must come back while the room waits
 DEFAULT_REPLICATIONS = 50
@@ -62,7 +62,7 @@ def main() -> None:
     options = _options()
     st.title(TITLE)
     with st.sidebar:
-        baseline, baseline_id, problem = _choose_baseline(options.scenarios)
+        baseline, baseline_id, problem = _choose_baseline(SHIPPED)
     if baseline is None:
         if problem:
             st.error(problem)
@@ -85,7 +85,6 @@ def _options() -> argparse.Namespace:
     """Options `sufficiency app` passes after `--` (Streamlit hands them to the page as sys.argv)."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--scenarios", type=Path, default=SHIPPED)
     return parser.parse_known_args(sys.argv[1:])[0]
 
 
