@@ -285,8 +285,6 @@ class MemorySampler:
         while not self._stop.wait(0.05):
             self.peak_mb = max(self.peak_mb, _tree_pss_mb(os.getpid()))
 
-    __slots__ = ("_stop", "_thread", "peak_mb")
-
 
 def _tree_pss_mb(pid: int) -> float:
     try:

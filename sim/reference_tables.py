@@ -13,7 +13,7 @@ import pandas as pd
 from sim.costs import NEED_LABELS, days_by_period
 from sim.demand import Cohort
 from sim.model import IN_CARE, STAYING_CLOSE, STAYING_PUT, ReplicationRecord
-from sim.results import Calendar, age_band_at
+from sim.results import Calendar, age_band_at, step_values
 from sim.scenario import Scenario
 from sim.vocabulary import AGE_BANDS, CATEGORIES_OF_NEED, EXIT_ROUTES, PLACEMENT_NEEDS
 
@@ -72,7 +72,7 @@ def _occupancy(record: ReplicationRecord, calendar: Calendar, pool_names: np.nda
         in_pool = p[:, 1] == index
         occupied[:, index] = active[:, in_pool].sum(axis=1)
         post_18[:, index] = active[:, in_pool & (p[:, 6] != IN_CARE)].sum(axis=1)
-    capacity = _step_values(record.capacity, days, n_pools)
+    capacity = step_values(record.capacity, days, n_pools)
     dates = np.repeat(np.array(calendar.snapshot_dates, dtype="datetime64[D]"), n_pools)
     return pd.DataFrame(
         {
@@ -83,18 +83,6 @@ def _occupancy(record: ReplicationRecord, calendar: Calendar, pool_names: np.nda
             "capacity": np.where(np.isinf(capacity), np.nan, capacity).ravel(),
         }
     )
-
-
-def _step_values(log: np.ndarray, days: np.ndarray, n_pools: int) -> np.ndarray:
-    """Value of a (day, pool, value) change log at each day, per pool (last change on or before the day)."""
-    values = np.full((len(days), n_pools), np.nan)
-    for index in range(n_pools):
-        rows = log[log[:, 1] == index]
-        if len(rows) == 0:
-            continue
-        position = np.searchsorted(rows[:, 0], days, side="right") - 1
-        values[:, index] = np.where(position >= 0, rows[np.maximum(position, 0), 2], np.nan)
-    return values
 
 
 def _month_of(days: np.ndarray, calendar: Calendar) -> np.ndarray:
@@ -255,7 +243,7 @@ def _placements_started(
 
 def _households(record: ReplicationRecord, calendar: Calendar, pool_names: np.ndarray) -> pd.DataFrame:
     pools = np.unique(record.households[:, 1]).astype(np.int64)
-    values = _step_values(record.households, calendar.snapshot_days, len(pool_names))[:, pools]
+    values = step_values(record.households, calendar.snapshot_days, len(pool_names))[:, pools]
     dates = np.repeat(np.array(calendar.snapshot_dates, dtype="datetime64[D]"), len(pools))
     return pd.DataFrame(
         {

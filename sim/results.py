@@ -274,7 +274,7 @@ def _occupancy(batch: Batch) -> pd.DataFrame:
     occupied = _active_counts(group, n_reps * n_pools, p[:, 4], p[:, 5], days)
     post = p[:, 6] != IN_CARE
     post_18 = _active_counts(group[post], n_reps * n_pools, p[post, 4], p[post, 5], days)
-    capacity = np.stack([_step_values(r.capacity, days, n_pools) for r in batch.records])  # (reps, days, pools)
+    capacity = np.stack([step_values(r.capacity, days, n_pools) for r in batch.records])  # (reps, days, pools)
 
     def by_rep_day_pool(matrix: np.ndarray) -> np.ndarray:
         return matrix.reshape(n_reps, n_pools, len(days)).transpose(0, 2, 1).ravel()
@@ -291,7 +291,7 @@ def _occupancy(batch: Batch) -> pd.DataFrame:
     )
 
 
-def _step_values(log: np.ndarray, days: np.ndarray, n_pools: int) -> np.ndarray:
+def step_values(log: np.ndarray, days: np.ndarray, n_pools: int) -> np.ndarray:
     """Value of a (day, pool, value) change log at each day, per pool (last change on or before the day)."""
     values = np.full((len(days), n_pools), np.nan)
     for index in range(n_pools):
@@ -448,7 +448,7 @@ def _households(batch: Batch) -> pd.DataFrame:
     columns: dict[str, list[np.ndarray]] = {"replication": [], "date": [], "pool": [], "households": []}
     for record, replication in zip(batch.records, batch.replications, strict=True):
         pools = np.unique(record.households[:, 1]).astype(np.int64)
-        values = _step_values(record.households, days, n_pools)[:, pools]
+        values = step_values(record.households, days, n_pools)[:, pools]
         columns["replication"].append(np.full(values.size, replication))
         columns["date"].append(np.repeat(dates, len(pools)))
         columns["pool"].append(np.tile(batch.pools.labels[pools], len(days)))
