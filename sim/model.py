@@ -1,11 +1,16 @@
 """Supply: the SimPy model deciding where each segment of a child's journey is spent.
 
-Each child is a SimPy process replaying the journey drawn for it in `sim.demand`. At the start
-of every segment the matching policy offers the child the pools for its placement need in
-order of preference; the first with a free place (and that takes the child's age) is used. A
-child not placed in its first choice is a sufficiency gap, recorded on the placement. Capacity
-moves over time: dated openings and closures, foster-carer recruitment and deregistration,
-and young people Staying Put, who keep their carer's place after leaving care at 18.
+Each child's journey, drawn in advance in `sim.demand`, is replayed by SimPy timeouts whose
+callbacks move the child on: its arrival, the end of each need segment, adopters found or not,
+the end of Staying Put. Capacity changes and adopter approvals are SimPy processes (see
+docs/decisions/0003-journeys-as-timeout-callbacks.md for why children are not).
+
+At the start of every segment the matching policy offers the child the pools for its placement
+need in order of preference; the first with a free place (and that takes the child's age) is
+used. A child not placed in its first choice is a sufficiency gap, recorded on the placement.
+Capacity moves over time: dated openings and closures, foster-carer recruitment and
+deregistration, and young people Staying Put, who keep their carer's place after leaving care
+at 18.
 
 Nothing here uses pandas or formats strings: records are appended to plain lists and turned
 into arrays once the replication ends.
@@ -14,7 +19,7 @@ into arrays once the replication ends.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,74 +135,92 @@ class CareSystem:
         self.capacity_log: list[tuple[float, int, float]] = [(0.0, p.index, p.capacity) for p in self.pools]
         self.households: dict[int, int] = {}
         self.household_log: list[tuple[float, int, float]] = []
+        self.entry_day: list[float] = self.cohort.entry_day.tolist()
+        self.segment = [0] * n  # child -> index of its current need segment
         self.adopters_waiting = scenario.adoption.adopters_waiting_at_start
-        self.adopter_queue: deque[tuple[int, simpy.Event]] = deque()
+        self.adopter_queue: dict[int, None] = {}  # children waiting for adopters, first come first served
 
     # -- running ------------------------------------------------------------------------------
 
     def run(self) -> ReplicationRecord:
         env = self.env
         cohort = self.cohort
-        starting = np.flatnonzero(cohort.starting)
-        for child in starting.tolist():
+        starting = np.flatnonzero(cohort.starting).tolist()
+        for child in starting:
             need, pool = self.seg_need[child][0], int(cohort.start_pool[child])
             wanted = self._first_choice(child, need)
             self._open(child, need, pool, wanted, IN_CARE)
             self._offer_step_back(child, need, pool, wanted)
         for child in starting:
-            env.process(self._journey(int(child), already_placed=True))
-        env.process(self._arrivals(np.flatnonzero(~cohort.starting)))
+            self._await_segment_end(child, 0)
+        self._arriving = iter(np.flatnonzero(~cohort.starting).tolist())
+        self._schedule_next_arrival()
         env.process(self._capacity_changes(self._capacity_timeline()))
         if self.scenario.adoption.adopter_approvals_per_year != "unlimited":
             env.process(self._adopter_approvals())
         env.run(until=self.horizon)
         return self._record()
 
-    def _arrivals(self, children: np.ndarray):
-        env = self.env
-        entry_day = self.cohort.entry_day.tolist()
-        for child in children.tolist():
-            yield env.timeout(entry_day[child] - env.now)
-            env.process(self._journey(child, already_placed=False))
+    def _after(self, delay: float, callback: Callable[[simpy.Event], None], child: int) -> None:
+        """Call `callback` in `delay` days with an event whose value is the child."""
+        simpy.Timeout(self.env, delay, child).callbacks.append(callback)
 
-    def _journey(self, child: int, already_placed: bool):
-        """Replay the child's need segments, then leave care (or wait for adopters first)."""
-        env = self.env
-        seg_need = self.seg_need[child]
-        seg_end = self.seg_end[child]
-        last = self.n_segments[child] - 1
-        for k in range(last + 1):
-            if k > 0 or not already_placed:
-                self._place(child, seg_need[k])
-            yield env.timeout(seg_end[k] - env.now)
-            if k < last:
-                self._close(child)
-        route = self.route[child]
-        if route == ADOPTION and seg_need[0] != PLACED_FOR_ADOPTION:
-            yield from self._adoption(child)
-            return
-        self._leave_care(child, route)
+    def _schedule_next_arrival(self) -> None:
+        """Only the next arrival waits in the event queue: a queue of every entry would slow each event."""
+        child = next(self._arriving, None)
+        if child is not None:
+            self._after(self.entry_day[child] - self.env.now, self._arrives, child)
 
-    def _adoption(self, child: int):
-        """Wait in the current placement for an approved adopter, then until the adoption order."""
-        env = self.env
-        birthday_18 = self.birth_day[child] + AGE_18_DAYS
+    def _arrives(self, event: simpy.Event) -> None:
+        child = event.value
+        self._schedule_next_arrival()
+        self._place(child, self.seg_need[child][0])
+        self._await_segment_end(child, 0)
+
+    def _await_segment_end(self, child: int, segment: int) -> None:
+        self.segment[child] = segment
+        self._after(self.seg_end[child][segment] - self.env.now, self._segment_ends, child)
+
+    def _segment_ends(self, event: simpy.Event) -> None:
+        """Move the child into its next need segment, or end its journey after the last one."""
+        child = event.value
+        segment = self.segment[child] + 1
+        if segment < self.n_segments[child]:
+            self._close(child)
+            self._place(child, self.seg_need[child][segment])
+            self._await_segment_end(child, segment)
+        elif self.route[child] == ADOPTION and self.seg_need[child][0] != PLACED_FOR_ADOPTION:
+            self._await_adopters(child)
+        else:
+            self._leave_care(child, self.route[child])
+
+    def _await_adopters(self, child: int) -> None:
+        """Wait in the current placement for an approved adopter, leaving care at 18 if none comes."""
         if self.adopters_waiting > 0:
             self.adopters_waiting -= 1
         elif self.scenario.adoption.adopter_approvals_per_year != "unlimited":
-            matched = env.event()
-            self.adopter_queue.append((child, matched))
-            turns_18 = env.timeout(birthday_18 - env.now)
-            yield matched | turns_18
-            if not matched.triggered:
-                self.adopter_queue.remove((child, matched))
-                self._leave_care(child, AGE_18)
-                return
+            self.adopter_queue[child] = None
+            birthday_18 = self.birth_day[child] + AGE_18_DAYS
+            self._after(birthday_18 - self.env.now, self._adopters_not_found, child)
+            return
+        self._placed_for_adoption(child)
+
+    def _adopters_not_found(self, event: simpy.Event) -> None:
+        child = event.value
+        if child in self.adopter_queue:
+            del self.adopter_queue[child]
+            self._leave_care(child, AGE_18)
+
+    def _placed_for_adoption(self, child: int) -> None:
+        """Move to the adopters, then leave care at the adoption order (or at 18, whichever is first)."""
         self._close(child)
         self._place(child, PLACED_FOR_ADOPTION)
-        order = min(self.cohort.order_days[child], birthday_18 - env.now)
-        yield env.timeout(order)
-        self._leave_care(child, ADOPTION if env.now < birthday_18 else AGE_18)
+        birthday_18 = self.birth_day[child] + AGE_18_DAYS
+        self._after(min(self.cohort.order_days[child], birthday_18 - self.env.now), self._adoption_order, child)
+
+    def _adoption_order(self, event: simpy.Event) -> None:
+        child = event.value
+        self._leave_care(child, ADOPTION if self.env.now < self.birth_day[child] + AGE_18_DAYS else AGE_18)
 
     def _adopter_approvals(self):
         env = self.env
@@ -208,8 +231,9 @@ class CareSystem:
         while True:
             yield env.timeout(generator.exponential(1.0 / rate))
             if self.adopter_queue:
-                _, matched = self.adopter_queue.popleft()
-                matched.succeed()
+                child = next(iter(self.adopter_queue))
+                del self.adopter_queue[child]
+                self._placed_for_adoption(child)
             else:
                 self.adopters_waiting += 1
 
@@ -349,7 +373,7 @@ class CareSystem:
             self.placements.append(
                 [child, pool_index, record[2], pool_index, env.now, math.nan, STAYING_PUT, 0.0, record[8]]
             )
-            env.process(self._post_18(child, cohort.staying_put_days[child]))
+            self._after(cohort.staying_put_days[child], self._post_18_ends, child)
             return
         self._close(child)
         if (
@@ -361,11 +385,10 @@ class CareSystem:
             pool = self.pools[self.staying_close_pool]
             if pool.occupied < pool.capacity:
                 self._open(child, record[2], self.staying_close_pool, self.staying_close_pool, STAYING_CLOSE)
-                env.process(self._post_18(child, cohort.staying_close_days[child]))
+                self._after(cohort.staying_close_days[child], self._post_18_ends, child)
 
-    def _post_18(self, child: int, days: float):
-        yield self.env.timeout(days)
-        self._close(child)
+    def _post_18_ends(self, event: simpy.Event) -> None:
+        self._close(event.value)
 
     # -- capacity over time -------------------------------------------------------------------
 
