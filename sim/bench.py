@@ -8,6 +8,7 @@ Timings are measured here, never asserted in tests; `quick=True` runs a tiny ver
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -19,11 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import simpy
 
-from sim import peer
+from sim import model, peer
 from sim.model import simulate_replication
 from sim.reference_tables import replication_tables
 from sim.results import Calendar, batch_tables
@@ -64,9 +66,10 @@ class Sizes:
     parallel_replications: int = 200
     what_if_replications: int = 200
     before_after_replications: int = 20
+    collector_fraction: float = 1.0  # of the England-sized population, for the collector's before/after
 
 
-QUICK = Sizes(2, 20, 8, 2, 0.01, 8, 4, 2)
+QUICK = Sizes(2, 20, 8, 2, 0.01, 8, 4, 2, 0.01)
 
 
 def benchmark(jobs: int = 2, quick: bool = False, echo: Callable[[str], None] = print) -> list[Figure]:
@@ -80,7 +83,7 @@ def benchmark(jobs: int = 2, quick: bool = False, echo: Callable[[str], None] = 
         lambda: england(sizes.england_replications, sizes.england_fraction, jobs),
         lambda: parallel_efficiency(sizes.parallel_replications, jobs),
         lambda: what_if(sizes.what_if_replications, jobs),
-        *before_after(sizes.before_after_replications),
+        *before_after(sizes.before_after_replications, sizes.collector_fraction),
     ]
     figures = []
     for step in steps:
@@ -340,8 +343,41 @@ def what_if(replications: int, jobs: int) -> Figure:
 # -- what the speed work gained, timed here ----------------------------------------------------------
 
 
-def before_after(replications: int) -> list[Callable[[], Figure]]:
-    return [lambda: tables_before_after(replications), distributions_before_after]
+def before_after(replications: int, collector_fraction: float) -> list[Callable[[], Figure]]:
+    return [
+        lambda: collector_before_after(replications, collector_fraction),
+        lambda: tables_before_after(replications),
+        distributions_before_after,
+    ]
+
+
+def collector_before_after(replications: int, fraction: float) -> Figure:
+    """Replications with Python's cyclic collector running through the event loop (before) and paused (after),
+    taken in turns so that both meet the same state of the interpreter."""
+
+    def seconds(scenario: Scenario, count: int) -> tuple[float, float]:
+        before = after = 0.0
+        for replication in range(count):
+            with mock.patch.object(model, "_collector_paused", contextlib.nullcontext):
+                before += _replication_seconds(scenario, replication)
+            after += _replication_seconds(scenario, replication)
+        return before / count, after / count
+
+    ce_before, ce_after = seconds(load_scenario(CHESHIRE_EAST), replications)
+    en_before, en_after = seconds(england_scenario(fraction), 1)
+    england_share = "England-sized system" if fraction == 1 else f"{fraction:g} of an England-sized system"
+    return Figure(
+        "cyclic garbage collector: running through the event loop (before) against paused (after)",
+        f"Cheshire East {ce_before * 1e3:.1f} ms -> {ce_after * 1e3:.1f} ms a replication "
+        f"({ce_before / ce_after:.2f}x); {england_share} {en_before:.1f} s -> {en_after:.1f} s "
+        f"({en_before / en_after:.2f}x)",
+    )
+
+
+def _replication_seconds(scenario: Scenario, replication: int) -> float:
+    started = time.perf_counter()
+    simulate_replication(scenario, scenario.seed, replication)
+    return time.perf_counter() - started
 
 
 def tables_before_after(replications: int) -> Figure:

@@ -24,6 +24,7 @@ def test_quick_bench_prints_every_figure(capsys) -> None:
         "England scale",
         "parallel efficiency",
         "workshop app what-if",
+        "cyclic garbage collector",
         "result tables",
         "duration draws",
     ):
