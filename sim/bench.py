@@ -26,6 +26,7 @@ import numpy as np
 import simpy
 
 from sim import model, peer
+from sim.journeys_as_processes import ProcessJourneys
 from sim.model import CareSystem, simulate_replication
 from sim.reference_tables import replication_tables
 from sim.results import Calendar, batch_tables
@@ -377,10 +378,32 @@ def what_if(replications: int, jobs: int) -> Figure:
 
 def before_after(replications: int, collector_fraction: float) -> list[Callable[[], Figure]]:
     return [
+        lambda: journeys_before_after(replications),
         lambda: collector_before_after(replications, collector_fraction),
         lambda: tables_before_after(replications),
         distributions_before_after,
     ]
+
+
+def journeys_before_after(replications: int) -> Figure:
+    """Each child a SimPy process (before, `sim.journeys_as_processes`) against timeout callbacks (after),
+    taken in turns; with the model-overhead ratio each gives against the same bare SimPy timing."""
+    scenario = load_scenario(CHESHIRE_EAST)
+    seconds = {ProcessJourneys: 0.0, CareSystem: 0.0}
+    events = {ProcessJourneys: 0, CareSystem: 0}
+    for replication in range(replications):
+        for system in seconds:
+            started = time.perf_counter()
+            events[system] += system(scenario, scenario.seed, replication).run().events
+            seconds[system] += time.perf_counter() - started
+    bare = bare_simpy_seconds(events[CareSystem]) / events[CareSystem]
+    (before, after), (events_before, events_after) = seconds.values(), events.values()
+    return Figure(
+        "children's journeys: a SimPy process each (before) against timeout callbacks (after)",
+        f"{before / replications * 1e3:.1f} ms -> {after / replications * 1e3:.1f} ms a Cheshire East replication "
+        f"({before / after:.2f}x), {events_before // replications:,} -> {events_after // replications:,} events; "
+        f"model overhead ratio {before / events_before / bare:.2f} -> {after / events_after / bare:.2f}",
+    )
 
 
 def collector_before_after(replications: int, fraction: float) -> Figure:

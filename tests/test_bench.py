@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sim import bench, peer
 from sim.cli import main
-from sim.model import simulate_replication
+from sim.journeys_as_processes import ProcessJourneys
+from sim.model import CareSystem, simulate_replication
 from sim.reference_tables import replication_tables
 from sim.results import Calendar, batch_tables
 from sim.scenario_files import load_scenario
@@ -24,6 +26,7 @@ def test_quick_bench_prints_every_figure(capsys) -> None:
         "England scale",
         "parallel efficiency",
         "workshop app what-if",
+        "children's journeys: a SimPy process each",
         "cyclic garbage collector",
         "result tables",
         "duration draws",
@@ -76,3 +79,20 @@ def _concatenated(records, scenario, calendar):
 
     tables = [replication_tables(r, scenario, calendar) for r in records]
     return {name: pd.concat([t[name] for t in tables], ignore_index=True) for name in tables[0]}
+
+
+@pytest.mark.parametrize("path", ["cheshire_east/baseline.toml", "stockport/baseline.toml"])
+def test_journeys_as_processes_give_the_same_records(path: str) -> None:
+    """The bench's "before" for decision 0003 is a fair one: the same placements, exits and capacity."""
+    scenario = load_scenario(bench.ROOT / "scenarios" / path)
+    for replication in range(2):
+        ours = CareSystem(scenario, scenario.seed, replication).run()
+        before = ProcessJourneys(scenario, scenario.seed, replication).run()
+        for field in ("placements", "exit_day", "exit_route", "capacity", "households"):
+            assert np.array_equal(getattr(ours, field), getattr(before, field), equal_nan=True), field
+        assert before.events > 1.5 * ours.events  # a start and an end event for every child
+
+
+def test_journeys_as_processes_refuse_finite_adopters() -> None:
+    with pytest.raises(ValueError, match="unlimited adopters"):
+        ProcessJourneys(build(rich_scenario()), 1, 0)
