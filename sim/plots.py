@@ -49,6 +49,9 @@ TOL_MUTED = (
     "#AA4499",  # purple
     "#DDDDDD",  # pale grey
 )
+# Pools need more colours than needs: a shipped scenario has 12. Two from Tol's "vibrant" palette,
+# unlike any muted colour, so that no two pools of a 12-pool scenario share one.
+POOL_COLOURS = (*TOL_MUTED, "#EE7733", "#0077BB")
 INK = "#222222"
 FOOTNOTE_GREY = "#555555"
 GUIDE_GREY = "#888888"
@@ -500,8 +503,9 @@ def _panels(
 ) -> tuple[Figure, list[Axes]]:
     """A figure with `count` panels (at least one) in up to three columns; spare grid cells are removed.
 
-    Axis labels go on the outer panels (left column, lowest panel of each column) rather than as figure-level
-    labels, which the constrained layout would place over the footnote.
+    The y label goes on the left column; the x label, shared by every panel, once under the middle of the
+    lowest panels (repeated, long labels ran into each other). Neither is a figure-level label, which the
+    constrained layout would place over the footnote.
     """
     count = max(count, 1)
     columns = min(count, 3)
@@ -510,12 +514,12 @@ def _panels(
     grid = np.ravel(figure.subplots(rows, columns, squeeze=False))
     for spare in grid[count:]:
         spare.remove()
+    lowest = [index for index in range(count) if index + columns >= count]
     for index, ax in enumerate(grid[:count]):
         _style(ax)
         if index % columns == 0:
             ax.set_ylabel(ylabel, fontsize=9)
-        if index + columns >= count:
-            ax.set_xlabel(xlabel, fontsize=9)
+    grid[lowest[len(lowest) // 2]].set_xlabel(xlabel, fontsize=9)
     figure.suptitle(title, fontsize=12)
     return figure, list(grid[:count])
 
@@ -554,8 +558,8 @@ def _year_axis(ax: Axes, result: RunResult) -> None:
     """Financial years on x; a year the horizon only partly covers is marked, so a short bar is not misread."""
     years = result.calendar.financial_years
     partial = (years.ends - years.starts) < years.lengths
-    labels = [f"{label}\n(part)" if cut else label for label, cut in zip(years.labels, partial, strict=True)]
-    ax.set_xticks(np.arange(len(labels)), labels)
+    labels = [f"{label} (part)" if cut else label for label, cut in zip(years.labels, partial, strict=True)]
+    ax.set_xticks(np.arange(len(labels)), labels, rotation=40, ha="right", rotation_mode="anchor")
 
 
 def _nothing(ax: Axes, message: str) -> None:
@@ -589,7 +593,7 @@ def _pool_label(pool: str) -> str:
 
 def _pool_colour(result: RunResult, pool: str) -> str:
     """A pool's colour follows its place in the scenario, so it is the same on every chart of that scenario."""
-    return TOL_MUTED[list(result.scenario.pools).index(pool) % len(TOL_MUTED)]
+    return POOL_COLOURS[list(result.scenario.pools).index(pool) % len(POOL_COLOURS)]
 
 
 def _scenario_note(result: RunResult, brief: bool = False) -> str:
