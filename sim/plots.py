@@ -299,7 +299,8 @@ def sizing(curves: list[SizingCurve], scenario_name: str | None = None, replicat
     return _finish(
         figure,
         note,
-        "Diamond: current capacity. No band: the curve is drawn from the mean; check a point with sizing.share_placed.",
+        "Diamond: the pool's places when the window opens (start plus dated openings and closures). "
+        "No band: the curve is drawn from the mean; check a point with sizing.share_placed.",
     )
 
 
@@ -393,7 +394,7 @@ def _difference_rows(
 
 def _sizing_panel(ax: Axes, curve: SizingCurve) -> None:
     """The curve up to the 95% point plus five places, target lines with their places, and today's capacity."""
-    limit = max(curve.places_needed(0.95) + 5, curve.current_capacity + 2)
+    limit = max(curve.places_needed(0.95) + 5, curve.capacity_in_window + 2)
     keep = curve.capacities <= limit
     ax.plot(
         curve.capacities[keep],
@@ -406,10 +407,10 @@ def _sizing_panel(ax: Axes, curve: SizingCurve) -> None:
     for target in TARGETS:
         ax.axhline(target * 100, color=GUIDE_GREY, linewidth=0.8, linestyle="--")
     needed = "\n".join(f"{target:.0%} placed: {curve.places_needed(target)} places" for target in TARGETS)
-    now = min(curve.current_capacity, len(curve.share_placed) - 1)
-    share_now = float(curve.share_placed[now]) * 100
-    ax.plot([curve.current_capacity], [share_now], marker="D", markersize=8, color=TOL_MUTED[6], linestyle="none")
-    lines = [f"now: {curve.current_capacity} places, {share_now:.0f}% placed", needed]
+    planned = curve.capacity_in_window
+    share_planned = curve.share_placed_at(planned) * 100
+    ax.plot([planned], [share_planned], marker="D", markersize=8, color=TOL_MUTED[6], linestyle="none")
+    lines = [f"planned: {planned} places, {share_planned:.0f}% placed", needed]
     ax.text(
         0.98,
         0.04,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.demand import horizon_day
 from sim.model import IN_CARE, simulate_replication
 from sim.scenario import Scenario
 
@@ -41,7 +42,7 @@ class SizingCurve:
     capacities: np.ndarray
     share_placed: np.ndarray  # share of the pool's demand placed in it, for each capacity
     occupancy: np.ndarray  # P(N = n) in the unlimited run, n = 0..len-1
-    current_capacity: int
+    capacity_in_window: int  # places when the window opens (see `capacity_in_window`)
 
     @property
     def dispersion(self) -> float:
@@ -50,6 +51,10 @@ class SizingCurve:
         n = np.arange(len(self.occupancy))
         mean = float(np.dot(n, self.occupancy))
         return float(np.dot((n - mean) ** 2, self.occupancy) / mean) if mean > 0 else float("nan")
+
+    def share_placed_at(self, capacity: int) -> float:
+        """The curve at `capacity`; beyond its last point (six standard deviations past the mean) it is flat."""
+        return float(self.share_placed[min(capacity, len(self.share_placed) - 1)])
 
     def places_needed(self, target: float) -> int:
         meeting = self.capacities[self.share_placed >= target]
@@ -83,8 +88,19 @@ def sizing_curve(scenario: Scenario, pool: str, replications: int, seed: int | N
     mean = float(np.dot(np.arange(len(occupancy)), occupancy))
     capacities = np.arange(int(mean + 6 * np.sqrt(mean) + 10))
     blocking = np.array([erlang_b(int(c), mean) for c in capacities])
-    capacity = scenario.pools[pool].capacity
-    return SizingCurve(pool, capacities, 1.0 - blocking, occupancy, 0 if capacity == "unlimited" else int(capacity))
+    return SizingCurve(pool, capacities, 1.0 - blocking, occupancy, capacity_in_window(scenario, pool))
+
+
+def capacity_in_window(scenario: Scenario, pool: str) -> int:
+    """Places in the pool when the sizing window opens: the starting capacity and the dated openings and
+    closures up to then, so a what-if opening homes mid-horizon is read where it stands. Foster-carer
+    recruitment and deregistration, which differ between replications, are left out."""
+    settings = scenario.pools[pool]
+    if settings.unlimited:
+        return 0
+    opens = window(scenario)[0]
+    changes = sum(c.change for c in settings.capacity_changes if horizon_day(scenario, c.date) <= opens)
+    return max(int(settings.capacity) + changes, 0)
 
 
 def share_placed(scenario: Scenario, pool: str, capacity: int, replications: int, seed: int | None = None):
@@ -108,8 +124,8 @@ def sizing_table(curves: list[SizingCurve]) -> pd.DataFrame:
         [
             {
                 "pool": curve.pool,
-                "current_capacity": curve.current_capacity,
-                "share_placed_now": round(float(curve.share_placed[curve.current_capacity]), 3),
+                "capacity_in_window": curve.capacity_in_window,
+                "share_placed_at_it": round(curve.share_placed_at(curve.capacity_in_window), 3),
                 "dispersion": round(curve.dispersion, 2),
                 **{f"places_for_{int(t * 100)}%": curve.places_needed(t) for t in TARGETS},
             }

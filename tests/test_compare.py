@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from sim.compare import compare, paired_differences, yearly_measures
 from sim.runner import run
 from sim.scenario_files import load_scenario
-from sim.sizing import share_placed, sizing_curve
+from sim.sizing import capacity_in_window, share_placed, sizing_curve
 from tests.builders import build, one_pool_scenario
 
 PRICED = Path(__file__).parent / "bad_scenarios" / "priced_base.toml"
@@ -84,6 +85,19 @@ def test_sizing_curve_agrees_with_direct_runs_at_two_capacities() -> None:
         _, low, high = share_placed(scenario, "inhouse", capacity, replications=30)
         assert low <= curve.share_placed[capacity] <= high, (capacity, curve.share_placed[capacity], low, high)
     assert curve.places_needed(0.95) > curve.places_needed(0.80)
+
+
+def test_sizing_reads_capacity_where_the_window_opens() -> None:
+    """Dated openings and closures up to mid-horizon count; later ones and unlimited pools do not."""
+    raw = one_pool_scenario(capacity=10, years=10)  # horizon 2020-04-01 to 2030-04-01, window opens in 2025
+    raw["pools"]["inhouse"]["capacity_changes"] = [
+        {"date": dt.date(2021, 1, 1), "change": 4},
+        {"date": dt.date(2024, 6, 1), "change": -1},
+        {"date": dt.date(2027, 1, 1), "change": 5},
+    ]
+    scenario = build(raw)
+    assert capacity_in_window(scenario, "inhouse") == 13
+    assert capacity_in_window(scenario, "external") == 0
 
 
 def test_summary_sentence_numbers_equal_the_table() -> None:
