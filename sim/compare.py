@@ -168,9 +168,17 @@ def _change(row: pd.Series, up: str, down: str, what: str, money: bool = False) 
     if value < 0:
         value, low, high = -value, -high, -low
     if money:
-        amount = f"£{value / 1e6:.2f}m ({low / 1e6:.2f} to {high / 1e6:.2f})"
+        if value == low == high == 0:
+            return f"{what} unchanged" if what else "no net change in spend"
+        amount = _pounds(value, low, high)
         return f"{what} {word} {amount}".strip() if what else f"{word} {amount}"
     return f"{value:.1f} {word} ({low:.1f} to {high:.1f}) {what}".strip()
+
+
+def _pounds(value: float, low: float, high: float) -> str:
+    """£ million to two places, or £ thousand to one below £0.1m, where millions would read '£0.00m'."""
+    scale, unit, places = (1e6, "m", 2) if max(abs(value), abs(low), abs(high)) >= 1e5 else (1e3, "k", 1)
+    return f"£{value / scale:.{places}f}{unit} ({low / scale:.{places}f} to {high / scale:.{places}f})"
 
 
 def headline_year(result: RunResult) -> str:

@@ -132,13 +132,35 @@ def _spend_section(result: RunResult) -> list[str]:
 
 def _differences_table(comparison: Comparison, year: str) -> str:
     rows = comparison.differences
-    rows = rows[(rows["financial_year"] == year) & (rows["category"] == "all")].copy()
-    rows["measure"] = rows["measure"].map(lambda m: MEASURE_LABELS.get(m, m))
-    shown = rows[["what_if", "measure", "base_mean", "what_if_mean", "difference", "ci95_low", "ci95_high"]]
-    return (
-        "<p class='note'>Mean across replications; difference = what-if minus base, with its 95% confidence "
-        "interval (paired replications).</p>" + shown.round(2).to_html(index=False, border=0)
+    rows = rows[(rows["financial_year"] == year) & (rows["category"] == "all")]
+    money = [plots.MEASURE_UNITS.get(measure) == "£ million" for measure in rows["measure"]]
+
+    def column(values: pd.Series) -> list[str]:
+        return [_amount(value, is_money) for value, is_money in zip(values, money, strict=True)]
+
+    lows, highs = column(rows["ci95_low"]), column(rows["ci95_high"])
+    shown = pd.DataFrame(
+        {
+            "what-if": rows["what_if"].to_numpy(),
+            "measure": [MEASURE_LABELS.get(m, m) for m in rows["measure"]],
+            "base (mean)": column(rows["base_mean"]),
+            "what-if (mean)": column(rows["what_if_mean"]),
+            "difference": column(rows["difference"]),
+            "95% CI of the difference": [f"{low} to {high}" for low, high in zip(lows, highs, strict=True)],
+        }
     )
+    return (
+        "<p class='note'>Mean across replications; difference = what-if minus base, with the 95% confidence "
+        "interval of its mean (paired replications). Money in pounds at that year's prices.</p>"
+        + shown.to_html(index=False, border=0)
+    )
+
+
+def _amount(value: float, money: bool) -> str:
+    """Pounds to the pound with the sign in front (-£708,774), other measures to one decimal place."""
+    if money:
+        return f"{'-' if value < 0 else ''}£{abs(value):,.0f}"
+    return f"{value:,.1f}"
 
 
 def _sizing_section(curves: list[SizingCurve], result: RunResult) -> list[str]:

@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from sim.compare import compare, paired_differences, yearly_measures
+from sim.compare import _change, compare, paired_differences, yearly_measures
 from sim.runner import run
 from sim.scenario_files import load_scenario
 from sim.sizing import capacity_in_window, share_placed, sizing_curve
@@ -53,8 +54,6 @@ def test_adding_capacity_never_increases_the_gap_in_any_replication() -> None:
 
 
 def test_paired_differences_of_a_known_shift() -> None:
-    import pandas as pd
-
     base = pd.DataFrame(
         {
             "replication": [0, 1, 2],
@@ -118,8 +117,22 @@ def test_summary_sentence_numbers_equal_the_table() -> None:
     assert sign * float(match.group(1)) == pytest.approx(placed["difference"], abs=0.05)
     low, high = sorted(sign * np.array([float(match.group(3)), float(match.group(4))]))
     assert (low, high) == pytest.approx((placed["ci95_low"], placed["ci95_high"]), abs=0.05)
-    money = re.search(r"(net cost|net saving) £([\d.]+)m \(([-\d.]+) to ([-\d.]+)\)", sentence)
+    money = re.search(r"(net cost|net saving) £([\d.]+)([mk]) \(([-\d.]+) to ([-\d.]+)\)", sentence)
     assert money, sentence
     total = rows.loc["spend_total"]
     sign = 1 if money.group(1) == "net cost" else -1
-    assert sign * float(money.group(2)) * 1e6 == pytest.approx(total["difference"], abs=5e3)
+    scale = 1e6 if money.group(3) == "m" else 1e3
+    assert sign * float(money.group(2)) * scale == pytest.approx(total["difference"], abs=scale / 200)
+
+
+@pytest.mark.parametrize(
+    ("difference", "expected"),
+    [
+        ((-708_774.0, -762_227.0, -655_320.0), "external spend down £0.71m (0.66 to 0.76)"),
+        ((3_240.0, 1_010.0, 5_470.0), "external spend up £3.2k (1.0 to 5.5)"),
+        ((0.0, 0.0, 0.0), "external spend unchanged"),
+    ],
+)
+def test_money_in_the_summary_reads_at_its_size(difference: tuple[float, float, float], expected: str) -> None:
+    row = pd.Series(dict(zip(["difference", "ci95_low", "ci95_high"], difference, strict=True)))
+    assert _change(row, "up", "down", "external spend", money=True) == expected
