@@ -7,6 +7,7 @@ rate appears on the Assumptions sheet with its source, so a finance officer can 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -77,8 +78,9 @@ def _ci(values: pd.Series) -> tuple[float, float]:
 # Excel
 
 
-def write_budget_workbook(result: RunResult, summary: pd.DataFrame, path: Path) -> None:
-    """budget.xlsx: Summary, By pool, By need, Weekly cost check, Assumptions, Notes."""
+def write_budget_workbook(result: RunResult, summary: pd.DataFrame, path: Path | BinaryIO) -> None:
+    """budget.xlsx: Summary, By pool, By need, Weekly cost check, Assumptions, Notes (to a file, or to an
+    in-memory file for the workshop app's download)."""
     workbook = Workbook()
     sheets = [
         ("Summary", summary[summary["breakdown"].isin(["total", "provision"])], POUNDS),

@@ -337,16 +337,30 @@ def _entries_chart(entries: estimate.EntryEstimate):
 
 
 def _durations_chart(result: Calibration):
-    figure, axes = plt.subplots(1, len(AGE_BANDS), figsize=(15, 3), sharey=True)
-    for axis, band in zip(axes, AGE_BANDS, strict=True):
+    """One panel per age band, three to a row, the legend in the spare cell."""
+    columns = 3
+    rows = -(-len(AGE_BANDS) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(10, 3.2 * rows), sharey=True, squeeze=False)
+    axes = list(grid.ravel())
+    for axis, band in zip(axes, AGE_BANDS, strict=False):
         fit = result.durations[band]
         axis.step(fit.km_time, fit.km_survival, where="post", color="#CC6677", label="observed (Kaplan-Meier)")
-        grid = np.linspace(0, max(fit.km_time.max() if len(fit.km_time) else 1, 365), 200)
-        axis.plot(grid, _model_survival(fit, band, grid), color="#332288", label="fitted model")
-        axis.set_title(f"entered aged {band}", fontsize=9)
+        grid_days = np.linspace(0, max(fit.km_time.max() if len(fit.km_time) else 1, 365), 200)
+        axis.plot(grid_days, _model_survival(fit, band, grid_days), color="#332288", label="fitted model")
+        if fit.periods == 0:
+            note = "no periods in the window:\nthe all-ages fit"
+            axis.text(0.5, 0.1, note, transform=axis.transAxes, ha="center", fontsize=8)
+        axis.set_title(f"entered aged {band} ({fit.periods} periods)", fontsize=9)
         axis.set_xlabel("days in care", fontsize=8)
-    axes[0].set_ylabel("share still in care")
-    axes[0].legend(fontsize=7)
+    for axis in axes[::columns]:
+        axis.set_ylabel("share still in care")
+    handles, labels = axes[0].get_legend_handles_labels()
+    for spare in axes[len(AGE_BANDS) :]:
+        spare.axis("off")
+        spare.legend(handles, labels, loc="center", fontsize=8, frameon=False)
+    if len(axes) == len(AGE_BANDS):
+        axes[0].legend(fontsize=7)
+    figure.tight_layout()
     return figure
 
 
