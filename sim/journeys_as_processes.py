@@ -45,7 +45,7 @@ class ProcessJourneys(CareSystem):
             self._offer_step_back(child, need, pool, wanted)
         for child in starting:
             env.process(self._journey(child, already_placed=True))
-        env.process(self._arrivals(np.flatnonzero(~self.cohort.starting).tolist()))
+        env.process(self._arrivals())
         env.process(self._capacity_changes(self._capacity_timeline()))
         with _collector_paused():
             env.run(until=self.horizon)
@@ -53,9 +53,9 @@ class ProcessJourneys(CareSystem):
         _discard_pending_events(env)
         return record
 
-    def _arrivals(self, children: list[int]) -> Iterator[simpy.Event]:
+    def _arrivals(self) -> Iterator[simpy.Event]:
         env = self.env
-        for child in children:
+        for child in self.arriving:
             yield env.timeout(self.entry_day[child] - env.now)
             env.process(self._journey(child, already_placed=False))
 

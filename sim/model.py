@@ -140,6 +140,7 @@ class CareSystem:
         self.households: dict[int, int] = {}
         self.household_log: list[tuple[float, int, float]] = []
         self.entry_day: list[float] = self.cohort.entry_day.tolist()
+        self.arriving: Iterator[int] = iter(np.flatnonzero(~self.cohort.starting).tolist())  # in order of entry
         self.segment = [0] * n  # child -> index of its current need segment
         self.adopters_waiting = scenario.adoption.adopters_waiting_at_start
         self.adopter_queue: dict[int, None] = {}  # children waiting for adopters, first come first served
@@ -157,7 +158,6 @@ class CareSystem:
             self._offer_step_back(child, need, pool, wanted)
         for child in starting:
             self._await_segment_end(child, 0)
-        self._arriving = iter(np.flatnonzero(~cohort.starting).tolist())
         self._schedule_next_arrival()
         env.process(self._capacity_changes(self._capacity_timeline()))
         if self.scenario.adoption.adopter_approvals_per_year != "unlimited":
@@ -174,7 +174,7 @@ class CareSystem:
 
     def _schedule_next_arrival(self) -> None:
         """Only the next arrival waits in the event queue: a queue of every entry would slow each event."""
-        child = next(self._arriving, None)
+        child = next(self.arriving, None)
         if child is not None:
             self._after(self.entry_day[child] - self.env.now, self._arrives, child)
 
