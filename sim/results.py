@@ -113,7 +113,7 @@ class Labels:
         return self.rank[index]
 
     def label(self, code: np.ndarray) -> pd.Categorical:
-        """Labels of the codes as a categorical column: a byte a row instead of a string."""
+        """Labels of the codes, as a categorical column."""
         return pd.Categorical.from_codes(code, categories=self.labels[self.order].astype(str))
 
 
