@@ -10,20 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import numpy as np
 import simpy
 
-from sim.model import (
-    ADOPTION,
-    AGE_18,
-    AGE_18_DAYS,
-    IN_CARE,
-    PLACED_FOR_ADOPTION,
-    CareSystem,
-    ReplicationRecord,
-    _collector_paused,
-    _discard_pending_events,
-)
+from sim.model import ADOPTION, AGE_18, AGE_18_DAYS, PLACED_FOR_ADOPTION, CareSystem
 from sim.scenario import Scenario
 
 
@@ -35,23 +24,10 @@ class ProcessJourneys(CareSystem):
             raise ValueError("journeys as processes are kept for scenarios with unlimited adopters only")
         super().__init__(scenario, seed, replication)
 
-    def run(self) -> ReplicationRecord:
-        env = self.env
-        starting = np.flatnonzero(self.cohort.starting).tolist()
+    def _start_journeys(self, starting: list[int]) -> None:
         for child in starting:
-            need, pool = self.segment_need(child, 0), int(self.cohort.start_pool[child])
-            wanted = self._first_choice(child, need)
-            self._open(child, need, pool, wanted, IN_CARE)
-            self._offer_step_back(child, need, pool, wanted)
-        for child in starting:
-            env.process(self._journey(child, already_placed=True))
-        env.process(self._arrivals())
-        env.process(self._capacity_changes(self._capacity_timeline()))
-        with _collector_paused():
-            env.run(until=self.horizon)
-        record = self._record()
-        _discard_pending_events(env)
-        return record
+            self.env.process(self._journey(child, already_placed=True))
+        self.env.process(self._arrivals())
 
     def _arrivals(self) -> Iterator[simpy.Event]:
         env = self.env

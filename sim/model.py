@@ -156,9 +156,7 @@ class CareSystem:
             wanted = self._first_choice(child, need)
             self._open(child, need, pool, wanted, IN_CARE)
             self._offer_step_back(child, need, pool, wanted)
-        for child in starting:
-            self._await_segment_end(child, 0)
-        self._schedule_next_arrival()
+        self._start_journeys(starting)
         env.process(self._capacity_changes(self._capacity_timeline()))
         if self.scenario.adoption.adopter_approvals_per_year != "unlimited":
             env.process(self._adopter_approvals())
@@ -167,6 +165,12 @@ class CareSystem:
         record = self._record()
         _discard_pending_events(env)
         return record
+
+    def _start_journeys(self, starting: list[int]) -> None:
+        """The children in care at the start wait for their first segment to end; the first arrival is due."""
+        for child in starting:
+            self._await_segment_end(child, 0)
+        self._schedule_next_arrival()
 
     def _after(self, delay: float, callback: Callable[[simpy.Event], None], child: int) -> None:
         """Call `callback` in `delay` days with an event whose value is the child."""

@@ -251,6 +251,15 @@ class Pool(_Strict):
     def takes_all_ages(self) -> bool:
         return self.min_age == 0 and self.max_age >= LEAVING_CARE_AGE_YEARS
 
+    def places_on(self, day: dt.date) -> int:
+        """Places (beds) open on `day` by the plan: the starting capacity with the dated changes up to that day
+        (foster-carer recruitment and deregistration, drawn per replication, are not in it). Finite pools only."""
+        return int(self.capacity) + sum(c.change for c in self.capacity_changes if c.date <= day)
+
+    def homes_on(self, day: dt.date) -> int:
+        """Homes open on `day` by the plan, as `places_on` counts beds."""
+        return self.homes + sum(c.homes for c in self.capacity_changes if c.date <= day)
+
 
 class Matching(_Strict):
     """Where children with one placement need go: preferred pools in order, then fallbacks."""

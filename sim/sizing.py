@@ -11,13 +11,13 @@ finite pool directly so the curve can be checked at any capacity.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.demand import horizon_day
 from sim.model import IN_CARE, simulate_replication
 from sim.scenario import Scenario
 
@@ -98,9 +98,8 @@ def capacity_in_window(scenario: Scenario, pool: str) -> int:
     settings = scenario.pools[pool]
     if settings.unlimited:
         return 0
-    opens = window(scenario)[0]
-    changes = sum(c.change for c in settings.capacity_changes if horizon_day(scenario, c.date) <= opens)
-    return max(int(settings.capacity) + changes, 0)
+    opens = scenario.horizon.start + dt.timedelta(days=int(window(scenario)[0]))
+    return max(settings.places_on(opens), 0)
 
 
 def share_placed(scenario: Scenario, pool: str, capacity: int, replications: int, seed: int | None = None):

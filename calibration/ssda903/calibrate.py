@@ -338,9 +338,7 @@ def _entries_chart(entries: estimate.EntryEstimate):
 
 def _durations_chart(result: Calibration):
     """One panel per age band, three to a row, the legend in the spare cell."""
-    columns = 3
-    rows = -(-len(AGE_BANDS) // columns)
-    figure, grid = plt.subplots(rows, columns, figsize=(10, 3.2 * rows), sharey=True, squeeze=False)
+    figure, grid = plt.subplots(2, 3, figsize=(10, 6.4), sharey=True)
     axes = list(grid.ravel())
     for axis, band in zip(axes, AGE_BANDS, strict=False):
         fit = result.durations[band]
@@ -352,14 +350,11 @@ def _durations_chart(result: Calibration):
             axis.text(0.5, 0.1, note, transform=axis.transAxes, ha="center", fontsize=8)
         axis.set_title(f"entered aged {band} ({fit.periods} periods)", fontsize=9)
         axis.set_xlabel("days in care", fontsize=8)
-    for axis in axes[::columns]:
+    for axis in grid[:, 0]:
         axis.set_ylabel("share still in care")
-    handles, labels = axes[0].get_legend_handles_labels()
-    for spare in axes[len(AGE_BANDS) :]:
-        spare.axis("off")
-        spare.legend(handles, labels, loc="center", fontsize=8, frameon=False)
-    if len(axes) == len(AGE_BANDS):
-        axes[0].legend(fontsize=7)
+    spare = axes[len(AGE_BANDS)]  # the five bands leave the last cell of the 2 x 3 grid free
+    spare.axis("off")
+    spare.legend(*axes[0].get_legend_handles_labels(), loc="center", fontsize=8, frameon=False)
     figure.tight_layout()
     return figure
 

@@ -210,9 +210,7 @@ def _apply_homes(document: dict[str, Any], baseline: Scenario, levers: Levers) -
 
 def _check_closure(baseline: Scenario, name: str, date: dt.date, homes: int, beds: int) -> None:
     pool = baseline.pools[name]
-    earlier = [c for c in pool.capacity_changes if c.date <= date]
-    open_beds = int(pool.capacity) + sum(c.change for c in earlier)
-    open_homes = pool.homes + sum(c.homes for c in earlier)
+    open_beds, open_homes = pool.places_on(date), pool.homes_on(date)
     if beds > open_beds or homes > open_homes:
         raise LeverError(
             f"closing {homes} home(s) and {beds} bed(s) on {date}, but pool '{name}' has {open_homes} home(s) "
