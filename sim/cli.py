@@ -1,6 +1,7 @@
 """The `sufficiency` command: run, validate, bench.
 
-Exit codes: 0 success, 2 bad input (a scenario that cannot be used; nothing is written).
+Exit codes: 0 success; 2 bad input, a bad option or an environment problem (one line on stderr, nothing
+written); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sim.errors import InputError
 from sim.scenario import ScenarioError
 from sim.scenario_files import load_scenario
 
 BAD_INPUT = 2
+INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,9 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except ScenarioError as error:
+    except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.distributions import Distribution
+from sim.errors import InputError
 from sim.price_book import PriceBook
 from sim.vocabulary import (
     AGE_BANDS,
@@ -45,7 +46,7 @@ assert set(EXIT_ROUTES) == set(ExitRoute.__args__)
 assert set(CATEGORIES_OF_NEED) == set(CategoryOfNeed.__args__)
 
 
-class ScenarioError(Exception):
+class ScenarioError(InputError):
     """A scenario file that cannot be used; the message names file, key path and expectation."""
 
 
