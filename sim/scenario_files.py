@@ -11,16 +11,18 @@ from __future__ import annotations
 import csv
 import difflib
 import re
-import tomllib
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from sim import bounded_toml
+from sim.errors import InputError
 from sim.scenario import Scenario, ScenarioError, StartChild
 
 KeyPath = tuple[str, ...]
+MAX_EXTENDS_DEPTH = 20  # files extending one another; the shipped what-ifs use 2 or 3
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -72,14 +74,12 @@ def _load_merged(
                 "expected the name of a scenario file, relative to the folder of the file that extends it"
             )
         raise ScenarioError(f"scenario file {path} {problem}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8") if text is None else text)
-    except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(f"{path}: not valid TOML: {error}") from None
-    except UnicodeDecodeError as error:
-        raise ScenarioError(f"{path}: not a text file: expected UTF-8 TOML ({error.reason})") from None
-    except OSError as error:
-        raise ScenarioError(f"{path}: cannot be read: {error.strerror or error}") from None
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise ScenarioError(
+            f"{chain[-1]}: extends: a chain of more than {MAX_EXTENDS_DEPTH} files (from {chain[0]}); "
+            f"expected at most {MAX_EXTENDS_DEPTH} files extending one another"
+        )
+    raw = parse_toml(_read_text(path) if text is None else text, str(path))
     _resolve_start_csv(raw, path)
     origins = {key: path for key in _leaf_paths(raw)}
     parent_name = raw.get("extends")
@@ -89,6 +89,29 @@ def _load_merged(
         raise ScenarioError(f"{path}: extends: expected the name of a scenario file (a string), got {parent_name!r}")
     parent, parent_origins = _load_merged(path.parent / parent_name, (*chain, path))
     return _deep_merge(parent, raw), parent_origins | origins
+
+
+def parse_toml(text: str, label: str) -> dict[str, Any]:
+    """TOML text parsed within size and depth bounds (see `sim.bounded_toml`); errors start with `label`."""
+    try:
+        return bounded_toml.parse_toml(text, label)
+    except InputError as error:
+        raise ScenarioError(str(error)) from None
+
+
+def _read_text(path: Path) -> str:
+    """A scenario file's text, refusing a file too large to be one before reading it."""
+    try:
+        size = path.stat().st_size
+        if size > bounded_toml.MAX_TOML_BYTES:
+            raise ScenarioError(
+                f"{path}: {size:,} bytes is over the limit of {bounded_toml.MAX_TOML_BYTES:,} bytes for a scenario file"
+            )
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ScenarioError(f"{path}: not a text file: expected UTF-8 TOML ({error.reason})") from None
+    except OSError as error:
+        raise ScenarioError(f"{path}: cannot be read: {error.strerror or error}") from None
 
 
 def _leaf_paths(table: dict[str, Any], prefix: KeyPath = ()) -> list[KeyPath]:
