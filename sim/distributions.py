@@ -18,14 +18,17 @@ import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from scipy import special, stats
 
-PositiveDays = Annotated[float, Field(gt=0)]
+from sim.schema import MAX_DAYS, ScenarioModel
+
+MIN_DAYS = 0.01  # about a quarter of an hour: a shorter mean stay is a slip (and underflows the gamma's shape)
+MAX_SPREAD = 100.0  # sd / mean: beyond it a lognormal or gamma puts nearly all stays at zero or the far tail
+PositiveDays = Annotated[float, Field(ge=MIN_DAYS, le=MAX_DAYS)]
 
 
-class _Distribution(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Distribution(ScenarioModel):
 
     def frozen(self) -> Any:
         """The equivalent scipy distribution (built on each call; the engine does not use it)."""
@@ -57,12 +60,22 @@ class _Distribution(BaseModel):
         return 1.0 - self.cdf(np.asarray(days, dtype=float))
 
 
+def _check_spread(mean: float, sd: float) -> None:
+    if sd > MAX_SPREAD * mean:
+        raise ValueError(f"sd ({sd:g}) must be at most {MAX_SPREAD:g} times the mean ({mean:g})")
+
+
 class Lognormal(_Distribution):
     """Lognormal with the given mean and standard deviation of the stay in days."""
 
     distribution: Literal["lognormal"]
     mean: PositiveDays
     sd: PositiveDays
+
+    @model_validator(mode="after")
+    def _spread(self) -> Lognormal:
+        _check_spread(self.mean, self.sd)
+        return self
 
     @property
     def _mu_sigma(self) -> tuple[float, float]:
@@ -98,6 +111,11 @@ class Gamma(_Distribution):
     distribution: Literal["gamma"]
     mean: PositiveDays
     sd: PositiveDays
+
+    @model_validator(mode="after")
+    def _spread(self) -> Gamma:
+        _check_spread(self.mean, self.sd)
+        return self
 
     @property
     def _shape(self) -> float:
@@ -143,7 +161,7 @@ class Exponential(_Distribution):
 
 class Weibull(_Distribution):
     distribution: Literal["weibull"]
-    shape: Annotated[float, Field(gt=0)]
+    shape: Annotated[float, Field(ge=0.05, le=100)]  # beyond these, every stay is ~0 or ~the scale
     scale: PositiveDays
 
     def frozen(self) -> Any:

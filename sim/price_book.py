@@ -12,30 +12,30 @@ import math
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from scipy import special, stats
 
+from sim.schema import MAX_WEEKLY_PRICE, MAX_YEARLY_PRICE, Money, PercentPerYear, ScenarioModel, Source
 from sim.vocabulary import AGE_BANDS
 
-Money = Annotated[float, Field(ge=0)]
-InflationPercent = Annotated[float, Field(gt=-100)]
+YearlyMoney = Annotated[float, Field(ge=0, le=MAX_YEARLY_PRICE)]
+WeeklyPrice = Annotated[float, Field(gt=0, le=MAX_WEEKLY_PRICE)]
+MAX_P90_OVER_MEDIAN = 20.0  # a wider lognormal has a mean over 15 times its median: a slip, not a market
 Z90 = float(stats.norm.ppf(0.9))
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WeeklyPriceDistribution(_Strict):
+class WeeklyPriceDistribution(ScenarioModel):
     """Weekly price of one placement, lognormal by its median and 90th percentile, drawn when it starts."""
 
-    median: Annotated[float, Field(gt=0)]
-    p90: Annotated[float, Field(gt=0)]
+    median: WeeklyPrice
+    p90: WeeklyPrice
 
     @model_validator(mode="after")
     def _p90_above_median(self) -> WeeklyPriceDistribution:
         if self.p90 <= self.median:
             raise ValueError(f"p90 ({self.p90:g}) must be above the median ({self.median:g})")
+        if self.p90 > MAX_P90_OVER_MEDIAN * self.median:
+            raise ValueError(f"p90 ({self.p90:g}) must be at most {MAX_P90_OVER_MEDIAN:g} times the median")
         return self
 
     @property
@@ -54,19 +54,19 @@ class WeeklyPriceDistribution(_Strict):
         return self.median * math.exp(self.sigma**2 / 2.0)
 
 
-class PoolPrice(_Strict):
+class PoolPrice(ScenarioModel):
     """What one pool's places cost. Give one weekly price form, a block cost, or both."""
 
-    source: str = Field(min_length=1)
+    source: Source
     weekly: Money | None = None
     weekly_by_age_band: dict[str, Money] | None = None
     weekly_distribution: WeeklyPriceDistribution | None = None
     fee_weekly: Money = 0.0
-    block_per_home_per_year: Money | None = None
+    block_per_home_per_year: YearlyMoney | None = None
     per_occupied_night: Money = 0.0
     staying_put_weekly: Money = 0.0
     staying_close_weekly: Money = 0.0
-    inflation_percent_per_year: InflationPercent | None = None
+    inflation_percent_per_year: PercentPerYear | None = None
 
     @model_validator(mode="after")
     def _one_weekly_form(self) -> PoolPrice:
@@ -88,16 +88,16 @@ class PoolPrice(_Strict):
         return any(getattr(self, f) is not None for f in ("weekly", "weekly_by_age_band", "weekly_distribution"))
 
 
-class InflationGroup(_Strict):
-    percent_per_year: InflationPercent
+class InflationGroup(ScenarioModel):
+    percent_per_year: PercentPerYear
     pools: list[str] = Field(min_length=1)
-    source: str = Field(min_length=1)
+    source: Source
 
 
-class PriceBook(_Strict):
+class PriceBook(ScenarioModel):
     base_date: dt.date
-    inflation_percent_per_year: InflationPercent
-    inflation_source: str = Field(min_length=1)
+    inflation_percent_per_year: PercentPerYear
+    inflation_source: Source
     inflation_groups: dict[str, InflationGroup] = {}
     pools: dict[str, PoolPrice]
 

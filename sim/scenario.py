@@ -8,23 +8,50 @@ children within capacity) are checked here too, so a run never starts on an inco
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim.distributions import Distribution
 from sim.errors import InputError
 from sim.price_book import PriceBook
+from sim.schema import (
+    MAX_HOUSEHOLDS,
+    MAX_HOUSEHOLDS_PER_YEAR,
+    MAX_PLACES,
+    DaysOrZero,
+    Name,
+    Note,
+    PercentPerYear,
+    PerYear,
+    ScenarioModel,
+    Text,
+)
 from sim.vocabulary import (
     AGE_BANDS,
     CATEGORIES_OF_NEED,
+    DAYS_PER_YEAR,
     EXIT_ROUTES,
     LEAVING_CARE_AGE_YEARS,
     PLACEMENT_NEEDS,
 )
 
+FIRST_START_YEAR, LAST_START_YEAR = 1990, 2100  # SSDA903 returns begin in the 1990s; 2100 + 50 years fits a date
+MAX_HOMES = 10_000  # homes in one pool
+MAX_LIST = 1_000  # capacity changes of a pool, moves of a journey, starting groups
+MAX_POOLS = 100
+MAX_START_CHILDREN = 200_000  # rows of a starting-population CSV: more than England's children in care
+MAX_SEED = 2**63 - 1
+# Children one replication may simulate (starting population and expected entries). An England-sized
+# replication holds about 460,000 (docs/performance.md); ten times that is a slip, not a plan.
+MAX_EXPECTED_CHILDREN = 5_000_000
+POOL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
 Probability = Annotated[float, Field(ge=0, le=1)]
-NonNegative = Annotated[float, Field(ge=0)]
+Places = Annotated[int, Field(ge=0, le=MAX_PLACES)]
+Homes = Annotated[int, Field(ge=0, le=MAX_HOMES)]
 AgeBand = Literal["under1", "1-4", "5-9", "10-15", "16-17"]
 Need = Literal[
     "fostering",
@@ -50,19 +77,22 @@ class ScenarioError(InputError):
     """A scenario file that cannot be used; the message names file, key path and expectation."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _check_sums_to_one(shares: dict[str, float], what: str) -> None:
     total = sum(shares.values())
     if abs(total - 1.0) > SUM_TOLERANCE:
         raise ValueError(f"{what} must sum to 1, got {total:.6g}")
 
 
-class Horizon(_Strict):
+class Horizon(ScenarioModel):
     start: dt.date
     years: Annotated[int, Field(ge=1, le=50)]
+
+    @field_validator("start")
+    @classmethod
+    def _plausible_start(cls, value: dt.date) -> dt.date:
+        if not FIRST_START_YEAR <= value.year <= LAST_START_YEAR:
+            raise ValueError(f"expected a start date in the years {FIRST_START_YEAR} to {LAST_START_YEAR}")
+        return value
 
     @property
     def end(self) -> dt.date:
@@ -80,29 +110,31 @@ def _add_years(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years, day=28)
 
 
-class StartGroup(_Strict):
+class StartGroup(ScenarioModel):
     """Children in care on the start date, by current age band, placement need and pool."""
 
     age_band: AgeBand
     need: Need
     pool: str
-    count: Annotated[int, Field(ge=0)]
-    days_in_care: Annotated[float, Field(gt=0)]
+    count: Places
+    # The model caps a group's days in care at each child's drawn age (sim.demand), so only a value no child
+    # in care can have, beyond 18 years, is refused here.
+    days_in_care: Annotated[float, Field(gt=0, le=LEAVING_CARE_AGE_YEARS * DAYS_PER_YEAR)]
 
 
-class StartChild(_Strict):
+class StartChild(ScenarioModel):
     """One child in care on the start date (from the starting-population CSV)."""
 
     age_years: Annotated[float, Field(ge=0, lt=LEAVING_CARE_AGE_YEARS)]
     need: Need
     pool: str
-    days_in_care: Annotated[float, Field(ge=0)]
+    days_in_care: Annotated[float, Field(ge=0, le=LEAVING_CARE_AGE_YEARS * DAYS_PER_YEAR)]
 
 
-class StartPopulation(_Strict):
-    groups: list[StartGroup] = []
+class StartPopulation(ScenarioModel):
+    groups: list[StartGroup] = Field([], max_length=MAX_LIST)
     csv: str | None = None
-    children: list[StartChild] = []  # filled from `csv` when the file is loaded
+    children: list[StartChild] = Field([], max_length=MAX_START_CHILDREN)  # filled from `csv` when it is read
 
     @model_validator(mode="after")
     def _one_source(self) -> StartPopulation:
@@ -114,7 +146,7 @@ class StartPopulation(_Strict):
         return [(g.pool, g.need) for g in self.groups] + [(c.pool, c.need) for c in self.children]
 
 
-class Move(_Strict):
+class Move(ScenarioModel):
     """A planned move between placement needs (step-down, step-up, move to 16+ accommodation)."""
 
     from_need: Need
@@ -132,13 +164,13 @@ class Move(_Strict):
         return self
 
 
-class Journey(_Strict):
+class Journey(ScenarioModel):
     """Care journeys of children entering in one age band."""
 
     exit_routes: dict[ExitRoute, Probability]
     duration: dict[ExitRoute, Distribution] = {}
     first_need: dict[Need, Probability]
-    moves: list[Move] = []
+    moves: list[Move] = Field([], max_length=MAX_LIST)
 
     @model_validator(mode="after")
     def _consistent(self) -> Journey:
@@ -156,10 +188,10 @@ class Journey(_Strict):
         return self
 
 
-class UascStream(_Strict):
+class UascStream(ScenarioModel):
     """Unaccompanied asylum-seeking children: their own arrival rate, age mix and (optionally) journeys."""
 
-    rate_per_year: NonNegative = 0.0
+    rate_per_year: PerYear = 0.0
     age_mix: dict[AgeBand, Probability] = {"16-17": 1.0}
     journeys: dict[AgeBand, Journey] | None = None
 
@@ -170,10 +202,10 @@ class UascStream(_Strict):
         return value
 
 
-class Entries(_Strict):
-    rate_per_year: dict[AgeBand, NonNegative]
-    trend_percent_per_year: Annotated[float, Field(gt=-100)] = 0.0
-    seasonality: list[Annotated[float, Field(ge=0)]] = [1.0] * 12
+class Entries(ScenarioModel):
+    rate_per_year: dict[AgeBand, PerYear]
+    trend_percent_per_year: PercentPerYear = 0.0
+    seasonality: list[Annotated[float, Field(ge=0, le=12)]] = [1.0] * 12
     need_mix: dict[CategoryOfNeed, Probability]
     male_share: Probability = 0.5
     uasc: UascStream = UascStream()
@@ -194,11 +226,11 @@ class Entries(_Strict):
         return value
 
 
-class CapacityChange(_Strict):
+class CapacityChange(ScenarioModel):
     date: dt.date
-    change: int
-    homes: int = 0  # homes opened (+) or closed (-) with these places, for block costs
-    note: str = ""
+    change: Annotated[int, Field(ge=-MAX_PLACES, le=MAX_PLACES)]
+    homes: Annotated[int, Field(ge=-MAX_HOMES, le=MAX_HOMES)] = 0  # homes opened (+) or closed (-), for block costs
+    note: Note = ""
 
     @field_validator("change")
     @classmethod
@@ -208,14 +240,14 @@ class CapacityChange(_Strict):
         return value
 
 
-class FosteringSupply(_Strict):
+class FosteringSupply(ScenarioModel):
     """In-house fostering as households x places, with recruitment and deregistration."""
 
-    households: Annotated[int, Field(ge=0)]
+    households: Annotated[int, Field(ge=0, le=MAX_HOUSEHOLDS)]
     places_per_household: dict[Literal["1", "2", "3", "4"], Probability] = {"1": 1.0}
-    approvals_per_year: NonNegative = 0.0
-    assessment_delay_days: NonNegative = 0.0
-    deregistrations_per_year: NonNegative = 0.0
+    approvals_per_year: Annotated[float, Field(ge=0, le=MAX_HOUSEHOLDS_PER_YEAR)] = 0.0
+    assessment_delay_days: DaysOrZero = 0.0
+    deregistrations_per_year: Annotated[float, Field(ge=0, le=MAX_HOUSEHOLDS_PER_YEAR)] = 0.0
 
     @field_validator("places_per_household")
     @classmethod
@@ -224,17 +256,17 @@ class FosteringSupply(_Strict):
         return value
 
 
-class Pool(_Strict):
-    serves: list[Need] = Field(min_length=1)
-    capacity: Annotated[int, Field(ge=0)] | Literal["unlimited"]
+class Pool(ScenarioModel):
+    serves: list[Need] = Field(min_length=1, max_length=len(PLACEMENT_NEEDS))
+    capacity: Places | Literal["unlimited"]
     in_house: bool
     min_age: Annotated[float, Field(ge=0, lt=LEAVING_CARE_AGE_YEARS)] = 0.0
     max_age: Annotated[float, Field(gt=0, le=LEAVING_CARE_AGE_YEARS)] = LEAVING_CARE_AGE_YEARS
     within_20_miles: Probability = 1.0
-    homes: Annotated[int, Field(ge=0)] = 0  # homes on the start date, for block costs
-    capacity_changes: list[CapacityChange] = []
+    homes: Homes = 0  # homes on the start date, for block costs
+    capacity_changes: list[CapacityChange] = Field([], max_length=MAX_LIST)
     fostering: FosteringSupply | None = None
-    description: str = ""
+    description: Text = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> Pool:
@@ -262,33 +294,33 @@ class Pool(_Strict):
         return self.homes + sum(c.homes for c in self.capacity_changes if c.date <= day)
 
 
-class Matching(_Strict):
+class Matching(ScenarioModel):
     """Where children with one placement need go: preferred pools in order, then fallbacks."""
 
-    pools: list[str] = Field(min_length=1)
-    fallback: list[str] = []
+    pools: list[str] = Field(min_length=1, max_length=MAX_POOLS)
+    fallback: list[str] = Field([], max_length=MAX_POOLS)
 
     @property
     def options(self) -> list[str]:
         return self.pools + self.fallback
 
 
-class StepBack(_Strict):
+class StepBack(ScenarioModel):
     """Move a child from a less-preferred placement when a preferred place frees."""
 
     enabled: bool = False
-    min_days: NonNegative = 0.0
+    min_days: DaysOrZero = 0.0
     probability: Probability = 1.0
 
 
-class StayingPut(_Strict):
+class StayingPut(ScenarioModel):
     probability: Probability = 0.0
     until_age: Annotated[float, Field(gt=LEAVING_CARE_AGE_YEARS, le=25)] = 21.0
     duration: Distribution | None = None
     pools: list[str] | None = None  # default: every pool serving fostering or kinship fostering
 
 
-class StayingClose(_Strict):
+class StayingClose(ScenarioModel):
     probability: Probability = 0.0
     until_age: Annotated[float, Field(gt=LEAVING_CARE_AGE_YEARS, le=25)] = 21.0
     duration: Distribution | None = None
@@ -301,30 +333,30 @@ class StayingClose(_Strict):
         return self
 
 
-class LeavingCare(_Strict):
+class LeavingCare(ScenarioModel):
     staying_put: StayingPut = StayingPut()
     staying_close: StayingClose = StayingClose()
 
 
-class Adoption(_Strict):
+class Adoption(ScenarioModel):
     """Children whose exit route is adoption wait in `first_need` for an approved adopter."""
 
     first_need: Need = "fostering"
-    adopter_approvals_per_year: NonNegative | Literal["unlimited"] = "unlimited"
-    adopters_waiting_at_start: Annotated[int, Field(ge=0)] = 0
+    adopter_approvals_per_year: PerYear | Literal["unlimited"] = "unlimited"
+    adopters_waiting_at_start: Places = 0
     time_to_order: Distribution | None = None
 
 
-class Scenario(_Strict):
-    name: str
-    description: str = ""
+class Scenario(ScenarioModel):
+    name: Name
+    description: Text = ""
     extends: str | None = None
-    seed: Annotated[int, Field(ge=0)] = 0
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     horizon: Horizon
     start_population: StartPopulation = StartPopulation()
     entries: Entries
     journeys: dict[AgeBand, Journey]
-    pools: dict[str, Pool] = Field(min_length=1)
+    pools: dict[str, Pool] = Field(min_length=1, max_length=MAX_POOLS)
     matching: dict[Need, Matching]
     step_back: StepBack = StepBack()
     leaving_care: LeavingCare = LeavingCare()
@@ -339,7 +371,28 @@ class Scenario(_Strict):
         _check_start_population(self)
         _check_leaving_care(self)
         _check_prices(self)
+        _check_work(self)
         return self
+
+    @field_validator("pools")
+    @classmethod
+    def _pool_names(cls, pools: dict[str, Pool]) -> dict[str, Pool]:
+        for name in pools:
+            if not POOL_NAME.fullmatch(name):
+                raise ValueError(
+                    f"pool name {name[:40]!r}: expected a letter, then up to 63 letters, digits, '_' or '-'"
+                )
+        return pools
+
+    def expected_children(self) -> float:
+        """Children one replication is expected to simulate: the starting population and the entries over the
+        horizon (the rate compounded by the trend; seasonality averages one)."""
+        start = sum(g.count for g in self.start_population.groups) + len(self.start_population.children)
+        rate = sum(self.entries.rate_per_year.values()) + self.entries.uasc.rate_per_year
+        growth = math.log1p(self.entries.trend_percent_per_year / 100.0)
+        years = self.horizon.years
+        entry_years = years if abs(growth) < 1e-12 else math.expm1(growth * years) / growth
+        return start + rate * entry_years
 
     def journeys_for(self, uasc: bool) -> dict[str, Journey]:
         if uasc and self.entries.uasc.journeys is not None:
@@ -391,6 +444,20 @@ def _check_pools(s: Scenario) -> None:
                     f"pools.{name}.capacity_changes[{index}].date: {change.date} is outside the horizon; expected "
                     f"a date from {s.horizon.start} up to (not including) {s.horizon.end}"
                 )
+        _check_places_never_negative(name, pool)
+
+
+def _check_places_never_negative(name: str, pool: Pool) -> None:
+    """Dated closures may not close more places than the pool has then (the extra would vanish silently)."""
+    if pool.unlimited:
+        return
+    for index, change in sorted(enumerate(pool.capacity_changes), key=lambda item: item[1].date):
+        places = pool.places_on(change.date)
+        if places < 0:
+            raise ValueError(
+                f"pools.{name}.capacity_changes[{index}].change: the changes up to {change.date} leave {places} "
+                "places; expected closures of no more places than the pool has open"
+            )
 
 
 def _check_matching(s: Scenario) -> None:
@@ -442,6 +509,15 @@ def _check_start_population(s: Scenario) -> None:
                 f"start_population: {count} children start in pool '{pool_name}', above its capacity; "
                 f"expected at most pools.{pool_name}.capacity = {capacity}"
             )
+
+
+def _check_work(s: Scenario) -> None:
+    expected = s.expected_children()
+    if expected > MAX_EXPECTED_CHILDREN:
+        raise ValueError(
+            f"entries: about {expected:,.0f} children would enter or start in care in one replication; expected at "
+            f"most {MAX_EXPECTED_CHILDREN:,} (check entries.rate_per_year, trend_percent_per_year and horizon.years)"
+        )
 
 
 def _check_prices(s: Scenario) -> None:
