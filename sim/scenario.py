@@ -494,14 +494,11 @@ def _check_start_population(s: Scenario) -> None:
         held[group.pool] = held.get(group.pool, 0) + group.count
     for child in s.start_population.children:
         held[child.pool] = held.get(child.pool, 0) + 1
-    for pool_name, need in s.start_population.all_pools_and_needs():
-        if pool_name not in s.pools:
-            raise ValueError(f"start_population: pool '{pool_name}' is not defined under [pools]")
-        if need in s.matching and pool_name not in s.matching[need].options:
-            raise ValueError(
-                f"start_population: children needing '{need}' are in pool '{pool_name}', "
-                f"which is not among matching.{need} options"
-            )
+    for group in s.start_population.groups:
+        _check_start_place(s, group.pool, group.need, f"pool '{group.pool}'")
+    for number, child in enumerate(s.start_population.children, start=1):
+        # A CSV cell is a child's data: name the row, never the value.
+        _check_start_place(s, child.pool, child.need, f"the pool of the CSV's child {number}")
     for pool_name, count in held.items():
         capacity = s.pools[pool_name].capacity
         if capacity != "unlimited" and count > capacity:
@@ -509,6 +506,17 @@ def _check_start_population(s: Scenario) -> None:
                 f"start_population: {count} children start in pool '{pool_name}', above its capacity; "
                 f"expected at most pools.{pool_name}.capacity = {capacity}"
             )
+
+
+def _check_start_place(s: Scenario, pool_name: str, need: str, what: str) -> None:
+    if pool_name not in s.pools:
+        pools = ", ".join(s.pools)
+        raise ValueError(f"start_population: {what} is not defined under [pools]; expected one of: {pools}")
+    if need in s.matching and pool_name not in s.matching[need].options:
+        raise ValueError(
+            f"start_population: children needing '{need}' are in pool '{pool_name}', "
+            f"which is not among matching.{need} options"
+        )
 
 
 def _check_work(s: Scenario) -> None:

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from sim import bounded_toml
 from sim.errors import InputError
-from sim.scenario import Scenario, ScenarioError, StartChild
+from sim.scenario import MAX_START_CHILDREN, Scenario, ScenarioError, StartChild
+from sim.vocabulary import DAYS_PER_YEAR
 
 KeyPath = tuple[str, ...]
 MAX_EXTENDS_DEPTH = 20  # files extending one another; the shipped what-ifs use 2 or 3
@@ -177,13 +178,17 @@ def _start_children(reader: csv.DictReader, path: Path, source: str) -> list[dic
     expected = ", ".join(START_CSV_COLUMNS)
     missing = [c for c in START_CSV_COLUMNS if c not in columns]
     if missing:
+        # The header's cells are not echoed: a file without a header row would show a child's data here.
+        got = f"a first row of {len(columns)} cells" if columns else "an empty file"
         raise ScenarioError(
-            f"{path}: row 1 (header): missing column(s) {', '.join(missing)}; expected the columns {expected} "
-            f"(got {', '.join(columns) or 'an empty file'}){source}"
+            f"{path}: row 1 (header): missing column(s) {', '.join(missing)}; expected a header row with the "
+            f"columns {expected} (got {got}){source}"
         )
     children = []
     for row in reader:
         where = f"{path}: row {reader.line_num}"
+        if len(children) == MAX_START_CHILDREN:
+            raise ScenarioError(f"{where}: more than {MAX_START_CHILDREN:,} children; expected at most that{source}")
         extra = row.get(None) or []  # cells beyond the header
         if extra or any(row[c] is None for c in START_CSV_COLUMNS):
             count = sum(row[c] is not None for c in columns) + len(extra)
@@ -195,7 +200,7 @@ def _start_children(reader: csv.DictReader, path: Path, source: str) -> list[dic
                 try:
                     fields[column] = float(text)
                 except ValueError:
-                    raise ScenarioError(f"{where}: {column}: expected a number, got {text!r}{source}") from None
+                    raise ScenarioError(f"{where}: {column}: expected a number{source}") from None
             else:
                 fields[column] = text
         try:
@@ -203,14 +208,9 @@ def _start_children(reader: csv.DictReader, path: Path, source: str) -> list[dic
         except ValidationError as error:
             first = error.errors()[0]
             column = ".".join(str(p) for p in first["loc"])
-            raise ScenarioError(
-                f"{where}: {column}: {_clean_message(first['msg'])} (got {first.get('input')!r}){source}"
-            ) from None
-        if child.days_in_care > child.age_years * 365.25 + 1:
-            raise ScenarioError(
-                f"{where}: days_in_care: expected no more than the child's age in days, got "
-                f"{child.days_in_care:g} days for a child of {child.age_years:g} years{source}"
-            )
+            raise ScenarioError(f"{where}: {column}: {_clean_message(first['msg'])}{source}") from None
+        if child.days_in_care > child.age_years * DAYS_PER_YEAR + 1:
+            raise ScenarioError(f"{where}: days_in_care: expected no more than the child's age in days{source}")
         children.append(child.model_dump())
     return children
 
@@ -250,7 +250,8 @@ def _line(
     got = item.get("input")
     quiet = ("extra_forbidden", "missing", "value_error", "union_tag_invalid", "union_tag_not_found")
     is_key = bool(item["loc"]) and item["loc"][-1] == "[key]"  # the message names the key already
-    show_got = item["type"] not in quiet and not is_key and not isinstance(got, dict)
+    child_row = location.startswith("start_population.children")  # a CSV cell is a child's data
+    show_got = item["type"] not in quiet and not is_key and not isinstance(got, dict) and not child_row
     suffix = f" (got {got!r})" if show_got else ""
     origin = _origin(location or message, origins)
     if origin is not None and origin != path:
