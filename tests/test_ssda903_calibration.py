@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -65,15 +66,54 @@ def test_round_trip_recovers_median_stays_within_10_percent(round_trip) -> None:
     assert shares["return_home"] == pytest.approx(0.6, abs=0.05)
 
 
-def test_calibrate_command_writes_a_valid_scenario_and_report(round_trip, tmp_path: Path) -> None:
-    folder = tmp_path / "returns"
+@pytest.fixture(scope="module")
+def returns(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic returns 2014-2019 (years to 31 March) of the known scenario; copy before changing them."""
+    folder = tmp_path_factory.mktemp("returns")
     write_synthetic_ssda903(known_scenario(), folder, seed=3, first_year=2014)
+    return folder
+
+
+def test_calibrate_command_writes_a_valid_scenario_and_report(returns: Path, tmp_path: Path) -> None:
+    folder = returns
     out = tmp_path / "fitted" / "baseline.toml"
     assert main(["calibrate", "--ssda903", str(folder), "--as-of", "2018-04-01", "--out", str(out)]) == 0
     scenario = load_scenario(out)
     assert sum(g.count for g in scenario.start_population.groups) > 100
     report = (out.parent / "calibration_report.html").read_text()
     assert "Entries per year" in report and "Kaplan-Meier" in report and "Data cleaning" in report
+
+
+def test_children_placed_in_house_on_the_as_of_date_fit_in_the_capacity(returns: Path, tmp_path: Path) -> None:
+    # 30 children enter in-house children's homes on the as-of date itself; the known scenario has no
+    # residential placements at all, so the weekly counts of the year before see none of them.
+    folder = tmp_path / "returns"
+    shutil.copytree(returns, folder)
+    with (folder / "2019-episodes.csv").open("a", encoding="utf-8") as episodes:
+        episodes.writelines(f"{990000 + i},01/04/2018,S,C2,N1,K2,PR1,,,,,,\n" for i in range(30))
+    with (folder / "2019-header.csv").open("a", encoding="utf-8") as header:
+        header.writelines(f"{990000 + i},1,01/06/2005,WBRI,,,\n" for i in range(30))
+    out = tmp_path / "fitted" / "baseline.toml"
+    write_calibration(folder, dt.date(2018, 4, 1), out, command="test")
+    scenario = load_scenario(out)  # validates: no pool starts fuller than its capacity
+    starting = sum(g.count for g in scenario.start_population.groups if g.pool == "inhouse_homes")
+    assert starting == 30 and scenario.pools["inhouse_homes"].capacity == 30
+
+
+@pytest.mark.parametrize("window", [0, -2])
+def test_a_window_of_no_years_is_refused_naming_the_option(round_trip, window: int) -> None:
+    _, result = round_trip
+    with pytest.raises(ValueError, match=rf"--window-years must be a whole number of years, at least 1; got {window}"):
+        calibrate(result.history, result.as_of, window_years=window)
+
+
+def test_an_as_of_date_after_the_extract_date_is_refused(round_trip) -> None:
+    _, result = round_trip
+    later = result.history.extract_date + dt.timedelta(days=1)
+    with pytest.raises(ValueError, match=r"--as-of .* is after the returns' extract date"):
+        calibrate(result.history, later, window_years=3)
+    with pytest.raises(ValueError, match=r"reaches back before 1900"):
+        calibrate(result.history, result.as_of, window_years=500)
 
 
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason="the shared SSDA903 samples are not here")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -278,7 +279,11 @@ ERRORS: dict[str, tuple[str | None, str | None, tuple[str, ...]]] = {
     ),
     "unparseable DOB": (_edit(HEADER, DOB, "2007-23-11"), EPISODES, ("header.csv, row 2, column DOB",)),
     "blank DECOM": (HEADER, _edit(EPISODES, "01/06/2019,P", ",P"), ("row 3, column DECOM", "DECOM is blank")),
-    "implausible date": (_edit(HEADER, DOB, "01/01/1850"), EPISODES, ("row 2, column DOB", "between 1900 and 2100")),
+    "only DOB outside the return": (
+        _edit(HEADER, DOB, "01/01/1850"),
+        EPISODES,
+        ("no episode belongs to a child in a header table", "1 row dropped by dob_outside_return"),
+    ),
     "DEC before DECOM": (
         HEADER,
         _edit(EPISODES, "01/06/2019,X1", "01/01/2019,X1"),
@@ -294,6 +299,12 @@ ERRORS: dict[str, tuple[str | None, str | None, tuple[str, ...]]] = {
     "no header table": (None, EPISODES, ("no header table", "DOB")),
     "malformed CSV": (HEADER, f"{EPISODES}{ROW_2},extra,fields\n", ("episodes.csv: not a readable CSV",)),
     "bad YEAR": (HEADER, f"{EPISODE_HEAD},YEAR\n{ROW_1},twenty\n", ("row 2, column YEAR", "return year")),
+    "YEAR not a year": (HEADER, f"{EPISODE_HEAD},YEAR\n{ROW_1},0019\n", ("row 2, column YEAR", "from 1900 to 2199")),
+    "every DECOM outside": (
+        HEADER,
+        EPISODES.replace("/2019,", "/2099,"),
+        ("no episode rows left to read", "2 rows dropped by decom_outside_return"),
+    ),
     "blank line keeps row numbers": (
         HEADER,
         f"{EPISODE_HEAD}\n{ROW_1}\n\n{ROW_2.replace('01/06/2019', '2019/06/01')}\n",
@@ -365,6 +376,100 @@ def test_header_conflict_between_returns_keeps_the_latest(tmp_path):
     history = read_ssda903(tmp_path)
     assert history.report.total("header_conflict") == 1
     assert history.children["sex"].tolist() == ["female"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Dates outside the return they came from (the last day a return labelled YYYY can hold is 1 April YYYY+1)
+
+
+def _returns(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _assert_same_history(got: CareHistory, expected: CareHistory) -> None:
+    assert got.extract_date == expected.extract_date
+    for table in ("children", "episodes", "periods"):
+        pd.testing.assert_frame_equal(getattr(got, table), getattr(expected, table))
+
+
+def _episode(decom: str, dec: str = "", rec: str = "", child: str = CHILD_ID) -> str:
+    return f"{child},{decom},P,C2,N1,U5,PR4,{dec},{rec},{POSTCODES[0]},{POSTCODES[2]}"
+
+
+def test_a_decom_after_its_return_is_dropped_counted_and_never_the_extract_date(tmp_path):
+    clean = read_ssda903(_returns(tmp_path / "clean", {"2019-header.csv": HEADER, "2019-episodes.csv": EPISODES}))
+    late = f"{EPISODES}{_episode('01/01/2099')}\n"
+    dirty = read_ssda903(_returns(tmp_path / "dirty", {"2019-header.csv": HEADER, "2019-episodes.csv": late}))
+    # The 2099 row is as if absent: same children, episodes, periods and extract date (ROW_2's 01/06/2019).
+    _assert_same_history(dirty, clean)
+    assert clean.extract_date == dt.date(2019, 6, 1)
+    entry = next(e for e in dirty.report.entries if e.rule == "decom_outside_return")
+    assert (entry.file, entry.rows, entry.action) == ("2019-episodes.csv", 1, "dropped")
+
+
+def test_a_dob_outside_its_return_drops_that_header_row_only(tmp_path):
+    files = {"2019-header.csv": HEADER, "2019-episodes.csv": EPISODES}
+    clean = read_ssda903(_returns(tmp_path / "clean", files))
+    # 2018's header row for the same child says 1850: dropped, so 2019's DOB stands and nothing conflicts.
+    # Child 5550001 has only an 1850 row: no DOB left, so its one episode goes as a child in no header.
+    other = f"{_episode('01/03/2019', child='5550001')}\n"
+    dirty = read_ssda903(
+        _returns(
+            tmp_path / "dirty",
+            {
+                **files,
+                "2018-header.csv": f"{_edit(HEADER, DOB, '01/01/1850')}5550001,2,23/11/1850,{UPN}\n",
+                "2019-episodes.csv": f"{EPISODES}{other}",
+            },
+        )
+    )
+    _assert_same_history(dirty, clean)
+    assert dirty.report.total("dob_outside_return") == 2 and dirty.report.total("header_conflict") == 0
+    assert dirty.report.total("child_not_in_header") == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "column", "decom", "kept"),
+    [
+        ("2019-episodes.csv", "", "01/04/2020", True),  # the last day a return labelled 2019 can hold
+        ("2019-episodes.csv", "", "02/04/2020", False),
+        ("episodes.csv", "2019/20", "2020-04-01", True),  # YEAR wins over a name with no year
+        ("episodes.csv", "2019", "2020-04-02", False),
+        ("2030-episodes.csv", "2019", "02/04/2020", False),  # ... and over the name's year
+        ("2019-episodes.csv", "", "31/12/1899", False),
+        ("2019-episodes.csv", "", "01/01/3000", False),  # beyond what pandas holds in nanoseconds: no error
+    ],
+)
+def test_the_last_day_a_return_can_hold(tmp_path, name, column, decom, kept):
+    year = f",{column}" if column else ""
+    text = f"{EPISODE_HEAD}{',YEAR' if column else ''}\n{ROW_1}{year}\n{_episode(decom)}{year}\n"
+    history = read_ssda903(_returns(tmp_path / "returns", {"header.csv": HEADER, name: text}))
+    assert history.report.total("decom_outside_return") == (0 if kept else 1)
+    assert len(history.episodes) == (2 if kept else 1)
+    assert history.extract_date == (dt.date(2020, 4, 1) if kept else dt.date(2019, 6, 1))  # else ROW_1's DEC
+
+
+def test_a_file_with_no_year_holds_nothing_after_today(tmp_path):
+    tomorrow = (pd.Timestamp.today().normalize() + pd.Timedelta(days=1)).strftime("%d/%m/%Y")
+    history = read_ssda903(_write(tmp_path, HEADER, f"{EPISODES}{_episode(tomorrow)}\n"))
+    assert history.report.total("decom_outside_return") == 1 and history.extract_date == dt.date(2019, 6, 1)
+
+
+def test_a_dec_outside_its_return_leaves_the_episode_open_until_a_later_return_ends_it(tmp_path):
+    late_end = f"{EPISODE_HEAD}\n{_episode('01/02/2019', '01/06/2099', 'E13')}\n"
+    files = {"2019-header.csv": HEADER, "2019-episodes.csv": late_end}
+    alone = read_ssda903(_returns(tmp_path / "alone", files))
+    # Open at the return's end: DEC and REC cleared, the period censored, and 2099 is not the extract date.
+    assert _rows(alone.episodes, ["start", "end", "rec"]) == [(T("2019-02-01"), None, "")]
+    assert alone.periods["censored"].tolist() == [True] and alone.extract_date == dt.date(2019, 2, 1)
+    assert alone.report.total("dec_outside_return") == 1
+    real_end = f"{EPISODE_HEAD}\n{_episode('01/02/2019', '01/06/2020', 'E13')}\n"
+    later = read_ssda903(_returns(tmp_path / "later", {**files, "2020-episodes.csv": real_end}))
+    assert _rows(later.episodes, ["start", "end", "rec"]) == [(T("2019-02-01"), T("2020-06-01"), "E13")]
+    assert later.periods["exit_route"].tolist() == ["return_home"] and later.report.total("duplicate_episodes") == 1
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -456,6 +561,35 @@ def test_samples_report_holds_no_personal_value(samples):
     # as tokens; dates, UPNs and postcodes are searched as substrings.
     assert not {i for i in identifiers if i.isdigit() and len(i) >= 5} & tokens
     assert not [i for i in identifiers if not i.isdigit() and i in text]
+
+
+def test_samples_hold_no_date_outside_their_returns_and_end_on_their_latest_event(samples):
+    latest = max(
+        pd.to_datetime(pd.read_csv(path, dtype=str)[column], format="%d/%m/%Y").max()
+        for path in SAMPLES.glob("*-episodes.csv")
+        for column in ("DECOM", "DEC")
+    )
+    assert samples.extract_date == latest.date() == dt.date(2022, 3, 27)
+    assert not [rule for rule in samples.report.rules() if rule.endswith("_outside_return")]
+
+
+def test_samples_with_a_2099_decom_and_an_1850_dob_keep_their_extract_date(samples, tmp_path):
+    folder = tmp_path / "samples"
+    shutil.copytree(SAMPLES, folder)
+    _replace_cell(folder / "2021-episodes.csv", row=5, column="DECOM", value="01/01/2099")
+    _replace_cell(folder / "2021-header.csv", row=3, column="DOB", value="01/01/1850")
+    history = read_ssda903(folder)
+    assert history.extract_date == samples.extract_date  # not 2099: backtest compares no invented months
+    assert history.report.total("decom_outside_return") == 1 and history.report.total("dob_outside_return") == 1
+
+
+def _replace_cell(path: Path, row: int, column: str, value: str) -> None:
+    """Set one cell (spreadsheet row numbering: the header line is row 1)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    cells = lines[row - 1].split(",")
+    cells[lines[0].split(",").index(column)] = value
+    lines[row - 1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def test_samples_split_at_age_bands_keeps_every_day(samples):

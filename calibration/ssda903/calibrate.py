@@ -24,7 +24,7 @@ import pandas as pd
 from calibration.fit import POOLS
 from calibration.scenario_builder import MATCHING, _sum_to_one
 from calibration.ssda903 import estimate
-from calibration.ssda903.reader import CareHistory, read_ssda903
+from calibration.ssda903.reader import EARLIEST, CareHistory, read_ssda903
 from calibration.toml_writer import Comments, to_toml
 from sim.scenario import Scenario
 from sim.scenario_files import scenario_from_dict
@@ -50,6 +50,7 @@ POOL_FOR = {
 }
 FINITE = ("inhouse_fostering", "inhouse_homes", "inhouse_supported")
 SOURCE = "SSDA903 returns"
+EARLIEST_YEAR = EARLIEST.year
 
 
 @dataclass
@@ -68,6 +69,8 @@ class Calibration:
 
 
 def calibrate(history: CareHistory, as_of: dt.date, window_years: int = 3) -> Calibration:
+    """Every fitted quantity of the scenario, from the periods of care in the `window_years` before as_of."""
+    check_window(history, as_of, window_years)
     stock = estimate.stock_on(history, as_of)
     return Calibration(
         history=history,
@@ -82,6 +85,26 @@ def calibrate(history: CareHistory, as_of: dt.date, window_years: int = 3) -> Ca
         time_to_order=_time_to_order(history, as_of, window_years),
         staying_put=_staying_put(history, as_of, window_years),
     )
+
+
+def check_window(history: CareHistory, as_of: dt.date, window_years: int) -> None:
+    """Refuse a window that holds no years, or data that cannot be known, before anything is fitted.
+
+    Why: a window of zero or fewer years divides by zero or fits nothing, and an as-of date after the extract
+    date would count the unobserved months as months without entries (a silent under-estimate).
+    """
+    if isinstance(window_years, bool) or not isinstance(window_years, int) or window_years < 1:
+        raise ValueError(f"--window-years must be a whole number of years, at least 1; got {window_years}")
+    if as_of.year - window_years < EARLIEST_YEAR:
+        raise ValueError(
+            f"--as-of {as_of} with --window-years {window_years} reaches back before {EARLIEST_YEAR}; expected a "
+            f"window inside the returns (they hold no date before {EARLIEST_YEAR})"
+        )
+    if as_of > history.extract_date:
+        raise ValueError(
+            f"--as-of {as_of} is after the returns' extract date {history.extract_date}: nothing is known after it; "
+            f"expected --as-of on or before {history.extract_date}"
+        )
 
 
 def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], Comments]:
@@ -214,15 +237,22 @@ def _readiness(fit: estimate.DurationFit, order_mean: float) -> dict[str, Any]:
 
 
 def _peak_occupancy(history: CareHistory, as_of: dt.date, stock: pd.DataFrame) -> dict[str, int]:
-    """In-house places: the most children placed in each in-house pool at once in the year before as_of."""
-    days = pd.date_range(pd.Timestamp(as_of) - pd.DateOffset(years=1), pd.Timestamp(as_of), freq="7D")
+    """In-house places: the most children placed in each in-house pool at once in the year up to as_of.
+
+    Weekly counts from a year before as_of, and as_of itself (the weeks need not land on it), and never fewer
+    places than the children the pool holds on as_of: the scenario starts with those children in it, and a
+    start population above a pool's capacity is invalid.
+    """
+    at = pd.Timestamp(as_of)
+    days = pd.date_range(at - pd.DateOffset(years=1), at, freq="7D").union([at])
     episodes = history.episodes
+    pools = pd.Series([POOL_FOR[(n, bool(i))] for n, i in zip(stock["need"], stock["in_house"], strict=True)])
     capacity = {}
     for pool in FINITE:
         keys = [k for k, v in POOL_FOR.items() if v == pool and k[1]]
         rows = episodes[[(n, bool(i)) in keys for n, i in zip(episodes["need"], episodes["in_house"], strict=True)]]
         counts = [int(((rows["start"] <= d) & (rows["end"].isna() | (rows["end"] > d))).sum()) for d in days]
-        capacity[pool] = max([*counts, 0])
+        capacity[pool] = max([*counts, int(pools.eq(pool).sum())])
     return capacity
 
 
@@ -397,16 +427,23 @@ def _mix_table(result: Calibration) -> str:
 def write_calibration(
     folder: Path, as_of: dt.date, out: Path, command: str, la: str | None = None, window_years: int = 3
 ) -> tuple[Path, Path]:
-    """Read, calibrate and write the scenario and calibration_report.html next to it (temporary files renamed)."""
+    """Read, calibrate and write the scenario and calibration_report.html next to it.
+
+    Each file replaces an existing one only if `sufficiency calibrate` wrote it (InputError before anything is
+    read otherwise), through a temporary sibling and os.replace (see sim.output_folders).
+    """
+    from sim.output_folders import CALIBRATE_HEADER, check_out_file, replace_file
+
+    out = Path(out)
+    report = out.with_name("calibration_report.html")
+    report_label = f"--out {out}: {report.name} next to it"
+    check_out_file(out)
+    check_out_file(report, report_label)
     history = read_ssda903(folder, la=la)
     result = calibrate(history, as_of, window_years)
     name = out.stem
     text = scenario_text(result, name, command)
     build_scenario(result, name)  # validate before anything is written
-    report = out.with_name("calibration_report.html")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for path, content in ((out, text), (report, report_html(result, name))):
-        staging = path.with_name(f".{path.name}.tmp")
-        staging.write_text(content, encoding="utf-8")
-        staging.replace(path)
+    replace_file(out, text)
+    replace_file(report, f"<!-- {CALIBRATE_HEADER} -->\n" + report_html(result, name), report_label)
     return out, report

@@ -8,9 +8,14 @@ postcode.
 
 from __future__ import annotations
 
+from sim.errors import InputError
 
-class SSDA903Error(Exception):
-    """Bad SSDA903 input the reader cannot safely fix; the message says where and what was expected."""
+
+class SSDA903Error(InputError):
+    """Bad SSDA903 input the reader cannot safely fix; the message says where and what was expected.
+
+    An InputError, so every caller that shows bad input as one line (the command line, the app) shows this too.
+    """
 
 
 def where(file: str, rows: list[int], column: str | None = None) -> str:

@@ -56,6 +56,16 @@ class QualityReport:
         """Rows affected by a rule over all files (0 when the rule never applied)."""
         return sum(entry.rows for entry in self.entries if entry.rule == rule)
 
+    def dropped_text(self) -> str:
+        """One line naming each rule that dropped rows and how many, for an error that must fit on a line."""
+        totals = {rule: self.total(rule) for rule in self.rules() if self._action(rule) == "dropped"}
+        return "; ".join(f"{n} row{'s' if n > 1 else ''} dropped by {rule}" for rule, n in totals.items()) or (
+            "no row was dropped"
+        )
+
+    def _action(self, rule: str) -> str:
+        return next(entry.action for entry in self.entries if entry.rule == rule)
+
     def rules(self) -> list[str]:
         """Rules that applied, in the order they ran."""
         return list(dict.fromkeys(entry.rule for entry in self.entries))

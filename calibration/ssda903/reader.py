@@ -23,9 +23,14 @@ from a row (CHILD, DOB, UPN and postcodes are personal data): rows are named by 
 | CSV with a CHILD column but no way to tell its table     | error                                                 |
 | required column missing                                  | error naming the missing columns                      |
 | `la` given but a file has no LA column, or LA not found  | error; other authorities' rows dropped and counted    |
-| YEAR not starting with a 4-digit year                    | error                                                 |
+| YEAR not starting with a year from 1900 to 2199          | error                                                 |
 | blank CHILD, blank or unreadable DOB or DECOM            | error (file, row, column, expected format)            |
-| date outside 1900-2100, unreadable DEC                   | error                                                 |
+| unreadable DEC                                           | error                                                 |
+| DECOM outside its return (see below)                     | episode dropped, counted ("decom_outside_return")     |
+| DEC outside its return                                   | DEC and REC cleared: the episode is open at the       |
+|                                                          | return's end, counted ("dec_outside_return")          |
+| DOB outside its return                                   | header row dropped, counted ("dob_outside_return");   |
+|                                                          | a child with no header row left loses its episodes    |
 | DEC before DECOM, DECOM before the child's DOB           | error: dates are the backbone of every estimate       |
 | REC not X1 or a known E code; blank REC with a DEC       | error: the exit route is a calibration target         |
 | unknown or blank PLACE                                   | row dropped, counted ("unknown_place")                |
@@ -37,9 +42,18 @@ from a row (CHILD, DOB, UPN and postcodes are personal data): rows are named by 
 | child in a UASC table but in no header                   | UASC row dropped, counted                             |
 | child left with no episode after cleaning                | not in `children`, counted                            |
 
+A date is outside its return when it is before 1900 or after the last day its return can hold. A return's
+label (YEAR, else the file name's year) names its collection year, 1 April to 31 March, but not which end:
+the DfE and the synthetic writer call the year to 31 March 2019 "2019", while the shared samples and a YEAR
+of "2019/20" call the year from 1 April 2019 "2019". So the last day of a return labelled YYYY is taken as
+1 April YYYY+1: the later reading's 31 March, and the day after it, because returns are extracted after the
+year ends and the samples carry events of that day. A file with no year can hold nothing after today. Such a
+date is a typo or a placeholder (01/01/2099), and trusting it would move the extract date and invent years
+of observations, so it is counted and dropped, never used.
+
 Then the cleaning rules of `cleaning.py` run in order (see its docstring), each counted. The extract date
-(censoring date) is the one given, else the latest DECOM or DEC in the episodes (DUC is a projected 18th
-birthday and DOB is no event in care, so neither counts).
+(censoring date) is the one given, else the latest DECOM or DEC left after the checks above, so never a date
+outside its return (DUC is a projected 18th birthday and DOB is no event in care, so neither counts).
 
 Child ids are internal: 0..n-1 in order of each child's first placement start; the SSDA903 CHILD value is not
 kept anywhere in the result.
@@ -81,6 +95,7 @@ _UK_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]00:00(?::00(?:\.0+)?)?)?")
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _YEAR_VALUE = re.compile(r"(\d{4})")
+_FIELDS_ERROR = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 EXIT_CODES = frozenset({CONTINUES, *REC_TO_ROUTE})
 EPISODE_COLUMNS = [
     "child",
@@ -96,7 +111,9 @@ EPISODE_COLUMNS = [
     "rec",
 ]
 HEADER_COLUMNS = ["child", "dob", "sex_code", "file", "row", "year", "file_index"]
-EARLIEST, LATEST = pd.Timestamp("1900-01-01"), pd.Timestamp("2100-12-31")
+EARLIEST = pd.Timestamp("1900-01-01")
+FIRST_YEAR, LAST_YEAR = 1900, 2199  # a 4-digit number outside these is not a return year
+OUTSIDE = "before 1900 or after the last day its return can hold"
 
 
 @dataclass
@@ -124,8 +141,9 @@ class _Table:
 
 
 def _file_year(name: str) -> int:
-    match = _YEAR_IN_NAME.search(name)
-    return int(match.group(1)) if match else -1
+    """The first plausible year in a file name (2019-episodes.csv: 2019), else -1."""
+    years = (int(match) for match in _YEAR_IN_NAME.findall(name))
+    return next((year for year in years if FIRST_YEAR <= year <= LAST_YEAR), -1)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -138,10 +156,23 @@ def _read_csv(path: Path) -> pd.DataFrame:
             frame = pd.read_csv(path, encoding="cp1252", **options)
     except pd.errors.EmptyDataError:
         raise SSDA903Error(f"{path.name}: the file is empty; expected a header line naming the columns") from None
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise SSDA903Error(f"{path.name}: not a readable CSV file ({str(exc).strip()})") from None
+    except OSError as exc:
+        raise SSDA903Error(f"{path.name}: cannot be read ({exc.strerror or 'input/output error'})") from None
+    except ValueError as exc:  # pandas' parser errors and undecodable bytes
+        raise SSDA903Error(f"{path.name}: not a readable CSV file ({_csv_problem(exc)})") from None
     frame.columns = [str(c).strip().upper() for c in frame.columns]
     return frame.apply(lambda column: column.fillna("").astype(str).str.strip())
+
+
+def _csv_problem(exc: ValueError) -> str:
+    """What is wrong, with a row number where pandas gives one; never pandas' own text, which can quote a cell."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "expected text in UTF-8 or Windows-1252"
+    fields = _FIELDS_ERROR.search(str(exc))
+    if fields:
+        expected, line, seen = fields.groups()
+        return f"row {line} has {seen} fields, expected {expected} as in the header line"
+    return "expected comma-separated text with a header line"
 
 
 def _table_kind(name: str, columns: list[str]) -> str | None:
@@ -170,8 +201,9 @@ def _load(path: Path, index: int, report: QualityReport) -> _Table | None:
         return None
     missing = [c for c in TABLES[kind] if c not in frame.columns]
     if missing:
+        hint = " (is the header line missing?)" if len(missing) == len(TABLES[kind]) else ""
         raise SSDA903Error(
-            f"{path.name}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+            f"{path.name}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}{hint}; "
             f"an SSDA903 {kind} table needs {', '.join(TABLES[kind])}"
         )
     frame = frame.assign(row=frame.index + 2, file=path.name, file_index=index)[nonblank]
@@ -188,15 +220,19 @@ def _row_years(frame: pd.DataFrame, name: str) -> pd.Series:
     if "YEAR" not in frame.columns:
         return pd.Series(default, index=frame.index, dtype="int64")
     text = frame["YEAR"].str.extract(_YEAR_VALUE, expand=False)
-    bad = frame["YEAR"].ne("") & text.isna()
-    _fail_if(bad, frame, "YEAR", "a return year such as 2019 or 2019/20")
-    return text.fillna(str(default)).astype("int64")
+    years = text.fillna(str(default)).astype("int64")
+    bad = frame["YEAR"].ne("") & (text.isna() | ~years.between(FIRST_YEAR, LAST_YEAR))
+    _fail_if(bad, frame, "YEAR", f"a return year from {FIRST_YEAR} to {LAST_YEAR} such as 2019 or 2019/20")
+    return years
 
 
 def _read_folder(folder: Path, report: QualityReport) -> list[_Table]:
     if not folder.is_dir():
         raise SSDA903Error(f"{folder}: not a folder; expected a folder of SSDA903 CSV files")
-    paths = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".csv"]
+    try:
+        paths = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".csv"]
+    except OSError as exc:
+        raise SSDA903Error(f"{folder}: cannot list the folder ({exc.strerror or 'input/output error'})") from None
     paths.sort(key=lambda p: (_file_year(p.name), p.name))
     if not paths:
         raise SSDA903Error(
@@ -239,8 +275,12 @@ def _fail_if(bad: pd.Series, frame: pd.DataFrame, column: str, expected: str, pr
         raise SSDA903Error(f"{where(frame['file'].iloc[0], rows, column)}: {what}; expected {expected}")
 
 
-def _dates(frame: pd.DataFrame, column: str, required: bool) -> pd.Series:
-    """Parse one date column (dd/mm/YYYY or ISO); blank is NaT unless required."""
+def _dates(frame: pd.DataFrame, column: str, required: bool) -> tuple[pd.Series, pd.Series]:
+    """Parse one date column (dd/mm/YYYY or ISO); blank is NaT unless required.
+
+    Returns the dates and where a readable date lies outside its return (see the module docstring); those
+    dates are NaT, so no caller can use one by mistake.
+    """
     text = frame[column]
     uk = text.where(text.str.fullmatch(_UK_DATE.pattern))
     iso = text.where(text.str.fullmatch(_ISO_DATE.pattern)).str[:10]
@@ -251,9 +291,15 @@ def _dates(frame: pd.DataFrame, column: str, required: bool) -> pd.Series:
     if required:
         _fail_if(blank, frame, column, DATE_FORMATS, f"{column} is blank")
     _fail_if(~blank & parsed.isna(), frame, column, DATE_FORMATS)
-    outside = (parsed < EARLIEST) | (parsed > LATEST)
-    _fail_if(outside, frame, column, f"{DATE_FORMATS} between 1900 and 2100", f"{column} is not a plausible date")
-    return parsed.astype("datetime64[ns]")
+    outside = parsed.notna() & ((parsed < EARLIEST) | (parsed > _last_days(frame)))
+    return parsed.mask(outside).astype("datetime64[ns]"), outside
+
+
+def _last_days(frame: pd.DataFrame) -> pd.Series:
+    """The last day each row's return can hold: 1 April after the year its label can end in, else today."""
+    today = pd.Timestamp.today().normalize()
+    last = [pd.Timestamp(year + 1, 4, 1) if year > 0 else today for year in frame["year"]]
+    return pd.Series(last, index=frame.index, dtype="datetime64[ns]")
 
 
 def _require(frame: pd.DataFrame, column: str, what: str) -> None:
@@ -273,19 +319,44 @@ def _codes(allowed: frozenset[str] | dict[str, str]) -> str:
     return ", ".join(sorted(allowed))
 
 
-def _header_rows(table: _Table) -> pd.DataFrame:
+def _header_rows(table: _Table, report: QualityReport) -> pd.DataFrame:
+    """One header file validated; a row whose DOB lies outside its return is dropped (counted)."""
     frame = table.frame
     if frame.empty:
         return pd.DataFrame(columns=HEADER_COLUMNS)
     _require(frame, "CHILD", "the child's SSDA903 identifier")
-    return pd.DataFrame(
+    dob, outside = _dates(frame, "DOB", required=True)
+    why = "header row dropped (another return's header row, if any, gives the child's DOB)"
+    report.add("dob_outside_return", int(outside.sum()), "dropped", f"DOB {OUTSIDE}: {why}", table.name)
+    rows = pd.DataFrame(
         {
             "child": frame["CHILD"],
-            "dob": _dates(frame, "DOB", required=True),
+            "dob": dob,
             "sex_code": frame["SEX"],
             **{c: frame[c] for c in ("file", "row", "year", "file_index")},
         }
     )
+    return rows[~outside]
+
+
+def _starts_inside(frame: pd.DataFrame, report: QualityReport, file: str) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows whose DECOM lies inside their return, and those DECOMs: an episode the return cannot hold is
+    dropped (counted), since its start is all a placement is built on."""
+    start, outside = _dates(frame, "DECOM", required=True)
+    report.add("decom_outside_return", int(outside.sum()), "dropped", f"DECOM {OUTSIDE}: episode dropped", file)
+    return frame[~outside], start[~outside]
+
+
+def _ends_inside(frame: pd.DataFrame, report: QualityReport, file: str) -> tuple[pd.Series, pd.Series]:
+    """DEC and REC, with a DEC outside its return cleared (and its REC): the episode is open at the return's end.
+
+    Why open and not dropped: the DECOM is good, so the placement happened; what the return can vouch for is
+    that it had not ended by the return's end. A later return's copy with a real DEC then wins (rule 1).
+    """
+    end, outside = _dates(frame, "DEC", required=False)
+    why = "taken as open at the return's end, DEC and REC cleared"
+    report.add("dec_outside_return", int(outside.sum()), "changed", f"DEC {OUTSIDE}: {why}", file)
+    return end, frame["REC"].mask(outside, "")
 
 
 def _episode_rows(table: _Table, report: QualityReport) -> pd.DataFrame:
@@ -294,10 +365,9 @@ def _episode_rows(table: _Table, report: QualityReport) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame()
     _require(frame, "CHILD", "the child's SSDA903 identifier")
-    start = _dates(frame, "DECOM", required=True)
-    end = _dates(frame, "DEC", required=False)
+    frame, start = _starts_inside(frame, report, table.name)
+    end, rec = _ends_inside(frame, report, table.name)
     _fail_if(end < start, frame, "DEC", "a DEC on or after DECOM", "DEC is before DECOM")
-    rec = frame["REC"]
     _fail_if(rec.ne("") & ~rec.isin(EXIT_CODES), frame, "REC", f"one of {_codes(EXIT_CODES)}", "unknown REC code")
     _fail_if(rec.eq("") & end.notna(), frame, "REC", "a REC code when DEC is given", "REC is blank")
     episodes = pd.DataFrame(
@@ -558,14 +628,16 @@ def read_ssda903(folder: Path | str, la: str | None = None, extract_date: dt.dat
     tables = _read_folder(Path(folder), report)
     if la is not None:
         tables = _keep_la(tables, la, report)
-    header = _concat([_header_rows(t) for t in tables if t.kind == "header"])
+    header = _concat([_header_rows(t, report) for t in tables if t.kind == "header"])
     episodes = _concat([_episode_rows(t, report) for t in tables if t.kind == "episodes"])
     if episodes.empty:
-        raise SSDA903Error(f"{Path(folder)}: no episode rows to read; the episodes tables are empty")
+        if not report.rows_read.get("episodes"):
+            raise SSDA903Error(f"{Path(folder)}: no episode rows to read; the episodes tables are empty")
+        raise SSDA903Error(f"{Path(folder)}: no episode rows left to read ({report.dropped_text()})")
     children = _children(header, _uasc_children(tables), report)
     episodes = _drop_children_without_header(episodes, children, report)
     if episodes.empty:
-        raise SSDA903Error(f"{Path(folder)}: no episode belongs to a child in a header table")
+        raise SSDA903Error(f"{Path(folder)}: no episode belongs to a child in a header table ({report.dropped_text()})")
     _check_started_after_birth(episodes, children)
     extract = (
         pd.Timestamp(extract_date).normalize()
@@ -575,7 +647,7 @@ def read_ssda903(folder: Path | str, la: str | None = None, extract_date: dt.dat
     report.extract_date = extract.date().isoformat()
     episodes = _clean(episodes, extract, report)
     if episodes.empty:
-        raise SSDA903Error(f"{Path(folder)}: no episode left after cleaning; see the report:\n{report.to_text()}")
+        raise SSDA903Error(f"{Path(folder)}: no episode left after cleaning ({report.dropped_text()})")
     episodes, children = _number_children(episodes, children, report)
     episodes, periods = _periods(episodes, children, report)
     report.children, report.episodes, report.periods = len(children), len(episodes), len(periods)
