@@ -19,6 +19,7 @@ import pandas as pd
 from calibration.authorities import AUTHORITIES
 from calibration.backtest_targets import Observed
 from calibration.published import calibrated_scenario
+from sim.output_folders import replaced_folder
 from sim.runner import run
 
 
@@ -104,12 +105,16 @@ def _figure(title: str, stock: pd.DataFrame, spec, start: dt.date, replications:
 
 
 def write_backtest(table: pd.DataFrame, figure, out_dir: Path, authority: str) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"backtest_{authority}.csv", out_dir / f"backtest_{authority}.png"]
-    table.to_csv(paths[0], index=False, float_format="%.1f")
-    figure.savefig(paths[1], dpi=110)
-    plt.close(figure)
-    return paths
+    """The table and plot in `out_dir`, which is replaced whole (see sim.output_folders)."""
+    out_dir = Path(out_dir)
+    names = [f"backtest_{authority}.csv", f"backtest_{authority}.png"]
+    try:
+        with replaced_folder(out_dir, "backtest") as staging:
+            table.to_csv(staging / names[0], index=False, float_format="%.1f")
+            figure.savefig(staging / names[1], dpi=110)
+    finally:
+        plt.close(figure)
+    return [out_dir / name for name in names]
 
 
 def format_table(table: pd.DataFrame) -> str:

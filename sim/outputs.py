@@ -6,10 +6,7 @@ never leaves a half-written directory behind.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +15,7 @@ import pandas as pd
 from sim import __version__, plots
 from sim.budget import budget_summary, write_budget_workbook
 from sim.compare import Comparison
+from sim.output_folders import replaced_folder
 from sim.report import comparison_report, run_report
 from sim.results import summarise
 from sim.runner import RunResult
@@ -37,7 +35,7 @@ SUMMARY_KEYS = {
 
 def write_run(result: RunResult, out_dir: Path, scenario_path: Path | None = None) -> None:
     """Write every output of a run to `out_dir`, replacing it only once all files are written."""
-    with staged_directory(out_dir) as staging:
+    with staged_directory(out_dir, "run") as staging:
         write_tables(result, staging)
         (staging / "report.html").write_text(run_report(result, scenario_path), encoding="utf-8")
 
@@ -46,7 +44,7 @@ def write_comparison(comparison: Comparison, scenario_paths: list[Path], out_dir
     """report.html, differences.csv, summary.txt and every chart (PNG and SVG) of a comparison."""
     base = comparison.base.scenario
     curves = [sizing_curve(base, pool, sizing_replications) for pool in finite_in_house_pools(base)]
-    with staged_directory(out_dir) as staging:
+    with staged_directory(out_dir, "compare") as staging:
         comparison.differences.to_csv(staging / "differences.csv", index=False, float_format="%.4f")
         (staging / "summary.txt").write_text("\n".join(comparison.summaries.values()) + "\n", encoding="utf-8")
         sizing_table(curves).to_csv(staging / "sizing.csv", index=False)
@@ -75,20 +73,10 @@ def _write_charts(comparison: Comparison, curves, folder: Path, sizing_replicati
             plots.save(figure, folder / name)
 
 
-@contextlib.contextmanager
-def staged_directory(out_dir: Path):
-    """A temporary sibling folder renamed to `out_dir` only when everything in it was written."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        yield staging
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+def staged_directory(out_dir: Path, writer: str = "run"):
+    """A staging sibling folder that replaces `out_dir` atomically once everything in it was written; refused
+    (InputError, nothing written) unless `out_dir` is new, empty or an earlier output: see sim.output_folders."""
+    return replaced_folder(out_dir, writer)
 
 
 def write_tables(result: RunResult, directory: Path) -> None:

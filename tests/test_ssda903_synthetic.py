@@ -31,7 +31,9 @@ from calibration.ssda903.synthetic import (
     SyntheticSummary,
     write_synthetic_ssda903,
 )
+from sim.errors import InputError
 from sim.model import simulate_replication
+from sim.output_folders import MARKER
 from tests.builders import build, one_pool_scenario, rich_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +95,7 @@ def test_files_per_year_with_the_exact_columns(written):
     summary, _ = written
     assert summary.years == [2021, 2022, 2023, 2024, 2025]  # horizon 1 Oct 2019 to 1 Oct 2025, first full year
     expected = {f"{year}-{table}.csv" for year in summary.years for table in ("header", "episodes", "uasc")}
-    assert {p.name for p in summary.out_dir.iterdir()} == expected
+    assert {p.name for p in summary.out_dir.iterdir()} == expected | {MARKER}  # the marker: see test_output_safety
     assert {p.name for p in summary.files} == expected
     assert [p.name for p in summary.out_dir.parent.iterdir()] == [summary.out_dir.name]  # no temporary left
     for year in summary.years:
@@ -266,14 +268,19 @@ def test_years_outside_the_horizon_and_stale_files_are_refused(tmp_path):
         write_synthetic_ssda903(scenario, tmp_path / "a", seed=1, first_year=2022)
     stale = tmp_path / "stale"
     stale.mkdir()
-    (stale / "2019-header.csv").write_text("CHILD\n")
-    with pytest.raises(FileExistsError, match=r"2019-header\.csv"):
+    (stale / "2019-header.csv").write_text("CHILD\n")  # real returns look just like synthetic ones: never replaced
+    with pytest.raises(InputError, match=r"did not write \(2019-header\.csv\)"):
         write_synthetic_ssda903(scenario, stale, seed=1)
     assert [p.name for p in stale.iterdir()] == ["2019-header.csv"]
     (stale / "2019-header.csv").unlink()
     (stale / "notes.txt").write_text("kept")
-    (stale / "2021-header.csv").write_text("old")
+    with pytest.raises(InputError, match=r"notes\.txt"):
+        write_synthetic_ssda903(scenario, stale, seed=1)
+    assert (stale / "notes.txt").read_text() == "kept"
+    (stale / "notes.txt").unlink()
+    first = write_synthetic_ssda903(scenario, stale, seed=2)  # an empty folder, then an earlier output: replaced
+    before = (stale / "2021-header.csv").read_text()
     summary = write_synthetic_ssda903(scenario, stale, seed=1)
-    assert summary.years == [2021]
-    assert (stale / "notes.txt").read_text() == "kept" and (stale / "2021-header.csv").read_text() != "old"
+    assert summary.years == [2021] and {p.name for p in stale.iterdir()} == {p.name for p in first.files} | {MARKER}
+    assert (stale / "2021-header.csv").read_text() != before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stale"]

@@ -20,6 +20,7 @@ import pandas as pd
 from calibration.ssda903.calibrate import build_scenario, calibrate
 from calibration.ssda903.estimate import stock_on
 from calibration.ssda903.reader import read_ssda903
+from sim.output_folders import replaced_folder
 from sim.runner import run
 
 
@@ -123,10 +124,14 @@ def _figure(comparison: pd.DataFrame, origin: dt.date, replications: int):
 
 
 def write_backtest(summary: pd.DataFrame, comparison: pd.DataFrame, figure, out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "backtest_summary.csv", out_dir / "backtest_monthly.csv", out_dir / "backtest.png"]
-    summary.to_csv(paths[0], index=False, float_format="%.3f")
-    comparison.to_csv(paths[1], index=False, float_format="%.2f")
-    figure.savefig(paths[2], dpi=100)
-    plt.close(figure)
-    return paths
+    """The summary, monthly table and plot in `out_dir`, which is replaced whole (see sim.output_folders)."""
+    out_dir = Path(out_dir)
+    names = ["backtest_summary.csv", "backtest_monthly.csv", "backtest.png"]
+    try:
+        with replaced_folder(out_dir, "backtest") as staging:
+            summary.to_csv(staging / names[0], index=False, float_format="%.3f")
+            comparison.to_csv(staging / names[1], index=False, float_format="%.2f")
+            figure.savefig(staging / names[2], dpi=100)
+    finally:
+        plt.close(figure)
+    return [out_dir / name for name in names]

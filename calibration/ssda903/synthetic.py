@@ -41,10 +41,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
-import os
-import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +49,7 @@ import numpy as np
 from calibration.ssda903.codes import CONTINUES, NEED_TO_PLACE, ROUTE_TO_REC, START_OF_PERIOD
 from sim.demand import NO_CIN
 from sim.model import IN_CARE, PLACEMENT_COLUMNS, simulate_replication
+from sim.output_folders import check_out_folder, replaced_folder
 from sim.scenario import Scenario
 from sim.vocabulary import CATEGORIES_OF_NEED, DAYS_PER_YEAR, EXIT_ROUTES, PLACEMENT_NEEDS
 
@@ -74,7 +71,6 @@ EPISODE_COLUMNS = (
 )
 UASC_COLUMNS = ("CHILD", "SEX", "DOB", "DUC")
 TABLES = ("header", "episodes", "uasc")
-RETURN_FILE = re.compile(r"^\d{4}-(header|episodes|uasc)\.csv$")
 
 PLACEMENT_CHANGE = "P"
 PLACEMENT_CHANGE_REASON = "CARPL"  # change to, or implementation of, the care plan
@@ -150,25 +146,24 @@ def write_synthetic_ssda903(
     Identifiers (CHILD, UPN, postcodes, URN, ETHNIC) come from a generator of their own,
     `numpy.random.default_rng([seed, replication, 903])`, separate from the simulation's streams: the same
     arguments give byte-identical files, and nothing is read from any real return. Files are written in a
-    temporary folder and moved into place at the end, so a failure leaves no partial output. `out_dir` may
-    exist, but not holding return files of years this call does not write (two runs would mix).
+    staging folder that replaces `out_dir` whole at the end, so a failure leaves no partial output; `out_dir`
+    must be new, empty or an earlier output of this tool (with its marker file), else InputError before
+    anything is simulated: a folder of real returns is never overwritten (see sim.output_folders).
     """
     out_dir = Path(out_dir)
     years = _years(scenario, first_year)
     names = [f"{year}-{table}.csv" for year in years for table in TABLES]
-    _check_out_dir(out_dir, set(names))
+    check_out_folder(out_dir)
     record = simulate_replication(scenario, seed, replication)
     cohort = record.cohort
     identities = _identities(scenario, cohort.size, np.random.default_rng([seed, replication, GENERATOR_TAG]))
     episodes = _episodes(scenario, record, identities, np.random.default_rng([seed, replication, GENERATOR_TAG, 1]))
     start = scenario.horizon.start
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     written_children: set[int] = set()
     written_episodes: set[tuple[int, int]] = set()
     rows = 0
-    try:
+    with replaced_folder(out_dir, "synthetic") as temporary:
         for year in years:
             year_start = (dt.date(year - 1, 4, 1) - start).days
             year_end = (dt.date(year, 3, 31) - start).days
@@ -183,9 +178,6 @@ def write_synthetic_ssda903(
             written_children.update(children)
             written_episodes.update((e.child, e.decom) for e in in_year)
             rows += len(in_year)
-        _move_into_place(temporary, out_dir, names)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
 
     starting = int(np.count_nonzero(cohort.starting[sorted(written_children)])) if written_children else 0
     notes = []
@@ -378,26 +370,3 @@ def _write(path: Path, columns: tuple[str, ...], rows: list[list[str]]) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(rows)
-
-
-def _check_out_dir(out_dir: Path, names: set[str]) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"{out_dir} exists and is not a folder")
-    if out_dir.is_dir():
-        stale = sorted(p.name for p in out_dir.iterdir() if RETURN_FILE.match(p.name) and p.name not in names)
-        if stale:
-            raise FileExistsError(
-                f"{out_dir} holds SSDA903 return files of other years ({', '.join(stale[:6])}"
-                f"{', ...' if len(stale) > 6 else ''}): write into an empty or new folder"
-            )
-
-
-def _move_into_place(temporary: Path, out_dir: Path, names: list[str]) -> None:
-    """Rename the whole folder when `out_dir` is new or empty, else replace the files one by one."""
-    if out_dir.is_dir() and not any(out_dir.iterdir()):
-        out_dir.rmdir()
-    if not out_dir.exists():
-        os.replace(temporary, out_dir)
-        return
-    for name in names:
-        os.replace(temporary / name, out_dir / name)
