@@ -153,6 +153,8 @@ def _date(text: str) -> dt.date:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from calibration.published import calibrate_command, calibrate_text
+    from sim.output_folders import check_out_file, replace_file
+    from sim.scenario_files import load_scenario_text
 
     if args.ssda903 is not None:
         from calibration.ssda903.calibrate import write_calibration
@@ -164,16 +166,11 @@ def _calibrate(args: argparse.Namespace) -> int:
             )
         print(f"Wrote {scenario} and {report}")
         return 0
+    check_out_file(args.out)  # replaces only a file `sufficiency calibrate` wrote; refused before fitting
     with _data_errors():
         text = calibrate_text(args.authority, args.as_of, calibrate_command(args.authority, args.as_of, args.out))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    staging = args.out.with_name(f".{args.out.name}.tmp")
-    staging.write_text(text, encoding="utf-8")
-    try:
-        load_scenario(staging)  # never leave a scenario that does not validate
-        staging.replace(args.out)
-    finally:
-        staging.unlink(missing_ok=True)
+    load_scenario_text(text, args.out)  # never leave a scenario that does not validate; messages name --out
+    replace_file(args.out, text)
     print(f"Wrote {args.out}")
     return 0
 
