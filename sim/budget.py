@@ -1,7 +1,8 @@
 """Budget outputs for finance: spend by financial year in a tidy CSV and an Excel workbook.
 
 Every figure is a number with a currency format (never text), and every price and inflation
-rate appears on the Assumptions sheet with its source, so a finance officer can trace it.
+rate appears on the Assumptions sheet with its source, so a finance officer can trace it. Every text cell
+goes through `spreadsheet_text`: a source or a name from a scenario file is never read by Excel as a formula.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from scipy import stats
@@ -30,6 +32,34 @@ RANGES_NOTE = (
     "(simulation error: more replications make it narrower). p10/p50/p90: 10th, 50th and 90th percentiles "
     "across replications (the spread of outcomes: a year as bad as p90 happens about one year in ten)."
 )
+# A cell starting with one of these is read by Excel (or LibreOffice) as a formula, or as one after a tab or
+# carriage return; OWASP's advice against formula injection is a leading apostrophe, which makes it text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    """Text that a spreadsheet shows as written: a leading apostrophe when it could start a formula, and the
+    control characters an xlsx file cannot hold (TOML strings can) replaced, so the workbook is still written."""
+    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def spreadsheet_value(value: object) -> object:
+    """A cell's value: text escaped by `spreadsheet_text`, numbers, dates and blanks unchanged."""
+    return spreadsheet_text(value) if isinstance(value, str) else value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` with every text value escaped, for a CSV that a finance user opens in Excel."""
+    safe = frame.copy()
+    for name in safe.columns:
+        if _has_text(safe[name]):
+            safe[name] = safe[name].map(spreadsheet_value)
+    return safe
+
+
+def _has_text(column: pd.Series) -> bool:
+    return column.dtype == object or isinstance(column.dtype, pd.CategoricalDtype | pd.StringDtype)
 
 
 def budget_summary(result: RunResult) -> pd.DataFrame:
@@ -98,9 +128,9 @@ def write_budget_workbook(result: RunResult, summary: pd.DataFrame, path: Path |
 
 def _table_sheet(workbook: Workbook, title: str, frame: pd.DataFrame, number_format: str) -> None:
     sheet = workbook.create_sheet(title)
-    sheet.append(list(frame.columns))
+    _append(sheet, list(frame.columns))
     for row in frame.itertuples(index=False):
-        sheet.append([None if isinstance(v, float) and np.isnan(v) else v for v in row])
+        _append(sheet, [None if isinstance(v, float) and np.isnan(v) else v for v in row])
     money_columns = [i + 1 for i, c in enumerate(frame.columns) if c in STATISTICS]
     for column in money_columns:
         for cell in sheet[get_column_letter(column)][1:]:
@@ -110,17 +140,16 @@ def _table_sheet(workbook: Workbook, title: str, frame: pd.DataFrame, number_for
 
 def _assumptions_sheet(workbook: Workbook, prices: PriceBook) -> None:
     sheet = workbook.create_sheet("Assumptions")
-    sheet.append(["pool", "item", "value", "unit", "inflation % a year", "source"])
-    sheet.append(["(all)", "price base date", prices.base_date.isoformat(), "date", None, ""])
-    sheet.append(["(all)", "default inflation", None, "", prices.inflation_percent_per_year, prices.inflation_source])
+    _append(sheet, ["pool", "item", "value", "unit", "inflation % a year", "source"])
+    _append(sheet, ["(all)", "price base date", prices.base_date.isoformat(), "date", None, ""])
+    _append(sheet, ["(all)", "default inflation", None, "", prices.inflation_percent_per_year, prices.inflation_source])
     for name, group in prices.inflation_groups.items():
-        sheet.append(
-            [", ".join(group.pools), f"inflation group '{name}'", None, "", group.percent_per_year, group.source]
+        _append(
+            sheet, [", ".join(group.pools), f"inflation group '{name}'", None, "", group.percent_per_year, group.source]
         )
     for pool, price in prices.pools.items():
         for item, value, unit in _price_items(price):
-            row = [pool, item, value, unit, prices.inflation_percent(pool), price.source]
-            sheet.append(row)
+            _append(sheet, [pool, item, value, unit, prices.inflation_percent(pool), price.source])
             sheet.cell(row=sheet.max_row, column=3).number_format = POUNDS_PENCE
     _finish(sheet)
 
@@ -170,14 +199,19 @@ def _notes_sheet(workbook: Workbook, result: RunResult) -> None:
         "price book (Assumptions) as a check. For block-cost homes it shows the cost per occupied bed-week.",
     ]
     sheet = workbook.create_sheet("Notes")
-    sheet.append(["Notes"])
+    _append(sheet, ["Notes"])
     for line in lines:
-        sheet.append([line])
+        _append(sheet, [line])
     sheet.column_dimensions["A"].width = 120
     for row in sheet.iter_rows(min_row=2):
         row[0].alignment = Alignment(wrap_text=True)
     sheet["A1"].font = Font(bold=True)
     sheet.freeze_panes = "A2"
+
+
+def _append(sheet, row: list) -> None:
+    """The only way a row enters a sheet, so no text cell escapes `spreadsheet_text`."""
+    sheet.append([spreadsheet_value(value) for value in row])
 
 
 def _finish(sheet) -> None:

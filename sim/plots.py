@@ -8,6 +8,8 @@ thing on every figure. The rules kept here:
 - A small grey footnote on every figure naming the scenario(s), the number of replications and which band is
   drawn: the P10-P90 spread across replications (risk, what to plan for) or the 95% confidence interval of a mean
   difference (Monte Carlo error). The two are never mixed on one figure without saying so.
+- Text from a scenario file (its description, scenario and pool names) is cut to a few lines with an ellipsis
+  (`short`): the footnote is wrapped and laid out on every draw, and a 900 KB description took a chart 40 s.
 
 Figures are built as `matplotlib.figure.Figure` objects without pyplot: no GUI backend is ever chosen (safe
 headless, in worker processes and under pytest, with no need for `matplotlib.use("Agg")` to be called here and
@@ -114,6 +116,8 @@ MEASURE_UNITS = {
 UNIT_ORDER = ("placements started", "child-days", "£ million")
 DATE_LABEL = "date ({} counted on the 1st of each month)"
 YEAR_LABEL = "financial year (April to March)"
+MAX_DESCRIPTION_CHARS = 300  # a scenario's description in a footnote: about three lines
+MAX_NAME_CHARS = 80  # a scenario or pool name in a title, legend or footnote
 THOUSANDS = FuncFormatter(lambda x, _: f"{x:,.1f}".rstrip("0").rstrip(".") if abs(x) < 100 else f"{x:,.0f}")
 
 
@@ -159,7 +163,8 @@ def overlay(results: list[RunResult], need: str | None = None) -> Figure:
         dates = _dates(result)
         series = _series(_stock_summary(result, need), "date", dates)
         colour = TOL_MUTED[index % len(TOL_MUTED)]
-        _fan(ax, dates, series["mean"], series["p10"], series["p90"], colour, result.scenario.name, OVERLAY_BAND_ALPHA)
+        name = short(result.scenario.name, MAX_NAME_CHARS)
+        _fan(ax, dates, series["mean"], series["p10"], series["p90"], colour, name, OVERLAY_BAND_ALPHA)
     _date_axis(ax)
     ax.legend(frameon=False, fontsize=8, title="scenario", title_fontsize=8)
     notes = [_scenario_note(result, brief=True) for result in results]
@@ -261,7 +266,7 @@ def differences(comparison: Comparison, financial_year: str, measures: list[str]
     """
     rows, present = _difference_rows(comparison, financial_year, measures)
     units = [unit for unit in UNIT_ORDER if any(MEASURE_UNITS.get(m) == unit for m in present)]
-    names = [result.scenario.name for result in comparison.what_ifs]
+    names = [result.scenario.name for result in comparison.what_ifs]  # as in the table; labels are cut short
     groups = [[m for m in present if MEASURE_UNITS.get(m) == unit] for unit in units]
     figure = Figure(figsize=(8.0, 1.4 + 0.3 * max(len(names), 2) * len(present) + 0.6 * len(units)))
     axes = list(np.ravel(figure.subplots(len(units), 1, height_ratios=[len(g) for g in groups], squeeze=False)))
@@ -271,7 +276,8 @@ def differences(comparison: Comparison, financial_year: str, measures: list[str]
     figure.suptitle(f"Effect of each what-if against the base, financial year {financial_year}", fontsize=12)
     base = comparison.base
     note = (
-        f"Base: {_scenario_note(base, brief=True)}; what-ifs: {', '.join(names)}, with the same seed "
+        f"Base: {_scenario_note(base, brief=True)}; what-ifs: {', '.join(short(n, MAX_NAME_CHARS) for n in names)}, "
+        "with the same seed "
         "(common random numbers: replication r of every scenario sees the same children)."
     )
     return _finish(figure, note, f"Bar: mean difference, what-if minus base; {CI_OF_DIFFERENCE}.")
@@ -290,7 +296,7 @@ def sizing(curves: list[SizingCurve], scenario_name: str | None = None, replicat
     figure, axes = _panels(len(curves), title, "in-house places (capacity)", ylabel, (3.8, 3.0))
     for ax, curve in zip(axes, curves, strict=False):
         _sizing_panel(ax, curve)
-    scenario = f"Scenario: {scenario_name}" if scenario_name else "Scenario: not given"
+    scenario = f"Scenario: {short(scenario_name, MAX_NAME_CHARS)}" if scenario_name else "Scenario: not given"
     runs = f"{replications} replications" if replications else "replications: not given"
     note = (
         f"{scenario}; {runs} with the pool unlimited, occupancy over the second half of the horizon. Curve: "
@@ -363,7 +369,7 @@ def _difference_panel(ax: Axes, rows: pd.DataFrame, measures: list[str], names: 
             mean,
             height=height * 0.9,
             color=TOL_MUTED[index % len(TOL_MUTED)],
-            label=name,
+            label=short(name, MAX_NAME_CHARS),
             xerr=np.vstack([mean - low, high - mean]),
             error_kw={"ecolor": INK, "capsize": 2.5, "elinewidth": 1.0},
         )
@@ -424,7 +430,7 @@ def _sizing_panel(ax: Axes, curve: SizingCurve) -> None:
     )
     ax.set_xlim(0, limit)
     ax.set_ylim(0, 101)
-    ax.set_title(curve.pool.replace("_", " "), fontsize=9)
+    ax.set_title(_pool_label(curve.pool), fontsize=9)
 
 
 def _stacked_years(
@@ -589,7 +595,7 @@ def _need_colour(need: str) -> str:
 
 
 def _pool_label(pool: str) -> str:
-    return pool.replace("_", " ")
+    return short(pool.replace("_", " "), MAX_NAME_CHARS)
 
 
 def _pool_colour(result: RunResult, pool: str) -> str:
@@ -599,12 +605,19 @@ def _pool_colour(result: RunResult, pool: str) -> str:
 
 def _scenario_note(result: RunResult, brief: bool = False) -> str:
     scenario = result.scenario
-    text = f"{scenario.name} ({result.replications} replications, seed {result.seed})"
+    text = f"{short(scenario.name, MAX_NAME_CHARS)} ({result.replications} replications, seed {result.seed})"
     if brief:
         return text
-    description = f": {scenario.description.strip()}" if scenario.description.strip() else ""
+    described = short(scenario.description, MAX_DESCRIPTION_CHARS)
+    description = f": {described}" if described else ""
     horizon = f"horizon {scenario.horizon.start:%d %b %Y} to {scenario.horizon.end:%d %b %Y}"
     return f"Scenario: {text}{description}; {horizon}."
+
+
+def short(text: str, limit: int) -> str:
+    """`text` with its runs of whitespace as single spaces, cut to at most `limit` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _finish(figure: Figure, *parts: str) -> Figure:

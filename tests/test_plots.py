@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,23 @@ def test_every_chart_renders(
     }
     png, svg = plots.save(figures[chart](), tmp_path / chart)
     assert png.stat().st_size > 0 and svg.stat().st_size > 0
+
+
+def test_long_text_from_a_scenario_is_cut_short_in_every_footnote_and_label(priced: RunResult) -> None:
+    """A 900 KB description once made one chart take 40 s: it is wrapped into every footnote."""
+    words = "a sentence of the description " * 30_000
+    name = "N" * 5_000
+    long = dataclasses.replace(priced, scenario=priced.scenario.model_copy(update={"description": words, "name": name}))
+    for figure in (plots.fan_chart(long), plots.occupancy(long), plots.gap_by_need(long), plots.spend_by_pool(long)):
+        note = " ".join(footnote(figure).split())
+        assert f"{REPLICATIONS} replications" in note and "…" in note
+        assert note.count("a sentence") <= plots.MAX_DESCRIPTION_CHARS // len("a sentence of the description ") + 1
+        assert "N" * (plots.MAX_NAME_CHARS - 1) in note and "N" * plots.MAX_NAME_CHARS not in note
+    (ax,) = plots.overlay([long]).axes
+    assert [len(line.get_label()) for line in ax.lines] == [plots.MAX_NAME_CHARS]
+
+
+def test_short_text_is_kept_whole_and_long_text_ends_in_an_ellipsis() -> None:
+    assert plots.short("  Cheshire East\nbaseline  ", 300) == "Cheshire East baseline"
+    cut = plots.short("word " * 100, 40)
+    assert len(cut) <= 40 and cut.endswith("…") and cut.startswith("word word")
