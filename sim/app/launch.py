@@ -1,8 +1,9 @@
 """`sufficiency app`: start Streamlit on the workshop page, safe by default.
 
 It listens on this machine only (127.0.0.1) unless `--host` says otherwise, caps uploads at the size the page
-accepts, sends no usage statistics and watches no files. Streamlit is an optional extra, so this module does not
-import it: the other commands work without it.
+accepts, shows no exception details (the page shows the one-line message the command line would print, and
+an unexpected error a short generic line), sends no usage statistics and watches no files. Streamlit is an
+optional extra, so this module does not import it: the other commands work without it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sim.app.uploads import MAX_UPLOAD_MB
 
 PAGE = Path(__file__).resolve().parent / "streamlit_app.py"
 LOCALHOST = ("127.0.0.1", "localhost", "::1")
+SHOW_ERROR_DETAILS = "none"  # an exception that escapes the page shows neither message, type nor traceback
 MISSING = (
     "error: the workshop app needs Streamlit, an optional extra: pip install care-sufficiency-simulator[app] "
     "(or `make app`, which installs it)"
@@ -44,6 +46,9 @@ def streamlit_command(host: str, port: int, jobs: int) -> list[str]:
         "false",
         "--client.toolbarMode",
         "viewer",
+        # Not "false": Streamlit (1.67) reads the legacy false as "stacktrace", which still shows the traceback.
+        "--client.showErrorDetails",
+        SHOW_ERROR_DETAILS,
         "--",
         "--jobs",
         str(jobs),

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim import __version__
 from sim.app.toml_text import to_toml
+from sim.errors import InputError
 from sim.scenario import Scenario
 from sim.vocabulary import DAYS_PER_YEAR
 
@@ -54,7 +55,7 @@ def _within(lever: str) -> Any:
     return Field(ge=low, le=high)
 
 
-class LeverError(ValueError):
+class LeverError(InputError, ValueError):
     """A lever this baseline cannot take (no in-house home pool, more beds closed than it has, ...)."""
 
 

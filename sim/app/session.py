@@ -3,6 +3,9 @@
 Why the baseline is run once: every what-if uses the baseline's seed and replication count, so replication r
 of both sees the same children (common random numbers) and one baseline run serves every what-if tried
 against it. A what-if then costs one run plus the paired comparison (`run_what_if`).
+
+Every run and sizing curve is checked against the app's work limits (`sim.app.limits`) before it starts, and
+a click that would run both the baseline and a what-if checks both before running either.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.app.levers import Levers, what_if_toml
+from sim.app.limits import check_run, check_sizing
 from sim.app.uploads import StartCsv, read_scenario
 from sim.budget import budget_summary, write_budget_workbook
 from sim.compare import Comparison, headline_year, paired_differences, summary_sentence, yearly_measures
@@ -64,6 +68,7 @@ def run_baseline(
     baseline: Baseline, replications: int, seed: int | None = None, jobs: int = 1, progress: Progress | None = None
 ) -> BaseRun:
     """The baseline's run and its yearly measures, computed once and paired with every what-if tried against it."""
+    check_run("the baseline", baseline.scenario, replications)
     result = run(baseline.scenario, replications, seed=seed, jobs=jobs, progress=progress)
     return BaseRun(baseline, result, yearly_measures(result))
 
@@ -73,12 +78,27 @@ def run_what_if(
 ) -> WhatIf:
     """The levers applied to the base's scenario, run with its seed and replications, and paired with it."""
     started = time.perf_counter()
-    baseline, seed, replications = base.baseline, base.result.seed, base.result.replications
+    text, scenario = what_if_scenario(base.baseline, levers, name, base.result.seed, base.result.replications)
+    return _paired(base, levers, text, scenario, jobs, progress, started)
+
+
+def what_if_scenario(
+    baseline: Baseline, levers: Levers, name: str, seed: int, replications: int
+) -> tuple[str, Scenario]:
+    """The what-if's scenario file and scenario, checked against the app's limits for `replications`."""
     csv_name = baseline.start_csv.name if baseline.start_csv else None
     text = what_if_toml(baseline.scenario, levers, name, seed, replications, baseline.label, csv_name)
     scenario = read_scenario(text, f"{name}.toml", baseline.start_csv)
-    result = run(scenario, replications, seed=seed, jobs=jobs, progress=progress)
-    differences = paired_differences(base.measures, yearly_measures(result), replications).assign(what_if=name)
+    check_run("the what-if", scenario, replications)
+    return text, scenario
+
+
+def _paired(
+    base: BaseRun, levers: Levers, text: str, scenario: Scenario, jobs: int, progress: Progress | None, started: float
+) -> WhatIf:
+    replications = base.result.replications
+    result = run(scenario, replications, seed=base.result.seed, jobs=jobs, progress=progress)
+    differences = paired_differences(base.measures, yearly_measures(result), replications).assign(what_if=scenario.name)
     summary = summary_sentence(result, differences)
     seconds = time.perf_counter() - started
     return WhatIf(levers, scenario.description, text, result, differences, summary, seconds)
@@ -86,6 +106,7 @@ def run_what_if(
 
 def sizing_curves(scenario: Scenario, seed: int, replications: int = SIZING_REPLICATIONS) -> list[SizingCurve]:
     """A sizing curve for each finite in-house pool (one run per replication and pool, with the pool unlimited)."""
+    check_sizing("sizing", scenario, replications)
     return [sizing_curve(scenario, pool, replications, seed) for pool in finite_in_house_pools(scenario)]
 
 
@@ -108,8 +129,13 @@ class Workshop:
         return self.base
 
     def try_levers(self, levers: Levers, progress: Progress | None = None) -> WhatIf:
-        """Run a what-if against the (cached) base and add it to the history."""
-        what_if = run_what_if(self.run_base(), levers, f"what_if_{len(self.history) + 1}", self.jobs, progress)
+        """Run a what-if against the (cached) base and add it to the history; nothing runs unless both fit."""
+        if self.base is None:
+            check_run("the baseline", self.baseline.scenario, self.replications)
+        name = f"what_if_{len(self.history) + 1}"
+        text, scenario = what_if_scenario(self.baseline, levers, name, self.seed, self.replications)
+        base = self.run_base(progress)
+        what_if = _paired(base, levers, text, scenario, self.jobs, progress, time.perf_counter())
         self.history.append(what_if)
         for older in self.history[:-KEPT_RUNS]:
             older.result = None

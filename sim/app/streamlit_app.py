@@ -3,6 +3,9 @@
 Started by `sufficiency app` (`sim.app.launch`). The runs, comparisons and files come from `sim.app.session`;
 this module only lays out widgets and results, so the logic is tested without a browser. The page shows
 counts, means and intervals only: never a child's row, even when a starting-population CSV is uploaded.
+
+Every failure shows as one line, never a traceback (`sim.app.messages`), and text from a scenario file is
+shown as plain text, its description cut short.
 """
 
 from __future__ import annotations
@@ -21,20 +24,22 @@ from pydantic import ValidationError
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from sim import plots
-from sim.app.levers import LIMITS, LeverError, Levers, default_homes_date, fostering_pool, home_pool
+from sim.app.levers import LIMITS, Levers, default_homes_date, fostering_pool, home_pool
+from sim.app.limits import DEFAULT_REPLICATIONS, KEPT_BASELINES, MAX_REPLICATIONS
+from sim.app.messages import plain, problem
 from sim.app.session import KEPT_RUNS, SIZING_REPLICATIONS, Baseline, WhatIf, Workshop, budget_workbook
 from sim.app.uploads import MAX_UPLOAD_MB, replace_start_population, scenario_from_upload, start_csv_from_upload
 from sim.compare import MEASURE_LABELS, headline_year
+from sim.plots import MAX_DESCRIPTION_CHARS, short
 from sim.runner import RunResult
-from sim.scenario import Scenario, ScenarioError
+from sim.scenario import Scenario
 from sim.scenario_files import load_scenario
 from sim.sizing import sizing_table
 
 TITLE = "Care sufficiency workshop"
 SHIPPED = Path(__file__).resolve().parents[2] / "scenarios"  # <authority>/baseline.toml in a source checkout
 UPLOAD = "upload"
-MAX_REPLICATIONS = 200  # a what-if must come back while the room waits
-DEFAULT_REPLICATIONS = 50
+MAX_SEED_INPUT = 2**53 - 1  # the largest whole number a browser's number box holds exactly
 # Widgets whose default comes from the baseline: reset when the baseline changes.
 BASELINE_WIDGETS = ("seed", "homes_date", "entries_trend", "staying_put", "extra_foster_approvals")
 HEADLINES = (  # measure, label, whether a rise is bad (shown red)
@@ -59,13 +64,20 @@ BANDS_NOTE = (
 
 def main() -> None:
     st.set_page_config(page_title=TITLE, layout="wide")
+    try:
+        _page()
+    except Exception as error:  # the last resort: Streamlit's own error box would show the traceback
+        st.error(problem("The page cannot be shown", error))
+
+
+def _page() -> None:
     options = _options()
     st.title(TITLE)
     with st.sidebar:
-        baseline, baseline_id, problem = _choose_baseline(SHIPPED)
+        baseline, baseline_id, trouble = _choose_baseline(SHIPPED)
     if baseline is None:
-        if problem:
-            st.error(problem)
+        if trouble:
+            st.error(trouble)
         st.info("Choose a shipped baseline, or upload a scenario file (TOML), in the sidebar.")
         st.stop()
     with st.sidebar:
@@ -123,10 +135,12 @@ def _choose_baseline(folder: Path) -> tuple[Baseline | None, str, str]:
     baseline_id = hashlib.sha256(b"\0".join(p if isinstance(p, bytes) else p.encode() for p in parts)).hexdigest()
     loaded = st.session_state.setdefault("baselines", {})
     if baseline_id not in loaded:
+        while len(loaded) >= KEPT_BASELINES:  # every upload read is kept: keep only the latest few
+            loaded.pop(next(iter(loaded)))
         try:
             loaded[baseline_id] = _load_baseline(shipped.get(choice), toml_file, csv_file)
-        except ScenarioError as error:  # a bad upload: say so and keep the page working
-            return None, "", f"This file cannot be used:\n\n{error}"
+        except Exception as error:  # a bad upload: say so and keep the page working
+            return None, "", problem("This file cannot be used", error)
     return loaded[baseline_id], baseline_id, ""
 
 
@@ -159,7 +173,9 @@ def _workshop(baseline: Baseline, baseline_id: str, jobs: int) -> Workshop:
         help=f"At most {MAX_REPLICATIONS}, so a what-if comes back in seconds. More replications narrow the "
         "confidence intervals; they do not narrow the P10-P90 spread.",
     )
-    seed = st.number_input("Seed", min_value=0, value=baseline.scenario.seed, step=1, key="seed")
+    seed = st.number_input(
+        "Seed", min_value=0, max_value=MAX_SEED_INPUT, value=min(baseline.scenario.seed, MAX_SEED_INPUT), key="seed"
+    )
     key = (baseline_id, int(replications), int(seed))
     workshop = st.session_state.get("workshop")
     if workshop is None or st.session_state.get("workshop_key") != key:
@@ -209,11 +225,12 @@ def _homes_levers(scenario: Scenario) -> dict:
         homes = st.number_input("Homes to open (+) or close (−)", int(low), int(high), 0, 1, key="homes_change")
         low, high = LIMITS["beds_per_home"]
         beds = st.number_input("Beds per home", int(low), int(high), 2, 1, key="beds_per_home")
+        last = scenario.horizon.end - dt.timedelta(days=1)
         date = st.date_input(
             "Opening or closing date",
-            value=default_homes_date(scenario),
+            value=min(default_homes_date(scenario), last),  # a one-year horizon can end before the next 1 April
             min_value=scenario.horizon.start,
-            max_value=scenario.horizon.end - dt.timedelta(days=1),
+            max_value=last,
             key="homes_date",
         )
     return {"homes_change": int(homes), "beds_per_home": int(beds), "homes_date": date}
@@ -255,13 +272,9 @@ def _entries_levers(scenario: Scenario) -> dict:
         low, high = LIMITS["entries_change_percent"]
         change = st.slider("Change in entries into care (%)", int(low), int(high), 0, 5, key="entries_change")
         low, high = LIMITS["entries_trend_percent_per_year"]
+        now = float(scenario.entries.trend_percent_per_year)  # the box holds it even outside the lever's range
         trend = st.number_input(
-            "Trend in entries (% a year)",
-            float(low),
-            float(high),
-            float(scenario.entries.trend_percent_per_year),
-            0.5,
-            key="entries_trend",
+            "Trend in entries (% a year)", min(float(low), now), max(float(high), now), now, 0.5, key="entries_trend"
         )
         staying_put = st.slider(
             "Fostered 18-year-olds who Stay Put",
@@ -302,8 +315,9 @@ def _describe_baseline(baseline: Baseline) -> None:
     scenario = baseline.scenario
     horizon = scenario.horizon
     finite = [f"{name} {pool.capacity}" for name, pool in scenario.pools.items() if not pool.unlimited]
+    described = short(scenario.description or scenario.name, MAX_DESCRIPTION_CHARS)
     st.markdown(
-        f"**Baseline:** {baseline.label}: {scenario.description or scenario.name}. "
+        f"**Baseline:** {plain(baseline.label)}: {plain(described)}. "
         f"{horizon.start} to {horizon.end}; {sum(scenario.entries.rate_per_year.values()):.0f} entries a year "
         f"at the start; places at the start: {', '.join(finite) or 'all pools unlimited'}."
     )
@@ -321,10 +335,9 @@ def _run(workshop: Workshop, levers: Levers) -> None:
         bar.progress(min(done / total, 1.0), text=f"Simulating the {step}: {done} of {total} replications")
 
     try:
-        workshop.run_base(advance)
-        workshop.try_levers(levers, advance)
-    except (LeverError, ScenarioError) as error:
-        st.error(f"This what-if cannot run: {error}")
+        workshop.try_levers(levers, advance)  # checks the baseline's run too, if it is still to come, before either
+    except Exception as error:
+        st.error(problem("This what-if cannot run", error))
     finally:
         bar.empty()
 
@@ -333,7 +346,7 @@ def _results(workshop: Workshop) -> None:
     latest = workshop.history[-1]
     year = headline_year(workshop.run_base().result)
     st.subheader(f"{latest.name.replace('_', ' ').capitalize()} against the baseline")
-    st.info(latest.summary)
+    st.info(plain(latest.summary))
     st.markdown(f"**Financial year {year}**: the what-if's mean, and its change from the baseline")
     _headline_metrics(latest, year)
     st.caption(
@@ -342,10 +355,13 @@ def _results(workshop: Workshop) -> None:
     )
     # Stateful tabs: only the open tab is drawn, and it stays open when the page reruns.
     tabs = st.tabs(list(TABS), key="tab", on_change="rerun")
-    for tab, draw in zip(tabs, TABS.values(), strict=True):
+    for tab, (title, draw) in zip(tabs, TABS.items(), strict=True):
         if tab.open:
             with tab:
-                draw(workshop)
+                try:
+                    draw(workshop)
+                except Exception as error:
+                    st.error(problem(f"{title} cannot be shown", error))
     _history(workshop)
     _downloads(workshop)
 

@@ -1,7 +1,8 @@
 """Uploaded files, read safely: a scenario as TOML and a starting population as CSV, nothing else.
 
 Why so strict: the app may face a room, or a network if told to listen on one. An upload is size-limited,
-decoded as UTF-8 text and parsed by `tomllib` or the scenario loader's CSV reader; nothing is executed or
+decoded as UTF-8 text and parsed by `parse_toml` (tomllib within size and depth bounds: a dotted key 100,000
+parts deep once took the server down) or the scenario loader's CSV reader; nothing is executed or
 unpickled. An uploaded scenario may not `extends` another file or name its own CSV, so no upload can make the
 app read a file of the server's. The only file ever written is the CSV, into a temporary folder that is
 removed as soon as the scenario is read; everything else stays in memory.
@@ -12,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from sim.app.levers import scenario_document
 from sim.app.toml_text import to_toml
 from sim.scenario import Scenario, ScenarioError
-from sim.scenario_files import load_scenario_text
+from sim.scenario_files import load_scenario_text, parse_toml
 
 MAX_UPLOAD_MB = 1  # also Streamlit's server.maxUploadSize, set by `sufficiency app`
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
@@ -46,10 +46,7 @@ def start_csv_from_upload(name: str, data: bytes) -> StartCsv:
 
 def scenario_from_upload(name: str, data: bytes, start_csv: StartCsv | None = None) -> Scenario:
     """A self-contained scenario file; with a CSV, its children replace the file's starting population."""
-    try:
-        raw = tomllib.loads(_text(name, data, ".toml", "TOML"))
-    except tomllib.TOMLDecodeError as error:
-        raise UploadError(f"{name}: not valid TOML: {error}") from None
+    raw = parse_toml(_text(name, data, ".toml", "TOML"), name)
     if "extends" in raw:
         raise UploadError(
             f"{name}: extends: an uploaded scenario must be self-contained (no `extends`); "
@@ -88,7 +85,8 @@ def _text(name: str, data: bytes, suffix: str, kind: str) -> str:
     if not name.lower().endswith(suffix):
         raise UploadError(f"{name}: expected a {kind} file ({suffix})")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise UploadError(f"{name}: {len(data) / 1024 / 1024:.1f} MB is too large; the limit is {MAX_UPLOAD_MB} MB")
+        limit = f"the {MAX_UPLOAD_MB} MB limit ({MAX_UPLOAD_BYTES:,} bytes)"
+        raise UploadError(f"{name}: {len(data):,} bytes is over {limit}")
     if not data.strip():
         raise UploadError(f"{name}: the file is empty")
     try:

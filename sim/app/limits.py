@@ -1,0 +1,70 @@
+"""How much work an app request asks for, estimated before anything runs and refused when it would not fit.
+
+Why: the app may serve a room from a small machine (2 cores, 2 GB), and a 4 KB upload once asked for a 26 GiB
+allocation. A run's cost grows with the children it simulates (the starting population and the entries
+expected over the horizon, `Scenario.expected_children`) times its replications, so that product, in
+child-replications, is checked against one limit before a run or a sizing curve starts; so is the one table
+that grows with pools rather than children (occupancy: a row per pool, snapshot and replication).
+
+The limit comes from measuring scenarios/cheshire_east/baseline.toml (2,495 children expected a replication):
+- many replications: the run's process peaked at 236 MB for 50 replications and 359 MB for 200, 329 bytes
+  per child-replication, of which 167 bytes stay in the result tables the session holds;
+- few, large replications: 2 replications of it scaled 150 times (374,000 children each, 750,000
+  child-replications) on 2 workers peaked at 555 MB a worker, in 20 s.
+750,000 child-replications a run is therefore at most about 250 MB at the peak of a run and 125 MB held per
+run (the session holds the baseline and 3 what-ifs: 500 MB), or two 555 MB workers; with the process itself
+(175 MB with the simulator loaded, before a run) that stays within 2 GB. Sizing runs one replication at a
+time in the app's process, so its limit bounds time more than memory. Every shipped baseline at the page's
+largest replication count (200) is within the limit: Cheshire East's is 499,000.
+"""
+
+from __future__ import annotations
+
+from sim.errors import InputError
+from sim.results import Calendar
+from sim.scenario import Scenario
+from sim.sizing import finite_in_house_pools
+
+MAX_REPLICATIONS = 200  # the page's largest replication count: a what-if must come back while the room waits
+DEFAULT_REPLICATIONS = 50
+KEPT_BASELINES = 4  # baselines a session keeps read (an uploaded starting-population CSV can hold 40,000 children)
+WORK_LIMIT = 750_000  # child-replications in one run, or in one scenario's sizing curves
+# Occupancy rows (pool x snapshot x replication) in one run: 42 bytes a row measured, so 126 MB; Cheshire
+# East at 200 replications has 314,400.
+OCCUPANCY_ROW_LIMIT = 3_000_000
+CHANGE = "use fewer replications or a shorter horizon, or `sufficiency run` on the scenario file, which has no limit"
+
+
+class WorkLimitError(InputError):
+    """A request the app refuses before starting: it would take more memory or time than the server has."""
+
+
+def check_run(label: str, scenario: Scenario, replications: int) -> None:
+    """Refuse a run of `replications` whose estimated work is over the app's limits; `label` names it."""
+    children = scenario.expected_children()
+    work = children * replications
+    if work > WORK_LIMIT:
+        raise WorkLimitError(
+            f"{label}: about {work:,.0f} child-replications ({children:,.0f} children expected in each of "
+            f"{replications} replications) is over the app's limit of {WORK_LIMIT:,} a run; {CHANGE}"
+        )
+    pools, snapshots = len(scenario.pools), len(Calendar.for_scenario(scenario).snapshot_days)
+    rows = pools * snapshots * replications
+    if rows > OCCUPANCY_ROW_LIMIT:
+        raise WorkLimitError(
+            f"{label}: {rows:,} rows of pool occupancy ({pools} pools x {snapshots} monthly counts x "
+            f"{replications} replications) is over the app's limit of {OCCUPANCY_ROW_LIMIT:,} a run; {CHANGE}"
+        )
+
+
+def check_sizing(label: str, scenario: Scenario, replications: int) -> None:
+    """Refuse sizing curves whose work is over the limit: each finite in-house pool's curve is `replications`
+    runs of the scenario with that pool unlimited (`sim.sizing.sizing_curve`), so the same children again."""
+    children, pools = scenario.expected_children(), len(finite_in_house_pools(scenario))
+    work = children * replications * pools
+    if work > WORK_LIMIT:
+        raise WorkLimitError(
+            f"{label}: about {work:,.0f} child-replications ({children:,.0f} children expected a replication x "
+            f"{replications} replications x {pools} in-house pools) is over the app's limit of {WORK_LIMIT:,}; "
+            "use a shorter horizon, or size the pools with `sufficiency compare --sizing-replications`"
+        )
