@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import hashlib
 import itertools
 import json
@@ -59,9 +58,6 @@ SIBLING = re.compile(
     r"^\.(?P<name>.+)\.sufficiency-(?P<kind>staging|aside|trash|tmp)-(?P<host>[0-9a-f]{6})-(?P<pid>\d+)-[0-9a-f]{8}$"
 )
 SHOWN = 4  # file names quoted in a refusal
-
-# Environment problems while writing (disk full, read-only, permissions) become one-line errors.
-ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
 
 # Outputs written before the marker existed, recognised by their exact shape (see docs/decisions).
 RUN_FILE = re.compile(r"^(run\.json|report\.html|summary\.csv|budget\.csv|budget\.xlsx|[a-z0-9_]+\.parquet)$")
@@ -134,9 +130,7 @@ def replaced_folder(out: str | Path, writer: str, option: str = "--out") -> Iter
         _step("staging_created")
         try:
             yield staging
-        except OSError as error:
-            if error.errno not in ENVIRONMENT_ERRNOS:
-                raise
+        except OSError as error:  # a full disk, a read-only folder: named by --out, never by the staging folder
             raise InputError(f"{label}: could not be written ({_reason(error)})") from None
         try:
             _write_marker(staging, writer, complete=True, files=_files(staging))

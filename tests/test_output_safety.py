@@ -268,6 +268,15 @@ def test_old_style_staging_folders_and_live_writers_are_left_alone(tmp_path) -> 
     assert contents(out) == {"a.csv": b"new"}
 
 
+def test_a_disk_error_while_writing_names_the_out_folder_and_leaves_nothing(tmp_path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(InputError) as raised, replaced_folder(out, "run") as staging:
+        (staging / "a.csv").write_text("x")
+        raise OSError(28, "No space left on device", str(staging / "b.csv"))
+    assert str(raised.value) == f"--out {out}: could not be written (no space left on device)"
+    assert list(tmp_path.iterdir()) == []
+
+
 # --------------------------------------------------------------------------------------------- calibrate
 
 
