@@ -29,7 +29,7 @@ from sim.errors import InputError
 from sim.results import Calendar
 from sim.scenario import Scenario
 from sim.scenario_files import load_scenario
-from tests.builders import build, one_pool_scenario
+from tests.builders import build, one_pool_scenario, rich_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "sim" / "app" / "streamlit_app.py"
@@ -78,6 +78,18 @@ def test_a_run_over_the_work_limit_is_refused_with_the_estimate_the_limit_and_wh
     check_run("the baseline", scenario, WORK_LIMIT // 20_000)  # at the limit: accepted
     with pytest.raises(WorkLimitError):
         check_run("the baseline", scenario, WORK_LIMIT // 20_000 + 1)
+
+
+def test_foster_carer_and_adopter_changes_count_as_work_like_children() -> None:
+    raw = rich_scenario(years=10)
+    raw["pools"]["inhouse"]["fostering"] |= {"approvals_per_year": 20_000, "deregistrations_per_year": 10_000}
+    scenario = build(raw)  # 6 adopters approved a year too
+    changes = 10 * (20_000 + 10_000 + 6)
+    with pytest.raises(WorkLimitError) as error:
+        check_run("the baseline", scenario, 3)
+    children = scenario.expected_children()
+    assert f"{children:,.0f} children and {changes:,.0f} foster carer and adopter changes" in _one_line(error)
+    check_run("the baseline", scenario, int(WORK_LIMIT // (children + changes)))
 
 
 def test_many_pools_over_a_long_horizon_are_refused_for_their_occupancy_table() -> None:
