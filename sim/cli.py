@@ -10,12 +10,15 @@ import argparse
 import contextlib
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from tqdm import tqdm
 
 from sim.errors import InputError
-from sim.scenario import ScenarioError
+from sim.output_folders import check_out_file, check_out_folder, replace_file
+from sim.scenario import FIRST_START_YEAR, LAST_START_YEAR, MAX_SEED, ScenarioError
 from sim.scenario_files import load_scenario
 
 BAD_INPUT = 2
@@ -28,22 +31,58 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return BAD_INPUT
+        return _fail(str(error))
+    except MemoryError:
+        return _fail("ran out of memory; expected fewer replications, a shorter horizon or more memory")
+    except OSError as error:  # a disk that fills, a folder that vanishes: the environment, not our code
+        where = f"{error.filename}: " if error.filename else ""
+        return _fail(f"{where}{error.strerror or error}")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return INTERRUPTED
 
 
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return BAD_INPUT
+
+
+class _Parser(argparse.ArgumentParser):
+    """Option errors as one line, like every other error (argparse would print its usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(BAD_INPUT, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _count(low: int, high: int) -> Callable[[str], int]:
+    """An option's whole number, from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low:,} to {high:,}, got {text!r}")
+        return value
+
+    return parse
+
+
+REPLICATIONS = _count(1, 100_000)
+SEED = _count(0, MAX_SEED)
+JOBS = _count(0, 1_024)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sufficiency", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="sufficiency", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="simulate a scenario and write its results")
     run.add_argument("scenario", type=Path, help="scenario TOML file")
-    run.add_argument("--replications", type=int, default=100, help="number of replications (default 100)")
-    run.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's seed)")
-    run.add_argument("--jobs", type=int, default=1, help="worker processes (0 = one per core; default 1)")
+    run.add_argument("--replications", type=REPLICATIONS, default=100, help="number of replications (default 100)")
+    run.add_argument("--seed", type=SEED, default=None, help="random seed (default: the scenario's seed)")
+    run.add_argument("--jobs", type=JOBS, default=1, help="worker processes (0 = one per core; default 1)")
     run.add_argument("--out", type=Path, default=None, help="output directory (default out/<scenario file name>)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _dask_option(run)
@@ -52,18 +91,20 @@ def _parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="compare what-ifs with a base scenario (paired replications)")
     compare.add_argument("base", type=Path, help="the base scenario")
     compare.add_argument("what_ifs", type=Path, nargs="+", metavar="WHATIF", help="what-if scenarios")
-    compare.add_argument("--replications", type=int, default=100)
-    compare.add_argument("--jobs", type=int, default=1)
+    compare.add_argument("--replications", type=REPLICATIONS, default=100)
+    compare.add_argument("--jobs", type=JOBS, default=1)
     compare.add_argument("--out", type=Path, default=None, help="output directory (default out/compare_<base>)")
-    compare.add_argument("--sizing-replications", type=int, default=30, help="replications for the sizing curves")
+    compare.add_argument(
+        "--sizing-replications", type=_count(1, 10_000), default=30, help="replications for the sizing curves"
+    )
     compare.add_argument("--quiet", action="store_true", help="no progress bar")
     _dask_option(compare)
     compare.set_defaults(handler=_compare)
 
     region = commands.add_parser("region", help="run a scenario set (several authorities) with totals for the region")
     region.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO", help="a folder of scenarios, or files")
-    region.add_argument("--replications", type=int, default=100)
-    region.add_argument("--jobs", type=int, default=1, help="worker processes (0 = one per core; default 1)")
+    region.add_argument("--replications", type=REPLICATIONS, default=100)
+    region.add_argument("--jobs", type=JOBS, default=1, help="worker processes (0 = one per core; default 1)")
     region.add_argument("--out", type=Path, default=None, help="output directory (default out/region_<first name>)")
     region.add_argument("--quiet", action="store_true", help="no progress bar")
     _dask_option(region)
@@ -88,22 +129,25 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument("--authority")
     target.add_argument("--ssda903", type=Path)
     backtest.add_argument("--origin", type=_date, help="with --ssda903: calibrate on what was known on this date")
-    backtest.add_argument("--horizon", type=int, default=24, help="with --ssda903: months to forecast")
+    backtest.add_argument("--horizon", type=_count(1, 600), default=24, help="with --ssda903: months to forecast")
     backtest.add_argument("--la", default=None)
-    backtest.add_argument("--replications", type=int, default=200)
-    backtest.add_argument("--jobs", type=int, default=1)
+    backtest.add_argument("--replications", type=REPLICATIONS, default=200)
+    backtest.add_argument("--jobs", type=JOBS, default=1)
     backtest.add_argument("--out", type=Path, default=Path("out/backtest"), help="folder for the table and plot")
     backtest.set_defaults(handler=_backtest)
 
     synthetic = commands.add_parser("synthetic", help="simulate a scenario and write SSDA903-format returns")
     synthetic.add_argument("scenario", type=Path)
     synthetic.add_argument("--out", required=True, type=Path, help="folder for YYYY-header/episodes/uasc.csv")
-    synthetic.add_argument("--seed", type=int, default=None, help="default: the scenario's seed")
-    synthetic.add_argument("--first-year", type=int, default=None, help="first return year (year ending 31 March)")
+    synthetic.add_argument("--seed", type=SEED, default=None, help="default: the scenario's seed")
+    synthetic.add_argument(
+        "--first-year", type=_count(FIRST_START_YEAR, LAST_START_YEAR), default=None, help="first return year (year "
+        "ending 31 March)"
+    )
     synthetic.set_defaults(handler=_synthetic)
 
     bench = commands.add_parser("bench", help="time the engine against its targets and its peers (several minutes)")
-    bench.add_argument("--jobs", type=int, default=2, help="worker processes for the parallel figures (default 2)")
+    bench.add_argument("--jobs", type=JOBS, default=2, help="worker processes for the parallel figures (default 2)")
     bench.add_argument("--quick", action="store_true", help="a tiny version of every figure (seconds, not minutes)")
     bench.add_argument(
         "--calibration", action="store_true", help="also time SSDA903 calibration on about 50,000 synthetic episodes"
@@ -112,8 +156,8 @@ def _parser() -> argparse.ArgumentParser:
 
     app = commands.add_parser("app", help="start the workshop app, a local web page to pull the levers")
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    app.add_argument("--port", type=int, default=8501, help="port (default 8501)")
-    app.add_argument("--jobs", type=int, default=0, help="worker processes per run (0 = one per core; default 0)")
+    app.add_argument("--port", type=_count(1, 65_535), default=8501, help="port (default 8501)")
+    app.add_argument("--jobs", type=JOBS, default=0, help="worker processes per run (0 = one per core; default 0)")
     app.set_defaults(handler=_app)
     return parser
 
@@ -132,10 +176,9 @@ def _run(args: argparse.Namespace) -> int:
     from sim.outputs import print_summary, write_run
     from sim.runner import run
 
-    if args.replications < 1:
-        raise ScenarioError(f"--replications must be at least 1, got {args.replications}")
     scenario = load_scenario(args.scenario)
     out_dir = args.out or Path("out") / args.scenario.stem
+    check_out_folder(out_dir)  # before the run, not after it
     with tqdm(total=args.replications, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
         result = run(scenario, args.replications, seed=args.seed, jobs=args.jobs, progress=bar.update, dask=args.dask)
     write_run(result, out_dir, scenario_path=args.scenario)
@@ -153,7 +196,6 @@ def _date(text: str) -> dt.date:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from calibration.published import calibrate_command, calibrate_text
-    from sim.output_folders import check_out_file, replace_file
     from sim.scenario_files import load_scenario_text
 
     if args.ssda903 is not None:
@@ -180,6 +222,7 @@ def _backtest(args: argparse.Namespace) -> int:
         return _backtest_ssda903(args)
     from calibration.backtest import backtest, format_table, write_backtest
 
+    check_out_folder(args.out)
     with _data_errors():
         table, figure = backtest(args.authority, args.replications, jobs=args.jobs)
     paths = write_backtest(table, figure, args.out, args.authority)
@@ -195,6 +238,7 @@ def _backtest_ssda903(args: argparse.Namespace) -> int:
 
     if args.origin is None:
         raise ScenarioError("backtest --ssda903 needs --origin YYYY-MM-DD")
+    check_out_folder(args.out)
     with _data_errors():
         summary, monthly, figure = backtest_ssda903(
             args.ssda903, args.origin, args.horizon, args.replications, args.la, jobs=args.jobs
@@ -227,6 +271,7 @@ def _compare(args: argparse.Namespace) -> int:
     base = load_scenario(args.base)
     what_ifs = [load_scenario(path) for path in args.what_ifs]
     out_dir = args.out or Path("out") / f"compare_{args.base.stem}"
+    check_out_folder(out_dir)
     total = args.replications * (1 + len(what_ifs))
     with tqdm(total=total, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
         comparison = compare(base, what_ifs, args.replications, jobs=args.jobs, progress=bar.update, dask=args.dask)
@@ -244,6 +289,7 @@ def _region(args: argparse.Namespace) -> int:
         raise ScenarioError(f"--replications must be at least 2 for intervals, got {args.replications}")
     files = scenario_set(args.scenarios)
     out_dir = args.out or Path("out") / f"region_{args.scenarios[0].stem}"
+    check_out_folder(out_dir)
     with tqdm(total=args.replications * len(files), unit="rep", disable=args.quiet, file=sys.stderr) as bar:
         region = run_region(files, args.replications, jobs=args.jobs, progress=bar.update, dask=args.dask)
     written = write_region(region, out_dir)

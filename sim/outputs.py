@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__, plots
-from sim.budget import budget_summary, write_budget_workbook
+from sim.budget import budget_summary, spreadsheet_safe, write_budget_workbook
 from sim.compare import Comparison
 from sim.output_folders import replaced_folder
 from sim.report import comparison_report, run_report
@@ -45,9 +45,9 @@ def write_comparison(comparison: Comparison, scenario_paths: list[Path], out_dir
     base = comparison.base.scenario
     curves = [sizing_curve(base, pool, sizing_replications) for pool in finite_in_house_pools(base)]
     with staged_directory(out_dir, "compare") as staging:
-        comparison.differences.to_csv(staging / "differences.csv", index=False, float_format="%.4f")
+        spreadsheet_safe(comparison.differences).to_csv(staging / "differences.csv", index=False, float_format="%.4f")
         (staging / "summary.txt").write_text("\n".join(comparison.summaries.values()) + "\n", encoding="utf-8")
-        sizing_table(curves).to_csv(staging / "sizing.csv", index=False)
+        spreadsheet_safe(sizing_table(curves)).to_csv(staging / "sizing.csv", index=False)
         _write_charts(comparison, curves, staging / "charts", sizing_replications)
         (staging / "report.html").write_text(comparison_report(comparison, scenario_paths, curves), encoding="utf-8")
     return Path(out_dir) / "report.html"
@@ -100,10 +100,10 @@ def write_tables(result: RunResult, directory: Path) -> None:
     for name, (keys, value) in SUMMARY_KEYS.items():
         if not result.tables[name].empty:
             result.summary(name, keys, value).to_parquet(directory / f"{name}_summary.parquet", index=False)
-    yearly_summary(result).to_csv(directory / "summary.csv", index=False, float_format="%.4g")
+    spreadsheet_safe(yearly_summary(result)).to_csv(directory / "summary.csv", index=False, float_format="%.4g")
     if result.scenario.prices is not None:
         budget = budget_summary(result)
-        budget.to_csv(directory / "budget.csv", index=False, float_format="%.2f")
+        spreadsheet_safe(budget).to_csv(directory / "budget.csv", index=False, float_format="%.2f")
         write_budget_workbook(result, budget, directory / "budget.xlsx")
 
 

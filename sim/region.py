@@ -119,11 +119,12 @@ def _common_full_years(results: list[RunResult]) -> list[str]:
 def write_region(region: RegionResult, out_dir: Path) -> Path:
     """region_summary.csv (every authority and the region total) and each authority's result tables in a
     folder of its own; written whole or not at all."""
+    from sim.budget import spreadsheet_safe
     from sim.output_folders import replaced_folder
     from sim.outputs import write_tables
 
     with replaced_folder(out_dir, "region") as staging:
-        region.summary.to_csv(staging / "region_summary.csv", index=False)
+        spreadsheet_safe(region.summary).to_csv(staging / "region_summary.csv", index=False)
         for name, result in zip(region.authorities, region.results, strict=True):
             (staging / name).mkdir()
             write_tables(result, staging / name)

@@ -81,6 +81,8 @@ def _load_merged(
             f"expected at most {MAX_EXTENDS_DEPTH} files extending one another"
         )
     raw = parse_toml(_read_text(path) if text is None else text, str(path))
+    if not raw:
+        raise ScenarioError(f"{path}: the file holds no keys; expected a scenario in TOML (name, horizon, ...)")
     _resolve_start_csv(raw, path)
     origins = {key: path for key in _leaf_paths(raw)}
     parent_name = raw.get("extends")
