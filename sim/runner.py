@@ -8,14 +8,21 @@ how replications are batched.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from sim.errors import InputError
 from sim.model import simulate_replication
 from sim.results import TABLES, Calendar, batch_tables, summarise
 from sim.scenario import Scenario
@@ -67,14 +74,16 @@ def run_many(
     `dask` is the address of a dask.distributed scheduler, or "local" to start a cluster of `jobs`
     workers on this machine; without it, `jobs` worker processes (0 = one per core) run the batches.
     Each scenario uses `seed`, or its own seed when `seed` is None. Results are the same whichever
-    way the batches ran.
+    way the batches ran. SIGTERM and SIGHUP stop the run like Ctrl-C (see `stopping_on_signals`).
     """
     if replications < 1:
         raise ValueError("replications must be at least 1")
+    if jobs < 0:
+        raise InputError(f"--jobs must be 0 (one worker per core) or a positive number of workers, got {jobs}")
     jobs = min(jobs if jobs > 0 else os.cpu_count() or 1, replications * len(scenarios))
     started = time.perf_counter()
     seeds = [scenario.seed if seed is None else seed for scenario in scenarios]
-    with _executor(jobs, dask) as (submit, workers):
+    with stopping_on_signals(), _executor(jobs, dask) as (submit, workers):
         batches = _batches(replications, workers)
         tasks = [(s, scenario_seed, batch) for s, scenario_seed in enumerate(seeds) for batch in batches]
         futures = [submit(_run_batch, scenarios[s], scenario_seed, batch) for s, scenario_seed, batch in tasks]
@@ -114,7 +123,7 @@ class _InProcess:
 @contextlib.contextmanager
 def _executor(jobs: int, dask: str | None):
     """(submit, workers): where batches run. Workers decides how many batches a run is cut into."""
-    if dask:
+    if dask is not None:
         from sim.distributed import dask_executor
 
         with dask_executor(dask, jobs) as executor:
@@ -122,8 +131,136 @@ def _executor(jobs: int, dask: str | None):
     elif jobs == 1:
         yield (lambda function, *args: _InProcess(function(*args))), 1
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with _process_pool(jobs) as pool:
             yield pool.submit, jobs
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread as Ctrl-C is, so the same clean-up runs: workers are
+    stopped, nothing is written, and the command line prints `interrupted` rather than dying silently."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's code for a process ended by this signal (143 for SIGTERM, 129 for SIGHUP)."""
+        return 128 + self.signum
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """Inside, SIGTERM and SIGHUP raise `Interrupted`. Only in the main thread (Python runs handlers nowhere
+    else), and only for signals still at their default: `nohup`'s ignored SIGHUP, or a handler of the
+    caller's own, is kept. Nested uses do nothing; the previous handlers come back on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    installed = [signum for signum in STOP_SIGNALS if signal.getsignal(signum) == signal.SIG_DFL]
+    for signum in installed:
+        signal.signal(signum, _raise_interrupted)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            signal.signal(signum, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _process_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of workers that die with this process. On any exception (Ctrl-C, SIGTERM, a failed batch) the
+    workers are stopped at once: `with ProcessPoolExecutor` would wait for every running batch to finish."""
+    context = multiprocessing.get_context()
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_worker_start,
+        initargs=(os.getpid(), context.get_start_method() == "forkserver"),
+    )
+    try:
+        yield pool
+    except BrokenProcessPool:
+        _stop_workers(pool)
+        raise InputError(
+            "a worker process ended unexpectedly (killed, or out of memory?); try again with fewer --jobs"
+        ) from None
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    pool.shutdown()
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued batches and end the workers. Uses the pool's private process table: before Python
+    3.14 (`terminate_workers`) the pool has no public way to end workers busy with a batch."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.join(timeout=WORKER_STOP_SECONDS)
+        if worker.is_alive():
+            worker.kill()
+            worker.join(timeout=WORKER_STOP_SECONDS)
+
+
+WORKER_STOP_SECONDS = 5  # a terminated worker that has not gone after this is killed
+PARENT_POLL_SECONDS = 0.5  # how often a worker checks that its parent is still there
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _worker_start(parent: int, via_fork_server: bool) -> None:
+    """Pool initializer. Workers ignore Ctrl-C (the terminal sends it to them too, but the parent stops the
+    pool, so they would only print tracebacks), take the default action on SIGTERM and SIGHUP rather than
+    a handler of the parent's copied by fork (one ignored, as under nohup, stays ignored), and die with the
+    parent however it ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in STOP_SIGNALS:
+        if callable(signal.getsignal(signum)):
+            signal.signal(signum, signal.SIG_DFL)
+    _die_with_parent(parent, via_fork_server)
+
+
+def _die_with_parent(parent: int, via_fork_server: bool) -> None:
+    """A worker left behind by a killed parent would keep computing and hold the parent's stdout and stderr
+    open. On Linux the kernel kills the worker when the parent ends; a watcher thread covers other systems
+    and a parent that ended before the kernel was asked. A fork server, not the parent, starts workers
+    under Python 3.14's default on Linux; it exits when the parent does, which the watcher sees too."""
+    _set_parent_death_signal(signal.SIGKILL)
+    ppid = os.getppid()
+    if (ppid != parent and not via_fork_server) or not _parent_alive(ppid):
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(ppid,), name="watch parent", daemon=True).start()
+
+
+def _set_parent_death_signal(signum: int) -> None:
+    """Linux only: `signum` is sent to this process when the thread that started it ends (the pool starts
+    every worker from the thread that runs `run_many`, which outlives the pool)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+
+
+def _watch_parent(ppid: int) -> None:
+    while _parent_alive(ppid):
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+def _parent_alive(ppid: int) -> bool:
+    """POSIX gives an orphan a new parent; on Windows, where it does not, multiprocessing's handle on the
+    parent (a pipe on POSIX) says whether it has ended."""
+    parent = multiprocessing.parent_process()
+    return os.getppid() == ppid and (parent is None or parent.is_alive())
 
 
 def _batches(replications: int, workers: int) -> list[list[int]]:
