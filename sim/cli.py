@@ -1,7 +1,7 @@
 """The `sufficiency` command: run, validate, bench.
 
 Exit codes: 0 success; 2 bad input, a bad option or an environment problem (one line on stderr, nothing
-written); 130 interrupted.
+written); 130 interrupted by Ctrl-C (143 by SIGTERM, 129 by SIGHUP).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import NoReturn
 from tqdm import tqdm
 
 from sim.errors import InputError
+from sim.interrupts import stopping_on_signals
 from sim.output_folders import check_out_file, check_out_folder, replace_file
 from sim.scenario import FIRST_START_YEAR, LAST_START_YEAR, MAX_SEED, ScenarioError
 from sim.scenario_files import load_scenario
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        with stopping_on_signals():  # SIGTERM and SIGHUP end a command as Ctrl-C does
+            return args.handler(args)
     except InputError as error:
         return _fail(str(error))
     except MemoryError:
@@ -37,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:  # a disk that fills, a folder that vanishes: the environment, not our code
         where = f"{error.filename}: " if error.filename else ""
         return _fail(f"{where}{error.strerror or error}")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         print("interrupted", file=sys.stderr)
-        return INTERRUPTED
+        return getattr(interrupt, "exit_code", INTERRUPTED)  # 143 for SIGTERM, 129 for SIGHUP
 
 
 def _fail(message: str) -> int:

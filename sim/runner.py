@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from sim.errors import InputError
+from sim.interrupts import STOP_SIGNALS, stopping_on_signals
 from sim.model import simulate_replication
 from sim.results import TABLES, Calendar, batch_tables, summarise
 from sim.scenario import Scenario
@@ -133,45 +134,6 @@ def _executor(jobs: int, dask: str | None):
     else:
         with _process_pool(jobs) as pool:
             yield pool.submit, jobs
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised in the main thread as Ctrl-C is, so the same clean-up runs: workers are
-    stopped, nothing is written, and the command line prints `interrupted` rather than dying silently."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-    @property
-    def exit_code(self) -> int:
-        """The shell's code for a process ended by this signal (143 for SIGTERM, 129 for SIGHUP)."""
-        return 128 + self.signum
-
-
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-
-def _raise_interrupted(signum: int, frame: object) -> None:
-    raise Interrupted(signum)
-
-
-@contextlib.contextmanager
-def stopping_on_signals() -> Iterator[None]:
-    """Inside, SIGTERM and SIGHUP raise `Interrupted`. Only in the main thread (Python runs handlers nowhere
-    else), and only for signals still at their default: `nohup`'s ignored SIGHUP, or a handler of the
-    caller's own, is kept. Nested uses do nothing; the previous handlers come back on the way out."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    installed = [signum for signum in STOP_SIGNALS if signal.getsignal(signum) == signal.SIG_DFL]
-    for signum in installed:
-        signal.signal(signum, _raise_interrupted)
-    try:
-        yield
-    finally:
-        for signum in installed:
-            signal.signal(signum, signal.SIG_DFL)
 
 
 @contextlib.contextmanager

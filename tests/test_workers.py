@@ -21,7 +21,8 @@ import pytest
 
 from sim.distributed import check_scheduler, dask_executor
 from sim.errors import InputError
-from sim.runner import Interrupted, run, run_many, stopping_on_signals
+from sim.interrupts import Interrupted, stopping_on_signals
+from sim.runner import run, run_many
 from sim.scenario_files import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
