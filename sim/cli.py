@@ -181,12 +181,21 @@ def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     out_dir = args.out or Path("out") / args.scenario.stem
     check_out_folder(out_dir)  # before the run, not after it
+    _check_dask(args.dask)
     with tqdm(total=args.replications, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
         result = run(scenario, args.replications, seed=args.seed, jobs=args.jobs, progress=bar.update, dask=args.dask)
     write_run(result, out_dir, scenario_path=args.scenario)
     print(print_summary(result))
     print(f"\nResults written to {out_dir}")
     return 0
+
+
+def _check_dask(address: str | None) -> None:
+    """A scheduler that does not answer is refused before the progress bar starts, not after it."""
+    if address and address != "local":
+        from sim.distributed import check_scheduler
+
+        check_scheduler(address)
 
 
 def _date(text: str) -> dt.date:
@@ -274,6 +283,7 @@ def _compare(args: argparse.Namespace) -> int:
     what_ifs = [load_scenario(path) for path in args.what_ifs]
     out_dir = args.out or Path("out") / f"compare_{args.base.stem}"
     check_out_folder(out_dir)
+    _check_dask(args.dask)
     total = args.replications * (1 + len(what_ifs))
     with tqdm(total=total, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
         comparison = compare(base, what_ifs, args.replications, jobs=args.jobs, progress=bar.update, dask=args.dask)
@@ -292,6 +302,7 @@ def _region(args: argparse.Namespace) -> int:
     files = scenario_set(args.scenarios)
     out_dir = args.out or Path("out") / f"region_{args.scenarios[0].stem}"
     check_out_folder(out_dir)
+    _check_dask(args.dask)
     with tqdm(total=args.replications * len(files), unit="rep", disable=args.quiet, file=sys.stderr) as bar:
         region = run_region(files, args.replications, jobs=args.jobs, progress=bar.update, dask=args.dask)
     written = write_region(region, out_dir)

@@ -32,6 +32,7 @@ class Case:
     fragments: tuple[str, ...]  # the message must contain each
     args: tuple[str, ...] = ("run", "s.toml")
     options: tuple[str, ...] = field(default=("--replications", "2", "--quiet"))
+    out: str = "out"  # the run's --out, inside the case's folder
 
 
 def _over(text: str, base: Path = VALID) -> dict[str, str | bytes]:
@@ -157,6 +158,27 @@ CASES: dict[str, Case] = {
     "option_replications_huge": Case(_over(""), ("--replications", "100,000"), options=("--replications", "10**9")),
     "option_jobs_negative": Case(_over(""), ("--jobs", "from 0"), options=("--jobs", "-1")),
     "option_unknown": Case(_over(""), ("unrecognized arguments: --replicatons",), options=("--replicatons", "2")),
+    # the environment: where output goes, and where work runs
+    "out_is_a_file": Case({**_over(""), "notes.txt": "mine"}, ("--out notes.txt", "is a file"), out="notes.txt"),
+    "out_under_a_file": Case({**_over(""), "notes.txt": "mine"}, ("--out notes.txt/x", "is a file"), out="notes.txt/x"),
+    "out_is_the_working_folder": Case(_over(""), ("--out .", "did not write"), out="."),
+    "out_is_the_parent_folder": Case(_over(""), ("--out ..", "--out .."), out=".."),
+    "dask_nothing_listening": Case(
+        _over(""), ("--dask tcp://127.0.0.1:1", "no Dask scheduler answered"), options=("--dask", "tcp://127.0.0.1:1")
+    ),
+    "dask_malformed": Case(_over(""), ("--dask nowhere", "not a usable address"), options=("--dask", "nowhere")),
+    "calibrate_out_is_a_folder": Case(
+        {"folder/x.txt": "mine"},
+        ("--out folder", "is a folder"),
+        args=("calibrate", "--authority", "stockport", "--as-of", "2019-03-31"),
+        options=("--out", "folder"),
+    ),
+    "calibrate_out_is_a_user_file": Case(
+        {"mine.toml": 'name = "my own"\n'},
+        ("--out mine.toml", "not written by `sufficiency calibrate`"),
+        args=("calibrate", "--authority", "stockport", "--as-of", "2019-03-31"),
+        options=("--out", "mine.toml"),
+    ),
     "option_horizon_zero": Case(
         {},
         ("--horizon", "from 1"),
@@ -187,7 +209,7 @@ def _run_case(name: str, case: Case, folder: Path) -> subprocess.CompletedProces
             path.write_text(content, encoding="utf-8")
     command = [sys.executable, "-m", "sim.cli", *case.args, *case.options]
     if case.args[0] == "run":
-        command += ["--out", "out"]
+        command += ["--out", case.out]
     environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         command, cwd=folder, env=environment, capture_output=True, text=True, timeout=TIME_LIMIT, preexec_fn=_limits
