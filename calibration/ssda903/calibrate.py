@@ -26,7 +26,7 @@ from calibration.scenario_builder import MATCHING, _sum_to_one
 from calibration.ssda903 import estimate
 from calibration.ssda903.reader import EARLIEST, CareHistory, read_ssda903
 from calibration.toml_writer import Comments, to_toml
-from sim.scenario import Scenario
+from sim.scenario import Scenario, ScenarioError
 from sim.scenario_files import scenario_from_dict
 from sim.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
 
@@ -169,8 +169,18 @@ def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], C
 
 
 def build_scenario(result: Calibration, name: str = "ssda903_baseline") -> Scenario:
+    """The fitted scenario, validated. A fit the scenario rules refuse (say, a stay of over a century from a
+    route with one exit) is one line naming the first problem: the command line shows errors as one line."""
     document, _ = scenario_document(result, name)
-    return scenario_from_dict(document, label=f"calibration of {name}")
+    try:
+        return scenario_from_dict(document, label=f"calibration of {name}")
+    except ScenarioError as error:
+        problems = str(error).splitlines()
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ScenarioError(
+            f"the scenario fitted from the returns is not valid: {problems[0]}{more}; the returns may hold too "
+            "few periods of care in the window to fit it"
+        ) from None
 
 
 def scenario_text(result: Calibration, name: str, command: str) -> str:

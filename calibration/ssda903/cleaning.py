@@ -81,6 +81,8 @@ def _merge_into_previous(episodes: pd.DataFrame, joins: pd.Series) -> pd.DataFra
 
     Positional, not groupby-last: pandas' `last` skips missing values and would lose an open end.
     """
+    if episodes.empty:  # nothing to join (np.append below would make one row of nothing)
+        return episodes.reset_index(drop=True)
     joins = joins.to_numpy(dtype=bool)
     first = ~joins
     last = np.append(first[1:], True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,14 +80,17 @@ def estimate_entries(history: CareHistory, as_of: dt.date, window_years: int) ->
     start = pd.Timestamp(as_of) - pd.DateOffset(years=window_years)
     entering = periods[(periods["start"] >= start) & (periods["start"] < pd.Timestamp(as_of))]
     if entering.empty:
-        raise ValueError(f"no periods of care start in the {window_years} years before {as_of}")
+        raise ValueError(
+            f"no periods of care start in the {window_years} years before {as_of}; expected --as-of and "
+            "--window-years to take in some of the returns' years"
+        )
     year_index = ((entering["start"] - start).dt.days // 365.25).clip(upper=window_years - 1).astype(int)
     counts = np.bincount(year_index, minlength=window_years)
     band = entering["entry_band"]
     uasc = entering["uasc"].astype(bool)
     main, asylum = entering[~uasc], entering[uasc]
     rate_by_band = {b: float((band[~uasc] == b).sum()) / window_years for b in AGE_BANDS}
-    cin = main["cin"].value_counts(normalize=True)
+    cin = _cin_mix(main, entering, window_years, as_of)
     trend, low, high = _poisson_trend(counts)
     return EntryEstimate(
         years=[start.year + k for k in range(window_years)],
@@ -98,6 +102,19 @@ def estimate_entries(history: CareHistory, as_of: dt.date, window_years: int) ->
         male_share=float((entering["sex"] == "male").mean()),
         trend_percent=trend,
         trend_ci=(low, high),
+    )
+
+
+def _cin_mix(main: pd.DataFrame, entering: pd.DataFrame, window_years: int, as_of: dt.date) -> pd.Series:
+    """Shares of each category of need among entrants whose CIN is known (the reader blanks unknown codes and
+    counts them); the UASC entrants' when no other entrant has one, since a scenario needs some mix."""
+    for rows in (main, entering):
+        known = rows["cin"][rows["cin"] != ""]
+        if len(known):
+            return known.value_counts(normalize=True)
+    raise ValueError(
+        f"no child entering care in the {window_years} years before {as_of} has a known CIN (category of need); "
+        "expected CIN codes N1 to N8 on the first episode of some periods of care"
     )
 
 
@@ -127,6 +144,11 @@ def _poisson_trend(counts: np.ndarray) -> tuple[float, float, float]:
 def estimate_durations(history: CareHistory, as_of: dt.date, window_years: int) -> dict[str, BandDurations]:
     """Competing-risks mixture of exit routes and stays for periods starting in the window, censored at as_of."""
     periods = _observed_at(history, as_of, window_years)
+    if not (periods["route"] != "").any():
+        raise ValueError(
+            f"none of the {len(periods)} periods of care starting in the {window_years} years before {as_of} had "
+            "ended by then, so stays cannot be fitted; expected a longer --window-years or a later --as-of"
+        )
     pooled = _fit_band(periods, "all", None)
     fits = {}
     for band in AGE_BANDS:
@@ -217,10 +239,10 @@ def _fit_route(r, weight, days, route, to_18, at_18, censored, previous, pooled,
     start = _start_params(family, days[observed], previous)
 
     def negative_log_likelihood(theta: np.ndarray) -> float:
-        dist = _from_theta(family, theta)
+        dist, kwds = _scipy_family(family, theta)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            log_pdf = dist.logpdf(days[observed])
-            log_sf = dist.logsf(tail_days[tail])
+            log_pdf = dist.logpdf(days[observed], **kwds)
+            log_sf = dist.logsf(tail_days[tail], **kwds)
         value = -(weight[observed] * log_pdf).sum() - (weight[tail] * log_sf).sum()
         return float(value) if np.isfinite(value) else 1e300
 
@@ -248,15 +270,22 @@ def _start_params(family: str, sample: np.ndarray, previous: DurationFit) -> np.
 
 
 def _from_theta(family: str, theta: np.ndarray):
-    """Log parameters to a scipy distribution (bounded in the fit to stays of half a day to 270 years)."""
+    """Log parameters to a frozen scipy distribution (bounded in the fit to stays of half a day to 270 years)."""
+    dist, kwds = _scipy_family(family, theta)
+    return dist(**kwds)
+
+
+def _scipy_family(family: str, theta: np.ndarray) -> tuple[Any, dict[str, float]]:
+    """The scipy family and its parameters, unfrozen: the likelihood is evaluated thousands of times, and
+    freezing a distribution (which builds its docstring) took half of a calibration's time."""
     if family == "exponential":
-        return stats.expon(scale=math.exp(theta[0]))
+        return stats.expon, {"scale": math.exp(theta[0])}
     location, spread = math.exp(theta[0]), math.exp(theta[1])
     if family == "lognormal":
-        return stats.lognorm(s=spread, scale=location)
+        return stats.lognorm, {"s": spread, "scale": location}
     if family == "gamma":
-        return stats.gamma(a=spread, scale=location / spread)
-    return stats.weibull_min(c=spread, scale=location)
+        return stats.gamma, {"a": spread, "scale": location / spread}
+    return stats.weibull_min, {"c": spread, "scale": location}
 
 
 def _params(family: str, dist) -> dict[str, float]:

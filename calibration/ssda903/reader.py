@@ -23,6 +23,8 @@ from a row (CHILD, DOB, UPN and postcodes are personal data): rows are named by 
 | CSV with a CHILD column but no way to tell its table     | error                                                 |
 | required column missing                                  | error naming the missing columns                      |
 | `la` given but a file has no LA column, or LA not found  | error; other authorities' rows dropped and counted    |
+| no `la` but the LA columns name several authorities      | error: children of two authorities are not one        |
+|                                                          | authority's care history (CHILD ids may collide)      |
 | YEAR not starting with a year from 1900 to 2199          | error                                                 |
 | blank CHILD, blank or unreadable DOB or DECOM            | error (file, row, column, expected format)            |
 | unreadable DEC                                           | error                                                 |
@@ -150,6 +152,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
     """All cells as stripped text ('' when blank); a UTF-8 file with or without BOM, else Windows-1252."""
     options = {"dtype": str, "keep_default_na": False, "skip_blank_lines": False}
     try:
+        if b"\x00" in path.read_bytes()[:65536]:  # UTF-16, a spreadsheet or a zip: pandas would read garbage
+            raise SSDA903Error(f"{path.name}: not a readable CSV file (expected text in UTF-8 or Windows-1252)")
         try:
             frame = pd.read_csv(path, encoding="utf-8-sig", **options)
         except UnicodeDecodeError:
@@ -201,7 +205,7 @@ def _load(path: Path, index: int, report: QualityReport) -> _Table | None:
         return None
     missing = [c for c in TABLES[kind] if c not in frame.columns]
     if missing:
-        hint = " (is the header line missing?)" if len(missing) == len(TABLES[kind]) else ""
+        hint = _missing_hint(list(frame.columns)) if len(missing) == len(TABLES[kind]) else ""
         raise SSDA903Error(
             f"{path.name}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}{hint}; "
             f"an SSDA903 {kind} table needs {', '.join(TABLES[kind])}"
@@ -212,6 +216,13 @@ def _load(path: Path, index: int, report: QualityReport) -> _Table | None:
     report.file_rows[path.name] = len(frame)
     report.rows_read[kind] = report.rows_read.get(kind, 0) + len(frame)
     return _Table(path.name, kind, frame.reset_index(drop=True))
+
+
+def _missing_hint(columns: list[str]) -> str:
+    """Why a file has none of its table's columns: another separator, or no header line (data in its place)."""
+    if len(columns) == 1 and any(separator in columns[0] for separator in ";\t|"):
+        return " (is the file separated by semicolons, tabs or bars instead of commas?)"
+    return " (is the header line missing?)"
 
 
 def _row_years(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -261,6 +272,19 @@ def _keep_la(tables: list[_Table], la: str, report: QualityReport) -> list[_Tabl
         names = ", ".join(t.name for t in kept if t.kind == "episodes")
         raise SSDA903Error(f"{names}: LA {la!r} not found in the LA column of any episodes file")
     return kept
+
+
+def _check_one_la(tables: list[_Table]) -> None:
+    """Without `la`, the LA columns (where there are any) must all name the same authority."""
+    seen: set[str] = set()
+    for table in tables:
+        if "LA" in table.frame.columns:
+            seen |= set(table.frame["LA"].str.casefold()) - {""}
+            if len(seen) > 1:
+                raise SSDA903Error(
+                    f"{table.name}, column LA: rows of {len(seen)} local authorities in the returns; expected one "
+                    "authority's returns, or --la naming the one to keep"
+                )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -628,6 +652,8 @@ def read_ssda903(folder: Path | str, la: str | None = None, extract_date: dt.dat
     tables = _read_folder(Path(folder), report)
     if la is not None:
         tables = _keep_la(tables, la, report)
+    else:
+        _check_one_la(tables)
     header = _concat([_header_rows(t, report) for t in tables if t.kind == "header"])
     episodes = _concat([_episode_rows(t, report) for t in tables if t.kind == "episodes"])
     if episodes.empty:
