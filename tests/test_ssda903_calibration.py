@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import re
 import shutil
@@ -11,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from calibration.ssda903.backtest import backtest_ssda903, write_backtest
-from calibration.ssda903.calibrate import calibrate, write_calibration
+from calibration.ssda903.calibrate import build_scenario, calibrate, write_calibration
 from calibration.ssda903.reader import read_ssda903
 from calibration.ssda903.synthetic import write_synthetic_ssda903
 from sim.cli import main
+from sim.scenario import ScenarioError
 from sim.scenario_files import load_scenario
 from tests.builders import build, one_pool_scenario
 
@@ -114,6 +116,20 @@ def test_an_as_of_date_after_the_extract_date_is_refused(round_trip) -> None:
         calibrate(result.history, later, window_years=3)
     with pytest.raises(ValueError, match=r"reaches back before 1900"):
         calibrate(result.history, result.as_of, window_years=500)
+
+
+def test_a_fit_the_scenario_rules_refuse_is_one_line(round_trip) -> None:
+    _, result = round_trip
+    fits = result.durations["1-4"].fits
+    century = dataclasses.replace(fits["return_home"], params={"mean": 1e6, "sd": 1e6})
+    durations = {
+        **result.durations,
+        "1-4": dataclasses.replace(result.durations["1-4"], fits={**fits, "return_home": century}),
+    }
+    with pytest.raises(ScenarioError) as caught:
+        build_scenario(dataclasses.replace(result, durations=durations))
+    message = str(caught.value)
+    assert "\n" not in message and "journeys.1-4.duration.return_home.mean" in message and "(and 1 more)" in message
 
 
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason="the shared SSDA903 samples are not here")

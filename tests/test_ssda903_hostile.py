@@ -335,6 +335,7 @@ CASES = [
     Case("every CIN unknown", _every("*-episodes.csv", CIN=CODE), "has a known CIN", option=True),
     Case("2020's CIN unknown", _every("2020-episodes.csv", CIN=CODE), rules=("unknown_cin",), commands=("calibrate",)),
     Case("every child UASC", _all_uasc, commands=("calibrate",)),
+    Case("every placement for adoption", _every("*-episodes.csv", PLACE="A5"), commands=("calibrate",)),
     Case("only short breaks", _only_short_breaks, "no episode left after cleaning"),
     *(
         Case(

@@ -218,7 +218,9 @@ def _journey(result: Calibration, band: str) -> dict[str, Any]:
     duration = {r: _distribution(f) for r, f in fit.fits.items() if r in shares}
     if "adoption" in duration:
         duration["adoption"] = _readiness(fit.fits["adoption"], result.time_to_order["mean"])
-    first_need = {n: s for n, s in result.first_need[band].items() if n != "placed_for_adoption"}
+    # The model places a child for adoption from fostering (adoption.first_need), so a band whose children all
+    # started placed for adoption starts in fostering.
+    first_need = {n: s for n, s in result.first_need[band].items() if n != "placed_for_adoption"} or {"fostering": 1}
     total = sum(first_need.values())
     journey: dict[str, Any] = {
         "exit_routes": _sum_to_one(shares),

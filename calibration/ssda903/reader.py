@@ -16,12 +16,14 @@ from a row (CHILD, DOB, UPN and postcodes are personal data): rows are named by 
 |----------------------------------------------------------|-------------------------------------------------------|
 | folder missing, no CSV file, no episodes or header table | error                                                 |
 | no episode rows in any episodes file                     | error                                                 |
-| file with no header line (zero bytes), unreadable CSV    | error                                                 |
+| file with no header line (zero bytes), unreadable CSV    | error (pandas' own text is never shown: it can quote  |
+| (ragged rows, UTF-16, binary bytes)                      | a cell); the row when pandas gives one                |
 | file with a header line but no rows                      | accepted (a year without UASC children is normal); its |
 |                                                          | 0 rows show in the report's file list                 |
 | CSV that is not an SSDA903 table and has no CHILD column | ignored, listed in the report ("unrecognised_file")   |
 | CSV with a CHILD column but no way to tell its table     | error                                                 |
-| required column missing                                  | error naming the missing columns                      |
+| required column missing                                  | error naming the missing columns; when all are, a hint |
+|                                                          | (no header line, or not separated by commas)          |
 | `la` given but a file has no LA column, or LA not found  | error; other authorities' rows dropped and counted    |
 | no `la` but the LA columns name several authorities      | error: children of two authorities are not one        |
 |                                                          | authority's care history (CHILD ids may collide)      |
