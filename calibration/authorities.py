@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from calibration.backtest_targets import Observed
 from calibration.fit import Targets, Value
 from calibration.published_data import Figure, PublishedData
-from sim.vocabulary import CATEGORIES_OF_NEED
+from sim.engine.vocabulary import CATEGORIES_OF_NEED
 
 STOCKPORT_DOC = "004_375ba0091dd72cb5.txt"
 

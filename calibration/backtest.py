@@ -19,8 +19,8 @@ import pandas as pd
 from calibration.authorities import AUTHORITIES
 from calibration.backtest_targets import Observed
 from calibration.published import calibrated_scenario
-from sim.output_folders import replaced_folder
-from sim.runner import run
+from sim.present.output_folders import replaced_folder
+from sim.results.runner import run
 
 
 def backtest(authority: str, replications: int, seed: int | None = None, jobs: int = 1) -> tuple[pd.DataFrame, object]:
@@ -105,7 +105,7 @@ def _figure(title: str, stock: pd.DataFrame, spec, start: dt.date, replications:
 
 
 def write_backtest(table: pd.DataFrame, figure, out_dir: Path, authority: str) -> list[Path]:
-    """The table and plot in `out_dir`, which is replaced whole (see sim.output_folders)."""
+    """The table and plot in `out_dir`, which is replaced whole (see sim.present.output_folders)."""
     out_dir = Path(out_dir)
     names = [f"backtest_{authority}.csv", f"backtest_{authority}.png"]
     try:

@@ -24,8 +24,8 @@ import numpy as np
 from scipy import optimize, stats
 
 from calibration import priors
-from sim.sizing import erlang_b
-from sim.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
+from sim.analysis.sizing import erlang_b
+from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
 
 AGE_POINTS = 24  # ages per band over which stays capped at the 18th birthday are averaged
 

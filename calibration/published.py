@@ -9,8 +9,8 @@ from calibration.authorities import AUTHORITIES
 from calibration.fit import fit
 from calibration.published_data import CalibrationDataError
 from calibration.scenario_builder import build_document
-from sim.scenario import Scenario
-from sim.scenario_files import load_scenario_text
+from sim.engine.scenario import Scenario
+from sim.engine.scenario_files import load_scenario_text
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 

@@ -11,7 +11,7 @@ from typing import Any
 from calibration import priors
 from calibration.fit import FINITE_POOLS, POOL_BY_NAME, POOLS, Fit, Targets, Value
 from calibration.toml_writer import Comments, to_toml
-from sim.vocabulary import AGE_BANDS
+from sim.engine.vocabulary import AGE_BANDS
 
 MATCHING = {
     "fostering": (["inhouse_fostering", "ifa"], []),

@@ -16,11 +16,11 @@ from typing import NoReturn
 
 from tqdm import tqdm
 
-from sim.errors import InputError
-from sim.interrupts import stopping_on_signals
-from sim.output_folders import check_out_file, check_out_folder, replace_file
-from sim.scenario import FIRST_START_YEAR, LAST_START_YEAR, MAX_SEED, ScenarioError
-from sim.scenario_files import load_scenario
+from sim.engine.errors import InputError
+from sim.engine.scenario import FIRST_START_YEAR, LAST_START_YEAR, MAX_SEED, ScenarioError
+from sim.engine.scenario_files import load_scenario
+from sim.present.output_folders import check_out_file, check_out_folder, replace_file
+from sim.results.interrupts import stopping_on_signals
 
 BAD_INPUT = 2
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
@@ -175,8 +175,8 @@ def _dask_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim.outputs import print_summary, write_run
-    from sim.runner import run
+    from sim.present.outputs import print_summary, write_run
+    from sim.results.runner import run
 
     scenario = load_scenario(args.scenario)
     out_dir = args.out or Path("out") / args.scenario.stem
@@ -193,7 +193,7 @@ def _run(args: argparse.Namespace) -> int:
 def _check_dask(address: str | None) -> None:
     """A scheduler that does not answer is refused before the progress bar starts, not after it."""
     if address and address != "local":
-        from sim.distributed import check_scheduler
+        from sim.results.distributed import check_scheduler
 
         check_scheduler(address)
 
@@ -207,7 +207,7 @@ def _date(text: str) -> dt.date:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from calibration.published import calibrate_command, calibrate_text
-    from sim.scenario_files import load_scenario_text
+    from sim.engine.scenario_files import load_scenario_text
 
     if args.ssda903 is not None:
         from calibration.ssda903.calibrate import write_calibration
@@ -274,8 +274,8 @@ def _data_errors():
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from sim.compare import compare
-    from sim.outputs import write_comparison
+    from sim.analysis.compare import compare
+    from sim.present.outputs import write_comparison
 
     if args.replications < 2:
         raise ScenarioError(f"--replications must be at least 2 for confidence intervals, got {args.replications}")
@@ -295,7 +295,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _region(args: argparse.Namespace) -> int:
-    from sim.region import region_table, run_region, scenario_set, write_region
+    from sim.analysis.region import region_table, run_region, scenario_set, write_region
 
     if args.replications < 2:
         raise ScenarioError(f"--replications must be at least 2 for intervals, got {args.replications}")
@@ -332,7 +332,7 @@ def _app(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from sim.bench import benchmark
+    from bench.benchmark import benchmark
 
     benchmark(jobs=args.jobs, quick=args.quick, echo=lambda line: print(line, flush=True))
     if args.calibration:

@@ -6,9 +6,9 @@ import copy
 import datetime as dt
 from typing import Any
 
-from sim.scenario import Scenario
-from sim.scenario_files import scenario_from_dict
-from sim.vocabulary import AGE_BANDS
+from sim.engine.scenario import Scenario
+from sim.engine.scenario_files import scenario_from_dict
+from sim.engine.vocabulary import AGE_BANDS
 
 
 def journey(mean_days: float = 300.0, first_need: str = "fostering", **extra: Any) -> dict[str, Any]:

@@ -11,10 +11,10 @@ import pytest
 from pydantic import ValidationError
 from streamlit.testing.v1 import AppTest
 
+from sim.analysis.compare import financial_year
+from sim.analysis.what_if import LeverError, Levers, scenario_document, what_if_document
 from sim.app import launch
-from sim.app.levers import LeverError, Levers, scenario_document, what_if_document
 from sim.app.session import Baseline, Workshop, run_baseline, run_what_if
-from sim.app.toml_text import to_toml
 from sim.app.uploads import (
     MAX_UPLOAD_BYTES,
     read_scenario,
@@ -23,10 +23,10 @@ from sim.app.uploads import (
     start_csv_from_upload,
 )
 from sim.cli import _parser, main
-from sim.compare import financial_year
-from sim.runner import run
-from sim.scenario import ScenarioError
-from sim.scenario_files import load_scenario, scenario_from_dict
+from sim.engine.scenario import ScenarioError
+from sim.engine.scenario_files import load_scenario, scenario_from_dict
+from sim.engine.toml_writer import to_toml
+from sim.results.runner import run
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "sim" / "app" / "streamlit_app.py"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sim.app.levers import Levers, scenario_document
+from sim.analysis.what_if import Levers, scenario_document
 from sim.app.limits import (
     DEFAULT_REPLICATIONS,
     KEPT_BASELINES,
@@ -22,13 +22,13 @@ from sim.app.limits import (
 )
 from sim.app.messages import plain, problem
 from sim.app.session import SIZING_REPLICATIONS, Baseline, Workshop, sizing_curves
-from sim.app.toml_text import to_toml
 from sim.app.uploads import MAX_UPLOAD_BYTES, scenario_from_upload
 from sim.cli import main
-from sim.errors import InputError
-from sim.results import Calendar
-from sim.scenario import Scenario
-from sim.scenario_files import load_scenario
+from sim.engine.errors import InputError
+from sim.engine.scenario import Scenario
+from sim.engine.scenario_files import load_scenario
+from sim.engine.toml_writer import to_toml
+from sim.results.tables import Calendar
 from tests.builders import build, one_pool_scenario, rich_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.scenario import ScenarioError
-from sim.scenario_files import load_scenario
+from sim.engine.scenario import ScenarioError
+from sim.engine.scenario_files import load_scenario
 
 HERE = Path(__file__).parent
 BAD = HERE / "bad_scenarios"

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from sim import bench, peer
+from bench import benchmark as bench
+from bench import peer
 from sim.cli import main
-from sim.journeys_as_processes import ProcessJourneys
-from sim.model import CareSystem, simulate_replication
-from sim.reference_tables import replication_tables
-from sim.results import Calendar, batch_tables
-from sim.scenario_files import load_scenario
-from tests.builders import build, rich_scenario
 
 
 def test_quick_bench_prints_every_figure(capsys) -> None:
@@ -26,9 +20,7 @@ def test_quick_bench_prints_every_figure(capsys) -> None:
         "England scale",
         "parallel efficiency",
         "workshop app what-if",
-        "children's journeys: a SimPy process each",
         "cyclic garbage collector",
-        "result tables",
         "duration draws",
     ):
         assert figure in printed
@@ -51,48 +43,3 @@ def test_england_scenario_has_england_size() -> None:
     assert in_care == pytest.approx(bench.ENGLAND_IN_CARE, rel=0.01)
     assert entries == pytest.approx(bench.ENGLAND_ENTRIES_PER_YEAR, rel=0.01)
 
-
-SCENARIOS = ["cheshire_east/baseline.toml", "cheshire_east/step_down.toml", "stockport/baseline.toml"]
-
-
-@pytest.mark.parametrize("path", [*SCENARIOS, "rich"])
-def test_batch_tables_match_the_per_replication_reference(path: str) -> None:
-    """Two independent builds of the same tables: arrays per batch and pandas per replication."""
-    scenario = build(rich_scenario()) if path == "rich" else load_scenario(bench.ROOT / "scenarios" / path)
-    calendar = Calendar.for_scenario(scenario)
-    records = [simulate_replication(scenario, scenario.seed, r) for r in range(2)]
-    batch = batch_tables(records, scenario, calendar)
-    for name, reference in _concatenated(records, scenario, calendar).items():
-        keys = [c for c in reference.columns if reference[c].dtype.kind not in "fi" or c == "replication"]
-        ours = batch[name].sort_values(keys, ignore_index=True)
-        theirs = reference.sort_values(keys, ignore_index=True)
-        assert list(ours.columns) == list(theirs.columns), name
-        for column in ours.columns:
-            if ours[column].dtype.kind == "f":
-                assert ours[column].to_numpy() == pytest.approx(theirs[column].to_numpy(), abs=1e-9, nan_ok=True)
-            else:
-                assert (ours[column].astype(str) == theirs[column].astype(str)).all(), (name, column)
-
-
-def _concatenated(records, scenario, calendar):
-    import pandas as pd
-
-    tables = [replication_tables(r, scenario, calendar) for r in records]
-    return {name: pd.concat([t[name] for t in tables], ignore_index=True) for name in tables[0]}
-
-
-@pytest.mark.parametrize("path", ["cheshire_east/baseline.toml", "stockport/baseline.toml"])
-def test_journeys_as_processes_give_the_same_records(path: str) -> None:
-    """The bench's "before" for decision 0003 is a fair one: the same placements, exits and capacity."""
-    scenario = load_scenario(bench.ROOT / "scenarios" / path)
-    for replication in range(2):
-        ours = CareSystem(scenario, scenario.seed, replication).run()
-        before = ProcessJourneys(scenario, scenario.seed, replication).run()
-        for field in ("placements", "exit_day", "exit_route", "capacity", "households"):
-            assert np.array_equal(getattr(ours, field), getattr(before, field), equal_nan=True), field
-        assert before.events > 1.5 * ours.events  # a start and an end event for every child
-
-
-def test_journeys_as_processes_refuse_finite_adopters() -> None:
-    with pytest.raises(ValueError, match="unlimited adopters"):
-        ProcessJourneys(build(rich_scenario()), 1, 0)

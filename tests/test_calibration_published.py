@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from calibration.published import calibrate_command, calibrate_text
-from sim.projection import expected_stock
-from sim.runner import run
-from sim.scenario_files import load_scenario
+from sim.analysis.projection import expected_stock
+from sim.engine.scenario_files import load_scenario
+from sim.results.runner import run
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "calibration" / "data"

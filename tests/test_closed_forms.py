@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.model import IN_CARE, simulate_replication
+from sim.engine.model import IN_CARE, simulate_replication
 from tests.builders import build, one_pool_scenario
 
 WARM_UP_DAYS = 365.0

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.compare import _change, compare, paired_differences, yearly_measures
-from sim.runner import run
-from sim.scenario_files import load_scenario
-from sim.sizing import capacity_in_window, share_placed, sizing_curve
+from sim.analysis.compare import _change, compare, paired_differences, yearly_measures
+from sim.analysis.sizing import capacity_in_window, share_placed, sizing_curve
+from sim.engine.scenario_files import load_scenario
+from sim.results.runner import run
 from tests.builders import build, one_pool_scenario
 
 PRICED = Path(__file__).parent / "bad_scenarios" / "priced_base.toml"

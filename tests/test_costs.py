@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from sim.budget import budget_summary
 from sim.cli import main
-from sim.demand import draw_cohort
-from sim.model import simulate_replication
-from sim.runner import run
-from sim.scenario_files import load_scenario
+from sim.engine.demand import draw_cohort
+from sim.engine.model import simulate_replication
+from sim.engine.scenario_files import load_scenario
+from sim.results.budget import budget_summary
+from sim.results.runner import run
 from tests.builders import build, one_pool_scenario, rich_scenario
 
 PRICED = Path(__file__).parent / "bad_scenarios" / "priced_base.toml"

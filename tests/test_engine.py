@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.demand import AGE_18_DAYS, draw_cohort
-from sim.model import IN_CARE, STAYING_PUT, simulate_replication
-from sim.runner import run
-from sim.scenario_files import load_scenario
+from sim.engine.demand import AGE_18_DAYS, draw_cohort
+from sim.engine.model import IN_CARE, STAYING_PUT, simulate_replication
+from sim.engine.scenario_files import load_scenario
+from sim.results.runner import run
 from tests.builders import build, one_pool_scenario, rich_scenario
 
 RICH = build(rich_scenario())

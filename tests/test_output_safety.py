@@ -4,7 +4,7 @@ Refusals: `--out .`, `--out ..`, a home-like folder, a folder of scenarios, a fi
 unwritable folder, an output holding a file of the user's: exit 2, one line, no traceback, every file as it
 was. Accepted: a new or empty folder, an earlier output (with the marker, or in the exact shape of an output
 written before the marker existed). Kill injection: a subprocess replacing an earlier output SIGKILLs itself
-at each named step of sim.output_folders; the path then holds the old or the new folder whole (or, between
+at each named step of sim.present.output_folders; the path then holds the old or the new folder whole (or, between
 the two renames, nothing, with the old one whole aside), and the next write recovers and tidies up.
 """
 
@@ -27,10 +27,10 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from sim import output_folders
 from sim.cli import main
-from sim.errors import InputError
-from sim.output_folders import MARKER, SIBLING, check_out_folder, recover, replace_file, replaced_folder
+from sim.engine.errors import InputError
+from sim.present import output_folders
+from sim.present.output_folders import MARKER, SIBLING, check_out_folder, recover, replace_file, replaced_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID = ROOT / "tests" / "bad_scenarios" / "valid_base.toml"
@@ -320,7 +320,7 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from sim import output_folders
+    from sim.present import output_folders
 
     target, step = Path(sys.argv[1]), sys.argv[2]
 
@@ -410,7 +410,7 @@ FILE_KILLER = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from sim import output_folders
+    from sim.present import output_folders
 
     def hook(name):
         if name == sys.argv[2]:
@@ -459,7 +459,7 @@ def test_the_real_command_replaces_refuses_and_recovers_from_a_kill(tmp_path) ->
     killed = textwrap.dedent(
         f"""
         import os, signal, sys
-        from sim import output_folders
+        from sim.present import output_folders
         from sim.cli import main
         output_folders._step_hook = lambda step: step == "old_aside" and os.kill(os.getpid(), signal.SIGKILL)
         sys.exit(main({[*cli[3:], "--seed", "2", "--out", str(out)]!r}))

@@ -19,11 +19,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from sim.app.levers import scenario_document
-from sim.app.toml_text import to_toml
+from sim.analysis.what_if import scenario_document
 from sim.app.uploads import scenario_from_upload, start_csv_from_upload
-from sim.scenario import ScenarioError
-from sim.scenario_files import load_scenario
+from sim.engine.scenario import ScenarioError
+from sim.engine.scenario_files import load_scenario
+from sim.engine.toml_writer import to_toml
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID = ROOT / "tests" / "bad_scenarios" / "valid_base.toml"

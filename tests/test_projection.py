@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.projection import expected_stock
-from sim.scenario import Scenario
-from sim.vocabulary import AGE_BANDS, DAYS_PER_YEAR, PLACEMENT_NEEDS
+from sim.analysis.projection import expected_stock
+from sim.engine.scenario import Scenario
+from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR, PLACEMENT_NEEDS
 
 START = dt.date(2024, 1, 1)
 YEAR = DAYS_PER_YEAR

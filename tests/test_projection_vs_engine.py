@@ -11,8 +11,8 @@ import datetime as dt
 import pandas as pd
 from scipy import stats
 
-from sim.projection import expected_stock
-from sim.runner import run
+from sim.analysis.projection import expected_stock
+from sim.results.runner import run
 from tests.builders import build, rich_scenario
 
 DATES = [dt.date(2020, 10, 1), dt.date(2022, 4, 1), dt.date(2025, 10, 1)]

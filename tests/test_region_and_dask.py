@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim.analysis.region import REGION, run_region, scenario_set
 from sim.cli import main
-from sim.region import REGION, run_region, scenario_set
-from sim.runner import run, run_many
-from sim.scenario import ScenarioError
+from sim.engine.scenario import ScenarioError
+from sim.results.runner import run, run_many
 from tests.builders import build, one_pool_scenario, rich_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario_files import load_scenario
+from sim.engine.scenario_files import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "tests" / "bad_scenarios" / "valid_base.toml"

@@ -16,8 +16,8 @@ from calibration.ssda903.calibrate import build_scenario, calibrate, write_calib
 from calibration.ssda903.reader import read_ssda903
 from calibration.ssda903.synthetic import write_synthetic_ssda903
 from sim.cli import main
-from sim.scenario import ScenarioError
-from sim.scenario_files import load_scenario
+from sim.engine.scenario import ScenarioError
+from sim.engine.scenario_files import load_scenario
 from tests.builders import build, one_pool_scenario
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "ssda903_samples"

@@ -23,7 +23,7 @@ import pytest
 
 from calibration.ssda903.quality import QualityReport
 from calibration.ssda903.reader import SSDA903Error, read_ssda903
-from sim.scenario_files import load_scenario
+from sim.engine.scenario_files import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = Path(os.environ.get("SUFFICIENCY_SHARED", ROOT.parent / "shared")) / "ssda903_samples"

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from calibration.ssda903.cleaning import split_at_age_bands
 from calibration.ssda903.quality import QualityReport
 from calibration.ssda903.reader import CareHistory, SSDA903Error, read_ssda903
-from sim.vocabulary import AGE_BANDS, EXIT_ROUTES
+from sim.engine.vocabulary import AGE_BANDS, EXIT_ROUTES
 
 HERE = Path(__file__).parent
 CASES = HERE / "ssda903"

@@ -31,9 +31,9 @@ from calibration.ssda903.synthetic import (
     SyntheticSummary,
     write_synthetic_ssda903,
 )
-from sim.errors import InputError
-from sim.model import simulate_replication
-from sim.output_folders import MARKER
+from sim.engine.errors import InputError
+from sim.engine.model import simulate_replication
+from sim.present.output_folders import MARKER
 from tests.builders import build, one_pool_scenario, rich_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

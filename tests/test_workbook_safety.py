@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from sim.app.levers import scenario_document
+from sim.analysis.what_if import scenario_document
 from sim.app.session import budget_workbook
-from sim.app.toml_text import to_toml
-from sim.budget import FORMULA_STARTS, spreadsheet_safe, spreadsheet_text
 from sim.cli import main
-from sim.runner import run
-from sim.scenario_files import load_scenario
+from sim.engine.scenario_files import load_scenario
+from sim.engine.toml_writer import to_toml
+from sim.results.budget import FORMULA_STARTS, spreadsheet_safe, spreadsheet_text
+from sim.results.runner import run
 
 ROOT = Path(__file__).resolve().parent.parent
 PRICED = ROOT / "tests" / "bad_scenarios" / "priced_base.toml"

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from sim.distributed import check_scheduler, dask_executor
-from sim.errors import InputError
-from sim.interrupts import Interrupted, stopping_on_signals
-from sim.runner import run, run_many
-from sim.scenario_files import load_scenario
+from sim.engine.errors import InputError
+from sim.engine.scenario_files import load_scenario
+from sim.results.distributed import check_scheduler, dask_executor
+from sim.results.interrupts import Interrupted, stopping_on_signals
+from sim.results.runner import run, run_many
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "tests" / "bad_scenarios" / "valid_base.toml"
@@ -140,11 +140,11 @@ WITHOUT_KERNEL_HELP = """
 import sys
 from pathlib import Path
 
-import sim.runner
-from sim.scenario_files import load_scenario
+import sim.results.runner
+from sim.engine.scenario_files import load_scenario
 
-sim.runner._set_parent_death_signal = lambda signum: None  # forked workers inherit this: only the watcher is left
-sim.runner.run(load_scenario(Path(sys.argv[1])), 2000, jobs=2)
+sim.results.runner._set_parent_death_signal = lambda signum: None  # forked workers inherit it: only the watcher left
+sim.results.runner.run(load_scenario(Path(sys.argv[1])), 2000, jobs=2)
 """
 
 
@@ -222,7 +222,7 @@ def test_dask_local_stopped_while_its_workers_start_exits_cleanly(tmp_path: Path
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 def test_signals_while_a_local_cluster_starts_act_once_it_has_started() -> None:
     pytest.importorskip("distributed")
-    from sim.distributed import _holding_signals
+    from sim.results.distributed import _holding_signals
 
     reached_the_end = False
     with pytest.raises(Interrupted) as stopped, stopping_on_signals(), _holding_signals():

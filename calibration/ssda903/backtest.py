@@ -20,8 +20,8 @@ import pandas as pd
 from calibration.ssda903.calibrate import build_scenario, calibrate
 from calibration.ssda903.estimate import stock_on
 from calibration.ssda903.reader import read_ssda903
-from sim.output_folders import replaced_folder
-from sim.runner import run
+from sim.present.output_folders import replaced_folder
+from sim.results.runner import run
 
 
 def backtest_ssda903(
@@ -124,7 +124,7 @@ def _figure(comparison: pd.DataFrame, origin: dt.date, replications: int):
 
 
 def write_backtest(summary: pd.DataFrame, comparison: pd.DataFrame, figure, out_dir: Path) -> list[Path]:
-    """The summary, monthly table and plot in `out_dir`, which is replaced whole (see sim.output_folders)."""
+    """The summary, monthly table and plot in `out_dir`, which is replaced whole (see sim.present.output_folders)."""
     out_dir = Path(out_dir)
     names = ["backtest_summary.csv", "backtest_monthly.csv", "backtest.png"]
     try:

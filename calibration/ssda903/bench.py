@@ -9,7 +9,7 @@ from pathlib import Path
 from calibration.ssda903.calibrate import calibrate
 from calibration.ssda903.reader import read_ssda903
 from calibration.ssda903.synthetic import write_synthetic_ssda903
-from sim.scenario_files import load_scenario
+from sim.engine.scenario_files import load_scenario
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "cheshire_east" / "baseline.toml"
 SCALE = 22  # Cheshire East's entries x 22 over ten years: about 50,000 distinct episodes

@@ -26,9 +26,9 @@ from calibration.scenario_builder import MATCHING, _sum_to_one
 from calibration.ssda903 import estimate
 from calibration.ssda903.reader import EARLIEST, CareHistory, read_ssda903
 from calibration.toml_writer import Comments, to_toml
-from sim.scenario import Scenario, ScenarioError
-from sim.scenario_files import scenario_from_dict
-from sim.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
+from sim.engine.scenario import Scenario, ScenarioError
+from sim.engine.scenario_files import scenario_from_dict
+from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
 
 POOL_FOR = {
     ("fostering", True): "inhouse_fostering",
@@ -442,9 +442,9 @@ def write_calibration(
     """Read, calibrate and write the scenario and calibration_report.html next to it.
 
     Each file replaces an existing one only if `sufficiency calibrate` wrote it (InputError before anything is
-    read otherwise), through a temporary sibling and os.replace (see sim.output_folders).
+    read otherwise), through a temporary sibling and os.replace (see sim.present.output_folders).
     """
-    from sim.output_folders import CALIBRATE_HEADER, check_out_file, replace_file
+    from sim.present.output_folders import CALIBRATE_HEADER, check_out_file, replace_file
 
     out = Path(out)
     report = out.with_name("calibration_report.html")

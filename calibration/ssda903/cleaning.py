@@ -45,7 +45,7 @@ from calibration.ssda903.codes import (
     SHORT_BREAK_STATUSES,
     START_OF_PERIOD,
 )
-from sim.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
+from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
 
 # Order of copies of one episode: the latest return last. `year` is the return's year, `file_index` the
 # file's position in the folder listing, `row` the spreadsheet row.
@@ -211,7 +211,7 @@ def split_at_age_bands(episodes: pd.DataFrame, children: pd.DataFrame) -> pd.Dat
     Why: rates by age band (days in each need, moves, exits) need the days a placement spent in each band,
     not just the band it started in. A piece keeps the placement's columns; only the last piece keeps the
     end and REC of the placement, earlier pieces end at a birthday with REC "" (the placement carries on).
-    Ages of 18 and over stay in the last band, as in sim.vocabulary.age_band_index.
+    Ages of 18 and over stay in the last band, as in sim.engine.vocabulary.age_band_index.
     """
     base = episodes.reset_index(drop=True).rename_axis("_piece_of").reset_index()
     dob = base[["child"]].merge(children[["child", "dob"]], on="child", how="left")["dob"]

@@ -8,7 +8,7 @@ postcode.
 
 from __future__ import annotations
 
-from sim.errors import InputError
+from sim.engine.errors import InputError
 
 
 class SSDA903Error(InputError):

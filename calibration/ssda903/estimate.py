@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from calibration.ssda903.reader import CareHistory
-from sim.vocabulary import AGE_BANDS, DAYS_PER_YEAR, age_band_index
+from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR, age_band_index
 
 ROUTES = ("return_home", "adoption", "sgo_cao", "other")  # routes with a stay distribution; age_18 has none
 FAMILIES = ("lognormal", "gamma", "weibull", "exponential")

@@ -6,7 +6,7 @@ and a fit can be checked against the parameters that made the data, with no real
 postcodes, ethnicity and URNs are random draws; DOB, sex, UASC status, category of need, placements and exit
 routes come from the simulation.
 
-Mapping of one replication (`sim.model.ReplicationRecord`) onto the return:
+Mapping of one replication (`sim.engine.model.ReplicationRecord`) onto the return:
 
 - one episode per in-care placement (kind 0; Staying Put and Staying Close are after care and not written);
   RNE "S" opens the period of care, "P" is a placement change (REASON_PLACE_CHANGE "CARPL");
@@ -47,11 +47,11 @@ from pathlib import Path
 import numpy as np
 
 from calibration.ssda903.codes import CONTINUES, NEED_TO_PLACE, ROUTE_TO_REC, START_OF_PERIOD
-from sim.demand import NO_CIN
-from sim.model import IN_CARE, PLACEMENT_COLUMNS, simulate_replication
-from sim.output_folders import check_out_folder, replaced_folder
-from sim.scenario import Scenario
-from sim.vocabulary import CATEGORIES_OF_NEED, DAYS_PER_YEAR, EXIT_ROUTES, PLACEMENT_NEEDS
+from sim.engine.demand import NO_CIN
+from sim.engine.model import IN_CARE, PLACEMENT_COLUMNS, simulate_replication
+from sim.engine.scenario import Scenario
+from sim.engine.vocabulary import CATEGORIES_OF_NEED, DAYS_PER_YEAR, EXIT_ROUTES, PLACEMENT_NEEDS
+from sim.present.output_folders import check_out_folder, replaced_folder
 
 HEADER_COLUMNS = ("CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB")
 EPISODE_COLUMNS = (
@@ -148,7 +148,7 @@ def write_synthetic_ssda903(
     arguments give byte-identical files, and nothing is read from any real return. Files are written in a
     staging folder that replaces `out_dir` whole at the end, so a failure leaves no partial output; `out_dir`
     must be new, empty or an earlier output of this tool (with its marker file), else InputError before
-    anything is simulated: a folder of real returns is never overwritten (see sim.output_folders).
+    anything is simulated: a folder of real returns is never overwritten (see sim.present.output_folders).
     """
     out_dir = Path(out_dir)
     years = _years(scenario, first_year)

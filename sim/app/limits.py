@@ -23,10 +23,10 @@ largest replication count (200) is within the limit: Cheshire East's is 499,000.
 
 from __future__ import annotations
 
-from sim.errors import InputError
-from sim.results import Calendar
-from sim.scenario import Scenario
-from sim.sizing import finite_in_house_pools
+from sim.analysis.sizing import finite_in_house_pools
+from sim.engine.errors import InputError
+from sim.engine.scenario import Scenario
+from sim.results.tables import Calendar
 
 MAX_REPLICATIONS = 200  # the page's largest replication count: a what-if must come back while the room waits
 DEFAULT_REPLICATIONS = 50
@@ -62,7 +62,7 @@ def check_run(label: str, scenario: Scenario, replications: int) -> None:
 
 def check_sizing(label: str, scenario: Scenario, replications: int) -> None:
     """Refuse sizing curves whose work is over the limit: each finite in-house pool's curve is `replications`
-    runs of the scenario with that pool unlimited (`sim.sizing.sizing_curve`), so the same children again."""
+    runs of the scenario with that pool unlimited (`sim.analysis.sizing.sizing_curve`), so the same children again."""
     (children, expected), pools = per_replication(scenario), len(finite_in_house_pools(scenario))
     work = children * replications * pools
     if work > WORK_LIMIT:

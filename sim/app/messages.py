@@ -12,7 +12,7 @@ import logging
 import re
 import traceback
 
-from sim.errors import InputError
+from sim.engine.errors import InputError
 
 UNEXPECTED = "something unexpected went wrong ({kind}); nothing was changed. Try again, or ask whoever runs the app."
 MARKDOWN = re.compile(r"([\\`*_{}\[\]<>#|~$!])")  # characters Streamlit's markdown would make markup of

@@ -19,15 +19,15 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.app.levers import Levers, what_if_toml
+from sim.analysis.compare import Comparison, headline_year, paired_differences, summary_sentence, yearly_measures
+from sim.analysis.sizing import SizingCurve, finite_in_house_pools, sizing_curve
+from sim.analysis.what_if import Levers, what_if_toml
 from sim.app.limits import check_run, check_sizing
 from sim.app.uploads import StartCsv, read_scenario
-from sim.budget import budget_summary, write_budget_workbook
-from sim.compare import Comparison, headline_year, paired_differences, summary_sentence, yearly_measures
-from sim.report import comparison_report
-from sim.runner import Progress, RunResult, run
-from sim.scenario import Scenario
-from sim.sizing import SizingCurve, finite_in_house_pools, sizing_curve
+from sim.engine.scenario import Scenario
+from sim.present.report import comparison_report
+from sim.results.budget import budget_summary, write_budget_workbook
+from sim.results.runner import Progress, RunResult, run
 
 KEPT_RUNS = 3  # what-ifs whose full results stay in memory (charts, report, workbook); older keep their numbers
 SIZING_REPLICATIONS = 20

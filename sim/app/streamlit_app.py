@@ -23,18 +23,18 @@ from matplotlib.figure import Figure
 from pydantic import ValidationError
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from sim import plots
-from sim.app.levers import LIMITS, Levers, default_homes_date, fostering_pool, home_pool
+from sim.analysis.compare import MEASURE_LABELS, headline_year
+from sim.analysis.sizing import sizing_table
+from sim.analysis.what_if import LIMITS, Levers, default_homes_date, fostering_pool, home_pool
 from sim.app.limits import DEFAULT_REPLICATIONS, KEPT_BASELINES, MAX_REPLICATIONS
 from sim.app.messages import plain, problem
 from sim.app.session import KEPT_RUNS, SIZING_REPLICATIONS, Baseline, WhatIf, Workshop, budget_workbook
 from sim.app.uploads import MAX_UPLOAD_MB, replace_start_population, scenario_from_upload, start_csv_from_upload
-from sim.compare import MEASURE_LABELS, headline_year
-from sim.plots import MAX_DESCRIPTION_CHARS, short
-from sim.runner import RunResult
-from sim.scenario import Scenario
-from sim.scenario_files import load_scenario
-from sim.sizing import sizing_table
+from sim.engine.scenario import Scenario
+from sim.engine.scenario_files import load_scenario
+from sim.present import charts
+from sim.present.charts import MAX_DESCRIPTION_CHARS, short
+from sim.results.runner import RunResult
 
 TITLE = "Care sufficiency workshop"
 SHIPPED = Path(__file__).resolve().parents[2] / "scenarios"  # <authority>/baseline.toml in a source checkout
@@ -389,7 +389,7 @@ def _differences_tab(workshop: Workshop) -> None:
     years = sorted(set(comparison.differences["financial_year"]))
     year = st.selectbox("Financial year", years, index=years.index(comparison.headline_year), key="year")
     names = list(comparison.summaries)
-    _chart(workshop, ("differences", year, *names), lambda: plots.differences(comparison, year))
+    _chart(workshop, ("differences", year, *names), lambda: charts.differences(comparison, year))
     st.caption(
         f"What-ifs held in memory, side by side: {', '.join(names)}. Difference = what-if minus baseline; "
         "interval: 95% confidence interval of the mean difference."
@@ -408,8 +408,9 @@ def _differences_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _children_tab(workshop: Workshop) -> None:
     comparison = workshop.comparison()
-    _chart(workshop, ("overlay", *comparison.summaries), lambda: plots.overlay([comparison.base, *comparison.what_ifs]))
-    _baseline_and_latest(workshop, "fan", plots.fan_chart)
+    scenarios = [comparison.base, *comparison.what_ifs]
+    _chart(workshop, ("overlay", *comparison.summaries), lambda: charts.overlay(scenarios))
+    _baseline_and_latest(workshop, "fan", charts.fan_chart)
 
 
 def _baseline_and_latest(workshop: Workshop, chart: str, build: Callable[[RunResult], Figure | None]) -> None:
@@ -442,7 +443,7 @@ def _sizing_tab(workshop: Workshop) -> None:
     if not curves:
         st.caption("This scenario has no finite in-house pool.")
         return
-    _chart(workshop, ("sizing", name), lambda: plots.sizing(curves, name, SIZING_REPLICATIONS))
+    _chart(workshop, ("sizing", name), lambda: charts.sizing(curves, name, SIZING_REPLICATIONS))
     st.dataframe(sizing_table(curves), hide_index=True)
 
 
@@ -506,9 +507,9 @@ def _downloads(workshop: Workshop) -> None:
 TABS = {  # tab title: how to draw it
     "Differences": _differences_tab,
     "Children in care": _children_tab,
-    "In-house places": lambda workshop: _baseline_and_latest(workshop, "occupancy", plots.occupancy),
-    "Sufficiency gap": lambda workshop: _baseline_and_latest(workshop, "gap", plots.gap_by_need),
-    "Spend": lambda workshop: _baseline_and_latest(workshop, "spend", plots.spend_by_pool),
+    "In-house places": lambda workshop: _baseline_and_latest(workshop, "occupancy", charts.occupancy),
+    "Sufficiency gap": lambda workshop: _baseline_and_latest(workshop, "gap", charts.gap_by_need),
+    "Spend": lambda workshop: _baseline_and_latest(workshop, "spend", charts.spend_by_pool),
     "Capacity sizing": _sizing_tab,
 }
 

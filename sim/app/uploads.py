@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.app.levers import scenario_document
-from sim.app.toml_text import to_toml
-from sim.scenario import Scenario, ScenarioError
-from sim.scenario_files import load_scenario_text, parse_toml
+from sim.analysis.what_if import scenario_document
+from sim.engine.scenario import Scenario, ScenarioError
+from sim.engine.scenario_files import load_scenario_text, parse_toml
+from sim.engine.toml_writer import to_toml
 
 MAX_UPLOAD_MB = 1  # also Streamlit's server.maxUploadSize, set by `sufficiency app`
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024

@@ -1,0 +1,154 @@
+"""Several authorities at once: a scenario set run in one command, with totals for the region.
+
+A scenario set is a folder of scenario files (one per authority, named by the file) or a list of
+files. Every authority keeps its own seed, so authorities are independent, and the region total
+of a measure in replication r is the sum of the authorities' replication r: a valid draw of the
+total, summarised like any other measure. Totals are given only for financial years that every
+authority's horizon covers in full, so no year mixes whole and part years.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sim.analysis.compare import yearly_measures
+from sim.engine.scenario import ScenarioError
+from sim.engine.scenario_files import load_scenario
+from sim.results.runner import Progress, RunResult, run_many
+from sim.results.tables import summarise
+
+REGION = "region total"
+MEASURES = {
+    "children_in_care": "children in care on 31 March",
+    "placed_in_house": "placements started in-house",
+    "placed_externally": "placements started externally",
+    "gap_child_days_total": "child-days not in the first-choice placement",
+    "spend_total": "spend, £",
+    "spend_external": "external spend, £",
+}
+
+
+@dataclass
+class RegionResult:
+    authorities: list[str]
+    results: list[RunResult]
+    financial_years: list[str]  # full in every authority
+    summary: pd.DataFrame  # authority, measure, financial_year, mean, ci95_low, ci95_high, p10, p50, p90
+
+    @property
+    def region_total(self) -> pd.DataFrame:
+        return self.summary[self.summary["authority"] == REGION]
+
+
+def scenario_set(paths: list[Path]) -> list[Path]:
+    """The scenario files of a set: each folder's *.toml files, in name order, and the files given."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.glob("*.toml"))
+            if not found:
+                raise ScenarioError(f"{path}: no scenario files (*.toml) in this folder")
+            files += found
+        else:
+            files.append(path)
+    names = [f.stem for f in files]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ScenarioError(f"authorities are named by their file; these names repeat: {', '.join(repeated)}")
+    if len(files) < 2:
+        raise ScenarioError(f"a scenario set needs at least two authorities, got {len(files)}")
+    return files
+
+
+def run_region(
+    files: list[Path], replications: int, jobs: int = 1, progress: Progress | None = None, dask: str | None = None
+) -> RegionResult:
+    scenarios = [load_scenario(path) for path in files]
+    seeds = [s.seed for s in scenarios]
+    if len(set(seeds)) < len(seeds):
+        listed = ", ".join(f"{f.name}: {s}" for f, s in zip(files, seeds, strict=True))
+        raise ScenarioError(
+            "two authorities share a seed, so their random draws would be identical rather than independent: "
+            f"give each scenario its own `seed` ({listed})"
+        )
+    results = run_many(scenarios, replications, jobs=jobs, progress=progress, dask=dask)
+    authorities = [path.stem for path in files]
+    years = _common_full_years(results)
+    per_authority = [
+        _measures(result).assign(authority=name) for name, result in zip(authorities, results, strict=True)
+    ]
+    measures = pd.concat(per_authority, ignore_index=True)
+    measures = measures[measures["financial_year"].isin(years)]
+    total = measures.groupby(["replication", "measure", "financial_year"], as_index=False)["value"].sum()
+    measures = pd.concat([measures, total.assign(authority=REGION)], ignore_index=True)
+    summary = summarise(measures, ["authority", "measure", "financial_year"], "value", replications)
+    return RegionResult(authorities, results, years, summary)
+
+
+def _measures(result: RunResult) -> pd.DataFrame:
+    """Per replication and financial year: the region measures of one authority."""
+    yearly = yearly_measures(result)
+    yearly = yearly[(yearly["category"] == "all") & yearly["measure"].isin(MEASURES)]
+    stock = result.tables["stock"]
+    march_31 = stock[(stock["date"].dt.month == 4) & (stock["date"].dt.day == 1)]  # counted at 00:00 on 1 April
+    in_care = march_31.groupby(["replication", "date"], as_index=False)["children"].sum()
+    year = in_care["date"].dt.year
+    in_care = pd.DataFrame(
+        {
+            "replication": in_care["replication"],
+            "financial_year": (year - 1).astype(str) + "-" + (year % 100).astype(str).str.zfill(2),
+            "value": in_care["children"].astype(float),
+            "measure": "children_in_care",
+        }
+    )
+    return pd.concat([yearly[["replication", "financial_year", "value", "measure"]], in_care], ignore_index=True)
+
+
+def _common_full_years(results: list[RunResult]) -> list[str]:
+    full = []
+    for result in results:
+        years = result.calendar.financial_years
+        spans = zip(years.labels, years.ends - years.starts, years.lengths, strict=True)
+        full.append({label for label, days, length in spans if days == length})
+    return sorted(set.intersection(*full))
+
+
+def write_region(region: RegionResult, out_dir: Path) -> Path:
+    """region_summary.csv (every authority and the region total) and each authority's result tables in a
+    folder of its own; written whole or not at all."""
+    from sim.present.output_folders import replaced_folder
+    from sim.present.outputs import write_tables
+    from sim.results.budget import spreadsheet_safe
+
+    with replaced_folder(out_dir, "region") as staging:
+        spreadsheet_safe(region.summary).to_csv(staging / "region_summary.csv", index=False)
+        for name, result in zip(region.authorities, region.results, strict=True):
+            (staging / name).mkdir()
+            write_tables(result, staging / name)
+    return out_dir / "region_summary.csv"
+
+
+def region_table(region: RegionResult, year: str) -> str:
+    """Plain-text table of one financial year: each measure per authority and for the region."""
+    rows = region.summary[region.summary["financial_year"] == year]
+    names = [*region.authorities, REGION]
+    width = max(len(n) for n in names) + 2
+    lines = [f"Financial year {year}: mean (P10 to P90 across replications)", ""]
+    lines.append(f"{'':44}" + "".join(f"{n:>{width + 14}}" for n in names))
+    for measure, label in MEASURES.items():
+        cells = []
+        for name in names:
+            row = rows[(rows["measure"] == measure) & (rows["authority"] == name)]
+            cells.append(_cell(row, measure.startswith("spend")) if len(row) else "-")
+        lines.append(f"{label:44}" + "".join(f"{c:>{width + 14}}" for c in cells))
+    return "\n".join(lines)
+
+
+def _cell(row: pd.DataFrame, money: bool) -> str:
+    mean, low, high = (float(row[c].iloc[0]) for c in ("mean", "p10", "p90"))
+    if money:
+        return f"£{mean / 1e6:.2f}m ({low / 1e6:.2f}-{high / 1e6:.2f})"
+    return f"{mean:,.0f} ({low:,.0f}-{high:,.0f})"

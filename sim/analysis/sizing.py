@@ -1,0 +1,137 @@
+"""Capacity sizing: how many places an in-house pool needs to place a given share of its demand.
+
+One run with the pool unlimited gives the distribution of how many of its places would be occupied. For
+a loss system with Poisson arrivals the occupancy of capacity c is that distribution truncated at c
+(Erlang's truncation identity, which holds whatever the length of stay), so the share of arrivals turned
+away is B(c) = p(c) / P(N <= c), and the share placed in-house is 1 - B(c); with the unlimited occupancy
+Poisson (M/G/infinity) this is Erlang B at the run's mean occupancy. A trend in entries, Staying Put and
+step-back bend this (the `dispersion` says how far from Poisson the run was); `share_placed` runs the
+finite pool directly so the curve can be checked at any capacity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.engine.model import IN_CARE, simulate_replication
+from sim.engine.scenario import Scenario
+
+TARGETS = (0.80, 0.90, 0.95)
+
+
+def erlang_b(capacity: int, load: float) -> float:
+    blocking = 1.0
+    for k in range(1, capacity + 1):
+        blocking = load * blocking / (k + load * blocking)
+    return blocking
+
+
+def window(scenario: Scenario) -> tuple[float, float]:
+    """The second half of the horizon: past the start-up transient (children placed before the start)."""
+    return scenario.horizon.days / 2, scenario.horizon.days
+
+
+@dataclass
+class SizingCurve:
+    pool: str
+    capacities: np.ndarray
+    share_placed: np.ndarray  # share of the pool's demand placed in it, for each capacity
+    occupancy: np.ndarray  # P(N = n) in the unlimited run, n = 0..len-1
+    capacity_in_window: int  # places when the window opens (see `capacity_in_window`)
+
+    @property
+    def dispersion(self) -> float:
+        """Variance over mean of the unlimited occupancy: near 1 when the Poisson form holds; above 1 (a
+        trend, bursts of arrivals) the curve overstates the share placed."""
+        n = np.arange(len(self.occupancy))
+        mean = float(np.dot(n, self.occupancy))
+        return float(np.dot((n - mean) ** 2, self.occupancy) / mean) if mean > 0 else float("nan")
+
+    def share_placed_at(self, capacity: int) -> float:
+        """The curve at `capacity`; beyond its last point (six standard deviations past the mean) it is flat."""
+        return float(self.share_placed[min(capacity, len(self.share_placed) - 1)])
+
+    def places_needed(self, target: float) -> int:
+        meeting = self.capacities[self.share_placed >= target]
+        return int(meeting[0]) if len(meeting) else int(self.capacities[-1])
+
+
+def unlimited(scenario: Scenario, pool: str) -> Scenario:
+    """The scenario with one pool's capacity lifted (and its dated changes and recruitment removed)."""
+    changed = scenario.pools[pool].model_copy(
+        update={"capacity": "unlimited", "capacity_changes": [], "fostering": None}
+    )
+    return scenario.model_copy(update={"pools": {**scenario.pools, pool: changed}})
+
+
+def sizing_curve(scenario: Scenario, pool: str, replications: int, seed: int | None = None) -> SizingCurve:
+    """Share of demand placed in `pool` against its capacity, from one run with the pool unlimited."""
+    seed = scenario.seed if seed is None else seed
+    free = unlimited(scenario, pool)
+    index = list(scenario.pools).index(pool)
+    counts = []
+    for replication in range(replications):
+        p = simulate_replication(free, seed, replication).placements
+        p = p[p[:, 1] == index]
+        days = np.arange(*window(scenario), 1.0)
+        starts, ends = np.sort(p[:, 4]), np.sort(p[:, 5])
+        counts.append(np.searchsorted(starts, days, side="right") - np.searchsorted(ends, days, side="right"))
+    occupancy = np.bincount(np.concatenate(counts)) / sum(len(c) for c in counts)
+    # With Poisson arrivals the unlimited pool's occupancy is Poisson (M/G/infinity) with the run's mean;
+    # truncated at c it is the finite pool's occupancy, and Erlang B is its share of arrivals turned away.
+    # Using the mean rather than the day-by-day histogram avoids the histogram's sampling noise in the tails.
+    mean = float(np.dot(np.arange(len(occupancy)), occupancy))
+    capacities = np.arange(int(mean + 6 * np.sqrt(mean) + 10))
+    blocking = np.array([erlang_b(int(c), mean) for c in capacities])
+    return SizingCurve(pool, capacities, 1.0 - blocking, occupancy, capacity_in_window(scenario, pool))
+
+
+def capacity_in_window(scenario: Scenario, pool: str) -> int:
+    """Places in the pool when the sizing window opens: the starting capacity and the dated openings and
+    closures up to then, so a what-if opening homes mid-horizon is read where it stands. Foster-carer
+    recruitment and deregistration, which differ between replications, are left out."""
+    settings = scenario.pools[pool]
+    if settings.unlimited:
+        return 0
+    opens = scenario.horizon.start + dt.timedelta(days=int(window(scenario)[0]))
+    return max(settings.places_on(opens), 0)
+
+
+def share_placed(scenario: Scenario, pool: str, capacity: int, replications: int, seed: int | None = None):
+    """Direct runs: mean share of the placements wanting `pool` that got it, with a 95% CI (same window)."""
+    seed = scenario.seed if seed is None else seed
+    fixed = scenario.pools[pool].model_copy(update={"capacity": capacity, "capacity_changes": [], "fostering": None})
+    fixed_scenario = scenario.model_copy(update={"pools": {**scenario.pools, pool: fixed}})
+    index = list(scenario.pools).index(pool)
+    shares = []
+    for replication in range(replications):
+        p = simulate_replication(fixed_scenario, seed, replication).placements
+        wanted = p[(p[:, 3] == index) & (p[:, 6] == IN_CARE) & (p[:, 4] >= window(scenario)[0])]
+        shares.append(np.mean(wanted[:, 1] == index) if len(wanted) else np.nan)
+    shares = np.array(shares)
+    half = stats.t.ppf(0.975, len(shares) - 1) * np.nanstd(shares, ddof=1) / np.sqrt(len(shares))
+    return float(np.nanmean(shares)), float(np.nanmean(shares) - half), float(np.nanmean(shares) + half)
+
+
+def sizing_table(curves: list[SizingCurve]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "pool": curve.pool,
+                "capacity_in_window": curve.capacity_in_window,
+                "share_placed_at_it": round(curve.share_placed_at(curve.capacity_in_window), 3),
+                "dispersion": round(curve.dispersion, 2),
+                **{f"places_for_{int(t * 100)}%": curve.places_needed(t) for t in TARGETS},
+            }
+            for curve in curves
+        ]
+    )
+
+
+def finite_in_house_pools(scenario: Scenario) -> list[str]:
+    return [name for name, pool in scenario.pools.items() if pool.in_house and not pool.unlimited]

@@ -1,0 +1,405 @@
+"""Demand: who enters care, when, and what care they will need (drawn before supply is known).
+
+Demand does not depend on capacity, so a replication's whole cohort of children is drawn
+here in vectorised numpy from named streams, before the event loop starts. Each child owns
+one row of uniforms (see `streams.child_uniforms`), so child k has the same age, need and
+journey in every scenario that shares the seed and the entry rates. The supply model
+(`sim.engine.model`) then only decides where each segment of the journey is spent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.engine.scenario import Journey, Scenario
+from sim.engine.streams import child_uniforms, stream
+from sim.engine.vocabulary import (
+    AGE_BAND_BOUNDS_YEARS,
+    AGE_BANDS,
+    CATEGORIES_OF_NEED,
+    DAYS_PER_YEAR,
+    EXIT_ROUTES,
+    LEAVING_CARE_AGE_YEARS,
+    PLACEMENT_NEEDS,
+    age_band_index,
+)
+
+MAX_SEGMENTS = 4  # first placement need plus at most three planned moves
+PLACEMENT_DRAWS = 8  # per-child uniforms for each placement (locality, price), reused cyclically
+
+# Columns of a child's row of uniforms.
+COL_BAND, COL_AGE, COL_SEX, COL_CIN, COL_ROUTE, COL_DURATION, COL_FIRST_NEED = range(7)
+COL_MOVE_PICK = 7  # + segment index (MAX_SEGMENTS - 1 columns)
+COL_MOVE_TIME = COL_MOVE_PICK + MAX_SEGMENTS - 1
+COL_STEP_BACK = COL_MOVE_TIME + MAX_SEGMENTS - 1
+COL_STAYING_PUT, COL_STAYING_PUT_DAYS, COL_STAYING_CLOSE, COL_STAYING_CLOSE_DAYS, COL_ORDER = range(
+    COL_STEP_BACK + 1, COL_STEP_BACK + 6
+)
+COL_LOCALITY = COL_ORDER + 1
+COL_PRICE = COL_LOCALITY + PLACEMENT_DRAWS
+WIDTH = COL_PRICE + PLACEMENT_DRAWS
+
+ROUTE_INDEX = {route: i for i, route in enumerate(EXIT_ROUTES)}
+NEED_INDEX = {need: i for i, need in enumerate(PLACEMENT_NEEDS)}
+AGE_18_DAYS = LEAVING_CARE_AGE_YEARS * DAYS_PER_YEAR
+NO_CIN = -1  # children already in care at the start: category of need not given
+
+
+@dataclass
+class Cohort:
+    """Every child of one replication, as parallel arrays (index = child id)."""
+
+    entry_day: np.ndarray  # days from the horizon start (0 for children in care at the start)
+    birth_day: np.ndarray  # days from the horizon start (negative)
+    entry_band: np.ndarray  # index into AGE_BANDS of the age at entry
+    cin: np.ndarray  # index into CATEGORIES_OF_NEED, or NO_CIN
+    uasc: np.ndarray
+    male: np.ndarray
+    starting: np.ndarray  # in care on the start date
+    start_pool: np.ndarray  # pool name index for starting children, -1 for entrants
+    route: np.ndarray  # planned exit route (index into EXIT_ROUTES)
+    n_segments: np.ndarray
+    seg_need: np.ndarray  # (children, MAX_SEGMENTS) need index, -1 unused
+    seg_end: np.ndarray  # (children, MAX_SEGMENTS) absolute day the segment ends
+    order_days: np.ndarray  # adoption route: days from placement with adopters to the order
+    step_back_willing: np.ndarray
+    staying_put: np.ndarray
+    staying_put_days: np.ndarray
+    staying_close: np.ndarray
+    staying_close_days: np.ndarray
+    locality: np.ndarray  # (children, PLACEMENT_DRAWS) uniforms: placed within 20 miles?
+    price: np.ndarray  # (children, PLACEMENT_DRAWS) uniforms: weekly price of a placement priced per placement
+
+    @property
+    def size(self) -> int:
+        return len(self.entry_day)
+
+    @property
+    def birthday_18(self) -> np.ndarray:
+        return self.birth_day + AGE_18_DAYS
+
+
+def draw_cohort(scenario: Scenario, seed: int, replication: int, start_pool_names: list[str]) -> Cohort:
+    """Starting population followed by entrants (main stream, then UASC) in order of entry."""
+    parts = [
+        _starting_children(scenario, seed, replication, start_pool_names),
+        _entrants(scenario, seed, replication, uasc=False),
+        _entrants(scenario, seed, replication, uasc=True),
+    ]
+    starting = np.concatenate([part.starting for part in parts])
+    entry_day = np.concatenate([part.entry_day for part in parts])
+    entrants = np.flatnonzero(~starting)
+    order = np.concatenate([np.flatnonzero(starting), entrants[np.argsort(entry_day[entrants], kind="stable")]])
+    return _merge(parts, order)
+
+
+# ---------------------------------------------------------------------------------------------
+# Arrivals
+
+
+def entry_rate_factor(scenario: Scenario, days: np.ndarray) -> np.ndarray:
+    """Trend x seasonality multiplier of the entry rate at times `days` (1 at the start, in an average month)."""
+    entries = scenario.entries
+    seasonality = np.asarray(entries.seasonality) / np.mean(entries.seasonality)
+    start = np.datetime64(scenario.horizon.start, "D")
+    months = (start + np.floor(days).astype("timedelta64[D]")).astype("datetime64[M]").astype(np.int64) % 12
+    trend = (1.0 + entries.trend_percent_per_year / 100.0) ** (days / DAYS_PER_YEAR)
+    return trend * seasonality[months]
+
+
+def arrival_days(scenario: Scenario, rate_per_year: float, generator: np.random.Generator) -> np.ndarray:
+    """Non-homogeneous Poisson arrivals over the horizon by thinning."""
+    horizon = scenario.horizon.days
+    if rate_per_year <= 0:
+        return np.empty(0)
+    entries = scenario.entries
+    growth = (1.0 + entries.trend_percent_per_year / 100.0) ** (horizon / DAYS_PER_YEAR)
+    peak = max(growth, 1.0) * max(entries.seasonality) / np.mean(entries.seasonality)
+    peak_rate = rate_per_year / DAYS_PER_YEAR * peak
+    candidates = np.cumsum(generator.exponential(1.0 / peak_rate, size=int(peak_rate * horizon * 1.2) + 50))
+    while candidates[-1] < horizon:
+        more = np.cumsum(generator.exponential(1.0 / peak_rate, size=len(candidates))) + candidates[-1]
+        candidates = np.concatenate([candidates, more])
+    candidates = candidates[candidates < horizon]
+    keep = generator.random(len(candidates)) * peak < entry_rate_factor(scenario, candidates)
+    return candidates[keep]
+
+
+# ---------------------------------------------------------------------------------------------
+# Entrants
+
+
+def _entrants(scenario: Scenario, seed: int, replication: int, uasc: bool) -> Cohort:
+    entries = scenario.entries
+    if uasc:
+        band_rates = {band: entries.uasc.rate_per_year * share for band, share in entries.uasc.age_mix.items()}
+        days = arrival_days(scenario, entries.uasc.rate_per_year, stream(seed, replication, "uasc_arrivals"))
+        u = child_uniforms(stream(seed, replication, "uasc_demand"), len(days), WIDTH)
+    else:
+        band_rates = dict(entries.rate_per_year)
+        days = arrival_days(scenario, sum(band_rates.values()), stream(seed, replication, "arrivals"))
+        u = child_uniforms(stream(seed, replication, "demand"), len(days), WIDTH)
+    n = len(days)
+    shares = np.array([band_rates.get(band, 0.0) for band in AGE_BANDS])
+    band = _pick(u[:, COL_BAND], shares / shares.sum()) if n else np.zeros(0, dtype=np.int64)
+    low = np.array([b[0] for b in AGE_BAND_BOUNDS_YEARS])[band]
+    high = np.array([b[1] for b in AGE_BAND_BOUNDS_YEARS])[band]
+    age_days = (low + u[:, COL_AGE] * (high - low)) * DAYS_PER_YEAR
+    cin_shares = np.array([entries.need_mix.get(code, 0.0) for code in CATEGORIES_OF_NEED])
+    cohort = _blank(n, u)
+    cohort.entry_day[:] = days
+    cohort.birth_day[:] = days - age_days
+    cohort.entry_band[:] = band
+    cohort.cin[:] = _pick(u[:, COL_CIN], cin_shares) if n else 0
+    cohort.uasc[:] = uasc
+    cohort.male[:] = u[:, COL_SEX] < entries.male_share
+    journeys = scenario.journeys_for(uasc)
+    for band_index, band_name in enumerate(AGE_BANDS):
+        rows = np.flatnonzero(band == band_index)
+        if len(rows):
+            _draw_new_journeys(scenario, journeys[band_name], cohort, rows, u[rows])
+    _draw_leaving_care(scenario, cohort, u)
+    return cohort
+
+
+def _draw_new_journeys(scenario: Scenario, journey: Journey, cohort: Cohort, rows: np.ndarray, u: np.ndarray) -> None:
+    shares = np.array([journey.exit_routes.get(route, 0.0) for route in EXIT_ROUTES])
+    route = _pick(u[:, COL_ROUTE], shares)
+    to_18 = cohort.birth_day[rows] + AGE_18_DAYS - cohort.entry_day[rows]
+    duration = np.full(len(rows), np.inf)
+    for name, dist in journey.duration.items():
+        chosen = route == ROUTE_INDEX[name]
+        if chosen.any():
+            duration[chosen] = dist.sample(u[chosen, COL_DURATION])
+    first_need = _pick(u[:, COL_FIRST_NEED], np.array([journey.first_need.get(n, 0.0) for n in PLACEMENT_NEEDS]))
+    _finish_journeys(scenario, journey, cohort, rows, u, route, duration, to_18, first_need, cohort.entry_day[rows])
+
+
+# ---------------------------------------------------------------------------------------------
+# Children in care on the start date
+
+
+def _starting_children(scenario: Scenario, seed: int, replication: int, pool_names: list[str]) -> Cohort:
+    population = scenario.start_population
+    ages, needs, pools, elapsed = [], [], [], []
+    generator = stream(seed, replication, "start_population")
+    for group in population.groups:
+        low, high = AGE_BAND_BOUNDS_YEARS[AGE_BANDS.index(group.age_band)]
+        ages.append((low + generator.random(group.count) * (high - low)) * DAYS_PER_YEAR)
+        needs += [NEED_INDEX[group.need]] * group.count
+        pools += [pool_names.index(group.pool)] * group.count
+        elapsed.append(np.full(group.count, group.days_in_care))
+    for child in population.children:
+        ages.append(np.array([child.age_years * DAYS_PER_YEAR]))
+        needs.append(NEED_INDEX[child.need])
+        pools.append(pool_names.index(child.pool))
+        elapsed.append(np.array([child.days_in_care]))
+    n = len(needs)
+    u = child_uniforms(generator, n, WIDTH)
+    cohort = _blank(n, u)
+    if n == 0:
+        return cohort
+    age_days = np.concatenate(ages)
+    elapsed_days = np.minimum(np.concatenate(elapsed), age_days)
+    need = np.array(needs, dtype=np.int64)
+    cohort.birth_day[:] = -age_days
+    cohort.entry_band[:] = [age_band_index(a / DAYS_PER_YEAR) for a in age_days - elapsed_days]
+    cohort.cin[:] = NO_CIN
+    cohort.starting[:] = True
+    cohort.start_pool[:] = pools
+    cohort.male[:] = u[:, COL_SEX] < scenario.entries.male_share
+    for band_index, band_name in enumerate(AGE_BANDS):
+        rows = np.flatnonzero(cohort.entry_band == band_index)
+        if len(rows):
+            _draw_continuing_journeys(
+                scenario, scenario.journeys[band_name], cohort, rows, u[rows], need[rows], elapsed_days[rows]
+            )
+    _draw_leaving_care(scenario, cohort, u)
+    return cohort
+
+
+def _draw_continuing_journeys(
+    scenario: Scenario,
+    journey: Journey,
+    cohort: Cohort,
+    rows: np.ndarray,
+    u: np.ndarray,
+    need: np.ndarray,
+    elapsed: np.ndarray,
+) -> None:
+    """Route and remaining time of children who have already been in care `elapsed` days.
+
+    The route is weighted by the chance of a stay on it lasting that long (a child long in care
+    is more likely heading for 18 than home), and the remaining time is drawn from the tail.
+    """
+    adoption_first = NEED_INDEX[scenario.adoption.first_need]
+    placed_for_adoption = NEED_INDEX["placed_for_adoption"]
+    weights = np.zeros((len(rows), len(EXIT_ROUTES)))
+    for route, share in journey.exit_routes.items():
+        index = ROUTE_INDEX[route]
+        survival = 1.0 if route == "age_18" else journey.duration[route].survival(elapsed)
+        weights[:, index] = share * survival
+    weights[need != adoption_first, ROUTE_INDEX["adoption"]] = 0.0
+    weights[need == placed_for_adoption] = 0.0
+    weights[need == placed_for_adoption, ROUTE_INDEX["adoption"]] = 1.0
+    empty = weights.sum(axis=1) <= 0
+    weights[empty, ROUTE_INDEX["age_18"]] = 1.0
+    cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    route = np.minimum((u[:, [COL_ROUTE]] >= cumulative).sum(axis=1), len(EXIT_ROUTES) - 1)
+    duration = np.full(len(rows), np.inf)
+    for name, dist in journey.duration.items():
+        chosen = route == ROUTE_INDEX[name]
+        if chosen.any():
+            duration[chosen] = dist.sample_given_survived(u[chosen, COL_DURATION], elapsed[chosen])
+    already_placed = need == placed_for_adoption
+    if already_placed.any():
+        duration[already_placed] = scenario.adoption.time_to_order.sample(u[already_placed, COL_ORDER])
+    to_18 = cohort.birth_day[rows] + AGE_18_DAYS
+    _finish_journeys(scenario, journey, cohort, rows, u, route, duration, to_18, need, np.zeros(len(rows)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared journey construction
+
+
+def _finish_journeys(
+    scenario: Scenario,
+    journey: Journey,
+    cohort: Cohort,
+    rows: np.ndarray,
+    u: np.ndarray,
+    route: np.ndarray,
+    duration: np.ndarray,
+    to_18: np.ndarray,
+    first_need: np.ndarray,
+    segment_start: np.ndarray,
+) -> None:
+    """Cap at the 18th birthday, lay out the need segments and store them in the cohort."""
+    # Children with an adoption plan wait in the adoption first need without planned moves, even when
+    # the wait outlasts childhood (they then leave at 18 instead of being adopted).
+    adoption = route == ROUTE_INDEX["adoption"]
+    route = np.where(duration >= to_18, ROUTE_INDEX["age_18"], route)
+    exit_day = segment_start + np.minimum(duration, to_18)
+    first_need = np.where(
+        adoption & (first_need != NEED_INDEX["placed_for_adoption"]),
+        NEED_INDEX[scenario.adoption.first_need],
+        first_need,
+    )
+    seg_need = np.full((len(rows), MAX_SEGMENTS), -1, dtype=np.int64)
+    seg_end = np.full((len(rows), MAX_SEGMENTS), np.nan)
+    seg_need[:, 0] = first_need
+    seg_end[:, 0] = exit_day
+    n_segments = np.ones(len(rows), dtype=np.int64)
+    current_start = segment_start.astype(float).copy()
+    birth = cohort.birth_day[rows]
+    for k in range(MAX_SEGMENTS - 1):
+        move_time = np.full(len(rows), np.inf)
+        move_to = np.full(len(rows), -1, dtype=np.int64)
+        pick = u[:, COL_MOVE_PICK + k]
+        lower = np.zeros(len(rows))
+        active = (n_segments == k + 1) & ~adoption
+        current = seg_need[np.arange(len(rows)), k]
+        for move in journey.moves:
+            chosen = active & (current == NEED_INDEX[move.from_need])
+            chosen &= (pick >= lower) & (pick < lower + move.probability)
+            lower = np.where(current == NEED_INDEX[move.from_need], lower + move.probability, lower)
+            if not chosen.any():
+                continue
+            if move.after_days is not None:
+                when = current_start[chosen] + move.after_days.sample(u[chosen, COL_MOVE_TIME + k])
+            else:
+                when = birth[chosen] + move.at_age * DAYS_PER_YEAR
+                when = np.where(when > current_start[chosen], when, np.inf)
+            move_time[chosen] = when
+            move_to[chosen] = NEED_INDEX[move.to_need]
+        moving = move_time < exit_day
+        if not moving.any():
+            break
+        seg_end[moving, k] = move_time[moving]
+        seg_need[moving, k + 1] = move_to[moving]
+        seg_end[moving, k + 1] = exit_day[moving]
+        n_segments[moving] += 1
+        current_start[moving] = move_time[moving]
+    cohort.route[rows] = route
+    cohort.seg_need[rows] = seg_need
+    cohort.seg_end[rows] = seg_end
+    cohort.n_segments[rows] = n_segments
+    cohort.order_days[rows] = (
+        scenario.adoption.time_to_order.sample(u[:, COL_ORDER]) if scenario.adoption.time_to_order else np.inf
+    )
+
+
+def _draw_leaving_care(scenario: Scenario, cohort: Cohort, u: np.ndarray) -> None:
+    staying_put = scenario.leaving_care.staying_put
+    staying_close = scenario.leaving_care.staying_close
+    cohort.step_back_willing[:] = u[:, COL_STEP_BACK] < scenario.step_back.probability
+    cohort.staying_put[:] = u[:, COL_STAYING_PUT] < staying_put.probability
+    cohort.staying_put_days[:] = _post_18_days(staying_put.until_age, staying_put.duration, u[:, COL_STAYING_PUT_DAYS])
+    cohort.staying_close[:] = u[:, COL_STAYING_CLOSE] < staying_close.probability
+    cohort.staying_close_days[:] = _post_18_days(
+        staying_close.until_age, staying_close.duration, u[:, COL_STAYING_CLOSE_DAYS]
+    )
+
+
+def _post_18_days(until_age: float, duration, uniforms: np.ndarray) -> np.ndarray:
+    longest = (until_age - LEAVING_CARE_AGE_YEARS) * DAYS_PER_YEAR
+    if duration is None:
+        return np.full(len(uniforms), longest)
+    return np.minimum(duration.sample(uniforms), longest)
+
+
+# ---------------------------------------------------------------------------------------------
+# Array helpers
+
+
+def _pick(uniforms: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Index chosen by each uniform from a probability vector (inverse transform)."""
+    cumulative = np.cumsum(shares / shares.sum())
+    return np.minimum(np.searchsorted(cumulative, uniforms, side="right"), len(shares) - 1)
+
+
+def _blank(n: int, u: np.ndarray) -> Cohort:
+    return Cohort(
+        entry_day=np.zeros(n),
+        birth_day=np.zeros(n),
+        entry_band=np.zeros(n, dtype=np.int64),
+        cin=np.zeros(n, dtype=np.int64),
+        uasc=np.zeros(n, dtype=bool),
+        male=np.zeros(n, dtype=bool),
+        starting=np.zeros(n, dtype=bool),
+        start_pool=np.full(n, -1, dtype=np.int64),
+        route=np.zeros(n, dtype=np.int64),
+        n_segments=np.zeros(n, dtype=np.int64),
+        seg_need=np.full((n, MAX_SEGMENTS), -1, dtype=np.int64),
+        seg_end=np.full((n, MAX_SEGMENTS), np.nan),
+        order_days=np.full(n, np.inf),
+        step_back_willing=np.zeros(n, dtype=bool),
+        staying_put=np.zeros(n, dtype=bool),
+        staying_put_days=np.zeros(n),
+        staying_close=np.zeros(n, dtype=bool),
+        staying_close_days=np.zeros(n),
+        locality=u[:, COL_LOCALITY : COL_LOCALITY + PLACEMENT_DRAWS].copy(),
+        price=u[:, COL_PRICE : COL_PRICE + PLACEMENT_DRAWS].copy(),
+    )
+
+
+def _merge(parts: list[Cohort], order: np.ndarray) -> Cohort:
+    """The parts concatenated, then reordered; a field at a time, each part's field let go once merged.
+
+    An England-sized cohort is about 130 MB: holding the parts, their concatenation and the
+    reordered copy at once tripled a worker's peak memory.
+    """
+    fields = {}
+    for name in Cohort.__dataclass_fields__:
+        fields[name] = np.concatenate([getattr(part, name) for part in parts])[order]
+        for part in parts:
+            setattr(part, name, None)
+    return Cohort(**fields)
+
+
+def horizon_day(scenario: Scenario, day: dt.date) -> float:
+    """Days from the horizon start to 00:00 on `day`."""
+    return float((day - scenario.horizon.start).days)

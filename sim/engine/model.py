@@ -1,0 +1,522 @@
+"""Supply: the SimPy model deciding where each segment of a child's journey is spent.
+
+Each child's journey, drawn in advance in `sim.engine.demand`, is replayed by SimPy timeouts whose
+callbacks move the child on: its arrival, the end of each need segment, adopters found or not,
+the end of Staying Put. Capacity changes and adopter approvals are SimPy processes (see
+docs/decisions/0003-journeys-as-timeout-callbacks.md for why children are not).
+
+At the start of every segment the matching policy offers the child the pools for its placement
+need in order of preference; the first with a free place (and that takes the child's age) is
+used. A child not placed in its first choice is a sufficiency gap, recorded on the placement.
+Capacity moves over time: dated openings and closures, foster-carer recruitment and
+deregistration, and young people Staying Put, who keep their carer's place after leaving care
+at 18.
+
+Nothing here uses pandas or formats strings: records are appended to plain lists and turned
+into arrays once the replication ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from sim.engine.demand import AGE_18_DAYS, NEED_INDEX, PLACEMENT_DRAWS, ROUTE_INDEX, Cohort, draw_cohort, horizon_day
+from sim.engine.scenario import Scenario
+from sim.engine.streams import stream
+from sim.engine.vocabulary import DAYS_PER_YEAR, PLACEMENT_NEEDS
+
+# Placement kinds: in care, or a post-18 arrangement holding a place.
+IN_CARE, STAYING_PUT, STAYING_CLOSE = 0, 1, 2
+ADOPTION = ROUTE_INDEX["adoption"]
+AGE_18 = ROUTE_INDEX["age_18"]
+PLACED_FOR_ADOPTION = NEED_INDEX["placed_for_adoption"]
+NO_POOL = -1
+
+
+def events_scheduled(env: simpy.Environment) -> int:
+    """Events the environment has scheduled so far (SimPy numbers each scheduled event from 0).
+
+    Read from the counter SimPy keeps anyway: counting in an overridden `schedule` cost a fifth of
+    the event loop.
+    """
+    return next(env._eid)
+
+
+class PoolState:
+    """Places in one pool during a replication. Unlimited pools have infinite capacity."""
+
+    __slots__ = (
+        "capacity",
+        "index",
+        "max_age_days",
+        "min_age_days",
+        "occupied",
+        "pending_closures",
+        "waiting",
+        "within_20_miles",
+    )
+
+    def __init__(self, index: int, capacity: float, min_age: float, max_age: float, within_20_miles: float):
+        self.index = index
+        self.capacity = capacity
+        self.occupied = 0
+        self.pending_closures = 0  # places to close as soon as they are vacated
+        self.min_age_days = min_age * DAYS_PER_YEAR
+        self.max_age_days = max_age * DAYS_PER_YEAR
+        self.within_20_miles = within_20_miles
+        self.waiting: dict[int, int] = {}  # child -> need, children who would step back into this pool
+
+
+@dataclass
+class ReplicationRecord:
+    """Raw results of one replication: arrays only, small to pickle between processes."""
+
+    replication: int
+    cohort: Cohort
+    exit_day: np.ndarray  # per child; NaN if still in care at the horizon end
+    exit_route: np.ndarray  # per child; -1 if still in care
+    placements: np.ndarray  # (n, 9) float: see PLACEMENT_COLUMNS; `draw` indexes the child's per-placement draws
+    capacity: np.ndarray  # (n, 3) float: day, pool, capacity after the change (inf for unlimited)
+    households: np.ndarray  # (n, 3) float: day, pool, in-house fostering households after the change
+    events: int
+
+
+PLACEMENT_COLUMNS = ("child", "pool", "need", "wanted", "start", "end", "kind", "within_20_miles", "draw")
+
+
+class CareSystem:
+    """One replication: the pools, the matching policy and the children moving through them."""
+
+    def __init__(self, scenario: Scenario, seed: int, replication: int):
+        self.scenario = scenario
+        self.seed = seed
+        self.replication = replication
+        self.env = simpy.Environment()
+        self.horizon = scenario.horizon.days
+        self.pool_names = list(scenario.pools)
+        self.pools = [
+            PoolState(i, math.inf if p.unlimited else float(p.capacity), p.min_age, p.max_age, p.within_20_miles)
+            for i, p in enumerate(scenario.pools.values())
+        ]
+        pool_index = {name: i for i, name in enumerate(self.pool_names)}
+        self.options = [[] for _ in PLACEMENT_NEEDS]
+        self.preferred = [[] for _ in PLACEMENT_NEEDS]
+        for need, matching in scenario.matching.items():
+            self.options[NEED_INDEX[need]] = [pool_index[name] for name in matching.options]
+            self.preferred[NEED_INDEX[need]] = [pool_index[name] for name in matching.pools]
+        staying_put_pools = scenario.leaving_care.staying_put.pools
+        if staying_put_pools is None:
+            staying_put_pools = [
+                n for n, p in scenario.pools.items() if {"fostering", "kinship_fostering"} & set(p.serves)
+            ]
+        self.staying_put_pools = {pool_index[name] for name in staying_put_pools}
+        self.residential_pools = {i for i, p in enumerate(scenario.pools.values()) if "residential" in p.serves}
+        close_pool = scenario.leaving_care.staying_close.pool
+        self.staying_close_pool = pool_index[close_pool] if close_pool else NO_POOL
+        self.step_back = scenario.step_back
+        self.cohort = draw_cohort(scenario, seed, replication, self.pool_names)
+        n = self.cohort.size
+        # The event loop reads one child at a time: Python lists index several times faster than arrays.
+        # Segments are read once each, with `item` (a Python scalar): as lists of lists they took
+        # 130 MB a worker at England scale.
+        self.birth_day: list[float] = self.cohort.birth_day.tolist()
+        self.segment_need: Callable[[int, int], int] = self.cohort.seg_need.item
+        self.segment_end: Callable[[int, int], float] = self.cohort.seg_end.item
+        self.n_segments: list[int] = self.cohort.n_segments.tolist()
+        self.route: list[int] = self.cohort.route.tolist()
+        self.current = [-1] * n  # child -> index of its open placement record
+        self.placement_count = [0] * n
+        self.exit_day = [math.nan] * n
+        self.exit_route = [-1] * n
+        self.placements: list[list[float]] = []
+        self.capacity_log: list[tuple[float, int, float]] = [(0.0, p.index, p.capacity) for p in self.pools]
+        self.households: dict[int, int] = {}
+        self.household_log: list[tuple[float, int, float]] = []
+        self.entry_day: list[float] = self.cohort.entry_day.tolist()
+        self.arriving: Iterator[int] = iter(np.flatnonzero(~self.cohort.starting).tolist())  # in order of entry
+        self.segment = [0] * n  # child -> index of its current need segment
+        self.adopters_waiting = scenario.adoption.adopters_waiting_at_start
+        self.adopter_queue: dict[int, None] = {}  # children waiting for adopters, first come first served
+
+    # -- running ------------------------------------------------------------------------------
+
+    def run(self) -> ReplicationRecord:
+        env = self.env
+        cohort = self.cohort
+        starting = np.flatnonzero(cohort.starting).tolist()
+        for child in starting:
+            need, pool = self.segment_need(child, 0), int(cohort.start_pool[child])
+            wanted = self._first_choice(child, need)
+            self._open(child, need, pool, wanted, IN_CARE)
+            self._offer_step_back(child, need, pool, wanted)
+        for child in starting:  # the children in care at the start wait for their first segment to end
+            self._await_segment_end(child, 0)
+        self._schedule_next_arrival()
+        env.process(self._capacity_changes(self._capacity_timeline()))
+        if self.scenario.adoption.adopter_approvals_per_year != "unlimited":
+            env.process(self._adopter_approvals())
+        with _collector_paused():
+            env.run(until=self.horizon)
+        record = self._record()
+        _discard_pending_events(env)
+        return record
+
+    def _after(self, delay: float, callback: Callable[[simpy.Event], None], child: int) -> None:
+        """Call `callback` in `delay` days with an event whose value is the child."""
+        simpy.Timeout(self.env, delay, child).callbacks.append(callback)
+
+    def _schedule_next_arrival(self) -> None:
+        """Only the next arrival waits in the event queue: a queue of every entry would slow each event."""
+        child = next(self.arriving, None)
+        if child is not None:
+            self._after(self.entry_day[child] - self.env.now, self._arrives, child)
+
+    def _arrives(self, event: simpy.Event) -> None:
+        child = event.value
+        self._schedule_next_arrival()
+        self._place(child, self.segment_need(child, 0))
+        self._await_segment_end(child, 0)
+
+    def _await_segment_end(self, child: int, segment: int) -> None:
+        self.segment[child] = segment
+        self._after(self.segment_end(child, segment) - self.env.now, self._segment_ends, child)
+
+    def _segment_ends(self, event: simpy.Event) -> None:
+        """Move the child into its next need segment, or end its journey after the last one."""
+        child = event.value
+        segment = self.segment[child] + 1
+        if segment < self.n_segments[child]:
+            self._close(child)
+            self._place(child, self.segment_need(child, segment))
+            self._await_segment_end(child, segment)
+        elif self.route[child] == ADOPTION and self.segment_need(child, 0) != PLACED_FOR_ADOPTION:
+            self._await_adopters(child)
+        else:
+            self._leave_care(child, self.route[child])
+
+    def _await_adopters(self, child: int) -> None:
+        """Wait in the current placement for an approved adopter, leaving care at 18 if none comes."""
+        if self.adopters_waiting > 0:
+            self.adopters_waiting -= 1
+        elif self.scenario.adoption.adopter_approvals_per_year != "unlimited":
+            self.adopter_queue[child] = None
+            birthday_18 = self.birth_day[child] + AGE_18_DAYS
+            self._after(birthday_18 - self.env.now, self._adopters_not_found, child)
+            return
+        self._placed_for_adoption(child)
+
+    def _adopters_not_found(self, event: simpy.Event) -> None:
+        child = event.value
+        if child in self.adopter_queue:
+            del self.adopter_queue[child]
+            self._leave_care(child, AGE_18)
+
+    def _placed_for_adoption(self, child: int) -> None:
+        """Move to the adopters, then leave care at the adoption order (or at 18, whichever is first)."""
+        self._close(child)
+        self._place(child, PLACED_FOR_ADOPTION)
+        birthday_18 = self.birth_day[child] + AGE_18_DAYS
+        self._after(min(self.cohort.order_days[child], birthday_18 - self.env.now), self._adoption_order, child)
+
+    def _adoption_order(self, event: simpy.Event) -> None:
+        child = event.value
+        self._leave_care(child, ADOPTION if self.env.now < self.birth_day[child] + AGE_18_DAYS else AGE_18)
+
+    def _adopter_approvals(self):
+        env = self.env
+        rate = self.scenario.adoption.adopter_approvals_per_year / DAYS_PER_YEAR
+        if rate <= 0:
+            return
+        generator = stream(self.seed, self.replication, "adopters")
+        while True:
+            yield env.timeout(generator.exponential(1.0 / rate))
+            if self.adopter_queue:
+                child = next(iter(self.adopter_queue))
+                del self.adopter_queue[child]
+                self._placed_for_adoption(child)
+            else:
+                self.adopters_waiting += 1
+
+    # -- placing children ---------------------------------------------------------------------
+
+    def _place(self, child: int, need: int) -> None:
+        """Offer the child the pools for `need` in order: the first with a free place it is eligible for.
+
+        The first pool taking the child's age, free or not, is the one it should have had (`wanted`).
+        """
+        age = self.env.now - self.birth_day[child]
+        wanted = NO_POOL
+        for index in self.options[need]:
+            pool = self.pools[index]
+            if pool.min_age_days <= age < pool.max_age_days:
+                if wanted == NO_POOL:
+                    wanted = index
+                if pool.occupied < pool.capacity:
+                    self._open(child, need, index, wanted, IN_CARE)
+                    self._offer_step_back(child, need, index, wanted)
+                    return
+        raise AssertionError("matching lists end with an unlimited pool taking all ages")  # checked in scenario
+
+    def _first_choice(self, child: int, need: int) -> int:
+        """The first pool in the matching order that takes the child's age (free or not)."""
+        age = self.env.now - self.birth_day[child]
+        for index in self.options[need]:
+            pool = self.pools[index]
+            if pool.min_age_days <= age < pool.max_age_days:
+                return index
+        return NO_POOL
+
+    def _offer_step_back(self, child: int, need: int, placed_in: int, wanted: int) -> None:
+        if placed_in != wanted and self.step_back.enabled and self.cohort.step_back_willing[child]:
+            self._wait_for_preferred(child, need, placed_in)
+
+    def _open(self, child: int, need: int, pool_index: int, wanted: int, kind: int) -> None:
+        pool = self.pools[pool_index]
+        pool.occupied += 1
+        count = self.placement_count[child]
+        self.placement_count[child] = count + 1
+        self.current[child] = len(self.placements)
+        draw = count % PLACEMENT_DRAWS
+        # within_20_miles (column 7) is filled in from the child's draws when the replication ends
+        self.placements.append([child, pool_index, need, wanted, self.env.now, math.nan, kind, 0.0, draw])
+
+    def _close(self, child: int) -> None:
+        record = self.placements[self.current[child]]
+        record[5] = self.env.now
+        self.current[child] = -1
+        self._vacate(int(record[1]))
+
+    def _vacate(self, pool_index: int) -> None:
+        pool = self.pools[pool_index]
+        pool.occupied -= 1
+        if pool.pending_closures > 0:
+            pool.pending_closures -= 1
+            pool.capacity -= 1
+            self.capacity_log.append((self.env.now, pool_index, pool.capacity))
+        elif pool.waiting:
+            self._offer_to_waiting(pool_index)
+
+    # -- step-back ----------------------------------------------------------------------------
+
+    def _wait_for_preferred(self, child: int, need: int, placed_in: int) -> None:
+        """Register the child with every preferred pool ranked above the one it was placed in."""
+        preferred = self.preferred[need]
+        for index in preferred[: preferred.index(placed_in)] if placed_in in preferred else preferred:
+            self.pools[index].waiting[child] = need
+        if self.step_back.min_days > 0:
+            self.env.timeout(self.step_back.min_days).callbacks.append(lambda _: self._try_step_back(child, need))
+        else:
+            self._try_step_back(child, need)
+
+    def _try_step_back(self, child: int, need: int) -> None:
+        for index in self.preferred[need]:
+            pool = self.pools[index]
+            if child not in pool.waiting or pool.occupied >= pool.capacity:
+                continue
+            if not self._still_waiting(child, need, index):
+                del pool.waiting[child]
+            elif self._can_step_back(child, need, index):
+                self._step_back(child, need, index)
+                return
+
+    def _offer_to_waiting(self, pool_index: int) -> None:
+        pool = self.pools[pool_index]
+        for child, need in list(pool.waiting.items()):
+            if pool.occupied >= pool.capacity:
+                return
+            if child not in pool.waiting:
+                continue  # moved into another pool earlier in this loop
+            if not self._still_waiting(child, need, pool_index):
+                del pool.waiting[child]
+            elif self._can_step_back(child, need, pool_index):
+                self._step_back(child, need, pool_index)
+
+    def _still_waiting(self, child: int, need: int, pool_index: int) -> bool:
+        """The child is still in care in the same need, in a pool ranked below this one."""
+        record_index = self.current[child]
+        if record_index < 0:
+            return False
+        record = self.placements[record_index]
+        if record[2] != need or record[6] != IN_CARE:
+            return False
+        preferred = self.preferred[need]
+        used = int(record[1])
+        return used not in preferred or preferred.index(used) > preferred.index(pool_index)
+
+    def _can_step_back(self, child: int, need: int, pool_index: int) -> bool:
+        record = self.placements[self.current[child]]
+        pool = self.pools[pool_index]
+        age = self.env.now - self.birth_day[child]
+        settled = self.env.now - record[4] >= self.step_back.min_days
+        return settled and pool.min_age_days <= age < pool.max_age_days
+
+    def _step_back(self, child: int, need: int, pool_index: int) -> None:
+        wanted = int(self.placements[self.current[child]][3])
+        for pool in self.pools:
+            pool.waiting.pop(child, None)
+        self._close(child)
+        self._open(child, need, pool_index, wanted, IN_CARE)
+        self._offer_step_back(child, need, pool_index, wanted)
+
+    # -- leaving care -------------------------------------------------------------------------
+
+    def _leave_care(self, child: int, route: int) -> None:
+        env = self.env
+        self.exit_day[child] = env.now
+        self.exit_route[child] = route
+        record = self.placements[self.current[child]]
+        pool_index = int(record[1])
+        cohort = self.cohort
+        if route == AGE_18 and pool_index in self.staying_put_pools and cohort.staying_put[child]:
+            record[5] = env.now  # the in-care placement ends; the young person keeps the place
+            self.current[child] = len(self.placements)
+            self.placements.append(
+                [child, pool_index, record[2], pool_index, env.now, math.nan, STAYING_PUT, 0.0, record[8]]
+            )
+            self._after(cohort.staying_put_days[child], self._post_18_ends, child)
+            return
+        self._close(child)
+        if (
+            route == AGE_18
+            and pool_index in self.residential_pools
+            and cohort.staying_close[child]
+            and self.staying_close_pool != NO_POOL
+        ):
+            pool = self.pools[self.staying_close_pool]
+            if pool.occupied < pool.capacity:
+                self._open(child, record[2], self.staying_close_pool, self.staying_close_pool, STAYING_CLOSE)
+                self._after(cohort.staying_close_days[child], self._post_18_ends, child)
+
+    def _post_18_ends(self, event: simpy.Event) -> None:
+        self._close(event.value)
+
+    # -- capacity over time -------------------------------------------------------------------
+
+    def _capacity_timeline(self) -> list[tuple[float, int, int, int]]:
+        """(day, pool, change in places, change in households), sorted: dated changes and fostering supply."""
+        scenario = self.scenario
+        events: list[tuple[float, int, int, int]] = []
+        for index, (name, pool) in enumerate(scenario.pools.items()):
+            for change in pool.capacity_changes:
+                events.append((horizon_day(scenario, change.date), index, change.change, 0))
+            if pool.fostering is not None:
+                self.households[index] = pool.fostering.households
+                self.household_log.append((0.0, index, pool.fostering.households))
+                events += self._fostering_events(index, name)
+        events.sort(key=lambda e: e[0])
+        return events
+
+    def _fostering_events(self, index: int, name: str) -> list[tuple[float, int, int, int]]:
+        """Approved households join after their assessment; deregistering households take their places."""
+        supply = self.scenario.pools[name].fostering
+        sizes = np.array([int(k) for k in supply.places_per_household])
+        shares = np.array(list(supply.places_per_household.values()))
+        events = []
+        recruitment = stream(self.seed, self.replication, "fostering_recruitment")
+        delay = supply.assessment_delay_days
+        days = _poisson_days(recruitment, supply.approvals_per_year, -delay, self.horizon - delay)
+        places = recruitment.choice(sizes, size=len(days), p=shares).tolist()
+        events += [(day + delay, index, size, 1) for day, size in zip(days, places, strict=True)]
+        leaving = stream(self.seed, self.replication, "fostering_deregistration")
+        days = _poisson_days(leaving, supply.deregistrations_per_year, 0.0, self.horizon)
+        places = leaving.choice(sizes, size=len(days), p=shares).tolist()
+        events += [(day, index, -size, -1) for day, size in zip(days, places, strict=True)]
+        return [e for e in events if e[0] >= 0]
+
+    def _capacity_changes(self, timeline: list[tuple[float, int, int, int]]):
+        env = self.env
+        for day, index, places, households in timeline:
+            yield env.timeout(day - env.now)
+            if households:
+                if self.households[index] + households < 0:
+                    continue  # no household left to deregister
+                self.households[index] += households
+                self.household_log.append((env.now, index, self.households[index]))
+            if places > 0:
+                self._open_places(index, places)
+            else:
+                self._close_places(index, -places)
+
+    def _open_places(self, index: int, places: int) -> None:
+        pool = self.pools[index]
+        cancelled = min(places, pool.pending_closures)
+        pool.pending_closures -= cancelled
+        pool.capacity += places - cancelled
+        self.capacity_log.append((self.env.now, index, pool.capacity))
+        if pool.waiting:
+            self._offer_to_waiting(index)
+
+    def _close_places(self, index: int, places: int) -> None:
+        """Close free places now; occupied ones close when their child leaves (no child is moved)."""
+        pool = self.pools[index]
+        free_now = min(places, int(pool.capacity) - pool.occupied)
+        pool.capacity -= free_now
+        pool.pending_closures += min(places - free_now, pool.occupied - pool.pending_closures)
+        self.capacity_log.append((self.env.now, index, pool.capacity))
+
+    # -- results ------------------------------------------------------------------------------
+
+    def _record(self) -> ReplicationRecord:
+        placements = np.array(self.placements, dtype=float).reshape(-1, len(PLACEMENT_COLUMNS))
+        placements[np.isnan(placements[:, 5]), 5] = np.inf  # still open at the horizon end
+        child, pool, draw = (placements[:, column].astype(np.int64) for column in (0, 1, 8))
+        within_20_miles = np.array([p.within_20_miles for p in self.pools])
+        placements[:, 7] = self.cohort.locality[child, draw] < within_20_miles[pool]
+        return ReplicationRecord(
+            replication=self.replication,
+            cohort=self.cohort,
+            exit_day=np.array(self.exit_day, dtype=float),
+            exit_route=np.array(self.exit_route, dtype=np.int64),
+            placements=placements,
+            capacity=np.array(self.capacity_log, dtype=float).reshape(-1, 3),
+            households=np.array(self.household_log, dtype=float).reshape(-1, 3),
+            events=events_scheduled(self.env),
+        )
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while the event loop runs.
+
+    The loop makes no reference cycles that outlive an event (a processed timeout is freed by its
+    reference count), but it allocates a container for every placement and event, so the collector
+    kept re-walking every live placement record: half the event loop's time at England scale, a
+    third at Cheshire East's. Reference counting still frees everything as usual; the collector
+    resumes (if it was on) when the loop ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _discard_pending_events(env: simpy.Environment) -> None:
+    """Drop the events still scheduled after the horizon's end.
+
+    Their callbacks refer to the CareSystem, which refers to the environment and its queue: left
+    scheduled, they make the replication (half a million placement records at England scale) cyclic
+    garbage that waits for the collector's next full pass, instead of being freed on return.
+    """
+    env._queue.clear()
+
+
+def _poisson_days(generator: np.random.Generator, rate_per_year: float, start: float, end: float) -> list[float]:
+    if rate_per_year <= 0 or end <= start:
+        return []
+    count = generator.poisson(rate_per_year * (end - start) / DAYS_PER_YEAR)
+    return sorted((start + generator.random(count) * (end - start)).tolist())
+
+
+def simulate_replication(scenario: Scenario, seed: int, replication: int) -> ReplicationRecord:
+    """Run one replication of a scenario."""
+    return CareSystem(scenario, seed, replication).run()

@@ -1,0 +1,564 @@
+"""The scenario schema: typed, validated models of everything a scenario file can say.
+
+A scenario is checked once, at the boundary (`sim.engine.scenario_files` reads the TOML): every later
+stage trusts it. Cross-references (pools named in matching, dates inside the horizon, starting
+children within capacity) are checked here too, so a run never starts on an inconsistent file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sim.engine.distributions import Distribution
+from sim.engine.errors import InputError
+from sim.engine.price_book import PriceBook
+from sim.engine.schema import (
+    MAX_HOUSEHOLDS,
+    MAX_HOUSEHOLDS_PER_YEAR,
+    MAX_PLACES,
+    DaysOrZero,
+    Name,
+    Note,
+    PercentPerYear,
+    PerYear,
+    ScenarioModel,
+    Text,
+)
+from sim.engine.vocabulary import (
+    AGE_BANDS,
+    CATEGORIES_OF_NEED,
+    DAYS_PER_YEAR,
+    EXIT_ROUTES,
+    LEAVING_CARE_AGE_YEARS,
+    PLACEMENT_NEEDS,
+)
+
+FIRST_START_YEAR, LAST_START_YEAR = 1990, 2100  # SSDA903 returns begin in the 1990s; 2100 + 50 years fits a date
+MAX_HOMES = 10_000  # homes in one pool
+MAX_LIST = 1_000  # capacity changes of a pool, moves of a journey, starting groups
+MAX_POOLS = 100
+MAX_START_CHILDREN = 200_000  # rows of a starting-population CSV: more than England's children in care
+MAX_SEED = 2**63 - 1
+# Children one replication may simulate (starting population and expected entries). An England-sized
+# replication holds about 460,000 (docs/performance.md); ten times that is a slip, not a plan.
+MAX_EXPECTED_CHILDREN = 5_000_000
+POOL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+Places = Annotated[int, Field(ge=0, le=MAX_PLACES)]
+Homes = Annotated[int, Field(ge=0, le=MAX_HOMES)]
+AgeBand = Literal["under1", "1-4", "5-9", "10-15", "16-17"]
+Need = Literal[
+    "fostering",
+    "kinship_fostering",
+    "residential",
+    "secure",
+    "supported_16plus",
+    "placed_with_parents",
+    "placed_for_adoption",
+    "other",
+]
+ExitRoute = Literal["return_home", "adoption", "sgo_cao", "age_18", "other"]
+CategoryOfNeed = Literal["N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8"]
+SUM_TOLERANCE = 1e-6
+
+assert set(AGE_BANDS) == set(AgeBand.__args__)  # the Literal mirrors the vocabulary
+assert set(PLACEMENT_NEEDS) == set(Need.__args__)
+assert set(EXIT_ROUTES) == set(ExitRoute.__args__)
+assert set(CATEGORIES_OF_NEED) == set(CategoryOfNeed.__args__)
+
+
+class ScenarioError(InputError):
+    """A scenario file that cannot be used; the message names file, key path and expectation."""
+
+
+def _check_sums_to_one(shares: dict[str, float], what: str) -> None:
+    total = sum(shares.values())
+    if abs(total - 1.0) > SUM_TOLERANCE:
+        raise ValueError(f"{what} must sum to 1, got {total:.6g}")
+
+
+class Horizon(ScenarioModel):
+    start: dt.date
+    years: Annotated[int, Field(ge=1, le=50)]
+
+    @field_validator("start")
+    @classmethod
+    def _plausible_start(cls, value: dt.date) -> dt.date:
+        if not FIRST_START_YEAR <= value.year <= LAST_START_YEAR:
+            raise ValueError(f"expected a start date in the years {FIRST_START_YEAR} to {LAST_START_YEAR}")
+        return value
+
+    @property
+    def end(self) -> dt.date:
+        return _add_years(self.start, self.years)
+
+    @property
+    def days(self) -> float:
+        return float((self.end - self.start).days)
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+class StartGroup(ScenarioModel):
+    """Children in care on the start date, by current age band, placement need and pool."""
+
+    age_band: AgeBand
+    need: Need
+    pool: str
+    count: Places
+    # The model caps a group's days in care at each child's drawn age (sim.engine.demand), so only a value no child
+    # in care can have, beyond 18 years, is refused here.
+    days_in_care: Annotated[float, Field(gt=0, le=LEAVING_CARE_AGE_YEARS * DAYS_PER_YEAR)]
+
+
+class StartChild(ScenarioModel):
+    """One child in care on the start date (from the starting-population CSV)."""
+
+    age_years: Annotated[float, Field(ge=0, lt=LEAVING_CARE_AGE_YEARS)]
+    need: Need
+    pool: str
+    days_in_care: Annotated[float, Field(ge=0, le=LEAVING_CARE_AGE_YEARS * DAYS_PER_YEAR)]
+
+
+class StartPopulation(ScenarioModel):
+    groups: list[StartGroup] = Field([], max_length=MAX_LIST)
+    csv: str | None = None
+    children: list[StartChild] = Field([], max_length=MAX_START_CHILDREN)  # filled from `csv` when it is read
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StartPopulation:
+        if self.csv is not None and self.groups:
+            raise ValueError("give either `groups` or `csv`, not both")
+        return self
+
+    def all_pools_and_needs(self) -> list[tuple[str, str]]:
+        return [(g.pool, g.need) for g in self.groups] + [(c.pool, c.need) for c in self.children]
+
+
+class Move(ScenarioModel):
+    """A planned move between placement needs (step-down, step-up, move to 16+ accommodation)."""
+
+    from_need: Need
+    to_need: Need
+    probability: Probability
+    after_days: Distribution | None = None
+    at_age: Annotated[float, Field(gt=0, lt=LEAVING_CARE_AGE_YEARS)] | None = None
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> Move:
+        if (self.after_days is None) == (self.at_age is None):
+            raise ValueError("give exactly one of `after_days` (a distribution) or `at_age` (years)")
+        if self.from_need == self.to_need:
+            raise ValueError("from_need and to_need must differ")
+        return self
+
+
+class Journey(ScenarioModel):
+    """Care journeys of children entering in one age band."""
+
+    exit_routes: dict[ExitRoute, Probability]
+    duration: dict[ExitRoute, Distribution] = {}
+    first_need: dict[Need, Probability]
+    moves: list[Move] = Field([], max_length=MAX_LIST)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Journey:
+        _check_sums_to_one(self.exit_routes, "exit_routes")
+        _check_sums_to_one(self.first_need, "first_need")
+        for route, share in self.exit_routes.items():
+            if share > 0 and route != "age_18" and route not in self.duration:
+                raise ValueError(f"exit route '{route}' has probability {share} but no duration.{route}")
+        if "age_18" in self.duration:
+            raise ValueError("duration.age_18 is not used: that route lasts until the 18th birthday")
+        for need in PLACEMENT_NEEDS:
+            total = sum(m.probability for m in self.moves if m.from_need == need)
+            if total > 1 + SUM_TOLERANCE:
+                raise ValueError(f"moves from '{need}' have probabilities summing to {total:.4g} > 1")
+        return self
+
+
+class UascStream(ScenarioModel):
+    """Unaccompanied asylum-seeking children: their own arrival rate, age mix and (optionally) journeys."""
+
+    rate_per_year: PerYear = 0.0
+    age_mix: dict[AgeBand, Probability] = {"16-17": 1.0}
+    journeys: dict[AgeBand, Journey] | None = None
+
+    @field_validator("age_mix")
+    @classmethod
+    def _mix_sums(cls, value: dict[str, float]) -> dict[str, float]:
+        _check_sums_to_one(value, "age_mix")
+        return value
+
+
+class Entries(ScenarioModel):
+    rate_per_year: dict[AgeBand, PerYear]
+    trend_percent_per_year: PercentPerYear = 0.0
+    seasonality: list[Annotated[float, Field(ge=0, le=12)]] = [1.0] * 12
+    need_mix: dict[CategoryOfNeed, Probability]
+    male_share: Probability = 0.5
+    uasc: UascStream = UascStream()
+
+    @field_validator("need_mix")
+    @classmethod
+    def _need_mix_sums(cls, value: dict[str, float]) -> dict[str, float]:
+        _check_sums_to_one(value, "need_mix")
+        return value
+
+    @field_validator("seasonality")
+    @classmethod
+    def _seasonality_mean_one(cls, value: list[float]) -> list[float]:
+        if len(value) != 12:
+            raise ValueError(f"seasonality needs 12 monthly multipliers (January first), got {len(value)}")
+        if abs(sum(value) / 12 - 1.0) > 0.01:
+            raise ValueError(f"seasonality multipliers must average 1, got {sum(value) / 12:.4g}")
+        return value
+
+
+class CapacityChange(ScenarioModel):
+    date: dt.date
+    change: Annotated[int, Field(ge=-MAX_PLACES, le=MAX_PLACES)]
+    homes: Annotated[int, Field(ge=-MAX_HOMES, le=MAX_HOMES)] = 0  # homes opened (+) or closed (-), for block costs
+    note: Note = ""
+
+    @field_validator("change")
+    @classmethod
+    def _non_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("change must open (+N) or close (-N) places, not 0")
+        return value
+
+
+class FosteringSupply(ScenarioModel):
+    """In-house fostering as households x places, with recruitment and deregistration."""
+
+    households: Annotated[int, Field(ge=0, le=MAX_HOUSEHOLDS)]
+    places_per_household: dict[Literal["1", "2", "3", "4"], Probability] = {"1": 1.0}
+    approvals_per_year: Annotated[float, Field(ge=0, le=MAX_HOUSEHOLDS_PER_YEAR)] = 0.0
+    assessment_delay_days: DaysOrZero = 0.0
+    deregistrations_per_year: Annotated[float, Field(ge=0, le=MAX_HOUSEHOLDS_PER_YEAR)] = 0.0
+
+    @field_validator("places_per_household")
+    @classmethod
+    def _mix_sums(cls, value: dict[str, float]) -> dict[str, float]:
+        _check_sums_to_one(value, "places_per_household")
+        return value
+
+
+class Pool(ScenarioModel):
+    serves: list[Need] = Field(min_length=1, max_length=len(PLACEMENT_NEEDS))
+    capacity: Places | Literal["unlimited"]
+    in_house: bool
+    min_age: Annotated[float, Field(ge=0, lt=LEAVING_CARE_AGE_YEARS)] = 0.0
+    max_age: Annotated[float, Field(gt=0, le=LEAVING_CARE_AGE_YEARS)] = LEAVING_CARE_AGE_YEARS
+    within_20_miles: Probability = 1.0
+    homes: Homes = 0  # homes on the start date, for block costs
+    capacity_changes: list[CapacityChange] = Field([], max_length=MAX_LIST)
+    fostering: FosteringSupply | None = None
+    description: Text = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Pool:
+        if self.max_age <= self.min_age:
+            raise ValueError(f"max_age ({self.max_age}) must be above min_age ({self.min_age})")
+        if self.unlimited and (self.capacity_changes or self.fostering):
+            raise ValueError("an unlimited pool cannot have capacity_changes or fostering supply")
+        return self
+
+    @property
+    def unlimited(self) -> bool:
+        return self.capacity == "unlimited"
+
+    @property
+    def takes_all_ages(self) -> bool:
+        return self.min_age == 0 and self.max_age >= LEAVING_CARE_AGE_YEARS
+
+    def places_on(self, day: dt.date) -> int:
+        """Places (beds) open on `day` by the plan: the starting capacity with the dated changes up to that day
+        (foster-carer recruitment and deregistration, drawn per replication, are not in it). Finite pools only."""
+        return int(self.capacity) + sum(c.change for c in self.capacity_changes if c.date <= day)
+
+    def homes_on(self, day: dt.date) -> int:
+        """Homes open on `day` by the plan, as `places_on` counts beds."""
+        return self.homes + sum(c.homes for c in self.capacity_changes if c.date <= day)
+
+
+class Matching(ScenarioModel):
+    """Where children with one placement need go: preferred pools in order, then fallbacks."""
+
+    pools: list[str] = Field(min_length=1, max_length=MAX_POOLS)
+    fallback: list[str] = Field([], max_length=MAX_POOLS)
+
+    @property
+    def options(self) -> list[str]:
+        return self.pools + self.fallback
+
+
+class StepBack(ScenarioModel):
+    """Move a child from a less-preferred placement when a preferred place frees."""
+
+    enabled: bool = False
+    min_days: DaysOrZero = 0.0
+    probability: Probability = 1.0
+
+
+class StayingPut(ScenarioModel):
+    probability: Probability = 0.0
+    until_age: Annotated[float, Field(gt=LEAVING_CARE_AGE_YEARS, le=25)] = 21.0
+    duration: Distribution | None = None
+    pools: list[str] | None = None  # default: every pool serving fostering or kinship fostering
+
+
+class StayingClose(ScenarioModel):
+    probability: Probability = 0.0
+    until_age: Annotated[float, Field(gt=LEAVING_CARE_AGE_YEARS, le=25)] = 21.0
+    duration: Distribution | None = None
+    pool: str | None = None
+
+    @model_validator(mode="after")
+    def _pool_when_used(self) -> StayingClose:
+        if self.probability > 0 and self.pool is None:
+            raise ValueError("staying_close needs a `pool` when its probability is above 0")
+        return self
+
+
+class LeavingCare(ScenarioModel):
+    staying_put: StayingPut = StayingPut()
+    staying_close: StayingClose = StayingClose()
+
+
+class Adoption(ScenarioModel):
+    """Children whose exit route is adoption wait in `first_need` for an approved adopter."""
+
+    first_need: Need = "fostering"
+    adopter_approvals_per_year: PerYear | Literal["unlimited"] = "unlimited"
+    adopters_waiting_at_start: Places = 0
+    time_to_order: Distribution | None = None
+
+
+class Scenario(ScenarioModel):
+    name: Name
+    description: Text = ""
+    extends: str | None = None
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
+    horizon: Horizon
+    start_population: StartPopulation = StartPopulation()
+    entries: Entries
+    journeys: dict[AgeBand, Journey]
+    pools: dict[str, Pool] = Field(min_length=1, max_length=MAX_POOLS)
+    matching: dict[Need, Matching]
+    step_back: StepBack = StepBack()
+    leaving_care: LeavingCare = LeavingCare()
+    adoption: Adoption = Adoption()
+    prices: PriceBook | None = None
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Scenario:
+        _check_journeys(self)
+        _check_pools(self)
+        _check_matching(self)
+        _check_start_population(self)
+        _check_leaving_care(self)
+        _check_prices(self)
+        _check_work(self)
+        return self
+
+    @field_validator("pools")
+    @classmethod
+    def _pool_names(cls, pools: dict[str, Pool]) -> dict[str, Pool]:
+        for name in pools:
+            if not POOL_NAME.fullmatch(name):
+                raise ValueError(
+                    f"pool name {name[:40]!r}: expected a letter, then up to 63 letters, digits, '_' or '-'"
+                )
+        return pools
+
+    def expected_children(self) -> float:
+        """Children one replication is expected to simulate: the starting population and the entries over the
+        horizon (the rate compounded by the trend; seasonality averages one)."""
+        start = sum(g.count for g in self.start_population.groups) + len(self.start_population.children)
+        rate = sum(self.entries.rate_per_year.values()) + self.entries.uasc.rate_per_year
+        growth = math.log1p(self.entries.trend_percent_per_year / 100.0)
+        years = self.horizon.years
+        entry_years = years if abs(growth) < 1e-12 else math.expm1(growth * years) / growth
+        return start + rate * entry_years
+
+    def journeys_for(self, uasc: bool) -> dict[str, Journey]:
+        if uasc and self.entries.uasc.journeys is not None:
+            return self.entries.uasc.journeys
+        return self.journeys
+
+    def pools_in_use(self) -> dict[str, str]:
+        """Every pool a child or young person can occupy, with where it is used (for error messages)."""
+        used: dict[str, str] = {}
+        for need in sorted(self.needs_in_use()):
+            for name in self.matching[need].options if need in self.matching else []:
+                used.setdefault(name, f"matching.{need}")
+        for name, _ in self.start_population.all_pools_and_needs():
+            used.setdefault(name, "start_population")
+        if self.leaving_care.staying_close.probability > 0 and self.leaving_care.staying_close.pool:
+            used.setdefault(self.leaving_care.staying_close.pool, "leaving_care.staying_close.pool")
+        return used
+
+    def needs_in_use(self) -> set[str]:
+        """Every placement need a child can be in: each must have a matching entry."""
+        needs: set[str] = set()
+        for journeys in (self.journeys, self.entries.uasc.journeys or {}):
+            for journey in journeys.values():
+                needs |= {n for n, p in journey.first_need.items() if p > 0}
+                needs |= {m.to_need for m in journey.moves if m.probability > 0}
+                if journey.exit_routes.get("adoption", 0) > 0:
+                    needs |= {self.adoption.first_need, "placed_for_adoption"}
+        needs |= {need for _, need in self.start_population.all_pools_and_needs()}
+        return needs
+
+
+def _check_journeys(s: Scenario) -> None:
+    for label, journeys in (("journeys", s.journeys), ("entries.uasc.journeys", s.entries.uasc.journeys)):
+        if journeys is None:
+            continue
+        missing = [band for band in AGE_BANDS if band not in journeys]
+        if missing:
+            raise ValueError(f"{label}: a journey is needed for every age band; missing {missing}")
+        for band, journey in journeys.items():
+            if journey.exit_routes.get("adoption", 0) > 0 and s.adoption.time_to_order is None:
+                raise ValueError(f"{label}.{band}: adoption is an exit route, so adoption.time_to_order is needed")
+
+
+def _check_pools(s: Scenario) -> None:
+    for name, pool in s.pools.items():
+        for index, change in enumerate(pool.capacity_changes):
+            if not s.horizon.start <= change.date < s.horizon.end:
+                raise ValueError(
+                    f"pools.{name}.capacity_changes[{index}].date: {change.date} is outside the horizon; expected "
+                    f"a date from {s.horizon.start} up to (not including) {s.horizon.end}"
+                )
+        _check_places_never_negative(name, pool)
+
+
+def _check_places_never_negative(name: str, pool: Pool) -> None:
+    """Dated closures may not close more places than the pool has then (the extra would vanish silently)."""
+    if pool.unlimited:
+        return
+    for index, change in sorted(enumerate(pool.capacity_changes), key=lambda item: item[1].date):
+        places = pool.places_on(change.date)
+        if places < 0:
+            raise ValueError(
+                f"pools.{name}.capacity_changes[{index}].change: the changes up to {change.date} leave {places} "
+                "places; expected closures of no more places than the pool has open"
+            )
+
+
+def _check_matching(s: Scenario) -> None:
+    for need, matching in s.matching.items():
+        for name in matching.options:
+            if name not in s.pools:
+                key = "pools" if name in matching.pools else "fallback"
+                raise ValueError(
+                    f"matching.{need}.{key}: pool '{name}' is not defined under [pools]; "
+                    f"expected one of: {', '.join(s.pools)}"
+                )
+        for name in matching.pools:
+            if need not in s.pools[name].serves:
+                raise ValueError(
+                    f"matching.{need}.pools: pool '{name}' does not serve '{need}' "
+                    f"(it serves {s.pools[name].serves}); put it under fallback instead"
+                )
+        last = s.pools[matching.options[-1]]
+        if not (last.unlimited and last.takes_all_ages):
+            key = "fallback" if matching.fallback else "pools"
+            why = f"capacity {last.capacity}" if not last.unlimited else f"ages {last.min_age:g} to {last.max_age:g}"
+            raise ValueError(
+                f"matching.{need}.{key}: the last option ('{matching.options[-1]}', {why}) must be an unlimited "
+                "pool taking all ages, so that every child can be placed somewhere"
+            )
+    missing = sorted(s.needs_in_use() - set(s.matching))
+    if missing:
+        raise ValueError(f"matching: no entry for placement need(s) {missing}, which children can have")
+
+
+def _check_start_population(s: Scenario) -> None:
+    held: dict[str, int] = {}
+    for group in s.start_population.groups:
+        held[group.pool] = held.get(group.pool, 0) + group.count
+    for child in s.start_population.children:
+        held[child.pool] = held.get(child.pool, 0) + 1
+    for group in s.start_population.groups:
+        _check_start_place(s, group.pool, group.need, f"pool '{group.pool}'")
+    for number, child in enumerate(s.start_population.children, start=1):
+        # A CSV cell is a child's data: name the row, never the value.
+        _check_start_place(s, child.pool, child.need, f"the pool of the CSV's child {number}")
+    for pool_name, count in held.items():
+        capacity = s.pools[pool_name].capacity
+        if capacity != "unlimited" and count > capacity:
+            raise ValueError(
+                f"start_population: {count} children start in pool '{pool_name}', above its capacity; "
+                f"expected at most pools.{pool_name}.capacity = {capacity}"
+            )
+
+
+def _check_start_place(s: Scenario, pool_name: str, need: str, what: str) -> None:
+    if pool_name not in s.pools:
+        pools = ", ".join(s.pools)
+        raise ValueError(f"start_population: {what} is not defined under [pools]; expected one of: {pools}")
+    if need in s.matching and pool_name not in s.matching[need].options:
+        raise ValueError(
+            f"start_population: children needing '{need}' are in pool '{pool_name}', "
+            f"which is not among matching.{need} options"
+        )
+
+
+def _check_work(s: Scenario) -> None:
+    expected = s.expected_children()
+    if expected > MAX_EXPECTED_CHILDREN:
+        raise ValueError(
+            f"entries: about {expected:,.0f} children would enter or start in care in one replication; expected at "
+            f"most {MAX_EXPECTED_CHILDREN:,} (check entries.rate_per_year, trend_percent_per_year and horizon.years)"
+        )
+
+
+def _check_prices(s: Scenario) -> None:
+    if s.prices is None:
+        return
+    for name in s.prices.pools:
+        if name not in s.pools:
+            raise ValueError(f"prices.pools.{name}: pool '{name}' is not defined under [pools]")
+    for group_name, group in s.prices.inflation_groups.items():
+        for name in group.pools:
+            if name not in s.pools:
+                raise ValueError(f"prices.inflation_groups.{group_name}.pools: pool '{name}' is not defined")
+    for name, where in s.pools_in_use().items():
+        if name not in s.prices.pools:
+            raise ValueError(f"prices.pools.{name}: pool '{name}' is used ({where}) but has no price")
+    for name, price in s.prices.pools.items():
+        pool = s.pools[name]
+        homes = [pool.homes]
+        for change in sorted(pool.capacity_changes, key=lambda c: c.date):
+            homes.append(homes[-1] + change.homes)
+        if min(homes) < 0:
+            raise ValueError(f"pools.{name}: capacity_changes close more homes than the pool has")
+        if price.block_per_home_per_year is not None and max(homes) == 0:
+            raise ValueError(
+                f"prices.pools.{name}.block_per_home_per_year: pool '{name}' has no homes "
+                f"(set pools.{name}.homes or `homes` on its capacity_changes)"
+            )
+
+
+def _check_leaving_care(s: Scenario) -> None:
+    for name in s.leaving_care.staying_put.pools or []:
+        if name not in s.pools:
+            raise ValueError(f"leaving_care.staying_put.pools: pool '{name}' is not defined under [pools]")
+    close_pool = s.leaving_care.staying_close.pool
+    if close_pool is not None and close_pool not in s.pools:
+        raise ValueError(f"leaving_care.staying_close.pool: pool '{close_pool}' is not defined under [pools]")

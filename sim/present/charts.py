@@ -1,0 +1,634 @@
+"""Every chart of the tool, drawn in one style.
+
+Why one module: workshops put scenario charts side by side, so a colour, a unit and a band must mean the same
+thing on every figure. The rules kept here:
+
+- Paul Tol's colour-blind-safe "muted" palette; a placement need has the same colour on every chart.
+- Plain-English titles and axis labels with units.
+- A small grey footnote on every figure naming the scenario(s), the number of replications and which band is
+  drawn: the P10-P90 spread across replications (risk, what to plan for) or the 95% confidence interval of a mean
+  difference (Monte Carlo error). The two are never mixed on one figure without saying so.
+- Text from a scenario file (its description, scenario and pool names) is cut to a few lines with an ellipsis
+  (`short`): the footnote is wrapped and laid out on every draw, and a 900 KB description took a chart 40 s.
+
+Figures are built as `matplotlib.figure.Figure` objects without pyplot: no GUI backend is ever chosen (safe
+headless, in worker processes and under pytest, with no need for `matplotlib.use("Agg")` to be called here and
+clobber a notebook's own backend), pyplot's registry never fills up, and a notebook still displays a returned
+figure. Pandas is used only to summarise whole tables once; plotting works on numpy arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib import dates as mdates
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from sim.analysis.compare import Comparison
+from sim.analysis.compare import financial_year as to_financial_year
+from sim.analysis.sizing import TARGETS, SizingCurve, finite_in_house_pools
+from sim.engine.vocabulary import PLACEMENT_NEEDS, POST_18_ARRANGEMENTS
+from sim.results.runner import RunResult
+from sim.results.tables import summarise
+
+TOL_MUTED = (
+    "#332288",  # indigo
+    "#88CCEE",  # cyan
+    "#44AA99",  # teal
+    "#117733",  # green
+    "#999933",  # olive
+    "#DDCC77",  # sand
+    "#CC6677",  # rose
+    "#882255",  # wine
+    "#AA4499",  # purple
+    "#DDDDDD",  # pale grey
+)
+# Pools need more colours than needs: a shipped scenario has 12. Two from Tol's "vibrant" palette,
+# unlike any muted colour, so that no two pools of a 12-pool scenario share one.
+POOL_COLOURS = (*TOL_MUTED, "#EE7733", "#0077BB")
+INK = "#222222"
+FOOTNOTE_GREY = "#555555"
+GUIDE_GREY = "#888888"
+FOOTNOTE_POINTS = 7.5
+PNG_DPI = 110
+BAND_ALPHA = 0.25
+OVERLAY_BAND_ALPHA = 0.15
+
+P10_P90 = "band: P10-P90 across replications"
+P10_P90_BARS = "error bars: P10-P90 of the total across replications (bars: means)"
+CI_OF_DIFFERENCE = "bars: 95% confidence interval of the mean difference"
+
+NEED_ORDER = PLACEMENT_NEEDS + POST_18_ARRANGEMENTS
+NEED_COLOURS = {need: TOL_MUTED[index % len(TOL_MUTED)] for index, need in enumerate(NEED_ORDER)}
+NEED_LABELS = {
+    "fostering": "Fostering",
+    "kinship_fostering": "Kinship fostering",
+    "residential": "Children's home",
+    "secure": "Secure",
+    "supported_16plus": "Supported accommodation (16+)",
+    "placed_with_parents": "Placed with parents",
+    "placed_for_adoption": "Placed for adoption",
+    "other": "Other",
+    "staying_put": "Staying Put (18+)",
+    "staying_close": "Staying Close (18+)",
+}
+
+DIFFERENCE_MEASURES = (
+    "placed_in_house",
+    "placed_externally",
+    "emergency_placements",
+    "beyond_20_miles",
+    "gap_child_days_total",
+    "spend_external",
+    "spend_in_house",
+    "spend_total",
+)
+MEASURE_LABELS = {
+    "placed_in_house": "Placed in-house",
+    "placed_externally": "Placed externally",
+    "emergency_placements": "Emergency or different-kind placements",
+    "beyond_20_miles": "Placed over 20 miles from home",
+    "gap_child_days_total": "Sufficiency gap, all needs",
+    "spend_external": "External spend",
+    "spend_in_house": "In-house spend",
+    "spend_total": "Total spend",
+}
+# (unit shown on the axis, divisor): placements and child-days differ by orders of magnitude, so each unit
+# gets its own panel rather than sharing one "counts" axis that would flatten the placement bars.
+MEASURE_UNITS = {
+    "placed_in_house": "placements started",
+    "placed_externally": "placements started",
+    "emergency_placements": "placements started",
+    "beyond_20_miles": "placements started",
+    "gap_child_days_total": "child-days",
+    "spend_external": "£ million",
+    "spend_in_house": "£ million",
+    "spend_total": "£ million",
+}
+UNIT_ORDER = ("placements started", "child-days", "£ million")
+DATE_LABEL = "date ({} counted on the 1st of each month)"
+YEAR_LABEL = "financial year (April to March)"
+MAX_DESCRIPTION_CHARS = 300  # a scenario's description in a footnote: about three lines
+MAX_NAME_CHARS = 80  # a scenario or pool name in a title, legend or footnote
+THOUSANDS = FuncFormatter(lambda x, _: f"{x:,.1f}".rstrip("0").rstrip(".") if abs(x) < 100 else f"{x:,.0f}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The charts
+
+
+def fan_chart(result: RunResult) -> Figure:
+    """Children in care by placement need over time: one small panel per need that has any children.
+
+    Why small multiples: needs differ by an order of magnitude (fostering against secure), so one shared axis
+    would flatten the small ones; each panel has its own scale. The band is the spread of futures to plan for.
+    """
+    summary = result.summary("stock", ["date", "need"], "children")
+    present = set(summary.loc[summary["mean"] > 0, "need"])
+    needs = [need for need in NEED_ORDER if need in present] + sorted(present - set(NEED_ORDER))
+    dates = _dates(result)
+    grid = _grid(summary, "date", "need", dates, needs)
+    figure, axes = _panels(
+        len(needs), "Children in care by placement need", DATE_LABEL.format("children"), "children in care (count)"
+    )
+    for column, (ax, need) in enumerate(zip(axes, needs, strict=False)):
+        _fan(ax, dates, grid["mean"][:, column], grid["p10"][:, column], grid["p90"][:, column], _need_colour(need))
+        ax.set_title(_need_label(need), fontsize=9)
+        _date_axis(ax)
+    if not needs:
+        _nothing(axes[0], "No children in care in this run.")
+    return _finish(figure, _scenario_note(result), f"Line: mean; {P10_P90}.")
+
+
+def overlay(results: list[RunResult], need: str | None = None) -> Figure:
+    """Children in care (all, or one placement need) under several scenarios on one axis.
+
+    Why: a workshop asks "how different are these futures?"; overlaid lines with light bands show both the shift
+    in the mean and whether the spreads overlap. Each scenario keeps its colour in the order given.
+    """
+    if not results:
+        raise ValueError("overlay needs at least one run result")
+    what = "all placement needs" if need is None else _need_label(need).lower()
+    title = f"Children in care by scenario: {what}"
+    figure, (ax,) = _panels(1, title, DATE_LABEL.format("children"), "children in care (count)", (7.5, 4.0))
+    for index, result in enumerate(results):
+        dates = _dates(result)
+        series = _series(_stock_summary(result, need), "date", dates)
+        colour = TOL_MUTED[index % len(TOL_MUTED)]
+        name = short(result.scenario.name, MAX_NAME_CHARS)
+        _fan(ax, dates, series["mean"], series["p10"], series["p90"], colour, name, OVERLAY_BAND_ALPHA)
+    _date_axis(ax)
+    ax.legend(frameon=False, fontsize=8, title="scenario", title_fontsize=8)
+    notes = [_scenario_note(result, brief=True) for result in results]
+    return _finish(figure, "Scenarios: " + "; ".join(notes) + ".", f"Lines: means; {P10_P90}.")
+
+
+def occupancy(result: RunResult) -> Figure:
+    """Occupied in-house places against capacity, one panel per finite in-house pool.
+
+    Why: the gap appears when the line meets the capacity step; seeing how often the band touches it says how
+    tight the pool runs. Capacity is drawn as its mean, with its own P10 and P90 when foster-carer approvals and
+    departures make it differ between replications.
+    """
+    pools = finite_in_house_pools(result.scenario)
+    table = result.tables["occupancy"]
+    table = table[table["pool"].isin(pools)]
+    dates = _dates(result)
+    title = "In-house places occupied against capacity"
+    figure, axes = _panels(len(pools), title, DATE_LABEL.format("places"), "places (count)")
+    grids = {
+        value: _grid(summarise(table, ["date", "pool"], value, result.replications), "date", "pool", dates, pools)
+        for value in ("occupied", "capacity", "post_18")
+    }
+    for column, (ax, pool) in enumerate(zip(axes, pools, strict=False)):
+        _occupancy_panel(
+            ax, dates, {value: {k: v[:, column] for k, v in grid.items()} for value, grid in grids.items()}
+        )
+        ax.set_title(_pool_label(pool), fontsize=9)
+    if pools:
+        _shared_legend(axes)
+    else:
+        _nothing(axes[0], "No finite in-house pool in this scenario.")
+    notes = (
+        "Occupied includes young people Staying Put or Staying Close. Capacity varies between replications when "
+        f"foster carers are approved or leave. Lines: means; {P10_P90}."
+    )
+    return _finish(figure, _scenario_note(result), notes)
+
+
+def gap_by_need(result: RunResult) -> Figure:
+    """Sufficiency gap (child-days outside the first-choice pool) per financial year, stacked by need.
+
+    Why financial years: the gap is read alongside budgets and sufficiency statements, which run April-March.
+    Why error bars on the total only: the spread of each need's slice does not add up to the spread of the total.
+    """
+    gaps = result.tables["gaps"]
+    years = result.calendar.financial_years.labels
+    title = "Sufficiency gap by placement need and financial year"
+    figure, (ax,) = _panels(1, title, YEAR_LABEL, "child-days outside the first-choice pool", (7.5, 4.0))
+    if gaps.empty:
+        _nothing(ax, "No sufficiency gap: every child was placed in the first-choice pool.")
+    else:
+        yearly = gaps.assign(financial_year=to_financial_year(gaps["month"]))
+        by_need = summarise(yearly, ["financial_year", "need"], "child_days", result.replications)
+        present = set(by_need.loc[by_need["mean"] > 0, "need"])
+        needs = [need for need in NEED_ORDER if need in present] + sorted(present - set(NEED_ORDER))
+        means = _grid(by_need, "financial_year", "need", years, needs)["mean"]
+        total = _series(
+            summarise(yearly, ["financial_year"], "child_days", result.replications), "financial_year", years
+        )
+        _stacked_years(ax, means, total, [_need_label(n) for n in needs], [_need_colour(n) for n in needs])
+    _year_axis(ax, result)
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    note = "Gap: days children spent in a pool other than their first choice (a fallback or a different kind)."
+    return _finish(figure, _scenario_note(result), note, P10_P90_BARS + ".")
+
+
+def spend_by_pool(result: RunResult) -> Figure | None:
+    """Spend per financial year, stacked by pool, in £ million; None when the scenario has no price book.
+
+    Why stacked by pool: finance asks both "what is the total" and "where does it go"; the error bars give the
+    range of the total (P10-P90) that a budget should be able to absorb.
+    """
+    spend = result.tables["spend"]
+    if spend.empty:
+        return None
+    years = result.calendar.financial_years.labels
+    by_pool = summarise(spend, ["financial_year", "pool"], "spend", result.replications)
+    present = set(by_pool.loc[by_pool["mean"] != 0, "pool"])
+    pools = [pool for pool in result.scenario.pools if pool in present]
+    means = _grid(by_pool, "financial_year", "pool", years, pools)["mean"] / 1e6
+    total = _series(summarise(spend, ["financial_year"], "spend", result.replications), "financial_year", years)
+    total = {stat: values / 1e6 for stat, values in total.items()}
+    title = "Placement spend by pool and financial year"
+    figure, (ax,) = _panels(1, title, YEAR_LABEL, "spend (£ million, cash with inflation)", (7.5, 4.0))
+    colours = [_pool_colour(result, pool) for pool in pools]
+    labels = [_pool_label(pool) + (" (in-house)" if result.scenario.pools[pool].in_house else "") for pool in pools]
+    _stacked_years(ax, means, total, labels, colours)
+    _year_axis(ax, result)
+    note = "Spend: placement prices and in-house block costs for the days each financial year falls in the horizon."
+    return _finish(figure, _scenario_note(result), note, P10_P90_BARS + ".")
+
+
+def differences(comparison: Comparison, financial_year: str, measures: list[str] | None = None) -> Figure:
+    """Mean difference, what-if minus base, in one financial year, with its 95% confidence interval.
+
+    Why a confidence interval here and not P10-P90: with common random numbers each replication's difference is
+    the policy's effect on the same children, so the question is how precisely the mean effect is known.
+    """
+    rows, present = _difference_rows(comparison, financial_year, measures)
+    units = [unit for unit in UNIT_ORDER if any(MEASURE_UNITS.get(m) == unit for m in present)]
+    names = [result.scenario.name for result in comparison.what_ifs]  # as in the table; labels are cut short
+    groups = [[m for m in present if MEASURE_UNITS.get(m) == unit] for unit in units]
+    figure = Figure(figsize=(8.0, 1.4 + 0.3 * max(len(names), 2) * len(present) + 0.6 * len(units)))
+    axes = list(np.ravel(figure.subplots(len(units), 1, height_ratios=[len(g) for g in groups], squeeze=False)))
+    for ax, unit, group in zip(axes, units, groups, strict=True):
+        _difference_panel(ax, rows, group, names, unit)
+    axes[0].legend(frameon=False, fontsize=8, title="what-if", title_fontsize=8, loc="best")
+    figure.suptitle(f"Effect of each what-if against the base, financial year {financial_year}", fontsize=12)
+    base = comparison.base
+    note = (
+        f"Base: {_scenario_note(base, brief=True)}; what-ifs: {', '.join(short(n, MAX_NAME_CHARS) for n in names)}, "
+        "with the same seed "
+        "(common random numbers: replication r of every scenario sees the same children)."
+    )
+    return _finish(figure, note, f"Bar: mean difference, what-if minus base; {CI_OF_DIFFERENCE}.")
+
+
+def sizing(curves: list[SizingCurve], scenario_name: str | None = None, replications: int | None = None) -> Figure:
+    """Share of each pool's demand placed in-house against its capacity, one panel per pool.
+
+    Why: it turns "how many places do we need?" into a reading off a curve at 80/90/95%, next to where the pool
+    stands now. A SizingCurve carries neither the scenario nor the replications, so pass them for the footnote.
+    """
+    if not curves:
+        raise ValueError("sizing needs at least one curve")
+    title = "How many in-house places would place 80%, 90% or 95% of demand"
+    ylabel = "share of the pool's demand placed in it (%)"
+    figure, axes = _panels(len(curves), title, "in-house places (capacity)", ylabel, (3.8, 3.0))
+    for ax, curve in zip(axes, curves, strict=False):
+        _sizing_panel(ax, curve)
+    scenario = f"Scenario: {short(scenario_name, MAX_NAME_CHARS)}" if scenario_name else "Scenario: not given"
+    runs = f"{replications} replications" if replications else "replications: not given"
+    note = (
+        f"{scenario}; {runs} with the pool unlimited, occupancy over the second half of the horizon. Curve: "
+        "Erlang loss at the mean occupancy (variance/mean above 1 means the curve is optimistic)."
+    )
+    return _finish(
+        figure,
+        note,
+        "Diamond: the pool's places when the window opens (start plus dated openings and closures). "
+        "No band: the curve is drawn from the mean; check a point with sizing.share_placed.",
+    )
+
+
+def save(figure: Figure, path_stem: Path) -> list[Path]:
+    """Write `<stem>.png` (dpi 110) and `<stem>.svg`, close the figure, and return the two paths.
+
+    The SVG is written without a date and with fixed element ids so that re-running a report does not change
+    files whose picture has not changed.
+    """
+    path_stem = Path(path_stem)
+    path_stem.parent.mkdir(parents=True, exist_ok=True)
+    png = path_stem.with_name(f"{path_stem.name}.png")
+    svg = path_stem.with_name(f"{path_stem.name}.svg")
+    figure.savefig(png, dpi=PNG_DPI, facecolor="white")
+    with matplotlib.rc_context({"svg.hashsalt": "care-sufficiency"}):
+        figure.savefig(svg, facecolor="white", metadata={"Date": None})
+    from matplotlib import pyplot  # only to release a figure a caller made through pyplot; a no-op otherwise
+
+    pyplot.close(figure)
+    return [png, svg]
+
+
+# ---------------------------------------------------------------------------------------------
+# Panels
+
+
+def _occupancy_panel(ax: Axes, dates: np.ndarray, values: dict[str, dict[str, np.ndarray]]) -> None:
+    """Occupied mean and band, the capacity as a step (with its band when it varies), and the post-18 places."""
+    occupied, capacity = values["occupied"], values["capacity"]
+    _fan(ax, dates, occupied["mean"], occupied["p10"], occupied["p90"], TOL_MUTED[0], "occupied")
+    if np.any(capacity["p90"] > capacity["p10"]):
+        for stat, label in (("p10", "capacity: P10 and P90"), ("p90", None)):
+            ax.plot(dates, capacity[stat], drawstyle="steps-post", color=TOL_MUTED[6], linewidth=0.8, label=label)
+    means = {value: stat["mean"] for value, stat in values.items()}
+    ax.plot(
+        dates,
+        means["capacity"],
+        drawstyle="steps-post",
+        color=TOL_MUTED[6],
+        linewidth=1.5,
+        linestyle="--",
+        label="capacity",
+    )
+    if np.any(means["post_18"] > 0):
+        ax.plot(dates, means["post_18"], color=TOL_MUTED[2], linewidth=1.2, linestyle=":", label="of which aged 18+")
+    ax.set_ylim(0, max(float(np.nanmax(occupied["p90"])), float(np.nanmax(capacity["p90"]))) * 1.1 + 0.5)
+    _date_axis(ax)
+
+
+def _difference_panel(ax: Axes, rows: pd.DataFrame, measures: list[str], names: list[str], unit: str) -> None:
+    """Horizontal bars for one unit: measures down the axis, one bar per what-if within each measure."""
+    scale = 1e6 if unit == "£ million" else 1.0
+    position = np.arange(len(measures), dtype=float)
+    height = 0.8 / len(names)
+    for index, name in enumerate(names):
+        mine = rows[rows["what_if"] == name].set_index("measure").reindex(measures)
+        mean, low, high = (mine[c].to_numpy(dtype=float) / scale for c in ("difference", "ci95_low", "ci95_high"))
+        ax.barh(
+            position + (index - (len(names) - 1) / 2) * height,
+            mean,
+            height=height * 0.9,
+            color=TOL_MUTED[index % len(TOL_MUTED)],
+            label=short(name, MAX_NAME_CHARS),
+            xerr=np.vstack([mean - low, high - mean]),
+            error_kw={"ecolor": INK, "capsize": 2.5, "elinewidth": 1.0},
+        )
+    ax.axvline(0, color=INK, linewidth=0.8)
+    ax.set_yticks(position, [MEASURE_LABELS.get(m, m.replace("_", " ")) for m in measures], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"difference, what-if minus base ({unit})", fontsize=9)
+    if unit != "£ million":
+        ax.xaxis.set_major_formatter(THOUSANDS)
+    _style(ax, grid_axis="x")
+
+
+def _difference_rows(
+    comparison: Comparison, financial_year: str, measures: list[str] | None
+) -> tuple[pd.DataFrame, list[str]]:
+    """The 'all' rows of one financial year, and the chosen measures present (standard order when not given)."""
+    table = comparison.differences
+    available = sorted(set(table["financial_year"])) if not table.empty else []
+    if financial_year not in available:
+        raise ValueError(f"no differences for financial year {financial_year!r}; available: {available}")
+    wanted = list(measures) if measures is not None else list(DIFFERENCE_MEASURES)
+    rows = table[(table["financial_year"] == financial_year) & (table["category"] == "all")]
+    present = [m for m in wanted if m in set(rows["measure"])]
+    if not present:
+        raise ValueError(f"none of the measures {wanted} has an 'all' row in {financial_year}")
+    return rows, present
+
+
+def _sizing_panel(ax: Axes, curve: SizingCurve) -> None:
+    """The curve up to the 95% point plus five places, target lines with their places, and today's capacity."""
+    limit = max(curve.places_needed(0.95) + 5, curve.capacity_in_window + 2)
+    keep = curve.capacities <= limit
+    ax.plot(
+        curve.capacities[keep],
+        curve.share_placed[keep] * 100,
+        color=TOL_MUTED[0],
+        linewidth=2,
+        marker="o",
+        markersize=3,
+    )
+    for target in TARGETS:
+        ax.axhline(target * 100, color=GUIDE_GREY, linewidth=0.8, linestyle="--")
+    needed = "\n".join(f"{target:.0%} placed: {curve.places_needed(target)} places" for target in TARGETS)
+    planned = curve.capacity_in_window
+    share_planned = curve.share_placed_at(planned) * 100
+    ax.plot([planned], [share_planned], marker="D", markersize=8, color=TOL_MUTED[6], linestyle="none")
+    lines = [f"planned: {planned} places, {share_planned:.0f}% placed", needed]
+    ax.text(
+        0.98,
+        0.04,
+        "\n".join([*lines, f"variance/mean of demand: {curve.dispersion:.2f}"]),
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color=INK,
+        bbox={"facecolor": "white", "edgecolor": "#CCCCCC", "boxstyle": "round,pad=0.3"},
+    )
+    ax.set_xlim(0, limit)
+    ax.set_ylim(0, 101)
+    ax.set_title(_pool_label(curve.pool), fontsize=9)
+
+
+def _stacked_years(
+    ax: Axes, means: np.ndarray, total: dict[str, np.ndarray], labels: list[str], colours: list[str]
+) -> None:
+    """Bars per financial year stacked by category (columns of `means`), P10-P90 of the total as error bars."""
+    x = np.arange(means.shape[0])
+    bottom = np.zeros(means.shape[0])
+    for column, (label, colour) in enumerate(zip(labels, colours, strict=True)):
+        ax.bar(
+            x, means[:, column], bottom=bottom, width=0.7, color=colour, label=label, edgecolor="white", linewidth=0.5
+        )
+        bottom = bottom + means[:, column]
+    errors = np.clip(np.vstack([total["mean"] - total["p10"], total["p90"] - total["mean"]]), 0, None)
+    ax.errorbar(x, total["mean"], yerr=errors, fmt="none", ecolor=INK, capsize=4, linewidth=1.2, label="total: P10-P90")
+    handles, names = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], names[::-1], frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Data shaping: summaries once, then numpy
+
+
+def _dates(result: RunResult) -> np.ndarray:
+    return np.array(result.calendar.snapshot_dates, dtype="datetime64[D]")
+
+
+def _keys(values: Sequence) -> pd.Index:
+    """An index that matches table keys: dates as timestamps, anything else as given."""
+    array = np.asarray(values)
+    return pd.DatetimeIndex(array) if np.issubdtype(array.dtype, np.datetime64) else pd.Index(list(values))
+
+
+def _grid(
+    summary: pd.DataFrame,
+    row: str,
+    column: str,
+    rows: Sequence,
+    columns: Sequence,
+    stats: tuple[str, ...] = ("mean", "p10", "p90"),
+) -> dict[str, np.ndarray]:
+    """(rows, columns) arrays of each statistic; combinations absent from every replication are zero."""
+    if summary.empty or not len(columns):
+        return {stat: np.zeros((len(rows), len(columns))) for stat in stats}
+    return {
+        stat: summary.pivot_table(index=row, columns=column, values=stat, aggfunc="sum")
+        .reindex(index=_keys(rows), columns=_keys(columns))
+        .fillna(0.0)
+        .to_numpy(dtype=float)
+        for stat in stats
+    }
+
+
+def _series(
+    summary: pd.DataFrame, key: str, order: Sequence, stats: tuple[str, ...] = ("mean", "p10", "p90")
+) -> dict[str, np.ndarray]:
+    """1-D arrays of each statistic in `order`; keys absent from every replication are zero."""
+    if summary.empty:
+        return {stat: np.zeros(len(order)) for stat in stats}
+    indexed = summary.set_index(key).reindex(_keys(order)).fillna(0.0)
+    return {stat: indexed[stat].to_numpy(dtype=float) for stat in stats}
+
+
+def _stock_summary(result: RunResult, need: str | None) -> pd.DataFrame:
+    table = result.tables["stock"]
+    if need is not None:
+        table = table[table["need"] == need]
+    return summarise(table, ["date"], "children", result.replications) if len(table) else pd.DataFrame()
+
+
+# ---------------------------------------------------------------------------------------------
+# Style
+
+
+def _panels(
+    count: int, title: str, xlabel: str, ylabel: str, panel_size: tuple[float, float] = (3.8, 2.5)
+) -> tuple[Figure, list[Axes]]:
+    """A figure with `count` panels (at least one) in up to three columns; spare grid cells are removed.
+
+    The y label goes on the left column; the x label, shared by every panel, once under the middle of the
+    lowest panels (repeated, long labels ran into each other). Neither is a figure-level label, which the
+    constrained layout would place over the footnote.
+    """
+    count = max(count, 1)
+    columns = min(count, 3)
+    rows = math.ceil(count / columns)
+    figure = Figure(figsize=(max(panel_size[0] * columns, 6.5), panel_size[1] * rows + 1.2))
+    grid = np.ravel(figure.subplots(rows, columns, squeeze=False))
+    for spare in grid[count:]:
+        spare.remove()
+    lowest = [index for index in range(count) if index + columns >= count]
+    for index, ax in enumerate(grid[:count]):
+        _style(ax)
+        if index % columns == 0:
+            ax.set_ylabel(ylabel, fontsize=9)
+    grid[lowest[len(lowest) // 2]].set_xlabel(xlabel, fontsize=9)
+    figure.suptitle(title, fontsize=12)
+    return figure, list(grid[:count])
+
+
+def _style(ax: Axes, grid_axis: str = "y") -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis=grid_axis, color="#E5E5E5", linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.tick_params(labelsize=8, colors=INK)
+
+
+def _fan(
+    ax: Axes,
+    x: np.ndarray,
+    mean: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    colour: str,
+    label: str | None = None,
+    alpha: float = BAND_ALPHA,
+) -> None:
+    """Mean line over its P10-P90 band; the y axis starts at zero so sizes are read honestly."""
+    ax.fill_between(x, low, high, color=colour, alpha=alpha, linewidth=0)
+    ax.plot(x, mean, color=colour, linewidth=2, label=label)
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+
+
+def _date_axis(ax: Axes) -> None:
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _year_axis(ax: Axes, result: RunResult) -> None:
+    """Financial years on x; a year the horizon only partly covers is marked, so a short bar is not misread."""
+    years = result.calendar.financial_years
+    partial = (years.ends - years.starts) < years.lengths
+    labels = [f"{label} (part)" if cut else label for label, cut in zip(years.labels, partial, strict=True)]
+    ax.set_xticks(np.arange(len(labels)), labels, rotation=40, ha="right", rotation_mode="anchor")
+
+
+def _nothing(ax: Axes, message: str) -> None:
+    ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center", fontsize=9, color=FOOTNOTE_GREY)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _shared_legend(axes: list[Axes]) -> None:
+    """One legend, right of the last panel, holding every label any panel drew (panels differ in what they show)."""
+    entries: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    axes[-1].legend(
+        list(entries.values()), list(entries), frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0)
+    )
+
+
+def _need_label(need: str) -> str:
+    return NEED_LABELS.get(need, need.replace("_", " ").capitalize())
+
+
+def _need_colour(need: str) -> str:
+    return NEED_COLOURS.get(need, TOL_MUTED[8])
+
+
+def _pool_label(pool: str) -> str:
+    return short(pool.replace("_", " "), MAX_NAME_CHARS)
+
+
+def _pool_colour(result: RunResult, pool: str) -> str:
+    """A pool's colour follows its place in the scenario, so it is the same on every chart of that scenario."""
+    return POOL_COLOURS[list(result.scenario.pools).index(pool) % len(POOL_COLOURS)]
+
+
+def _scenario_note(result: RunResult, brief: bool = False) -> str:
+    scenario = result.scenario
+    text = f"{short(scenario.name, MAX_NAME_CHARS)} ({result.replications} replications, seed {result.seed})"
+    if brief:
+        return text
+    described = short(scenario.description, MAX_DESCRIPTION_CHARS)
+    description = f": {described}" if described else ""
+    horizon = f"horizon {scenario.horizon.start:%d %b %Y} to {scenario.horizon.end:%d %b %Y}"
+    return f"Scenario: {text}{description}; {horizon}."
+
+
+def short(text: str, limit: int) -> str:
+    """`text` with its runs of whitespace as single spaces, cut to at most `limit` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _finish(figure: Figure, *parts: str) -> Figure:
+    """Add the grey footnote at the bottom and reserve room for it in the constrained layout."""
+    width = max(int(figure.get_figwidth() * 17), 60)
+    text = "\n".join(textwrap.fill(part, width) for part in parts if part)
+    lines = text.count("\n") + 1
+    height = lines * FOOTNOTE_POINTS * 1.3 / 72 + 0.12
+    fraction = min(height / figure.get_figheight(), 0.4)
+    figure.text(
+        0.01, 0.012, text, fontsize=FOOTNOTE_POINTS, color=FOOTNOTE_GREY, ha="left", va="bottom", gid="footnote"
+    )
+    figure.set_layout_engine("constrained", rect=(0, fraction, 1, 1 - fraction))
+    return figure

@@ -1,0 +1,205 @@
+"""What `sufficiency run` writes and prints: run.json, Parquet tables, summary.csv, a short summary.
+
+Output directories are written to a temporary sibling and renamed into place, so a failed run
+never leaves a half-written directory behind.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim import __version__
+from sim.analysis.compare import Comparison
+from sim.analysis.sizing import finite_in_house_pools, sizing_curve, sizing_table
+from sim.engine.vocabulary import DAYS_PER_YEAR
+from sim.present import charts
+from sim.present.output_folders import replaced_folder
+from sim.present.report import comparison_report, run_report
+from sim.results.budget import budget_summary, spreadsheet_safe, write_budget_workbook
+from sim.results.runner import RunResult
+from sim.results.tables import summarise
+
+SUMMARY_KEYS = {
+    "stock": (["date", "need", "pool"], "children"),
+    "occupancy": (["date", "pool"], "occupied"),
+    "entries": (["month", "age_band", "uasc"], "children"),
+    "exits": (["month", "route"], "children"),
+    "gaps": (["month", "need", "wanted_pool", "used_pool"], "placements"),
+    "placement_days": (["month", "pool", "need"], "days"),
+    "spend": (["financial_year", "pool", "need", "component"], "spend"),
+}
+
+
+def write_run(result: RunResult, out_dir: Path, scenario_path: Path | None = None) -> None:
+    """Write every output of a run to `out_dir`, replacing it only once all files are written."""
+    with staged_directory(out_dir, "run") as staging:
+        write_tables(result, staging)
+        (staging / "report.html").write_text(run_report(result, scenario_path), encoding="utf-8")
+
+
+def write_comparison(comparison: Comparison, scenario_paths: list[Path], out_dir: Path, sizing_replications: int):
+    """report.html, differences.csv, summary.txt and every chart (PNG and SVG) of a comparison."""
+    base = comparison.base.scenario
+    curves = [sizing_curve(base, pool, sizing_replications) for pool in finite_in_house_pools(base)]
+    with staged_directory(out_dir, "compare") as staging:
+        spreadsheet_safe(comparison.differences).to_csv(staging / "differences.csv", index=False, float_format="%.4f")
+        (staging / "summary.txt").write_text("\n".join(comparison.summaries.values()) + "\n", encoding="utf-8")
+        spreadsheet_safe(sizing_table(curves)).to_csv(staging / "sizing.csv", index=False)
+        _write_charts(comparison, curves, staging / "charts", sizing_replications)
+        (staging / "report.html").write_text(comparison_report(comparison, scenario_paths, curves), encoding="utf-8")
+    return Path(out_dir) / "report.html"
+
+
+def _write_charts(comparison: Comparison, curves, folder: Path, sizing_replications: int) -> None:
+    folder.mkdir()
+    base = comparison.base
+    year = comparison.headline_year
+    figures = {
+        "children_in_care": charts.fan_chart(base),
+        "overlay": charts.overlay([base, *comparison.what_ifs]),
+        "occupancy": charts.occupancy(base),
+        "gap_by_need": charts.gap_by_need(base),
+        "spend_by_pool": charts.spend_by_pool(base),
+        "differences": charts.differences(comparison, year),
+        "sizing": charts.sizing(curves, scenario_name=base.scenario.name, replications=sizing_replications)
+        if curves
+        else None,
+    }
+    for name, figure in figures.items():
+        if figure is not None:
+            charts.save(figure, folder / name)
+
+
+def staged_directory(out_dir: Path, writer: str = "run"):
+    """A staging sibling folder that replaces `out_dir` atomically once everything in it was written; refused
+    (InputError, nothing written) unless `out_dir` is new, empty or an earlier output: see
+    sim.present.output_folders."""
+    return replaced_folder(out_dir, writer)
+
+
+def write_tables(result: RunResult, directory: Path) -> None:
+    """run.json, every table (Parquet), their summaries, summary.csv and the budget, into an existing folder."""
+    metadata = {
+        "version": __version__,
+        "seed": result.seed,
+        "replications": result.replications,
+        "wall_seconds": round(result.wall_seconds, 3),
+        "events": result.events,
+        "tables": sorted(result.tables),
+        "bands": "ci95 = 95% confidence interval of the mean across replications; "
+        "p10/p50/p90 = spread of single replications",
+        # Child-level rows of a starting-population CSV stay out of the outputs; the count is kept.
+        "scenario": result.scenario.model_dump(mode="json", exclude={"start_population": {"children"}}),
+        "starting_children_from_csv": len(result.scenario.start_population.children),
+    }
+    (directory / "run.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
+    for name, table in result.tables.items():
+        table.to_parquet(directory / f"{name}.parquet", index=False)
+    for name, (keys, value) in SUMMARY_KEYS.items():
+        if not result.tables[name].empty:
+            result.summary(name, keys, value).to_parquet(directory / f"{name}_summary.parquet", index=False)
+    spreadsheet_safe(yearly_summary(result)).to_csv(directory / "summary.csv", index=False, float_format="%.4g")
+    if result.scenario.prices is not None:
+        budget = budget_summary(result)
+        spreadsheet_safe(budget).to_csv(directory / "budget.csv", index=False, float_format="%.2f")
+        write_budget_workbook(result, budget, directory / "budget.xlsx")
+
+
+def yearly_summary(result: RunResult) -> pd.DataFrame:
+    """Children in care by need and pool at each year end, and per simulation year entries, exits and gaps."""
+    year_ends = pd.to_datetime(result.calendar.year_end_dates)
+    stock = result.summary("stock", ["date", "need", "pool"], "children")
+    stock = stock[stock["date"].isin(year_ends)].rename(columns={"date": "period"})
+    stock.insert(0, "measure", "children_in_care")
+    parts = [stock]
+    for measure, table, keys, value in (
+        ("entries", "entries", [], "children"),
+        ("exits", "exits", ["route"], "children"),
+        ("gap_placements", "gaps", ["need", "wanted_pool", "used_pool"], "placements"),
+        ("gap_child_days", "gaps", ["need", "wanted_pool", "used_pool"], "child_days"),
+    ):
+        frame = result.tables[table]
+        if len(frame) == 0:
+            continue
+        frame = frame.assign(period=_year_start(result, frame["month"]))
+        summary = summarise(frame, ["period", *keys], value, result.replications)
+        summary.insert(0, "measure", measure)
+        parts.append(summary)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _year_start(result: RunResult, months: pd.Series) -> pd.Series:
+    """Label each month with the start date of the simulation year it falls in."""
+    start = pd.Timestamp(result.scenario.horizon.start)
+    offset_days = np.maximum((months - start).dt.days.to_numpy(), 0)
+    year = np.minimum(offset_days // DAYS_PER_YEAR, result.scenario.horizon.years - 1).astype(int)
+    year_ends = pd.to_datetime(result.calendar.year_end_dates)
+    return pd.Series(year_ends[year], index=months.index)
+
+
+def print_summary(result: RunResult) -> str:
+    """A short plain-text summary for the terminal."""
+    scenario = result.scenario
+    summary = yearly_summary(result)
+    lines = [
+        f"{scenario.name}: {result.replications} replications, seed {result.seed}, "
+        f"{scenario.horizon.start} to {scenario.horizon.end} ({result.wall_seconds:.1f} s)",
+        "",
+        "Children in care at each year end, by placement need and pool (mean across replications):",
+    ]
+    stock = summary[summary["measure"] == "children_in_care"]
+    table = stock.pivot_table(index=["need", "pool"], columns="period", values="mean", aggfunc="sum", fill_value=0)
+    table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
+    totals = table.sum().to_frame("total").T
+    totals.index = pd.MultiIndex.from_tuples([("total", "")])
+    lines.append(pd.concat([table, totals]).round(1).to_string())
+    lines.append("")
+    lines.append("Total children in care: mean, 95% CI of the mean, and P10/P50/P90 across replications:")
+    lines.append(_total_stock(result).round(1).to_string())
+    for measure, what in (
+        ("gap_placements", "placements not in the first-choice pool"),
+        ("gap_child_days", "child-days spent outside the first-choice pool"),
+    ):
+        gaps = summary[summary["measure"] == measure]
+        lines.append("")
+        if gaps.empty:
+            lines.append("Sufficiency gap: every child was placed in their first-choice pool.")
+            break
+        lines.append(f"Sufficiency gap per simulation year, {what} (mean; column = year starting):")
+        table = gaps.pivot_table(
+            index=["need", "wanted_pool", "used_pool"], columns="period", values="mean", aggfunc="sum", fill_value=0
+        )
+        table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
+        lines.append(table.round(1).to_string())
+    if scenario.prices is not None:
+        lines += ["", *_spend_lines(result)]
+    return "\n".join(lines)
+
+
+def _spend_lines(result: RunResult) -> list[str]:
+    budget = budget_summary(result)
+    spend = budget[budget["breakdown"].isin(["total", "provision"])].copy()
+    spend["range"] = [
+        f"{low / 1e6:.2f} to {high / 1e6:.2f}" for low, high in zip(spend["p10"], spend["p90"], strict=True)
+    ]
+    spend["mean"] = (spend["mean"] / 1e6).round(2)
+    table = spend.pivot_table(index="financial_year", columns="category", values="mean", sort=False)
+    ranges = spend.pivot_table(index="financial_year", columns="category", values="range", aggfunc="first", sort=False)
+    table = table.join(ranges.add_suffix(" P10-P90"))
+    return [
+        f"Spend by financial year, £ million at each year's prices (mean; P10-P90 across replications; "
+        f"price base {result.scenario.prices.base_date}; part years at the horizon ends):",
+        table.to_string(),
+    ]
+
+
+def _total_stock(result: RunResult) -> pd.DataFrame:
+    year_ends = pd.to_datetime(result.calendar.year_end_dates)
+    summary = result.summary("stock", ["date"], "children")
+    summary = summary[summary["date"].isin(year_ends)]
+    columns = ["mean", "ci95_low", "ci95_high", "p10", "p50", "p90"]
+    return summary.set_index(summary["date"].dt.strftime("%Y-%m-%d"))[columns].T

@@ -1,0 +1,214 @@
+"""A self-contained report.html: charts embedded, tables, the assumptions, a method note, version and seed.
+
+Written by `sufficiency run` (one scenario) and `sufficiency compare` (a base and its what-ifs). It opens
+in any browser with no other file: charts are PNG images inside the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from sim import __version__
+from sim.analysis.compare import MEASURE_LABELS, Comparison
+from sim.analysis.sizing import SizingCurve, sizing_table
+from sim.present import charts
+from sim.results.budget import budget_summary
+from sim.results.runner import RunResult
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}"
+    "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{padding:3px 8px;border-bottom:1px solid #ddd;"
+    "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+    "img{max-width:100%;margin:0.5em 0}.summary{font-size:1.1em;background:#f6f8fb;padding:0.8em;border-left:4px solid"
+    " #332288}.note{color:#555;font-size:0.9em}"
+)
+METHOD = (
+    "Each child is simulated from entering care to leaving it; the care they need is drawn when they enter, "
+    "and where they are placed is decided by the places free at the time (in-house first, then the external "
+    "market). Bands are labelled where shown: P10-P90 is the spread across replications (the range a single "
+    "year should fall in about 80% of the time); a 95% confidence interval is the uncertainty of a mean "
+    "(simulation error). Differences between scenarios are paired: each replication of every scenario sees the "
+    "same children, so a difference is the effect of the change, not noise."
+)
+
+
+def run_report(result: RunResult, scenario_path: Path | None, sizing: list[SizingCurve] | None = None) -> str:
+    scenario = result.scenario
+    parts = [
+        f"<h1>{html.escape(scenario.name)}</h1>",
+        f"<p>{html.escape(scenario.description)}</p>",
+        _meta(result),
+        "<h2>Children in care by placement need</h2>",
+        _image(charts.fan_chart(result)),
+        "<h2>In-house places: occupancy against capacity</h2>",
+        _image(charts.occupancy(result)),
+        "<h2>Sufficiency gap</h2>",
+        _image(charts.gap_by_need(result)),
+        _year_end_table(result),
+    ]
+    parts += _spend_section(result)
+    if sizing:
+        parts += _sizing_section(sizing, result)
+    parts += _assumptions(result, [scenario_path] if scenario_path else [])
+    return _page(f"Report: {scenario.name}", parts)
+
+
+def comparison_report(
+    comparison: Comparison, scenario_paths: list[Path], sizing: list[SizingCurve] | None = None
+) -> str:
+    base = comparison.base
+    years = base.calendar.financial_years.labels
+    headline = comparison.headline_year
+    parts = [
+        f"<h1>Comparison: {html.escape(base.scenario.name)} and {len(comparison.what_ifs)} what-if(s)</h1>",
+        _meta(base),
+        "<h2>Summary</h2>",
+        *[f"<p class='summary'>{html.escape(text)}</p>" for text in comparison.summaries.values()],
+        f"<h2>Differences from the base in {headline}</h2>",
+        _image(charts.differences(comparison, headline)),
+        _differences_table(comparison, headline),
+        "<h2>Children in care: scenarios overlaid</h2>",
+        _image(charts.overlay([base, *comparison.what_ifs])),
+        "<h2>The base scenario</h2>",
+        _image(charts.fan_chart(base)),
+        _image(charts.occupancy(base)),
+        _image(charts.gap_by_need(base)),
+    ]
+    parts += _spend_section(base)
+    if sizing:
+        parts += _sizing_section(sizing, base)
+    parts.append(f"<p class='note'>Financial years covered: {', '.join(years)}.</p>")
+    parts += _assumptions(base, scenario_paths)
+    return _page(f"Comparison: {base.scenario.name}", parts)
+
+
+def _meta(result: RunResult) -> str:
+    horizon = result.scenario.horizon
+    return (
+        f"<p class='note'>Care sufficiency simulator version {__version__}; seed {result.seed}; "
+        f"{result.replications} replications; horizon {horizon.start} to {horizon.end}.</p>"
+    )
+
+
+def _image(figure) -> str:
+    if figure is None:
+        return ""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"<img alt='chart' src='data:image/png;base64,{encoded}'/>"
+
+
+def _year_end_table(result: RunResult) -> str:
+    stock = result.summary("stock", ["date", "need"], "children")
+    stock = stock[stock["date"].isin(pd.to_datetime(result.calendar.year_end_dates))]
+    table = stock.pivot_table(index="need", columns="date", values="mean", aggfunc="sum").round(1)
+    table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
+    return "<h3>Children in care at each year end (mean across replications)</h3>" + table.to_html(border=0)
+
+
+def _spend_section(result: RunResult) -> list[str]:
+    if result.tables["spend"].empty:
+        return ["<p class='note'>No price book in this scenario: no budget.</p>"]
+    budget = budget_summary(result)
+    main = budget[budget["breakdown"].isin(["total", "provision"])]
+    table = main.pivot_table(index="financial_year", columns="category", values=["mean", "p10", "p90"], sort=False)
+    table = (table / 1e6).round(2)
+    table.columns = [f"{category} {stat} (£m)" for stat, category in table.columns]
+    return [
+        "<h2>Spend by financial year</h2>",
+        _image(charts.spend_by_pool(result)),
+        "<p class='note'>£ million at each year's prices; mean and P10/P90 across replications.</p>",
+        table.to_html(border=0),
+    ]
+
+
+def _differences_table(comparison: Comparison, year: str) -> str:
+    rows = comparison.differences
+    rows = rows[(rows["financial_year"] == year) & (rows["category"] == "all")]
+    money = [charts.MEASURE_UNITS.get(measure) == "£ million" for measure in rows["measure"]]
+
+    def column(values: pd.Series) -> list[str]:
+        return [_amount(value, is_money) for value, is_money in zip(values, money, strict=True)]
+
+    lows, highs = column(rows["ci95_low"]), column(rows["ci95_high"])
+    shown = pd.DataFrame(
+        {
+            "what-if": rows["what_if"].to_numpy(),
+            "measure": [MEASURE_LABELS.get(m, m) for m in rows["measure"]],
+            "base (mean)": column(rows["base_mean"]),
+            "what-if (mean)": column(rows["what_if_mean"]),
+            "difference": column(rows["difference"]),
+            "95% CI of the difference": [f"{low} to {high}" for low, high in zip(lows, highs, strict=True)],
+        }
+    )
+    return (
+        "<p class='note'>Mean across replications; difference = what-if minus base, with the 95% confidence "
+        "interval of its mean (paired replications). Money in pounds at that year's prices.</p>"
+        + shown.to_html(index=False, border=0)
+    )
+
+
+def _amount(value: float, money: bool) -> str:
+    """Pounds to the pound with the sign in front (-£708,774), other measures to one decimal place."""
+    if money:
+        return f"{'-' if value < 0 else ''}£{abs(value):,.0f}"
+    return f"{value:,.1f}"
+
+
+def _sizing_section(curves: list[SizingCurve], result: RunResult) -> list[str]:
+    return [
+        "<h2>How many in-house places would be needed</h2>",
+        "<p class='note'>Share of each in-house pool's demand placed in-house against its capacity, from one run "
+        "with the pool unlimited (Erlang's truncation identity). A dispersion well above 1 means a trend or bursts "
+        "of demand: the curve then overstates the share placed.</p>",
+        _image(charts.sizing(curves, scenario_name=result.scenario.name, replications=result.replications)),
+        sizing_table(curves).to_html(index=False, border=0),
+    ]
+
+
+def _assumptions(result: RunResult, scenario_paths: list[Path]) -> list[str]:
+    """Every line of the scenario files (and those they extend) whose comment says 'assumption'."""
+    rows = []
+    for path in _with_parents(scenario_paths):
+        table = ""
+        for line in path.read_text(encoding="utf-8").splitlines():
+            code, _, comment = line.partition("#")
+            if code.strip().startswith("["):
+                table = code.strip().strip("[]") + "."
+            elif "assumption" in comment.lower() and "=" in code:
+                rows.append({"file": path.name, "setting": table + code.strip(), "why": comment.strip()})
+    parts = ["<h2>Assumptions</h2>"]
+    if rows:
+        parts.append(pd.DataFrame(rows).drop_duplicates().to_html(index=False, border=0, escape=True))
+    else:
+        parts.append("<p class='note'>No scenario file given, or no setting marked as an assumption.</p>")
+    parts += ["<h2>Method</h2>", f"<p>{METHOD}</p>"]
+    return parts
+
+
+def _with_parents(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        current: Path | None = Path(path)
+        while current is not None and current.is_file() and current not in found:
+            found.append(current)
+            match = re.search(r'^extends\s*=\s*"([^"]+)"', current.read_text(encoding="utf-8"), re.MULTILINE)
+            current = current.parent / match.group(1) if match else None
+    return found
+
+
+def _page(title: str, parts: list[str]) -> str:
+    body = "\n".join(part for part in parts if part)
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
+    )

@@ -1,0 +1,253 @@
+"""Run a scenario for many replications, in parallel worker processes if asked.
+
+Replication r of seed s always draws from the same streams (see `sim.engine.streams`), and its tables
+are built from its own records only, so results do not depend on the number of workers or on
+how replications are batched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from sim.engine.errors import InputError
+from sim.engine.model import simulate_replication
+from sim.engine.scenario import Scenario
+from sim.results.interrupts import STOP_SIGNALS, stopping_on_signals
+from sim.results.tables import TABLES, Calendar, batch_tables, summarise
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    seed: int
+    replications: int
+    calendar: Calendar
+    tables: dict[str, pd.DataFrame]  # per-replication tidy tables, with a `replication` column
+    wall_seconds: float = 0.0
+    summaries: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def events(self) -> int:
+        return int(self.tables["flows"]["events"].sum())
+
+    def summary(self, table: str, keys: list[str], value: str) -> pd.DataFrame:
+        """Mean, 95% CI of the mean and P10/P50/P90 across replications (see `results.summarise`)."""
+        return summarise(self.tables[table], keys, value, self.replications)
+
+
+def run(
+    scenario: Scenario,
+    replications: int,
+    seed: int | None = None,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    dask: str | None = None,
+) -> RunResult:
+    """Simulate `replications` runs of the scenario; `seed` defaults to the scenario's own."""
+    return run_many([scenario], replications, seed=seed, jobs=jobs, progress=progress, dask=dask)[0]
+
+
+def run_many(
+    scenarios: list[Scenario],
+    replications: int,
+    seed: int | None = None,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    dask: str | None = None,
+) -> list[RunResult]:
+    """Run several scenarios, their batches of replications sharing one pool of workers.
+
+    `dask` is the address of a dask.distributed scheduler, or "local" to start a cluster of `jobs`
+    workers on this machine; without it, `jobs` worker processes (0 = one per core) run the batches.
+    Each scenario uses `seed`, or its own seed when `seed` is None. Results are the same whichever
+    way the batches ran. SIGTERM and SIGHUP stop the run like Ctrl-C (see `stopping_on_signals`).
+    """
+    if replications < 1:
+        raise ValueError("replications must be at least 1")
+    if jobs < 0:
+        raise InputError(f"--jobs must be 0 (one worker per core) or a positive number of workers, got {jobs}")
+    jobs = min(jobs if jobs > 0 else os.cpu_count() or 1, replications * len(scenarios))
+    started = time.perf_counter()
+    seeds = [scenario.seed if seed is None else seed for scenario in scenarios]
+    with stopping_on_signals(), _executor(jobs, dask) as (submit, workers):
+        batches = _batches(replications, workers)
+        tasks = [(s, scenario_seed, batch) for s, scenario_seed in enumerate(seeds) for batch in batches]
+        futures = [submit(_run_batch, scenarios[s], scenario_seed, batch) for s, scenario_seed, batch in tasks]
+        done = []
+        for future in futures:
+            done.append(future.result())
+            if progress:
+                progress(len(done[-1]["flows"]))
+    seconds = time.perf_counter() - started
+    results = []
+    for s, (scenario, scenario_seed) in enumerate(zip(scenarios, seeds, strict=True)):
+        parts = [tables for (task_scenario, _, _), tables in zip(tasks, done, strict=True) if task_scenario == s]
+        combined = {name: pd.concat([part[name] for part in parts], ignore_index=True) for name in TABLES}
+        results.append(
+            RunResult(
+                scenario=scenario,
+                seed=scenario_seed,
+                replications=replications,
+                calendar=Calendar.for_scenario(scenario),
+                tables=combined,
+                wall_seconds=seconds,
+            )
+        )
+    return results
+
+
+class _InProcess:
+    """A finished 'future' for runs without workers."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def result(self) -> object:
+        return self.value
+
+
+@contextlib.contextmanager
+def _executor(jobs: int, dask: str | None):
+    """(submit, workers): where batches run. Workers decides how many batches a run is cut into."""
+    if dask is not None:
+        from sim.results.distributed import dask_executor
+
+        with dask_executor(dask, jobs) as executor:
+            yield executor
+    elif jobs == 1:
+        yield (lambda function, *args: _InProcess(function(*args))), 1
+    else:
+        with _process_pool(jobs) as pool:
+            yield pool.submit, jobs
+
+
+@contextlib.contextmanager
+def _process_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of workers that die with this process. On any exception (Ctrl-C, SIGTERM, a failed batch) the
+    workers are stopped at once: `with ProcessPoolExecutor` would wait for every running batch to finish."""
+    context = multiprocessing.get_context()
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_worker_start,
+        initargs=(os.getpid(), context.get_start_method() == "forkserver"),
+    )
+    try:
+        yield pool
+    except BrokenProcessPool:
+        _stop_workers(pool)
+        raise InputError(
+            "a worker process ended unexpectedly (killed, or out of memory?); try again with fewer --jobs"
+        ) from None
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    pool.shutdown()
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued batches and end the workers. Uses the pool's private process table: before Python
+    3.14 (`terminate_workers`) the pool has no public way to end workers busy with a batch."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.join(timeout=WORKER_STOP_SECONDS)
+        if worker.is_alive():
+            worker.kill()
+            worker.join(timeout=WORKER_STOP_SECONDS)
+
+
+WORKER_STOP_SECONDS = 5  # a terminated worker that has not gone after this is killed
+PARENT_POLL_SECONDS = 0.5  # how often a worker checks that its parent is still there
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _worker_start(parent: int, via_fork_server: bool) -> None:
+    """Pool initializer. Workers ignore Ctrl-C (the terminal sends it to them too, but the parent stops the
+    pool, so they would only print tracebacks), take the default action on SIGTERM and SIGHUP rather than
+    a handler of the parent's copied by fork (one ignored, as under nohup, stays ignored), and die with the
+    parent however it ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in STOP_SIGNALS:
+        if callable(signal.getsignal(signum)):
+            signal.signal(signum, signal.SIG_DFL)
+    _die_with_parent(parent, via_fork_server)
+
+
+def _die_with_parent(parent: int, via_fork_server: bool) -> None:
+    """A worker left behind by a killed parent would keep computing and hold the parent's stdout and stderr
+    open. On Linux the kernel kills the worker when the parent ends; a watcher thread covers other systems
+    and a parent that ended before the kernel was asked. A fork server, not the parent, starts workers
+    under Python 3.14's default on Linux; it exits when the parent does, which the watcher sees too."""
+    _set_parent_death_signal(signal.SIGKILL)
+    ppid = os.getppid()
+    if (ppid != parent and not via_fork_server) or not _parent_alive(ppid):
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(ppid,), name="watch parent", daemon=True).start()
+
+
+def _set_parent_death_signal(signum: int) -> None:
+    """Linux only: `signum` is sent to this process when the thread that started it ends (the pool starts
+    every worker from the thread that runs `run_many`, which outlives the pool)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+
+
+def _watch_parent(ppid: int) -> None:
+    while _parent_alive(ppid):
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+def _parent_alive(ppid: int) -> bool:
+    """POSIX gives an orphan a new parent; on Windows, where it does not, multiprocessing's handle on the
+    parent (a pipe on POSIX) says whether it has ended."""
+    parent = multiprocessing.parent_process()
+    return os.getppid() == ppid and (parent is None or parent.is_alive())
+
+
+def _batches(replications: int, workers: int) -> list[list[int]]:
+    """Contiguous batches: a few per worker so a slow batch does not hold up the others, and batches of
+    at most 10 on one worker so progress shows. Tables are built a batch at a time (see sim.results.tables)."""
+    count = min(replications, workers * 4) if workers > 1 else max(1, replications // 10)
+    size = -(-replications // count)
+    return [list(range(i, min(i + size, replications))) for i in range(0, replications, size)]
+
+
+def _run_batch(scenario: Scenario, seed: int, batch: list[int]) -> dict[str, pd.DataFrame]:
+    """Simulate a batch and build its tables, a slice of replications at a time to bound memory: a
+    replication of an England-sized system holds about 460,000 children and 530,000 placements, so
+    it gets a table pass of its own, while a pass covers about a hundred Cheshire East replications."""
+    calendar = Calendar.for_scenario(scenario)
+    parts, records, rows = [], [], 0
+    for replication in batch:
+        records.append(simulate_replication(scenario, seed, replication))
+        rows += records[-1].cohort.size + len(records[-1].placements)
+        if rows >= MAX_ROWS_PER_TABLE_PASS or replication == batch[-1]:
+            parts.append(batch_tables(records, scenario, calendar))
+            records, rows = [], 0
+    if len(parts) == 1:
+        return parts[0]
+    return {name: pd.concat([part[name] for part in parts], ignore_index=True) for name in TABLES}
+
+
+MAX_ROWS_PER_TABLE_PASS = 500_000  # children and placements held in records at once

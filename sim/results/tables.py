@@ -1,0 +1,517 @@
+"""Tidy result tables, built after the run from the raw arrays of each replication.
+
+Per-replication tables carry a `replication` column; `summarise` turns any of them into the
+mean, the 95% confidence interval of the mean (Monte Carlo error) and the P10/P50/P90 spread
+across replications (risk), filling in zeros for replications where a combination did not occur.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.engine.model import IN_CARE, ReplicationRecord
+from sim.engine.scenario import Scenario
+from sim.engine.vocabulary import (
+    AGE_BAND_BOUNDS_YEARS,
+    AGE_BANDS,
+    CATEGORIES_OF_NEED,
+    DAYS_PER_YEAR,
+    EXIT_ROUTES,
+    PLACEMENT_NEEDS,
+)
+from sim.results.costs import NEED_LABELS, FinancialYears, PricedPlacements, placement_need_index, spend_columns
+
+BAND_UPPER_YEARS = np.array([upper for _, upper in AGE_BAND_BOUNDS_YEARS[:-1]])
+TABLES = (
+    "stock",
+    "occupancy",
+    "entries",
+    "exits",
+    "gaps",
+    "placement_days",
+    "placements",
+    "households",
+    "flows",
+    "spend",
+)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Snapshot days (stock counted at 00:00) and calendar months of a horizon."""
+
+    snapshot_days: np.ndarray
+    snapshot_dates: list[dt.date]
+    month_starts: np.ndarray  # day each month (clipped to the horizon) starts
+    month_ends: np.ndarray
+    month_labels: list[dt.date]  # first day of each calendar month
+    financial_years: FinancialYears
+
+    @classmethod
+    def for_scenario(cls, scenario: Scenario) -> Calendar:
+        start, end = scenario.horizon.start, scenario.horizon.end
+        months = []
+        cursor = dt.date(start.year, start.month, 1)
+        while cursor < end:
+            months.append(cursor)
+            cursor = dt.date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1)
+        month_days = np.array([(m - start).days for m in months] + [(end - start).days], dtype=float)
+        anniversaries = [
+            start.replace(year=start.year + k)
+            if not (start.month == 2 and start.day == 29)
+            else dt.date(start.year + k, 2, 28)
+            for k in range(scenario.horizon.years + 1)
+        ]
+        snapshot_dates = sorted({start, end, *anniversaries, *(m for m in months[1:])} | {end})
+        return cls(
+            snapshot_days=np.array([(d - start).days for d in snapshot_dates], dtype=float),
+            snapshot_dates=snapshot_dates,
+            month_starts=np.maximum(month_days[:-1], 0.0),
+            month_ends=month_days[1:],
+            month_labels=months,
+            financial_years=FinancialYears.for_scenario(scenario),
+        )
+
+    @property
+    def year_end_dates(self) -> list[dt.date]:
+        """The start date and each anniversary up to the horizon end."""
+        start = self.snapshot_dates[0]
+        return [
+            d
+            for d in self.snapshot_dates
+            if (d.month, d.day) == (start.month, start.day)
+            or ((start.month, start.day) == (2, 29) and (d.month, d.day) == (2, 28))
+        ]
+
+
+def age_band_at(birth_day: np.ndarray, day: np.ndarray) -> np.ndarray:
+    return np.searchsorted(BAND_UPPER_YEARS, (day - birth_day) / DAYS_PER_YEAR, side="right")
+
+
+class Labels:
+    """An integer-coded column's labels. Codes follow alphabetical order, so sorting codes sorts labels.
+
+    Tables carry labels as pandas categoricals with these codes: a byte a row rather than a string,
+    which made 1,000 replications' tables a third smaller to hold, pickle and concatenate.
+    """
+
+    def __init__(self, labels) -> None:
+        self.labels = np.asarray(list(labels), dtype=object)
+        self.order = np.argsort(self.labels.astype(str), kind="stable")
+        self.rank = np.empty(len(self.labels), dtype=np.int64)
+        self.rank[self.order] = np.arange(len(self.labels))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def code(self, index: np.ndarray) -> np.ndarray:
+        return self.rank[index]
+
+    def label(self, code: np.ndarray) -> pd.Categorical:
+        """Labels of the codes, as a categorical column."""
+        return pd.Categorical.from_codes(code, categories=self.labels[self.order].astype(str))
+
+
+BANDS = Labels(AGE_BANDS)
+NEEDS = Labels(NEED_LABELS)
+ROUTES = Labels(EXIT_ROUTES)
+CATEGORIES = Labels(CATEGORIES_OF_NEED)
+
+
+def batch_tables(records: list[ReplicationRecord], scenario: Scenario, calendar: Calendar) -> dict[str, pd.DataFrame]:
+    """Every result table for a batch of replications, one DataFrame each (a `replication` column first).
+
+    Built with array operations over the whole batch: a pandas frame per replication and table cost
+    more than simulating the replication.
+    """
+    batch = Batch(records, scenario, calendar)
+    return {
+        "stock": _stock(batch),
+        "occupancy": _occupancy(batch),
+        "entries": _entries(batch),
+        "exits": _exits(batch),
+        "gaps": _gaps(batch),
+        "placement_days": _placement_days(batch),
+        "placements": _placements_started(batch),
+        "households": _households(batch),
+        "flows": _flows(batch),
+        "spend": _spend(batch),
+    }
+
+
+class Batch:
+    """The records of a batch with their placements stacked, each row tagged with its position in the batch."""
+
+    def __init__(self, records: list[ReplicationRecord], scenario: Scenario, calendar: Calendar) -> None:
+        self.records = records
+        self.scenario = scenario
+        self.calendar = calendar
+        self.replications = np.array([r.replication for r in records], dtype=np.int64)
+        self.pools = Labels(scenario.pools)
+        self.in_house = np.array([pool.in_house for pool in scenario.pools.values()])
+        self.placements = np.concatenate([r.placements for r in records])
+        self.position = np.repeat(np.arange(len(records)), [len(r.placements) for r in records])
+        offsets = np.cumsum([0] + [r.cohort.size for r in records[:-1]])
+        self.birth_day = np.concatenate([r.cohort.birth_day for r in records])
+        self.child = self.placements[:, 0].astype(np.int64) + offsets[self.position]
+
+    def rows(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Placements kept, their batch positions and the birth days of their children."""
+        return self.placements[keep], self.position[keep], self.birth_day[self.child[keep]]
+
+
+def _encode(keys: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    code = np.zeros(len(keys[0]), dtype=np.int64)
+    for key, size in zip(keys, sizes, strict=True):
+        code = code * size + key
+    return code
+
+
+def _decode(code: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    parts = []
+    for size in reversed(sizes):
+        parts.append(code % size)
+        code = code // size
+    return parts[::-1]
+
+
+def _count(keys: list[np.ndarray], sizes: list[int]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Distinct combinations of integer keys, in lexicographic order, with how often each occurs."""
+    unique, counts = np.unique(_encode(keys, sizes), return_counts=True)
+    return _decode(unique, sizes), counts
+
+
+def _groups(keys: list[np.ndarray], sizes: list[int]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Distinct combinations of keys (decoded) and each row's group number."""
+    unique, inverse = np.unique(_encode(keys, sizes), return_inverse=True)
+    return _decode(unique, sizes), inverse.ravel()
+
+
+def _active_counts(group: np.ndarray, n_groups: int, start: np.ndarray, end: np.ndarray, days: np.ndarray):
+    """(groups, days) how many intervals [start, end) of each group cover each day.
+
+    Sorted keys group * span + time make one searchsorted answer every (group, day): intervals of
+    lower groups have both their start and end keys below, so they cancel. Times past the last day
+    are clipped to just after it, which changes no count.
+    """
+    span = float(max(days.max(initial=0.0), 0.0) + 2.0)
+    start, end = np.minimum(start, span - 1.0), np.minimum(end, span - 1.0)
+    starts = np.sort(group * span + start)
+    ends = np.sort(group * span + end)
+    queries = (np.arange(n_groups)[:, None] * span + days[None, :]).ravel()
+    covered = np.searchsorted(starts, queries, side="right") - np.searchsorted(ends, queries, side="right")
+    return covered.reshape(n_groups, len(days))
+
+
+def _days_by_group(group: np.ndarray, n_groups: int, start: np.ndarray, end: np.ndarray, calendar: Calendar):
+    """(groups, months) days the intervals [start, end) of each group spend in each month.
+
+    Each interval adds its part of its first and last month, and one whole month for each month in
+    between (counted with a difference array), so the work is linear in intervals plus cells.
+    """
+    starts, ends = calendar.month_starts, calendar.month_ends
+    n_months = len(starts)
+    low, high = np.maximum(start, starts[0]), np.minimum(end, ends[-1])
+    keep = low < high
+    group, low, high = group[keep], low[keep], high[keep]
+    first = np.searchsorted(ends, low, side="right")
+    last = np.searchsorted(ends, high, side="left")
+    same = first == last
+    cells = n_groups * n_months
+    days = np.bincount(group * n_months + first, np.where(same, high, ends[first]) - low, minlength=cells)
+    days += np.bincount(group[~same] * n_months + last[~same], high[~same] - starts[last[~same]], minlength=cells)
+    width = n_months + 1
+    spanned = np.bincount(group[~same] * width + first[~same] + 1, minlength=n_groups * width)
+    spanned -= np.bincount(group[~same] * width + last[~same], minlength=n_groups * width)
+    whole_months = np.cumsum(spanned.reshape(n_groups, width), axis=1)[:, :n_months]
+    return days.reshape(n_groups, n_months) + whole_months * (ends - starts)
+
+
+def _band_pieces(p: np.ndarray, birth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split placements at the child's age-band birthdays: (row of p, band index, start, end) of each piece."""
+    rows, bands, starts, ends = [], [], [], []
+    for band, (low, high) in enumerate(AGE_BAND_BOUNDS_YEARS):
+        upper = np.inf if band == len(AGE_BANDS) - 1 else birth + high * DAYS_PER_YEAR
+        start = np.maximum(p[:, 4], birth + low * DAYS_PER_YEAR) if band else p[:, 4]
+        end = np.minimum(p[:, 5], upper)
+        keep = np.flatnonzero(start < end)
+        rows.append(keep)
+        bands.append(np.full(len(keep), band))
+        starts.append(start[keep])
+        ends.append(end[keep])
+    return np.concatenate(rows), np.concatenate(bands), np.concatenate(starts), np.concatenate(ends)
+
+
+def _stock(batch: Batch) -> pd.DataFrame:
+    """Children in care at each snapshot by placement need, pool and current age band."""
+    p, position, birth = batch.rows(batch.placements[:, 6] == IN_CARE)
+    row, band, start, end = _band_pieces(p, birth)
+    sizes = [len(batch.records), len(NEEDS), len(batch.pools), len(BANDS)]
+    need, pool = p[row, 2].astype(np.int64), p[row, 1].astype(np.int64)
+    keys, group = _groups([position[row], NEEDS.code(need), batch.pools.code(pool), BANDS.code(band)], sizes)
+    days = batch.calendar.snapshot_days
+    counts = _active_counts(group, len(keys[0]), start, end, days)
+    g, snap = np.nonzero(counts)
+    order = np.lexsort((keys[3][g], keys[2][g], keys[1][g], snap, keys[0][g]))
+    g, snap = g[order], snap[order]
+    return pd.DataFrame(
+        {
+            "replication": batch.replications[keys[0][g]],
+            "date": _dates(batch.calendar.snapshot_dates)[snap],
+            "need": NEEDS.label(keys[1][g]),
+            "pool": batch.pools.label(keys[2][g]),
+            "age_band": BANDS.label(keys[3][g]),
+            "children": counts[g, snap],
+        }
+    )
+
+
+def _occupancy(batch: Batch) -> pd.DataFrame:
+    """Places occupied (children in care and young people staying put or close) and capacity, per pool."""
+    p, position = batch.placements, batch.position
+    n_pools, n_reps, days = len(batch.pools), len(batch.records), batch.calendar.snapshot_days
+    group = position * n_pools + p[:, 1].astype(np.int64)
+    occupied = _active_counts(group, n_reps * n_pools, p[:, 4], p[:, 5], days)
+    post = p[:, 6] != IN_CARE
+    post_18 = _active_counts(group[post], n_reps * n_pools, p[post, 4], p[post, 5], days)
+    capacity = np.stack([step_values(r.capacity, days, n_pools) for r in batch.records])  # (reps, days, pools)
+
+    def by_rep_day_pool(matrix: np.ndarray) -> np.ndarray:
+        return matrix.reshape(n_reps, n_pools, len(days)).transpose(0, 2, 1).ravel()
+
+    return pd.DataFrame(
+        {
+            "replication": np.repeat(batch.replications, len(days) * n_pools),
+            "date": np.tile(np.repeat(_dates(batch.calendar.snapshot_dates), n_pools), n_reps),
+            "pool": batch.pools.label(np.tile(batch.pools.code(np.arange(n_pools)), n_reps * len(days))),
+            "occupied": by_rep_day_pool(occupied).astype(float),
+            "post_18": by_rep_day_pool(post_18).astype(float),
+            "capacity": np.where(np.isinf(capacity), np.nan, capacity).ravel(),
+        }
+    )
+
+
+def step_values(log: np.ndarray, days: np.ndarray, n_pools: int) -> np.ndarray:
+    """Value of a (day, pool, value) change log at each day, per pool (last change on or before the day)."""
+    values = np.full((len(days), n_pools), np.nan)
+    for index in range(n_pools):
+        rows = log[log[:, 1] == index]
+        if len(rows) == 0:
+            continue
+        position = np.searchsorted(rows[:, 0], days, side="right") - 1
+        values[:, index] = np.where(position >= 0, rows[np.maximum(position, 0), 2], np.nan)
+    return values
+
+
+def _dates(dates: list[dt.date]) -> pd.DatetimeIndex:
+    return pd.to_datetime(np.array(dates, dtype="datetime64[D]"))
+
+
+def _month_of(days: np.ndarray, calendar: Calendar) -> np.ndarray:
+    return np.searchsorted(calendar.month_ends, days, side="right")
+
+
+def _entries(batch: Batch) -> pd.DataFrame:
+    cohorts = [r.cohort for r in batch.records]
+    entrants = [~c.starting for c in cohorts]
+    position = np.concatenate([np.full(int(e.sum()), i) for i, e in enumerate(entrants)])
+    month = _month_of(np.concatenate([c.entry_day[e] for c, e in zip(cohorts, entrants, strict=True)]), batch.calendar)
+    band = np.concatenate([c.entry_band[e] for c, e in zip(cohorts, entrants, strict=True)])
+    cin = np.concatenate([c.cin[e] for c, e in zip(cohorts, entrants, strict=True)])
+    uasc = np.concatenate([c.uasc[e] for c, e in zip(cohorts, entrants, strict=True)]).astype(np.int64)
+    sizes = [len(cohorts), len(batch.calendar.month_labels), len(BANDS), len(CATEGORIES), 2]
+    keys, counts = _count([position, month, BANDS.code(band), CATEGORIES.code(cin), uasc], sizes)
+    return pd.DataFrame(
+        {
+            "replication": batch.replications[keys[0]],
+            "month": _dates(batch.calendar.month_labels)[keys[1]],
+            "age_band": BANDS.label(keys[2]),
+            "category_of_need": CATEGORIES.label(keys[3]),
+            "uasc": keys[4].astype(bool),
+            "children": counts,
+        }
+    )
+
+
+def _exits(batch: Batch) -> pd.DataFrame:
+    records = batch.records
+    left = [~np.isnan(r.exit_day) for r in records]
+    position = np.concatenate([np.full(int(k.sum()), i) for i, k in enumerate(left)])
+    day = np.concatenate([r.exit_day[k] for r, k in zip(records, left, strict=True)])
+    route = np.concatenate([r.exit_route[k] for r, k in zip(records, left, strict=True)])
+    birth = np.concatenate([r.cohort.birth_day[k] for r, k in zip(records, left, strict=True)])
+    sizes = [len(records), len(batch.calendar.month_labels), len(ROUTES), len(BANDS)]
+    month = _month_of(day, batch.calendar)
+    keys, counts = _count([position, month, ROUTES.code(route), BANDS.code(age_band_at(birth, day))], sizes)
+    return pd.DataFrame(
+        {
+            "replication": batch.replications[keys[0]],
+            "month": _dates(batch.calendar.month_labels)[keys[1]],
+            "route": ROUTES.label(keys[2]),
+            "age_band": BANDS.label(keys[3]),
+            "children": counts,
+        }
+    )
+
+
+def _gaps(batch: Batch) -> pd.DataFrame:
+    """Placements not in the child's first-choice pool: count by start month and child-days by month."""
+    placements = batch.placements
+    p, position, birth = batch.rows((placements[:, 6] == IN_CARE) & (placements[:, 1] != placements[:, 3]))
+    pools = batch.pools
+    band = age_band_at(birth, p[:, 4])
+    need, wanted, used = (p[:, column].astype(np.int64) for column in (2, 3, 1))
+    sizes = [len(batch.records), len(NEEDS), len(pools), len(pools), len(BANDS)]
+    keys, group = _groups([position, NEEDS.code(need), pools.code(wanted), pools.code(used), BANDS.code(band)], sizes)
+    n_groups, n_months = len(keys[0]), len(batch.calendar.month_labels)
+    child_days = _days_by_group(group, n_groups, p[:, 4], p[:, 5], batch.calendar)
+    started = np.bincount(group * n_months + _month_of(p[:, 4], batch.calendar), minlength=n_groups * n_months)
+    started = started[: n_groups * n_months].reshape(n_groups, n_months)
+    g, month = np.nonzero((child_days > 0) | (started > 0))
+    order = np.lexsort((keys[4][g], keys[3][g], keys[2][g], keys[1][g], month, keys[0][g]))
+    g, month = g[order], month[order]
+    return pd.DataFrame(
+        {
+            "replication": batch.replications[keys[0][g]],
+            "month": _dates(batch.calendar.month_labels)[month],
+            "need": NEEDS.label(keys[1][g]),
+            "wanted_pool": pools.label(keys[2][g]),
+            "used_pool": pools.label(keys[3][g]),
+            "age_band": BANDS.label(keys[4][g]),
+            "placements": started[g, month].astype(np.int64),
+            "child_days": child_days[g, month],
+        }
+    )
+
+
+def _placement_days(batch: Batch) -> pd.DataFrame:
+    """Days of each pool's places used in each month, by placement need (post-18 arrangements by name).
+
+    `days_beyond_20_miles` counts the days of placements more than 20 miles from home.
+    """
+    p, pools = batch.placements, batch.pools
+    sizes = [len(batch.records), len(pools), len(NEEDS)]
+    pool = p[:, 1].astype(np.int64)
+    keys, group = _groups([batch.position, pools.code(pool), NEEDS.code(placement_need_index(p))], sizes)
+    totals = _days_by_group(group, len(keys[0]), p[:, 4], p[:, 5], batch.calendar)
+    far = p[:, 7] == 0
+    far_days = _days_by_group(group[far], len(keys[0]), p[far, 4], p[far, 5], batch.calendar)
+    g, month = np.nonzero(totals > 0)
+    order = np.lexsort((keys[2][g], keys[1][g], month, keys[0][g]))
+    g, month = g[order], month[order]
+    pool_index = pools.order[keys[1][g]]
+    return pd.DataFrame(
+        {
+            "replication": batch.replications[keys[0][g]],
+            "month": _dates(batch.calendar.month_labels)[month],
+            "pool": pools.labels[pool_index],
+            "need": NEEDS.label(keys[2][g]),
+            "in_house": batch.in_house[pool_index],
+            "days": totals[g, month],
+            "days_beyond_20_miles": far_days[g, month],
+        }
+    )
+
+
+def _placements_started(batch: Batch) -> pd.DataFrame:
+    """Placements of children in care started each month, by pool and need; `fallback` marks a pool outside
+    the need's preferred list (an emergency or different-kind placement)."""
+    keep = (batch.placements[:, 6] == IN_CARE) & (batch.placements[:, 4] > 0)
+    p, position = batch.placements[keep], batch.position[keep]
+    pools, scenario = batch.pools, batch.scenario
+    preferred = np.zeros((len(NEED_LABELS), len(pools)), dtype=bool)
+    for need, matching in scenario.matching.items():
+        for name in matching.pools:
+            preferred[PLACEMENT_NEEDS.index(need), list(scenario.pools).index(name)] = True
+    need, pool = p[:, 2].astype(np.int64), p[:, 1].astype(np.int64)
+    sizes = [len(batch.records), len(batch.calendar.month_labels), len(pools), len(NEEDS), 2]
+    month, far = _month_of(p[:, 4], batch.calendar), (p[:, 7] == 0).astype(np.int64)
+    keys, counts = _count([position, month, pools.code(pool), NEEDS.code(need), far], sizes)
+    pool_index, need_index = pools.order[keys[2]], NEEDS.order[keys[3]]
+    return pd.DataFrame(
+        {
+            "replication": batch.replications[keys[0]],
+            "month": _dates(batch.calendar.month_labels)[keys[1]],
+            "pool": pools.labels[pool_index],
+            "need": NEED_LABELS[need_index],
+            "in_house": batch.in_house[pool_index],
+            "fallback": ~preferred[need_index, pool_index],
+            "beyond_20_miles": keys[4].astype(bool),
+            "placements": counts,
+        }
+    )
+
+
+def _households(batch: Batch) -> pd.DataFrame:
+    days, n_pools = batch.calendar.snapshot_days, len(batch.pools)
+    dates = _dates(batch.calendar.snapshot_dates)
+    columns: dict[str, list[np.ndarray]] = {"replication": [], "date": [], "pool": [], "households": []}
+    for record, replication in zip(batch.records, batch.replications, strict=True):
+        pools = np.unique(record.households[:, 1]).astype(np.int64)
+        values = step_values(record.households, days, n_pools)[:, pools]
+        columns["replication"].append(np.full(values.size, replication))
+        columns["date"].append(np.repeat(dates, len(pools)))
+        columns["pool"].append(np.tile(batch.pools.code(pools), len(days)))
+        columns["households"].append(values.ravel())
+    table = {name: np.concatenate(parts) for name, parts in columns.items()}
+    return pd.DataFrame({**table, "pool": batch.pools.label(table["pool"])})
+
+
+def _flows(batch: Batch) -> pd.DataFrame:
+    """Children in care at the start, entering, leaving and in care at the end: one row per replication."""
+    horizon = batch.scenario.horizon.days
+    records = batch.records
+    return pd.DataFrame(
+        {
+            "replication": batch.replications,
+            "starting": [int(r.cohort.starting.sum()) for r in records],
+            "entries": [int((~r.cohort.starting).sum()) for r in records],
+            "exits": [int(np.sum(r.exit_day <= horizon)) for r in records],
+            "in_care_at_end": [int(np.sum(np.isnan(r.exit_day))) for r in records],
+            "events": [r.events for r in records],
+        }
+    )
+
+
+def _spend(batch: Batch) -> pd.DataFrame:
+    price_draws = np.concatenate([r.cohort.price for r in batch.records])
+    placements = PricedPlacements(
+        rows=batch.placements,
+        position=batch.position,
+        birth_day=batch.birth_day[batch.child],
+        price_draw=price_draws[batch.child, batch.placements[:, 8].astype(np.int64)],
+        replications=len(batch.records),
+    )
+    columns = spend_columns(placements, batch.scenario, batch.calendar.financial_years)
+    return pd.DataFrame({"replication": batch.replications[columns.pop("position")], **columns})
+
+
+# ---------------------------------------------------------------------------------------------
+# Across replications
+
+
+def summarise(table: pd.DataFrame, keys: list[str], value: str, replications: int) -> pd.DataFrame:
+    """Mean, 95% CI of the mean and P10/P50/P90 across replications of `value` by `keys`.
+
+    A combination missing from a replication's table counts as zero there.
+    """
+    wide = table.pivot_table(index=keys, columns="replication", values=value, aggfunc="sum", fill_value=0)
+    matrix = np.zeros((len(wide), replications))
+    matrix[:, : wide.shape[1]] = wide.to_numpy(dtype=float)
+    mean = matrix.mean(axis=1)
+    if replications > 1:
+        half_width = stats.t.ppf(0.975, replications - 1) * matrix.std(axis=1, ddof=1) / np.sqrt(replications)
+    else:
+        half_width = np.full(len(mean), np.nan)
+    summary = wide.index.to_frame(index=False)
+    summary["mean"] = mean
+    summary["ci95_low"] = mean - half_width
+    summary["ci95_high"] = mean + half_width
+    for q in (10, 50, 90):
+        summary[f"p{q}"] = np.percentile(matrix, q, axis=1)
+    return summary

@@ -1,0 +1,186 @@
+"""Every chart builds from small runs, shows data, carries its footnote, and saves as PNG and SVG."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from matplotlib.figure import Figure
+
+from sim.analysis.compare import Comparison, compare
+from sim.analysis.sizing import SizingCurve, finite_in_house_pools, sizing_curve
+from sim.engine.scenario import Scenario
+from sim.engine.scenario_files import load_scenario
+from sim.present import charts
+from sim.results.runner import RunResult, run
+from tests.builders import build, one_pool_scenario, rich_scenario
+
+REPLICATIONS = 3
+PRICED = Path(__file__).parent / "bad_scenarios" / "priced_base.toml"
+
+
+@pytest.fixture(scope="module")
+def rich() -> RunResult:
+    return run(build(rich_scenario(years=3)), replications=REPLICATIONS)
+
+
+@pytest.fixture(scope="module")
+def one_pool() -> RunResult:
+    return run(build(one_pool_scenario(years=3)), replications=REPLICATIONS)
+
+
+@pytest.fixture(scope="module")
+def priced_scenario() -> Scenario:
+    return load_scenario(PRICED)
+
+
+@pytest.fixture(scope="module")
+def priced(priced_scenario: Scenario) -> RunResult:
+    return run(priced_scenario, replications=REPLICATIONS)
+
+
+@pytest.fixture(scope="module")
+def comparison(priced_scenario: Scenario) -> Comparison:
+    homes = priced_scenario.pools["homes"].model_copy(update={"capacity": 4})
+    bigger = priced_scenario.model_copy(
+        update={"name": "more home beds", "pools": {**priced_scenario.pools, "homes": homes}}
+    )
+    return compare(priced_scenario, [bigger], replications=REPLICATIONS)
+
+
+@pytest.fixture(scope="module")
+def curves(priced_scenario: Scenario) -> list[SizingCurve]:
+    return [
+        sizing_curve(priced_scenario, pool, replications=REPLICATIONS)
+        for pool in finite_in_house_pools(priced_scenario)
+    ]
+
+
+def footnote(figure: Figure) -> str:
+    notes = [text.get_text() for text in figure.texts if text.get_gid() == "footnote"]
+    assert len(notes) == 1, "every figure has exactly one footnote"
+    return notes[0]
+
+
+def check(figure: Figure, band: str = "P10-P90") -> None:
+    """A Figure with data on at least one axes, and a footnote naming the replications and the band."""
+    assert isinstance(figure, Figure)
+    assert any(ax.lines or ax.patches or ax.collections for ax in figure.axes)
+    note = " ".join(footnote(figure).split())
+    assert f"{REPLICATIONS} replications" in note
+    assert band in note
+
+
+def test_fan_chart_has_a_panel_per_need_with_children(rich: RunResult) -> None:
+    figure = charts.fan_chart(rich)
+    check(figure)
+    needs = set(rich.tables["stock"]["need"])
+    assert len(figure.axes) == len(needs)
+    assert "rich" in footnote(figure)
+
+
+def test_overlay_draws_one_line_per_scenario(rich: RunResult, one_pool: RunResult) -> None:
+    figure = charts.overlay([rich, one_pool])
+    check(figure)
+    (ax,) = figure.axes
+    assert [line.get_label() for line in ax.lines] == ["rich", "one pool"]
+    check(charts.overlay([rich, one_pool], need="residential"))
+    with pytest.raises(ValueError):
+        charts.overlay([])
+
+
+def test_occupancy_has_a_panel_per_finite_in_house_pool(rich: RunResult) -> None:
+    figure = charts.occupancy(rich)
+    check(figure)
+    assert [ax.get_title() for ax in figure.axes] == finite_in_house_pools(rich.scenario)
+
+
+def test_occupancy_without_a_finite_in_house_pool_says_so() -> None:
+    result = run(build(one_pool_scenario(capacity="unlimited", years=1)), replications=REPLICATIONS)
+    figure = charts.occupancy(result)
+    assert "No finite in-house pool" in " ".join(t.get_text() for ax in figure.axes for t in ax.texts)
+    assert f"{REPLICATIONS} replications" in footnote(figure)
+
+
+def test_gap_by_need_stacks_bars_per_financial_year(rich: RunResult) -> None:
+    figure = charts.gap_by_need(rich)
+    check(figure)
+    (ax,) = figure.axes
+    assert len(ax.get_xticks()) == len(rich.calendar.financial_years.labels)
+
+
+def test_spend_by_pool_is_none_without_a_price_book(rich: RunResult, priced: RunResult) -> None:
+    assert charts.spend_by_pool(rich) is None
+    figure = charts.spend_by_pool(priced)
+    check(figure)
+    assert "£ million" in figure.axes[0].get_ylabel()
+
+
+def test_differences_has_a_panel_per_unit(comparison: Comparison) -> None:
+    year = comparison.base.calendar.financial_years.labels[-1]
+    figure = charts.differences(comparison, year)
+    check(figure, band="95% confidence interval of the mean difference")
+    units = [ax.get_xlabel() for ax in figure.axes]
+    assert any("£ million" in unit for unit in units)
+    single = charts.differences(comparison, year, measures=["placed_in_house"])
+    assert len(single.axes) == 1
+    with pytest.raises(ValueError, match="available"):
+        charts.differences(comparison, "1999-00")
+
+
+def test_sizing_has_a_panel_per_curve(curves: list[SizingCurve], priced_scenario: Scenario) -> None:
+    figure = charts.sizing(curves, priced_scenario.name, REPLICATIONS)
+    check(figure, band="No band")
+    assert [ax.get_title() for ax in figure.axes] == [curve.pool for curve in curves]
+
+
+def test_save_writes_png_and_svg(rich: RunResult, tmp_path: Path) -> None:
+    paths = charts.save(charts.gap_by_need(rich), tmp_path / "charts" / "gap.2020")
+    assert [path.name for path in paths] == ["gap.2020.png", "gap.2020.svg"]
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in paths[1].read_bytes()[:2000]
+    assert all(path.stat().st_size > 1000 for path in paths)
+
+
+@pytest.mark.parametrize("chart", ["fan", "overlay", "occupancy", "spend", "differences", "sizing"])
+def test_every_chart_renders(
+    chart: str,
+    rich: RunResult,
+    priced: RunResult,
+    comparison: Comparison,
+    curves: list[SizingCurve],
+    tmp_path: Path,
+) -> None:
+    """Drawing runs the layout engine, which is where a bad panel or footnote would fail."""
+    figures = {
+        "fan": lambda: charts.fan_chart(rich),
+        "overlay": lambda: charts.overlay([priced, *comparison.what_ifs]),
+        "occupancy": lambda: charts.occupancy(priced),
+        "spend": lambda: charts.spend_by_pool(priced),
+        "differences": lambda: charts.differences(comparison, comparison.base.calendar.financial_years.labels[0]),
+        "sizing": lambda: charts.sizing(curves, "priced", REPLICATIONS),
+    }
+    png, svg = charts.save(figures[chart](), tmp_path / chart)
+    assert png.stat().st_size > 0 and svg.stat().st_size > 0
+
+
+def test_long_text_from_a_scenario_is_cut_short_in_every_footnote_and_label(priced: RunResult) -> None:
+    """A 900 KB description once made one chart take 40 s: it is wrapped into every footnote."""
+    words = "a sentence of the description " * 30_000
+    name = "N" * 5_000
+    long = dataclasses.replace(priced, scenario=priced.scenario.model_copy(update={"description": words, "name": name}))
+    for chart in (charts.fan_chart, charts.occupancy, charts.gap_by_need, charts.spend_by_pool):
+        figure = chart(long)
+        note = " ".join(footnote(figure).split())
+        assert f"{REPLICATIONS} replications" in note and "…" in note
+        assert note.count("a sentence") <= charts.MAX_DESCRIPTION_CHARS // len("a sentence of the description ") + 1
+        assert "N" * (charts.MAX_NAME_CHARS - 1) in note and "N" * charts.MAX_NAME_CHARS not in note
+    (ax,) = charts.overlay([long]).axes
+    assert [len(line.get_label()) for line in ax.lines] == [charts.MAX_NAME_CHARS]
+
+
+def test_short_text_is_kept_whole_and_long_text_ends_in_an_ellipsis() -> None:
+    assert charts.short("  Cheshire East\nbaseline  ", 300) == "Cheshire East baseline"
+    cut = charts.short("word " * 100, 40)
+    assert len(cut) <= 40 and cut.endswith("…") and cut.startswith("word word")
