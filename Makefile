@@ -2,6 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+OUT ?= out
 
 .PHONY: run test bench app clean
 
@@ -12,9 +13,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/sufficiency run scenarios/cheshire_east/baseline.toml --replications 50 --out out/cheshire_east_baseline
-	$(BIN)/sufficiency run scenarios/cheshire_east/add_two_homes.toml --replications 50 --out out/cheshire_east_add_two_homes
-	$(BIN)/sufficiency compare scenarios/cheshire_east/baseline.toml scenarios/cheshire_east/add_two_homes.toml --replications 100 --jobs 2 --out out/cheshire_east_two_homes_comparison
+	$(BIN)/sufficiency run scenarios/cheshire_east/baseline.toml --replications 50 --out $(OUT)/cheshire_east_baseline
+	$(BIN)/sufficiency run scenarios/cheshire_east/add_two_homes.toml --replications 50 --out $(OUT)/cheshire_east_add_two_homes
+	$(BIN)/sufficiency compare scenarios/cheshire_east/baseline.toml scenarios/cheshire_east/add_two_homes.toml --replications 100 --jobs 2 --out $(OUT)/cheshire_east_two_homes_comparison
 
 test: $(STAMP)
 	$(BIN)/ruff check .

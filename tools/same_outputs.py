@@ -3,12 +3,14 @@
 Used to show that a change which must not change behaviour (a refactor, a faster table) leaves every file
 that `make run` writes as it was:
 
-    make run && cp -r out /tmp/outputs_before      # on the commit before the change
-    make run && python tools/same_outputs.py /tmp/outputs_before out
+    make run OUT=/tmp/outputs_before      # on the commit before the change
+    make run OUT=/tmp/outputs_after       # on the commit after it
+    .venv/bin/python tools/same_outputs.py /tmp/outputs_before /tmp/outputs_after
 
 Each file is compared by what it holds, ignoring only what differs between two runs of the same commit:
 - Parquet tables: the same columns, dtypes and values, exactly;
-- `run.json`: equal apart from `wall_seconds`; the output marker: equal apart from `written`;
+- `run.json`: equal apart from `wall_seconds`; the output marker: equal apart from `written` and
+  `command` (which names the `--out` folder);
 - the finance workbook: every sheet's cell values (the zip's own timestamps differ run to run);
 - SVG charts: equal once matplotlib's random clip-path ids are numbered in order of appearance;
 - everything else (CSV, text, the HTML report with its embedded PNG charts, PNG files): byte for byte.
@@ -26,7 +28,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 
-RUN_TO_RUN = {"run.json": {"wall_seconds"}, ".sufficiency-output.json": {"written"}}
+RUN_TO_RUN = {"run.json": {"wall_seconds"}, ".sufficiency-output.json": {"written", "command"}}
 CLIP_ID = re.compile(r"\bp[0-9a-f]{10}\b")
 
 
