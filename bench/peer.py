@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 
 from sim.analysis.sizing import erlang_b
-from sim.engine.model import IN_CARE, simulate_replication
+from sim.engine.model import IN_CARE, PlacementColumn, simulate_replication
 from sim.engine.scenario import Scenario
 from sim.engine.scenario_files import scenario_from_dict
 from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR
@@ -90,8 +90,9 @@ def ours(system: LossSystem, replications: int, seed: int = 1) -> BlockingEstima
     started = time.perf_counter()
     for replication in range(replications):
         p = simulate_replication(scenario, seed, replication).placements
-        counted = p[(p[:, 6] == IN_CARE) & (p[:, 4] >= low) & (p[:, 4] < high)]
-        shares.append(float(np.mean(counted[:, 1] != 0)) if len(counted) else 0.0)
+        start = p[:, PlacementColumn.START]
+        counted = p[(p[:, PlacementColumn.KIND] == IN_CARE) & (start >= low) & (start < high)]
+        shares.append(float(np.mean(counted[:, PlacementColumn.POOL] != 0)) if len(counted) else 0.0)
         arrivals += len(counted)
     return _estimate("ours (SimPy)", shares, time.perf_counter() - started, arrivals)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.engine.model import IN_CARE, simulate_replication
+from sim.engine.model import IN_CARE, PlacementColumn, simulate_replication
 from tests.builders import build, one_pool_scenario
 
 WARM_UP_DAYS = 365.0
@@ -48,8 +48,9 @@ def test_share_not_placed_in_finite_pool_matches_erlang_b(capacity: int, load: f
     shares = []
     for replication in range(40):
         placements = simulate_replication(scenario, seed=11, replication=replication).placements
-        first = placements[(placements[:, 4] >= WARM_UP_DAYS) & (placements[:, 6] == IN_CARE)]
-        shares.append(np.mean(first[:, 1] != 0))  # pool 0 is the finite in-house pool
+        in_care = placements[:, PlacementColumn.KIND] == IN_CARE
+        first = placements[(placements[:, PlacementColumn.START] >= WARM_UP_DAYS) & in_care]
+        shares.append(np.mean(first[:, PlacementColumn.POOL] != 0))  # pool 0 is the finite in-house pool
     low, high = confidence_interval(np.array(shares), 0.99)
     assert low <= erlang_b(capacity, load) <= high
 
@@ -70,13 +71,13 @@ def test_unlimited_pool_occupancy_matches_m_g_infinity_and_littles_law() -> None
     occupancy, arrivals_rate, stays = [], [], []
     for replication in range(30):
         record = simulate_replication(scenario, seed=5, replication=replication)
-        p = record.placements
+        start, end = record.placements[:, PlacementColumn.START], record.placements[:, PlacementColumn.END]
         # Time-average occupancy over the window, from the placement intervals.
-        overlap = np.clip(np.minimum(p[:, 5], window[1]) - np.maximum(p[:, 4], window[0]), 0, None)
+        overlap = np.clip(np.minimum(end, window[1]) - np.maximum(start, window[0]), 0, None)
         occupancy.append(overlap.sum() / (window[1] - window[0]))
-        entered = p[(p[:, 4] >= window[0]) & (p[:, 4] < window[1])]
-        arrivals_rate.append(len(entered) / (window[1] - window[0]))
-        stays.append(np.mean(np.minimum(entered[:, 5], horizon) - entered[:, 4]))
+        entered = (start >= window[0]) & (start < window[1])
+        arrivals_rate.append(entered.sum() / (window[1] - window[0]))
+        stays.append(np.mean(np.minimum(end[entered], horizon) - start[entered]))
     expected = rate_per_year / 365.25 * mean_stay
     low, high = confidence_interval(np.array(occupancy), 0.99)
     assert low <= expected <= high

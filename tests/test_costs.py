@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from sim.cli import main
 from sim.engine.demand import draw_cohort
-from sim.engine.model import simulate_replication
+from sim.engine.model import PlacementColumn, simulate_replication
 from sim.engine.scenario_files import load_scenario
 from sim.results.budget import budget_summary
 from sim.results.runner import run
@@ -132,11 +132,12 @@ def test_price_draws_are_reproducible_and_shared_across_capacity_changes(priced_
 
 def test_drawn_prices_follow_the_lognormal_and_show_the_heavy_tail(priced_rich) -> None:
     dist = priced_rich.prices.pools["external_homes"].weekly_distribution
-    prices = []
+    prices, external_homes = [], list(priced_rich.pools).index("external_homes")
     for replication in range(10):
         record = simulate_replication(priced_rich, seed=4, replication=replication)
-        p = record.placements[record.placements[:, 1] == list(priced_rich.pools).index("external_homes")]
-        prices.append(dist.frozen().ppf(record.cohort.price[p[:, 0].astype(int), p[:, 8].astype(int)]))
+        p = record.placements[record.placements[:, PlacementColumn.POOL] == external_homes]
+        child, draw = p[:, PlacementColumn.CHILD].astype(int), p[:, PlacementColumn.DRAW].astype(int)
+        prices.append(dist.frozen().ppf(record.cohort.price[child, draw]))
     prices = np.concatenate(prices)
     assert len(prices) > 100
     assert np.median(prices) == pytest.approx(4000, rel=0.15)

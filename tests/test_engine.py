@@ -8,8 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.engine.demand import AGE_18_DAYS, draw_cohort
-from sim.engine.model import IN_CARE, STAYING_PUT, simulate_replication
+from sim.engine.demand import AGE_18_DAYS, PLACEMENT_DRAWS, draw_cohort
+from sim.engine.model import (
+    IN_CARE,
+    LOG_COLUMNS,
+    PLACEMENT_COLUMNS,
+    STAYING_CLOSE,
+    STAYING_PUT,
+    LogColumn,
+    PlacementColumn,
+    simulate_replication,
+)
 from sim.engine.scenario_files import load_scenario
 from sim.results.runner import run
 from tests.builders import build, one_pool_scenario, rich_scenario
@@ -27,14 +36,51 @@ def test_children_are_conserved_in_every_replication(rich_records) -> None:
         cohort = record.cohort
         starting, entries = int(cohort.starting.sum()), int((~cohort.starting).sum())
         exits = int(np.sum(~np.isnan(record.exit_day)))
-        p = record.placements
-        in_care_at_end = len(np.unique(p[(p[:, 6] == IN_CARE) & np.isinf(p[:, 5]), 0]))
-        assert starting + entries - exits == in_care_at_end
+        in_care = record.placements[record.placements[:, PlacementColumn.KIND] == IN_CARE]
+        child, start, end = (in_care[:, c] for c in (PlacementColumn.CHILD, PlacementColumn.START, PlacementColumn.END))
+        assert starting + entries - exits == len(np.unique(child[np.isinf(end)]))
         # Every child in care holds exactly one open placement at any time: never two, never none.
-        in_care = p[p[:, 6] == IN_CARE]
-        per_child = in_care[np.argsort(in_care[:, 0] * 1e6 + in_care[:, 4], kind="stable")]
-        same_child = per_child[1:, 0] == per_child[:-1, 0]
-        assert np.allclose(per_child[1:, 4][same_child], per_child[:-1, 5][same_child])
+        order = np.argsort(child * 1e6 + start, kind="stable")
+        child, start, end = child[order], start[order], end[order]
+        same_child = child[1:] == child[:-1]
+        assert np.allclose(start[1:][same_child], end[:-1][same_child])
+
+
+def test_the_column_names_match_the_rows_the_event_loop_writes(rich_records) -> None:
+    """The event loop builds and reads rows by position; read back by name, each column holds its field."""
+    for names, namespace in ((PLACEMENT_COLUMNS, PlacementColumn), (LOG_COLUMNS, LogColumn)):
+        assert {k: v for k, v in vars(namespace).items() if k.isupper()} == {n.upper(): i for i, n in enumerate(names)}
+    for record in rich_records:
+        cohort, p = record.cohort, record.placements
+        field = {name: p[:, getattr(PlacementColumn, name.upper())] for name in PLACEMENT_COLUMNS}
+        child = field["child"].astype(int)
+        first = np.unique(child, return_index=True)[1]  # each child's first placement (rows are in time order)
+        assert len(first) == cohort.size
+        np.testing.assert_array_equal(field["start"][first], np.where(cohort.starting, 0.0, cohort.entry_day))
+        np.testing.assert_array_equal(field["need"][first], cohort.seg_need[:, 0])
+        starting = first[cohort.starting]
+        np.testing.assert_array_equal(field["pool"][starting], cohort.start_pool[cohort.starting])
+        assert set(np.unique(field["kind"])) == {IN_CARE, STAYING_PUT, STAYING_CLOSE}
+        assert set(np.unique(field["within_20_miles"])) == {0.0, 1.0}
+        assert (field["end"] >= field["start"]).all() and np.isinf(field["end"]).any()
+        post_18 = field["kind"] != IN_CARE
+        np.testing.assert_array_equal(field["wanted"][post_18], field["pool"][post_18])
+        # Staying Put continues the in-care placement: same child, pool, need and draw, from the day it ends.
+        staying = np.flatnonzero(field["kind"] == STAYING_PUT)
+        before = np.array([np.flatnonzero(child[:row] == child[row])[-1] for row in staying])
+        for name in ("child", "pool", "need", "draw"):
+            np.testing.assert_array_equal(field[name][staying], field[name][before])
+        np.testing.assert_array_equal(field["start"][staying], field["end"][before])
+        # Every other placement takes the child's next draw.
+        opened: dict[int, int] = {}
+        for row in np.flatnonzero(field["kind"] != STAYING_PUT):
+            opened[child[row]] = opened.get(child[row], -1) + 1
+            assert field["draw"][row] == opened[child[row]] % PLACEMENT_DRAWS
+        log = record.capacity
+        assert (log[: len(RICH.pools), LogColumn.DAY] == 0).all()
+        np.testing.assert_array_equal(log[: len(RICH.pools), LogColumn.POOL], np.arange(len(RICH.pools)))
+        capacity = [np.inf if pool.unlimited else pool.capacity for pool in RICH.pools.values()]
+        np.testing.assert_array_equal(log[: len(RICH.pools), LogColumn.VALUE], capacity)
 
 
 def test_conservation_in_the_result_tables() -> None:
@@ -51,23 +97,24 @@ def test_conservation_in_the_result_tables() -> None:
 def test_no_pool_is_ever_above_its_capacity(rich_records) -> None:
     for record in rich_records:
         p = record.placements
-        for pool in np.unique(record.capacity[:, 1]).astype(int):
-            log = record.capacity[record.capacity[:, 1] == pool]
-            if np.isinf(log[0, 2]):
+        for pool in np.unique(record.capacity[:, LogColumn.POOL]).astype(int):
+            log = record.capacity[record.capacity[:, LogColumn.POOL] == pool]
+            if np.isinf(log[0, LogColumn.VALUE]):
                 continue
-            rows = p[p[:, 1] == pool]
-            times = np.unique(np.concatenate([rows[:, 4], rows[np.isfinite(rows[:, 5]), 5], log[:, 0]]))
-            occupied = ((rows[:, 4][None, :] <= times[:, None]) & (times[:, None] < rows[:, 5][None, :])).sum(axis=1)
-            capacity = log[np.searchsorted(log[:, 0], times, side="right") - 1, 2]
+            rows = p[p[:, PlacementColumn.POOL] == pool]
+            start, end = rows[:, PlacementColumn.START], rows[:, PlacementColumn.END]
+            times = np.unique(np.concatenate([start, end[np.isfinite(end)], log[:, LogColumn.DAY]]))
+            occupied = ((start[None, :] <= times[:, None]) & (times[:, None] < end[None, :])).sum(axis=1)
+            capacity = log[np.searchsorted(log[:, LogColumn.DAY], times, side="right") - 1, LogColumn.VALUE]
             assert (occupied <= capacity).all(), f"pool {pool} over capacity"
             assert (capacity >= 0).all()
 
 
 def test_no_child_in_care_on_or_after_their_18th_birthday(rich_records) -> None:
     for record in rich_records:
-        p = record.placements[record.placements[:, 6] == IN_CARE]
-        birthday_18 = record.cohort.birth_day[p[:, 0].astype(int)] + AGE_18_DAYS
-        ends = np.minimum(p[:, 5], RICH.horizon.days)  # placements open at the horizon end are infinite
+        p = record.placements[record.placements[:, PlacementColumn.KIND] == IN_CARE]
+        birthday_18 = record.cohort.birth_day[p[:, PlacementColumn.CHILD].astype(int)] + AGE_18_DAYS
+        ends = np.minimum(p[:, PlacementColumn.END], RICH.horizon.days)  # open at the horizon end: infinite
         assert (ends <= birthday_18 + 1e-9).all()
         left = ~np.isnan(record.exit_day)
         assert (record.exit_day[left] <= record.cohort.birthday_18[left] + 1e-9).all()
@@ -96,7 +143,8 @@ def test_scenarios_differing_in_capacity_see_the_same_children() -> None:
     # ... while where they are placed does change.
     a = simulate_replication(RICH, 4, 0).placements
     b = simulate_replication(build(bigger), 4, 0).placements
-    assert np.sum(a[:, 1] == pools.index("homes")) < np.sum(b[:, 1] == pools.index("homes"))
+    homes = pools.index("homes")
+    assert np.sum(a[:, PlacementColumn.POOL] == homes) < np.sum(b[:, PlacementColumn.POOL] == homes)
 
 
 def test_zero_in_house_capacity_sends_all_demand_elsewhere_as_gap() -> None:
@@ -133,11 +181,12 @@ def test_staying_put_probability_one_keeps_every_carer_place_until_21() -> None:
     record = simulate_replication(scenario, seed=8, replication=0)
     p, horizon = record.placements, scenario.horizon.days
     leavers = np.flatnonzero(~np.isnan(record.exit_day))
-    staying = p[p[:, 6] == STAYING_PUT]
+    staying = p[p[:, PlacementColumn.KIND] == STAYING_PUT]
     assert len(leavers) > 50
-    assert sorted(staying[:, 0].astype(int)) == sorted(leavers)
-    birthday_21 = record.cohort.birth_day[staying[:, 0].astype(int)] + 21 * 365.25
-    ends = np.where(np.isinf(staying[:, 5]), np.minimum(birthday_21, horizon), staying[:, 5])
+    assert sorted(staying[:, PlacementColumn.CHILD].astype(int)) == sorted(leavers)
+    birthday_21 = record.cohort.birth_day[staying[:, PlacementColumn.CHILD].astype(int)] + 21 * 365.25
+    end = staying[:, PlacementColumn.END]
+    ends = np.where(np.isinf(end), np.minimum(birthday_21, horizon), end)
     np.testing.assert_allclose(ends, np.minimum(birthday_21, horizon))
     # The young people hold in-house places: occupancy is the in-care stock plus those staying put.
     result = run(scenario, replications=1, seed=8)
@@ -178,10 +227,10 @@ def test_foster_carer_recruitment_adds_households_at_the_approval_rate() -> None
 def test_capacity_closures_wait_for_children_to_leave() -> None:
     record = simulate_replication(RICH, seed=5, replication=0)
     homes = list(RICH.pools).index("homes")
-    log = record.capacity[record.capacity[:, 1] == homes]
-    assert log[0, 2] == 5
-    assert log[-1, 2] == 4  # 5 + 2 - 3, reached once enough children had left
-    assert np.all(np.diff(log[:, 0]) >= 0)
+    log = record.capacity[record.capacity[:, LogColumn.POOL] == homes]
+    assert log[0, LogColumn.VALUE] == 5
+    assert log[-1, LogColumn.VALUE] == 4  # 5 + 2 - 3, reached once enough children had left
+    assert np.all(np.diff(log[:, LogColumn.DAY]) >= 0)
 
 
 def test_share_of_days_beyond_20_miles_follows_the_pool_locality() -> None:
@@ -199,11 +248,11 @@ def test_children_in_care_at_the_start_outside_their_first_choice_are_a_gap() ->
     }
     raw["step_back"] = {"enabled": True, "min_days": 0, "probability": 1.0}
     record = simulate_replication(build(raw), seed=1, replication=0)
-    first = record.placements[record.placements[:, 4] == 0]
-    assert (first[:, 3] == 0).all()  # they wanted the in-house pool
-    moved = record.placements[record.placements[:, 4] > 0]
+    first = record.placements[record.placements[:, PlacementColumn.START] == 0]
+    assert (first[:, PlacementColumn.WANTED] == 0).all()  # they wanted the in-house pool
+    moved = record.placements[record.placements[:, PlacementColumn.START] > 0]
     assert len(moved) == 0  # with step-back at once, each moved into a free in-house place on day 0
-    again = record.placements[(record.placements[:, 1] == 0)]
+    again = record.placements[(record.placements[:, PlacementColumn.POOL] == 0)]
     assert len(again) == 12
 
 
@@ -245,8 +294,8 @@ def test_staying_close_takes_a_place_in_its_pool_for_residential_leavers() -> No
         "staying_close": {"probability": 1.0, "pool": "close", "duration": {"distribution": "fixed", "days": 100}}
     }
     record = simulate_replication(build(raw), seed=2, replication=0)
-    close = record.placements[record.placements[:, 1] == list(build(raw).pools).index("close")]
+    close = record.placements[record.placements[:, PlacementColumn.POOL] == list(build(raw).pools).index("close")]
     assert len(close) > 0
-    finished = close[np.isfinite(close[:, 5])]
-    np.testing.assert_allclose(finished[:, 5] - finished[:, 4], 100.0)
-    assert (close[:, 6] == 2).all()  # STAYING_CLOSE kind, off the in-care stock
+    finished = close[np.isfinite(close[:, PlacementColumn.END])]
+    np.testing.assert_allclose(finished[:, PlacementColumn.END] - finished[:, PlacementColumn.START], 100.0)
+    assert (close[:, PlacementColumn.KIND] == STAYING_CLOSE).all()  # off the in-care stock

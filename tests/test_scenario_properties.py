@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.engine.demand import AGE_18_DAYS
-from sim.engine.model import IN_CARE, ReplicationRecord, simulate_replication
+from sim.engine.model import IN_CARE, LogColumn, PlacementColumn, ReplicationRecord, simulate_replication
 from sim.engine.scenario import Horizon, Scenario
 from sim.engine.scenario_files import scenario_from_dict
 from sim.engine.vocabulary import DAYS_PER_YEAR
@@ -123,7 +123,8 @@ def _check_conservation(scenario: Scenario, records: list[ReplicationRecord], ta
     for record in records:
         row = flows.loc[record.replication]
         p = record.placements
-        open_in_care = p[(p[:, 6] == IN_CARE) & np.isinf(p[:, 5]), 0]
+        open_in_care = p[(p[:, PlacementColumn.KIND] == IN_CARE) & np.isinf(p[:, PlacementColumn.END])]
+        open_in_care = open_in_care[:, PlacementColumn.CHILD]
         assert len(open_in_care) == len(np.unique(open_in_care)) == row["in_care_at_end"]  # one place each
         assert row["starting"] == record.cohort.starting.sum()
         assert row["entries"] + row["starting"] == record.cohort.size
@@ -139,15 +140,16 @@ def _check_conservation(scenario: Scenario, records: list[ReplicationRecord], ta
 def _check_capacity(record: ReplicationRecord) -> None:
     """Occupied places (children in care and young people staying put or close) never exceed capacity."""
     p, log = record.placements, record.capacity
-    assert (log[:, 2] >= 0).all()
-    for pool in np.unique(log[:, 1]).astype(int):
-        changes = log[log[:, 1] == pool]
-        if np.isinf(changes[0, 2]):
+    assert (log[:, LogColumn.VALUE] >= 0).all()
+    for pool in np.unique(log[:, LogColumn.POOL]).astype(int):
+        changes = log[log[:, LogColumn.POOL] == pool]
+        if np.isinf(changes[0, LogColumn.VALUE]):
             continue
-        rows = p[p[:, 1] == pool]
-        times = np.unique(np.concatenate([rows[:, 4], changes[:, 0]]))
-        occupied = ((rows[None, :, 4] <= times[:, None]) & (times[:, None] < rows[None, :, 5])).sum(axis=1)
-        capacity = changes[np.searchsorted(changes[:, 0], times, side="right") - 1, 2]
+        rows = p[p[:, PlacementColumn.POOL] == pool]
+        start, end = rows[:, PlacementColumn.START], rows[:, PlacementColumn.END]
+        times = np.unique(np.concatenate([start, changes[:, LogColumn.DAY]]))
+        occupied = ((start[None, :] <= times[:, None]) & (times[:, None] < end[None, :])).sum(axis=1)
+        capacity = changes[np.searchsorted(changes[:, LogColumn.DAY], times, side="right") - 1, LogColumn.VALUE]
         over = np.flatnonzero(occupied > capacity)
         assert not len(over), f"pool {pool}: {occupied[over[0]]} occupied, capacity {capacity[over[0]]}"
 
@@ -155,11 +157,11 @@ def _check_capacity(record: ReplicationRecord) -> None:
 def _check_ageing_out(scenario: Scenario, record: ReplicationRecord) -> None:
     """In-care placements end by the 18th birthday; post-18 arrangements begin on it."""
     p = record.placements
-    birthday_18 = record.cohort.birth_day[p[:, 0].astype(int)] + AGE_18_DAYS
-    in_care = p[:, 6] == IN_CARE
-    ends = np.minimum(p[:, 5], scenario.horizon.days)  # a placement open at the horizon end has end = inf
+    birthday_18 = record.cohort.birth_day[p[:, PlacementColumn.CHILD].astype(int)] + AGE_18_DAYS
+    in_care = p[:, PlacementColumn.KIND] == IN_CARE
+    ends = np.minimum(p[:, PlacementColumn.END], scenario.horizon.days)  # open at the horizon end: end = inf
     assert (ends[in_care] <= birthday_18[in_care] + TOLERANCE_DAYS).all()
-    assert (p[~in_care, 4] >= birthday_18[~in_care] - TOLERANCE_DAYS).all()
+    assert (p[~in_care, PlacementColumn.START] >= birthday_18[~in_care] - TOLERANCE_DAYS).all()
     left = ~np.isnan(record.exit_day)
     assert (record.exit_day[left] <= record.cohort.birthday_18[left] + TOLERANCE_DAYS).all()
 
@@ -168,11 +170,11 @@ def _check_age_ranges(scenario: Scenario, record: ReplicationRecord) -> None:
     """A child placed during the run is within the pool's ages when placed. Children in care on the start
     date sit where the scenario puts them (the model does not move them)."""
     p = record.placements
-    child = p[:, 0].astype(int)
-    placed = (p[:, 6] == IN_CARE) & ~(record.cohort.starting[child] & (p[:, 4] == 0))
-    age = p[:, 4] - record.cohort.birth_day[child]
+    child, start = p[:, PlacementColumn.CHILD].astype(int), p[:, PlacementColumn.START]
+    placed = (p[:, PlacementColumn.KIND] == IN_CARE) & ~(record.cohort.starting[child] & (start == 0))
+    age = start - record.cohort.birth_day[child]
     limits = np.array([(pool.min_age, pool.max_age) for pool in scenario.pools.values()]) * DAYS_PER_YEAR
-    low, high = limits[p[:, 1].astype(int)].T
+    low, high = limits[p[:, PlacementColumn.POOL].astype(int)].T
     outside = placed & ((age < low - TOLERANCE_DAYS) | (age >= high))
     assert not outside.any(), f"{outside.sum()} placement(s) outside the pool's ages, e.g. {p[outside][0]}"
 

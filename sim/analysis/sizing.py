@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.engine.model import IN_CARE, simulate_replication
+from sim.engine.model import IN_CARE, PlacementColumn, simulate_replication
 from sim.engine.scenario import Scenario
 
 TARGETS = (0.80, 0.90, 0.95)
@@ -77,9 +77,9 @@ def sizing_curve(scenario: Scenario, pool: str, replications: int, seed: int | N
     counts = []
     for replication in range(replications):
         p = simulate_replication(free, seed, replication).placements
-        p = p[p[:, 1] == index]
+        p = p[p[:, PlacementColumn.POOL] == index]
         days = np.arange(*window(scenario), 1.0)
-        starts, ends = np.sort(p[:, 4]), np.sort(p[:, 5])
+        starts, ends = np.sort(p[:, PlacementColumn.START]), np.sort(p[:, PlacementColumn.END])
         counts.append(np.searchsorted(starts, days, side="right") - np.searchsorted(ends, days, side="right"))
     occupancy = np.bincount(np.concatenate(counts)) / sum(len(c) for c in counts)
     # With Poisson arrivals the unlimited pool's occupancy is Poisson (M/G/infinity) with the run's mean;
@@ -111,8 +111,9 @@ def share_placed(scenario: Scenario, pool: str, capacity: int, replications: int
     shares = []
     for replication in range(replications):
         p = simulate_replication(fixed_scenario, seed, replication).placements
-        wanted = p[(p[:, 3] == index) & (p[:, 6] == IN_CARE) & (p[:, 4] >= window(scenario)[0])]
-        shares.append(np.mean(wanted[:, 1] == index) if len(wanted) else np.nan)
+        in_window = (p[:, PlacementColumn.KIND] == IN_CARE) & (p[:, PlacementColumn.START] >= window(scenario)[0])
+        wanted = p[(p[:, PlacementColumn.WANTED] == index) & in_window]
+        shares.append(np.mean(wanted[:, PlacementColumn.POOL] == index) if len(wanted) else np.nan)
     shares = np.array(shares)
     half = stats.t.ppf(0.975, len(shares) - 1) * np.nanstd(shares, ddof=1) / np.sqrt(len(shares))
     return float(np.nanmean(shares)), float(np.nanmean(shares) - half), float(np.nanmean(shares) + half)

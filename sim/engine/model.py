@@ -82,13 +82,35 @@ class ReplicationRecord:
     cohort: Cohort
     exit_day: np.ndarray  # per child; NaN if still in care at the horizon end
     exit_route: np.ndarray  # per child; -1 if still in care
-    placements: np.ndarray  # (n, 9) float: see PLACEMENT_COLUMNS; `draw` indexes the child's per-placement draws
-    capacity: np.ndarray  # (n, 3) float: day, pool, capacity after the change (inf for unlimited)
-    households: np.ndarray  # (n, 3) float: day, pool, in-house fostering households after the change
+    placements: np.ndarray  # (n, 9) float: see PlacementColumn; `draw` indexes the child's per-placement draws
+    capacity: np.ndarray  # (n, 3) float, see LogColumn: capacity after the change (inf for unlimited)
+    households: np.ndarray  # (n, 3) float, see LogColumn: in-house fostering households after the change
     events: int
 
 
 PLACEMENT_COLUMNS = ("child", "pool", "need", "wanted", "start", "end", "kind", "within_20_miles", "draw")
+LOG_COLUMNS = ("day", "pool", "value")
+
+
+class PlacementColumn:
+    """Where each of PLACEMENT_COLUMNS sits in a placement row: read the record by these names.
+
+    Plain ints (an IntEnum would miss CPython's fast path for list indexing). CareSystem's event
+    loop alone builds and touches rows by position, as a global lookup per access would cost it
+    time; tests/test_engine.py checks those positions against these names.
+    """
+
+    CHILD, POOL, NEED, WANTED, START, END, KIND, WITHIN_20_MILES, DRAW = range(len(PLACEMENT_COLUMNS))
+
+
+class LogColumn:
+    """Where each of LOG_COLUMNS sits in a row of the capacity or household log.
+
+    A row is a change: its day, the pool, and the pool's places (capacity log) or in-house
+    fostering households (household log) from that day on.
+    """
+
+    DAY, POOL, VALUE = range(len(LOG_COLUMNS))
 
 
 class CareSystem:
@@ -284,14 +306,14 @@ class CareSystem:
         self.placement_count[child] = count + 1
         self.current[child] = len(self.placements)
         draw = count % PLACEMENT_DRAWS
-        # within_20_miles (column 7) is filled in from the child's draws when the replication ends
+        # a row in PLACEMENT_COLUMNS order; within_20_miles is filled in from the child's draws at the end
         self.placements.append([child, pool_index, need, wanted, self.env.now, math.nan, kind, 0.0, draw])
 
     def _close(self, child: int) -> None:
         record = self.placements[self.current[child]]
-        record[5] = self.env.now
+        record[5] = self.env.now  # end
         self.current[child] = -1
-        self._vacate(int(record[1]))
+        self._vacate(int(record[1]))  # pool
 
     def _vacate(self, pool_index: int) -> None:
         pool = self.pools[pool_index]
@@ -344,21 +366,21 @@ class CareSystem:
         if record_index < 0:
             return False
         record = self.placements[record_index]
-        if record[2] != need or record[6] != IN_CARE:
+        if record[2] != need or record[6] != IN_CARE:  # need, kind
             return False
         preferred = self.preferred[need]
-        used = int(record[1])
+        used = int(record[1])  # pool
         return used not in preferred or preferred.index(used) > preferred.index(pool_index)
 
     def _can_step_back(self, child: int, need: int, pool_index: int) -> bool:
         record = self.placements[self.current[child]]
         pool = self.pools[pool_index]
         age = self.env.now - self.birth_day[child]
-        settled = self.env.now - record[4] >= self.step_back.min_days
+        settled = self.env.now - record[4] >= self.step_back.min_days  # start
         return settled and pool.min_age_days <= age < pool.max_age_days
 
     def _step_back(self, child: int, need: int, pool_index: int) -> None:
-        wanted = int(self.placements[self.current[child]][3])
+        wanted = int(self.placements[self.current[child]][3])  # wanted
         for pool in self.pools:
             pool.waiting.pop(child, None)
         self._close(child)
@@ -372,12 +394,12 @@ class CareSystem:
         self.exit_day[child] = env.now
         self.exit_route[child] = route
         record = self.placements[self.current[child]]
-        pool_index = int(record[1])
+        pool_index = int(record[1])  # pool
         cohort = self.cohort
         if route == AGE_18 and pool_index in self.staying_put_pools and cohort.staying_put[child]:
-            record[5] = env.now  # the in-care placement ends; the young person keeps the place
+            record[5] = env.now  # end: the in-care placement ends; the young person keeps the place
             self.current[child] = len(self.placements)
-            self.placements.append(
+            self.placements.append(  # same need and draw (record[2], record[8]) as the in-care placement
                 [child, pool_index, record[2], pool_index, env.now, math.nan, STAYING_PUT, 0.0, record[8]]
             )
             self._after(cohort.staying_put_days[child], self._post_18_ends, child)
@@ -391,7 +413,7 @@ class CareSystem:
         ):
             pool = self.pools[self.staying_close_pool]
             if pool.occupied < pool.capacity:
-                self._open(child, record[2], self.staying_close_pool, self.staying_close_pool, STAYING_CLOSE)
+                self._open(child, record[2], self.staying_close_pool, self.staying_close_pool, STAYING_CLOSE)  # need
                 self._after(cohort.staying_close_days[child], self._post_18_ends, child)
 
     def _post_18_ends(self, event: simpy.Event) -> None:
@@ -464,19 +486,21 @@ class CareSystem:
     # -- results ------------------------------------------------------------------------------
 
     def _record(self) -> ReplicationRecord:
+        column = PlacementColumn
         placements = np.array(self.placements, dtype=float).reshape(-1, len(PLACEMENT_COLUMNS))
-        placements[np.isnan(placements[:, 5]), 5] = np.inf  # still open at the horizon end
-        child, pool, draw = (placements[:, column].astype(np.int64) for column in (0, 1, 8))
+        end = placements[:, column.END]  # a view: writing it writes the record
+        end[np.isnan(end)] = np.inf  # still open at the horizon end
+        child, pool, draw = (placements[:, c].astype(np.int64) for c in (column.CHILD, column.POOL, column.DRAW))
         within_20_miles = np.array([p.within_20_miles for p in self.pools])
-        placements[:, 7] = self.cohort.locality[child, draw] < within_20_miles[pool]
+        placements[:, column.WITHIN_20_MILES] = self.cohort.locality[child, draw] < within_20_miles[pool]
         return ReplicationRecord(
             replication=self.replication,
             cohort=self.cohort,
             exit_day=np.array(self.exit_day, dtype=float),
             exit_route=np.array(self.exit_route, dtype=np.int64),
             placements=placements,
-            capacity=np.array(self.capacity_log, dtype=float).reshape(-1, 3),
-            households=np.array(self.household_log, dtype=float).reshape(-1, 3),
+            capacity=np.array(self.capacity_log, dtype=float).reshape(-1, len(LOG_COLUMNS)),
+            households=np.array(self.household_log, dtype=float).reshape(-1, len(LOG_COLUMNS)),
             events=events_scheduled(self.env),
         )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.engine.demand import horizon_day
-from sim.engine.model import IN_CARE, STAYING_CLOSE, STAYING_PUT
+from sim.engine.model import IN_CARE, STAYING_CLOSE, STAYING_PUT, PlacementColumn
 from sim.engine.price_book import PoolPrice, PriceBook
 from sim.engine.scenario import Scenario
 from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR, PLACEMENT_NEEDS, POST_18_ARRANGEMENTS
@@ -101,9 +101,9 @@ def _columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 def placement_need_index(p: np.ndarray) -> np.ndarray:
     """Index into PLACEMENT_NEEDS + POST_18_ARRANGEMENTS: the need, or the post-18 arrangement holding the place."""
-    need = p[:, 2].astype(np.int64)
-    need = np.where(p[:, 6] == STAYING_PUT, len(PLACEMENT_NEEDS), need)
-    return np.where(p[:, 6] == STAYING_CLOSE, len(PLACEMENT_NEEDS) + 1, need)
+    need = p[:, PlacementColumn.NEED].astype(np.int64)
+    need = np.where(p[:, PlacementColumn.KIND] == STAYING_PUT, len(PLACEMENT_NEEDS), need)
+    return np.where(p[:, PlacementColumn.KIND] == STAYING_CLOSE, len(PLACEMENT_NEEDS) + 1, need)
 
 
 def _inflation_factors(prices: PriceBook, pool_names: list[str], years: FinancialYears) -> np.ndarray:
@@ -124,13 +124,13 @@ def _placement_spend(
 ) -> list[dict[str, np.ndarray]]:
     """Spend on one pool's placements, summed by replication and need (or post-18 arrangement)."""
     price = prices.pools[name]
-    in_pool = placements.rows[:, 1] == pool_index
+    in_pool = placements.rows[:, PlacementColumn.POOL] == pool_index
     p = placements.rows[in_pool]
     if len(p) == 0:
         return []
-    start, end = p[:, 4], np.minimum(p[:, 5], scenario.horizon.days)
+    start, end = p[:, PlacementColumn.START], np.minimum(p[:, PlacementColumn.END], scenario.horizon.days)
     days = days_by_period(start, end, years.starts, years.ends)
-    kind = p[:, 6].astype(np.int64)
+    kind = p[:, PlacementColumn.KIND].astype(np.int64)
     weekly_spend = _weekly_price_days(
         price, placements.birth_day[in_pool], placements.price_draw[in_pool], start, end, days, years
     )  # before inflation

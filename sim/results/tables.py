@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.engine.model import IN_CARE, ReplicationRecord
+from sim.engine.model import IN_CARE, LogColumn, PlacementColumn, ReplicationRecord
 from sim.engine.scenario import Scenario
 from sim.engine.vocabulary import (
     AGE_BAND_BOUNDS_YEARS,
@@ -158,7 +158,7 @@ class Batch:
         self.position = np.repeat(np.arange(len(records)), [len(r.placements) for r in records])
         offsets = np.cumsum([0] + [r.cohort.size for r in records[:-1]])
         self.birth_day = np.concatenate([r.cohort.birth_day for r in records])
-        self.child = self.placements[:, 0].astype(np.int64) + offsets[self.position]
+        self.child = self.placements[:, PlacementColumn.CHILD].astype(np.int64) + offsets[self.position]
 
     def rows(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Placements kept, their batch positions and the birth days of their children."""
@@ -235,10 +235,11 @@ def _days_by_group(group: np.ndarray, n_groups: int, start: np.ndarray, end: np.
 def _band_pieces(p: np.ndarray, birth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split placements at the child's age-band birthdays: (row of p, band index, start, end) of each piece."""
     rows, bands, starts, ends = [], [], [], []
+    opened, closed = p[:, PlacementColumn.START], p[:, PlacementColumn.END]
     for band, (low, high) in enumerate(AGE_BAND_BOUNDS_YEARS):
         upper = np.inf if band == len(AGE_BANDS) - 1 else birth + high * DAYS_PER_YEAR
-        start = np.maximum(p[:, 4], birth + low * DAYS_PER_YEAR) if band else p[:, 4]
-        end = np.minimum(p[:, 5], upper)
+        start = np.maximum(opened, birth + low * DAYS_PER_YEAR) if band else opened
+        end = np.minimum(closed, upper)
         keep = np.flatnonzero(start < end)
         rows.append(keep)
         bands.append(np.full(len(keep), band))
@@ -249,10 +250,10 @@ def _band_pieces(p: np.ndarray, birth: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def _stock(batch: Batch) -> pd.DataFrame:
     """Children in care at each snapshot by placement need, pool and current age band."""
-    p, position, birth = batch.rows(batch.placements[:, 6] == IN_CARE)
+    p, position, birth = batch.rows(batch.placements[:, PlacementColumn.KIND] == IN_CARE)
     row, band, start, end = _band_pieces(p, birth)
     sizes = [len(batch.records), len(NEEDS), len(batch.pools), len(BANDS)]
-    need, pool = p[row, 2].astype(np.int64), p[row, 1].astype(np.int64)
+    need, pool = p[row, PlacementColumn.NEED].astype(np.int64), p[row, PlacementColumn.POOL].astype(np.int64)
     keys, group = _groups([position[row], NEEDS.code(need), batch.pools.code(pool), BANDS.code(band)], sizes)
     days = batch.calendar.snapshot_days
     counts = _active_counts(group, len(keys[0]), start, end, days)
@@ -275,10 +276,11 @@ def _occupancy(batch: Batch) -> pd.DataFrame:
     """Places occupied (children in care and young people staying put or close) and capacity, per pool."""
     p, position = batch.placements, batch.position
     n_pools, n_reps, days = len(batch.pools), len(batch.records), batch.calendar.snapshot_days
-    group = position * n_pools + p[:, 1].astype(np.int64)
-    occupied = _active_counts(group, n_reps * n_pools, p[:, 4], p[:, 5], days)
-    post = p[:, 6] != IN_CARE
-    post_18 = _active_counts(group[post], n_reps * n_pools, p[post, 4], p[post, 5], days)
+    group = position * n_pools + p[:, PlacementColumn.POOL].astype(np.int64)
+    start, end = p[:, PlacementColumn.START], p[:, PlacementColumn.END]
+    occupied = _active_counts(group, n_reps * n_pools, start, end, days)
+    post = p[:, PlacementColumn.KIND] != IN_CARE
+    post_18 = _active_counts(group[post], n_reps * n_pools, start[post], end[post], days)
     capacity = np.stack([step_values(r.capacity, days, n_pools) for r in batch.records])  # (reps, days, pools)
 
     def by_rep_day_pool(matrix: np.ndarray) -> np.ndarray:
@@ -300,11 +302,11 @@ def step_values(log: np.ndarray, days: np.ndarray, n_pools: int) -> np.ndarray:
     """Value of a (day, pool, value) change log at each day, per pool (last change on or before the day)."""
     values = np.full((len(days), n_pools), np.nan)
     for index in range(n_pools):
-        rows = log[log[:, 1] == index]
+        rows = log[log[:, LogColumn.POOL] == index]
         if len(rows) == 0:
             continue
-        position = np.searchsorted(rows[:, 0], days, side="right") - 1
-        values[:, index] = np.where(position >= 0, rows[np.maximum(position, 0), 2], np.nan)
+        position = np.searchsorted(rows[:, LogColumn.DAY], days, side="right") - 1
+        values[:, index] = np.where(position >= 0, rows[np.maximum(position, 0), LogColumn.VALUE], np.nan)
     return values
 
 
@@ -362,15 +364,19 @@ def _exits(batch: Batch) -> pd.DataFrame:
 def _gaps(batch: Batch) -> pd.DataFrame:
     """Placements not in the child's first-choice pool: count by start month and child-days by month."""
     placements = batch.placements
-    p, position, birth = batch.rows((placements[:, 6] == IN_CARE) & (placements[:, 1] != placements[:, 3]))
+    gap = placements[:, PlacementColumn.POOL] != placements[:, PlacementColumn.WANTED]
+    p, position, birth = batch.rows((placements[:, PlacementColumn.KIND] == IN_CARE) & gap)
     pools = batch.pools
-    band = age_band_at(birth, p[:, 4])
-    need, wanted, used = (p[:, column].astype(np.int64) for column in (2, 3, 1))
+    start, end = p[:, PlacementColumn.START], p[:, PlacementColumn.END]
+    band = age_band_at(birth, start)
+    need, wanted, used = (
+        p[:, column].astype(np.int64) for column in (PlacementColumn.NEED, PlacementColumn.WANTED, PlacementColumn.POOL)
+    )
     sizes = [len(batch.records), len(NEEDS), len(pools), len(pools), len(BANDS)]
     keys, group = _groups([position, NEEDS.code(need), pools.code(wanted), pools.code(used), BANDS.code(band)], sizes)
     n_groups, n_months = len(keys[0]), len(batch.calendar.month_labels)
-    child_days = _days_by_group(group, n_groups, p[:, 4], p[:, 5], batch.calendar)
-    started = np.bincount(group * n_months + _month_of(p[:, 4], batch.calendar), minlength=n_groups * n_months)
+    child_days = _days_by_group(group, n_groups, start, end, batch.calendar)
+    started = np.bincount(group * n_months + _month_of(start, batch.calendar), minlength=n_groups * n_months)
     started = started[: n_groups * n_months].reshape(n_groups, n_months)
     g, month = np.nonzero((child_days > 0) | (started > 0))
     order = np.lexsort((keys[4][g], keys[3][g], keys[2][g], keys[1][g], month, keys[0][g]))
@@ -396,11 +402,12 @@ def _placement_days(batch: Batch) -> pd.DataFrame:
     """
     p, pools = batch.placements, batch.pools
     sizes = [len(batch.records), len(pools), len(NEEDS)]
-    pool = p[:, 1].astype(np.int64)
+    pool = p[:, PlacementColumn.POOL].astype(np.int64)
     keys, group = _groups([batch.position, pools.code(pool), NEEDS.code(placement_need_index(p))], sizes)
-    totals = _days_by_group(group, len(keys[0]), p[:, 4], p[:, 5], batch.calendar)
-    far = p[:, 7] == 0
-    far_days = _days_by_group(group[far], len(keys[0]), p[far, 4], p[far, 5], batch.calendar)
+    start, end = p[:, PlacementColumn.START], p[:, PlacementColumn.END]
+    totals = _days_by_group(group, len(keys[0]), start, end, batch.calendar)
+    far = p[:, PlacementColumn.WITHIN_20_MILES] == 0
+    far_days = _days_by_group(group[far], len(keys[0]), start[far], end[far], batch.calendar)
     g, month = np.nonzero(totals > 0)
     order = np.lexsort((keys[2][g], keys[1][g], month, keys[0][g]))
     g, month = g[order], month[order]
@@ -421,16 +428,18 @@ def _placement_days(batch: Batch) -> pd.DataFrame:
 def _placements_started(batch: Batch) -> pd.DataFrame:
     """Placements of children in care started each month, by pool and need; `fallback` marks a pool outside
     the need's preferred list (an emergency or different-kind placement)."""
-    keep = (batch.placements[:, 6] == IN_CARE) & (batch.placements[:, 4] > 0)
-    p, position = batch.placements[keep], batch.position[keep]
+    placements = batch.placements
+    keep = (placements[:, PlacementColumn.KIND] == IN_CARE) & (placements[:, PlacementColumn.START] > 0)
+    p, position = placements[keep], batch.position[keep]
     pools, scenario = batch.pools, batch.scenario
     preferred = np.zeros((len(NEED_LABELS), len(pools)), dtype=bool)
     for need, matching in scenario.matching.items():
         for name in matching.pools:
             preferred[PLACEMENT_NEEDS.index(need), list(scenario.pools).index(name)] = True
-    need, pool = p[:, 2].astype(np.int64), p[:, 1].astype(np.int64)
+    need, pool = p[:, PlacementColumn.NEED].astype(np.int64), p[:, PlacementColumn.POOL].astype(np.int64)
     sizes = [len(batch.records), len(batch.calendar.month_labels), len(pools), len(NEEDS), 2]
-    month, far = _month_of(p[:, 4], batch.calendar), (p[:, 7] == 0).astype(np.int64)
+    month = _month_of(p[:, PlacementColumn.START], batch.calendar)
+    far = (p[:, PlacementColumn.WITHIN_20_MILES] == 0).astype(np.int64)
     keys, counts = _count([position, month, pools.code(pool), NEEDS.code(need), far], sizes)
     pool_index, need_index = pools.order[keys[2]], NEEDS.order[keys[3]]
     return pd.DataFrame(
@@ -452,7 +461,7 @@ def _households(batch: Batch) -> pd.DataFrame:
     dates = _dates(batch.calendar.snapshot_dates)
     columns: dict[str, list[np.ndarray]] = {"replication": [], "date": [], "pool": [], "households": []}
     for record, replication in zip(batch.records, batch.replications, strict=True):
-        pools = np.unique(record.households[:, 1]).astype(np.int64)
+        pools = np.unique(record.households[:, LogColumn.POOL]).astype(np.int64)
         values = step_values(record.households, days, n_pools)[:, pools]
         columns["replication"].append(np.full(values.size, replication))
         columns["date"].append(np.repeat(dates, len(pools)))
@@ -484,7 +493,7 @@ def _spend(batch: Batch) -> pd.DataFrame:
         rows=batch.placements,
         position=batch.position,
         birth_day=batch.birth_day[batch.child],
-        price_draw=price_draws[batch.child, batch.placements[:, 8].astype(np.int64)],
+        price_draw=price_draws[batch.child, batch.placements[:, PlacementColumn.DRAW].astype(np.int64)],
         replications=len(batch.records),
     )
     columns = spend_columns(placements, batch.scenario, batch.calendar.financial_years)

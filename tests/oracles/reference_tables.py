@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sim.engine.demand import Cohort
-from sim.engine.model import IN_CARE, STAYING_CLOSE, STAYING_PUT, ReplicationRecord
+from sim.engine.model import IN_CARE, STAYING_CLOSE, STAYING_PUT, LogColumn, PlacementColumn, ReplicationRecord
 from sim.engine.scenario import Scenario
 from sim.engine.vocabulary import AGE_BANDS, CATEGORIES_OF_NEED, EXIT_ROUTES, PLACEMENT_NEEDS
 from sim.results.costs import NEED_LABELS, days_by_period
@@ -41,13 +41,13 @@ def replication_tables(record: ReplicationRecord, scenario: Scenario, calendar: 
 
 def _stock(record: ReplicationRecord, calendar: Calendar, pool_names: np.ndarray) -> pd.DataFrame:
     """Children in care at each snapshot by placement need, pool and current age band."""
-    p = record.placements[record.placements[:, 6] == IN_CARE]
-    child = p[:, 0].astype(np.int64)
-    snap, row = np.nonzero(
-        (p[None, :, 4] <= calendar.snapshot_days[:, None]) & (calendar.snapshot_days[:, None] < p[None, :, 5])
-    )
+    p = record.placements[record.placements[:, PlacementColumn.KIND] == IN_CARE]
+    child = p[:, PlacementColumn.CHILD].astype(np.int64)
+    start, end = p[None, :, PlacementColumn.START], p[None, :, PlacementColumn.END]
+    snap, row = np.nonzero((start <= calendar.snapshot_days[:, None]) & (calendar.snapshot_days[:, None] < end))
     band = age_band_at(record.cohort.birth_day[child[row]], calendar.snapshot_days[snap])
-    frame = pd.DataFrame({"snap": snap, "need": p[row, 2].astype(int), "pool": p[row, 1].astype(int), "band": band})
+    need, pool = p[row, PlacementColumn.NEED].astype(int), p[row, PlacementColumn.POOL].astype(int)
+    frame = pd.DataFrame({"snap": snap, "need": need, "pool": pool, "band": band})
     counts = frame.value_counts().rename("children").reset_index()
     return pd.DataFrame(
         {
@@ -64,14 +64,14 @@ def _occupancy(record: ReplicationRecord, calendar: Calendar, pool_names: np.nda
     """Places occupied (children in care and young people staying put or close) and capacity, per pool."""
     p = record.placements
     days = calendar.snapshot_days
-    active = (p[None, :, 4] <= days[:, None]) & (days[:, None] < p[None, :, 5])
+    active = (p[None, :, PlacementColumn.START] <= days[:, None]) & (days[:, None] < p[None, :, PlacementColumn.END])
     n_pools = len(pool_names)
     occupied = np.zeros((len(days), n_pools))
     post_18 = np.zeros((len(days), n_pools))
     for index in range(n_pools):
-        in_pool = p[:, 1] == index
+        in_pool = p[:, PlacementColumn.POOL] == index
         occupied[:, index] = active[:, in_pool].sum(axis=1)
-        post_18[:, index] = active[:, in_pool & (p[:, 6] != IN_CARE)].sum(axis=1)
+        post_18[:, index] = active[:, in_pool & (p[:, PlacementColumn.KIND] != IN_CARE)].sum(axis=1)
     capacity = step_values(record.capacity, days, n_pools)
     dates = np.repeat(np.array(calendar.snapshot_dates, dtype="datetime64[D]"), n_pools)
     return pd.DataFrame(
@@ -144,12 +144,13 @@ def _days_by_month(start: np.ndarray, end: np.ndarray, calendar: Calendar) -> np
 def _gaps(record: ReplicationRecord, calendar: Calendar, pool_names: np.ndarray) -> pd.DataFrame:
     """Placements not in the child's first-choice pool: count by start month and child-days by month."""
     p = record.placements
-    p = p[(p[:, 6] == IN_CARE) & (p[:, 1] != p[:, 3])]
-    child = p[:, 0].astype(np.int64)
-    band = age_band_at(record.cohort.birth_day[child], p[:, 4])
-    keys = np.column_stack([p[:, 2], p[:, 3], p[:, 1], band]).astype(np.int64)
-    days = _days_by_month(p[:, 4], p[:, 5], calendar)
-    start_month = _month_of(p[:, 4], calendar)
+    p = p[(p[:, PlacementColumn.KIND] == IN_CARE) & (p[:, PlacementColumn.POOL] != p[:, PlacementColumn.WANTED])]
+    child = p[:, PlacementColumn.CHILD].astype(np.int64)
+    band = age_band_at(record.cohort.birth_day[child], p[:, PlacementColumn.START])
+    need, wanted, used = p[:, PlacementColumn.NEED], p[:, PlacementColumn.WANTED], p[:, PlacementColumn.POOL]
+    keys = np.column_stack([need, wanted, used, band]).astype(np.int64)
+    days = _days_by_month(p[:, PlacementColumn.START], p[:, PlacementColumn.END], calendar)
+    start_month = _month_of(p[:, PlacementColumn.START], calendar)
     rows = []
     unique, inverse = np.unique(keys, axis=0, return_inverse=True) if len(keys) else (np.zeros((0, 4)), [])
     for group, key in enumerate(unique):
@@ -180,16 +181,16 @@ def _placement_days(
     `days_beyond_20_miles` counts the days of placements more than 20 miles from home.
     """
     p = record.placements
-    need = p[:, 2].astype(np.int64)
+    need = p[:, PlacementColumn.NEED].astype(np.int64)
     for kind, label_index in KIND_LABEL_OFFSET.items():
-        need = np.where(p[:, 6] == kind, label_index, need)
-    days = _days_by_month(p[:, 4], p[:, 5], calendar)
-    key = p[:, 1].astype(np.int64) * len(NEED_LABELS) + need
+        need = np.where(p[:, PlacementColumn.KIND] == kind, label_index, need)
+    days = _days_by_month(p[:, PlacementColumn.START], p[:, PlacementColumn.END], calendar)
+    key = p[:, PlacementColumn.POOL].astype(np.int64) * len(NEED_LABELS) + need
     unique, inverse = np.unique(key, return_inverse=True)
     totals = np.zeros((len(unique), days.shape[1]))
     np.add.at(totals, inverse, days)
     far = np.zeros_like(totals)
-    np.add.at(far, inverse, days * (p[:, 7] == 0)[:, None])
+    np.add.at(far, inverse, days * (p[:, PlacementColumn.WITHIN_20_MILES] == 0)[:, None])
     group, month = np.nonzero(totals > 0)
     in_house = np.array([pool.in_house for pool in scenario.pools.values()])
     pool_index = unique[group] // len(NEED_LABELS)
@@ -210,20 +211,21 @@ def _placements_started(
 ) -> pd.DataFrame:
     """Placements of children in care started each month, by pool and need; `fallback` marks a pool outside
     the need's preferred list (an emergency or different-kind placement)."""
-    p = record.placements[(record.placements[:, 6] == IN_CARE) & (record.placements[:, 4] > 0)]
+    p = record.placements
+    p = p[(p[:, PlacementColumn.KIND] == IN_CARE) & (p[:, PlacementColumn.START] > 0)]
     preferred = {
         (NEED_LABELS.tolist().index(need), list(scenario.pools).index(name))
         for need, matching in scenario.matching.items()
         for name in matching.pools
     }
-    need, pool = p[:, 2].astype(np.int64), p[:, 1].astype(np.int64)
+    need, pool = p[:, PlacementColumn.NEED].astype(np.int64), p[:, PlacementColumn.POOL].astype(np.int64)
     frame = pd.DataFrame(
         {
-            "month": _month_of(p[:, 4], calendar),
+            "month": _month_of(p[:, PlacementColumn.START], calendar),
             "pool": pool,
             "need": need,
             "fallback": [(n, q) not in preferred for n, q in zip(need, pool, strict=True)],
-            "beyond_20_miles": p[:, 7] == 0,
+            "beyond_20_miles": p[:, PlacementColumn.WITHIN_20_MILES] == 0,
         }
     )
     counts = frame.value_counts().rename("placements").reset_index()
@@ -242,7 +244,7 @@ def _placements_started(
 
 
 def _households(record: ReplicationRecord, calendar: Calendar, pool_names: np.ndarray) -> pd.DataFrame:
-    pools = np.unique(record.households[:, 1]).astype(np.int64)
+    pools = np.unique(record.households[:, LogColumn.POOL]).astype(np.int64)
     values = step_values(record.households, calendar.snapshot_days, len(pool_names))[:, pools]
     dates = np.repeat(np.array(calendar.snapshot_dates, dtype="datetime64[D]"), len(pools))
     return pd.DataFrame(
