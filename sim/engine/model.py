@@ -95,9 +95,10 @@ LOG_COLUMNS = ("day", "pool", "value")
 class PlacementColumn:
     """Where each of PLACEMENT_COLUMNS sits in a placement row: read the record by these names.
 
-    Plain ints (an IntEnum would miss CPython's fast path for list indexing). CareSystem's event
-    loop alone builds and touches rows by position, as a global lookup per access would cost it
-    time; tests/test_engine.py checks those positions against these names.
+    Plain ints: an IntEnum would miss CPython's fast path for list indexing. CareSystem's event
+    loop alone builds and touches rows by position (commented with the column's name): a name
+    there is a global lookup on every access, about 1.3 accesses an event. tests/test_engine.py
+    checks those positions against these names.
     """
 
     CHILD, POOL, NEED, WANTED, START, END, KIND, WITHIN_20_MILES, DRAW = range(len(PLACEMENT_COLUMNS))
