@@ -10,7 +10,7 @@ from typing import Any
 
 from calibration import priors
 from calibration.fit import FINITE_POOLS, POOL_BY_NAME, POOLS, Fit, Targets, Value
-from calibration.toml_writer import Comments, to_toml
+from sim.engine.toml_writer import Comments, to_toml
 from sim.engine.vocabulary import AGE_BANDS
 
 MATCHING = {
@@ -36,7 +36,7 @@ def build_document(targets: Targets, fitted: Fit, command: str) -> str:
     _pools(document, comments, targets, fitted)
     _matching(document, comments)
     _leaving_care_and_adoption(document, comments, fitted)
-    return to_toml(document, comments, _header(targets, fitted, command))
+    return to_toml(document, _header(targets, fitted, command), comments=comments, significant=6)
 
 
 def _header(targets: Targets, fitted: Fit, command: str) -> list[str]:

@@ -25,9 +25,9 @@ from calibration.fit import POOLS
 from calibration.scenario_builder import MATCHING, _sum_to_one
 from calibration.ssda903 import estimate
 from calibration.ssda903.reader import EARLIEST, CareHistory, read_ssda903
-from calibration.toml_writer import Comments, to_toml
 from sim.engine.scenario import Scenario, ScenarioError
 from sim.engine.scenario_files import scenario_from_dict
+from sim.engine.toml_writer import Comments, to_toml
 from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
 
 POOL_FOR = {
@@ -191,7 +191,7 @@ def scenario_text(result: Calibration, name: str, command: str) -> str:
         "Fitted values say where they come from; see calibration_report.html for fitted against observed.",
         "No price book: add a [prices] table (see the README) to get a budget.",
     ]
-    return to_toml(document, comments, header)
+    return to_toml(document, header, comments=comments, significant=6)
 
 
 def _start_groups(result: Calibration) -> list[dict]:
