@@ -30,6 +30,7 @@ from sim.engine.schema import (
     Text,
 )
 from sim.engine.vocabulary import (
+    AGE_BAND_BOUNDS_YEARS,
     AGE_BANDS,
     CATEGORIES_OF_NEED,
     DAYS_PER_YEAR,
@@ -66,6 +67,7 @@ Need = Literal[
 ExitRoute = Literal["return_home", "adoption", "sgo_cao", "age_18", "other"]
 CategoryOfNeed = Literal["N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8"]
 SUM_TOLERANCE = 1e-6
+FOSTER_CARE = ("fostering", "kinship_fostering")  # the placements Staying Put continues
 
 assert set(AGE_BANDS) == set(AgeBand.__args__)  # the Literal mirrors the vocabulary
 assert set(PLACEMENT_NEEDS) == set(Need.__args__)
@@ -494,8 +496,9 @@ def _check_start_population(s: Scenario) -> None:
         held[group.pool] = held.get(group.pool, 0) + group.count
     for child in s.start_population.children:
         held[child.pool] = held.get(child.pool, 0) + 1
-    for group in s.start_population.groups:
+    for index, group in enumerate(s.start_population.groups):
         _check_start_place(s, group.pool, group.need, f"pool '{group.pool}'")
+        _check_start_ages(s, index, group)
     for number, child in enumerate(s.start_population.children, start=1):
         # A CSV cell is a child's data: name the row, never the value.
         _check_start_place(s, child.pool, child.need, f"the pool of the CSV's child {number}")
@@ -516,6 +519,19 @@ def _check_start_place(s: Scenario, pool_name: str, need: str, what: str) -> Non
         raise ValueError(
             f"start_population: children needing '{need}' are in pool '{pool_name}', "
             f"which is not among matching.{need} options"
+        )
+
+
+def _check_start_ages(s: Scenario, index: int, group: StartGroup) -> None:
+    """A group's band must overlap its pool's ages: the model seats starting children where the file says,
+    so a band the pool cannot take would put them there anyway. Partial overlap is allowed (calibration
+    spreads published margins over every pool a band reaches)."""
+    pool = s.pools[group.pool]
+    low, high = AGE_BAND_BOUNDS_YEARS[AGE_BANDS.index(group.age_band)]
+    if high <= pool.min_age or low >= pool.max_age:
+        raise ValueError(
+            f"start_population.groups[{index}]: children aged {group.age_band} start in pool '{group.pool}', "
+            f"which takes ages {pool.min_age:g} to {pool.max_age:g}; expected a pool whose ages overlap the band"
         )
 
 
@@ -559,6 +575,11 @@ def _check_leaving_care(s: Scenario) -> None:
     for name in s.leaving_care.staying_put.pools or []:
         if name not in s.pools:
             raise ValueError(f"leaving_care.staying_put.pools: pool '{name}' is not defined under [pools]")
+        if not set(FOSTER_CARE) & set(s.pools[name].serves):
+            raise ValueError(
+                f"leaving_care.staying_put.pools: pool '{name}' serves {s.pools[name].serves}; Staying Put is with "
+                f"foster carers, so expected pools serving {' or '.join(FOSTER_CARE)} (Staying Close is for homes)"
+            )
     close_pool = s.leaving_care.staying_close.pool
     if close_pool is not None and close_pool not in s.pools:
         raise ValueError(f"leaving_care.staying_close.pool: pool '{close_pool}' is not defined under [pools]")
