@@ -5,8 +5,8 @@ downloaded from the app must reproduce the app's numbers. Calibration asks for `
 (its fitted figures carry no more precision) and for `comments` saying where each parameter comes from.
 The text is deterministic (keys in the order built), so a committed baseline can be checked byte for byte.
 Tables become `[sections]`, lists of tables `[[arrays]]`, distributions and lognormal prices inline tables.
-TOML's `inf` and `nan` are written as such: an uploaded file holding them must reach the scenario rules,
-whose message names the key.
+TOML's `inf` and `nan`, and integers beyond 64 bits (which `tomllib` reads), are written as they are: an
+uploaded file holding them must reach the scenario rules, whose message names the key.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any
 Comments = dict[str, str]  # dotted key path -> end-of-line comment; array items as "a.b.#0.key"
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-INT64 = range(-(2**63), 2**63)
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # what TOML 1.0 allows in neither comments nor basic strings
 
 
@@ -34,7 +33,7 @@ def to_toml(
 
     A blank line separates the header from the body unless the header ends with its own spacer (an empty
     line, written `#`). Raises TypeError for a value TOML has no type for (None, say) and ValueError for one
-    it cannot hold (an integer beyond 64 bits, a lone surrogate, a time of day with a time zone).
+    it cannot hold (a lone surrogate, a time of day with a time zone, an offset of seconds).
     """
     writer = _Writer(comments or {}, significant)
     lines = [_comment(line).rstrip() for line in header]
@@ -77,7 +76,7 @@ class _Writer:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, int):
-            return _integer(value)
+            return str(value)
         if isinstance(value, float):
             return _float(value, self.significant)
         if isinstance(value, str):
@@ -102,12 +101,6 @@ def _is_section(value: Any) -> bool:
 def _is_inline(table: dict[str, Any]) -> bool:
     """Distributions (`distribution = ...`) and lognormal prices (`median`, `p90`) read best on one line."""
     return "distribution" in table or (bool(table) and set(table) <= {"median", "p90"})
-
-
-def _integer(value: int) -> str:
-    if value not in INT64:
-        raise ValueError(f"cannot write {value} to TOML: integers are 64-bit (from -2**63 to 2**63 - 1)")
-    return str(value)
 
 
 def _float(value: float, significant: int | None) -> str:
