@@ -295,7 +295,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _region(args: argparse.Namespace) -> int:
-    from sim.analysis.region import region_table, run_region, scenario_set, write_region
+    from sim.analysis.region import region_table, run_region, scenario_set
+    from sim.present.outputs import write_region
 
     if args.replications < 2:
         raise ScenarioError(f"--replications must be at least 2 for intervals, got {args.replications}")

@@ -11,7 +11,6 @@ import pytest
 from pydantic import ValidationError
 from streamlit.testing.v1 import AppTest
 
-from sim.analysis.compare import financial_year
 from sim.analysis.what_if import LeverError, Levers, scenario_document, what_if_document
 from sim.app import launch
 from sim.app.session import Baseline, Workshop, run_baseline, run_what_if
@@ -27,6 +26,7 @@ from sim.engine.scenario import ScenarioError
 from sim.engine.scenario_files import load_scenario, scenario_from_dict
 from sim.engine.toml_writer import to_toml
 from sim.results.runner import run
+from sim.results.summary import financial_year
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "sim" / "app" / "streamlit_app.py"

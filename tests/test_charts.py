@@ -14,6 +14,7 @@ from sim.engine.scenario import Scenario
 from sim.engine.scenario_files import load_scenario
 from sim.present import charts
 from sim.results.runner import RunResult, run
+from sim.results.summary import RunSummary
 from tests.builders import build, one_pool_scenario, rich_scenario
 
 REPLICATIONS = 3
@@ -21,13 +22,18 @@ PRICED = Path(__file__).parent / "bad_scenarios" / "priced_base.toml"
 
 
 @pytest.fixture(scope="module")
-def rich() -> RunResult:
+def rich_result() -> RunResult:
     return run(build(rich_scenario(years=3)), replications=REPLICATIONS)
 
 
 @pytest.fixture(scope="module")
-def one_pool() -> RunResult:
-    return run(build(one_pool_scenario(years=3)), replications=REPLICATIONS)
+def rich(rich_result: RunResult) -> RunSummary:
+    return rich_result.run_summary
+
+
+@pytest.fixture(scope="module")
+def one_pool() -> RunSummary:
+    return run(build(one_pool_scenario(years=3)), replications=REPLICATIONS).run_summary
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +42,8 @@ def priced_scenario() -> Scenario:
 
 
 @pytest.fixture(scope="module")
-def priced(priced_scenario: Scenario) -> RunResult:
-    return run(priced_scenario, replications=REPLICATIONS)
+def priced(priced_scenario: Scenario) -> RunSummary:
+    return run(priced_scenario, replications=REPLICATIONS).run_summary
 
 
 @pytest.fixture(scope="module")
@@ -72,15 +78,15 @@ def check(figure: Figure, band: str = "P10-P90") -> None:
     assert band in note
 
 
-def test_fan_chart_has_a_panel_per_need_with_children(rich: RunResult) -> None:
+def test_fan_chart_has_a_panel_per_need_with_children(rich: RunSummary, rich_result: RunResult) -> None:
     figure = charts.fan_chart(rich)
     check(figure)
-    needs = set(rich.tables["stock"]["need"])
+    needs = set(rich_result.tables["stock"]["need"])
     assert len(figure.axes) == len(needs)
     assert "rich" in footnote(figure)
 
 
-def test_overlay_draws_one_line_per_scenario(rich: RunResult, one_pool: RunResult) -> None:
+def test_overlay_draws_one_line_per_scenario(rich: RunSummary, one_pool: RunSummary) -> None:
     figure = charts.overlay([rich, one_pool])
     check(figure)
     (ax,) = figure.axes
@@ -90,7 +96,7 @@ def test_overlay_draws_one_line_per_scenario(rich: RunResult, one_pool: RunResul
         charts.overlay([])
 
 
-def test_occupancy_has_a_panel_per_finite_in_house_pool(rich: RunResult) -> None:
+def test_occupancy_has_a_panel_per_finite_in_house_pool(rich: RunSummary) -> None:
     figure = charts.occupancy(rich)
     check(figure)
     assert [ax.get_title() for ax in figure.axes] == finite_in_house_pools(rich.scenario)
@@ -98,19 +104,19 @@ def test_occupancy_has_a_panel_per_finite_in_house_pool(rich: RunResult) -> None
 
 def test_occupancy_without_a_finite_in_house_pool_says_so() -> None:
     result = run(build(one_pool_scenario(capacity="unlimited", years=1)), replications=REPLICATIONS)
-    figure = charts.occupancy(result)
+    figure = charts.occupancy(result.run_summary)
     assert "No finite in-house pool" in " ".join(t.get_text() for ax in figure.axes for t in ax.texts)
     assert f"{REPLICATIONS} replications" in footnote(figure)
 
 
-def test_gap_by_need_stacks_bars_per_financial_year(rich: RunResult) -> None:
+def test_gap_by_need_stacks_bars_per_financial_year(rich: RunSummary) -> None:
     figure = charts.gap_by_need(rich)
     check(figure)
     (ax,) = figure.axes
     assert len(ax.get_xticks()) == len(rich.calendar.financial_years.labels)
 
 
-def test_spend_by_pool_is_none_without_a_price_book(rich: RunResult, priced: RunResult) -> None:
+def test_spend_by_pool_is_none_without_a_price_book(rich: RunSummary, priced: RunSummary) -> None:
     assert charts.spend_by_pool(rich) is None
     figure = charts.spend_by_pool(priced)
     check(figure)
@@ -135,7 +141,7 @@ def test_sizing_has_a_panel_per_curve(curves: list[SizingCurve], priced_scenario
     assert [ax.get_title() for ax in figure.axes] == [curve.pool for curve in curves]
 
 
-def test_save_writes_png_and_svg(rich: RunResult, tmp_path: Path) -> None:
+def test_save_writes_png_and_svg(rich: RunSummary, tmp_path: Path) -> None:
     paths = charts.save(charts.gap_by_need(rich), tmp_path / "charts" / "gap.2020")
     assert [path.name for path in paths] == ["gap.2020.png", "gap.2020.svg"]
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -146,8 +152,8 @@ def test_save_writes_png_and_svg(rich: RunResult, tmp_path: Path) -> None:
 @pytest.mark.parametrize("chart", ["fan", "overlay", "occupancy", "spend", "differences", "sizing"])
 def test_every_chart_renders(
     chart: str,
-    rich: RunResult,
-    priced: RunResult,
+    rich: RunSummary,
+    priced: RunSummary,
     comparison: Comparison,
     curves: list[SizingCurve],
     tmp_path: Path,
@@ -165,7 +171,7 @@ def test_every_chart_renders(
     assert png.stat().st_size > 0 and svg.stat().st_size > 0
 
 
-def test_long_text_from_a_scenario_is_cut_short_in_every_footnote_and_label(priced: RunResult) -> None:
+def test_long_text_from_a_scenario_is_cut_short_in_every_footnote_and_label(priced: RunSummary) -> None:
     """A 900 KB description once made one chart take 40 s: it is wrapped into every footnote."""
     words = "a sentence of the description " * 30_000
     name = "N" * 5_000

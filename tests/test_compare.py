@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis.compare import _change, compare, paired_differences, yearly_measures
+from sim.analysis.compare import _change, compare, paired_differences
 from sim.analysis.sizing import capacity_in_window, share_placed, sizing_curve
 from sim.engine.scenario_files import load_scenario
 from sim.results.runner import run
@@ -34,8 +34,8 @@ def test_adding_capacity_never_increases_the_gap_in_any_replication() -> None:
     small = build(one_pool_scenario(rate_per_year=30, capacity=8, years=6))
     large = build(one_pool_scenario(rate_per_year=30, capacity=11, years=6))
     replications = 20
-    base = yearly_measures(run(small, replications))
-    bigger = yearly_measures(run(large, replications))
+    base = run(small, replications).run_summary.yearly_measures
+    bigger = run(large, replications).run_summary.yearly_measures
     for measure in ("gap_child_days_total", "placed_externally"):
         a = (
             base[base["measure"] == measure]

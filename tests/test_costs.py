@@ -14,7 +14,6 @@ from sim.cli import main
 from sim.engine.demand import draw_cohort
 from sim.engine.model import PlacementColumn, simulate_replication
 from sim.engine.scenario_files import load_scenario
-from sim.results.budget import budget_summary
 from sim.results.runner import run
 from tests.builders import build, one_pool_scenario, rich_scenario
 
@@ -111,7 +110,7 @@ def priced_rich():
 
 
 def test_spend_by_pool_and_by_need_sum_to_the_total_and_in_house_plus_external(priced_rich) -> None:
-    summary = budget_summary(run(priced_rich, replications=6, seed=2))
+    summary = run(priced_rich, replications=6, seed=2).run_summary.budget
     for year, rows in summary.groupby("financial_year"):
         total = rows.query("breakdown == 'total'")["mean"].sum()
         assert total > 0, year

@@ -15,7 +15,7 @@ from sim.app.session import budget_workbook
 from sim.cli import main
 from sim.engine.scenario_files import load_scenario
 from sim.engine.toml_writer import to_toml
-from sim.results.budget import FORMULA_STARTS, spreadsheet_safe, spreadsheet_text
+from sim.present.workbook import FORMULA_STARTS, spreadsheet_safe, spreadsheet_text
 from sim.results.runner import run
 
 ROOT = Path(__file__).resolve().parent.parent

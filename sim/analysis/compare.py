@@ -14,7 +14,8 @@ import pandas as pd
 from scipy import stats
 
 from sim.engine.scenario import Scenario
-from sim.results.runner import Progress, RunResult, run_many
+from sim.results.runner import Progress, run_many
+from sim.results.summary import RunSummary
 
 KEYS = ["financial_year", "measure", "category"]
 MEASURE_LABELS = {
@@ -34,8 +35,10 @@ MEASURE_LABELS = {
 
 @dataclass
 class Comparison:
-    base: RunResult
-    what_ifs: list[RunResult]
+    """The base and what-ifs as their summaries (what the charts, report and files read) and their differences."""
+
+    base: RunSummary
+    what_ifs: list[RunSummary]
     differences: pd.DataFrame  # what_if, financial_year, measure, category, base_mean, what_if_mean, difference, ci
     summaries: dict[str, str]  # what-if name -> plain-English sentence
     headline_year: str  # the financial year the sentences describe
@@ -50,59 +53,17 @@ def compare(
     dask: str | None = None,
 ) -> Comparison:
     """Base and what-ifs on the base's seed (the same children), run together on one pool of workers."""
-    base_result, *results = run_many(
-        [base, *what_ifs], replications, seed=base.seed, jobs=jobs, progress=progress, dask=dask
-    )
-    base_values = yearly_measures(base_result)
+    runs = run_many([base, *what_ifs], replications, seed=base.seed, jobs=jobs, progress=progress, dask=dask)
+    base_run, *others = [result.run_summary for result in runs]
     frames = [
-        paired_differences(base_values, yearly_measures(r), replications).assign(what_if=r.scenario.name)
-        for r in results
+        paired_differences(base_run.yearly_measures, r.yearly_measures, replications).assign(what_if=r.scenario.name)
+        for r in others
     ]
     differences = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     summaries = {
-        r.scenario.name: summary_sentence(r, differences[differences["what_if"] == r.scenario.name]) for r in results
+        r.scenario.name: summary_sentence(r, differences[differences["what_if"] == r.scenario.name]) for r in others
     }
-    return Comparison(base_result, results, differences, summaries, headline_year(base_result))
-
-
-def financial_year(months: pd.Series) -> pd.Series:
-    start = months.dt.year - (months.dt.month < 4)
-    return start.astype(str) + "-" + ((start + 1) % 100).astype(str).str.zfill(2)
-
-
-def yearly_measures(result: RunResult) -> pd.DataFrame:
-    """Per replication and financial year: placements, gaps, distance and spend measures."""
-    placements = result.tables["placements"].assign(financial_year=lambda t: financial_year(t["month"]))
-    gaps = result.tables["gaps"].assign(financial_year=lambda t: financial_year(t["month"]))
-    spend = result.tables["spend"]
-    parts = [
-        _total(placements[placements["in_house"]], "placements", "placed_in_house"),
-        _total(placements[~placements["in_house"]], "placements", "placed_externally"),
-        _total(placements[placements["fallback"]], "placements", "emergency_placements"),
-        _total(placements[placements["beyond_20_miles"]], "placements", "beyond_20_miles"),
-        _by(gaps, "need", "placements", "gap_placements"),
-        _by(gaps, "need", "child_days", "gap_child_days"),
-        _total(gaps, "child_days", "gap_child_days_total"),
-    ]
-    if not spend.empty:
-        in_house = spend["in_house"].astype(bool)
-        parts += [
-            _total(spend, "spend", "spend_total"),
-            _total(spend[~in_house], "spend", "spend_external"),
-            _total(spend[in_house], "spend", "spend_in_house"),
-            _by(spend, "pool", "spend", "spend_pool"),
-        ]
-    return pd.concat(parts, ignore_index=True)
-
-
-def _total(frame: pd.DataFrame, value: str, measure: str) -> pd.DataFrame:
-    grouped = frame.groupby(["replication", "financial_year"], as_index=False)[value].sum()
-    return grouped.rename(columns={value: "value"}).assign(measure=measure, category="all")
-
-
-def _by(frame: pd.DataFrame, column: str, value: str, measure: str) -> pd.DataFrame:
-    grouped = frame.groupby(["replication", "financial_year", column], as_index=False)[value].sum()
-    return grouped.rename(columns={value: "value", column: "category"}).assign(measure=measure)
+    return Comparison(base_run, others, differences, summaries, headline_year(base_run))
 
 
 def paired_differences(base: pd.DataFrame, what_if: pd.DataFrame, replications: int) -> pd.DataFrame:
@@ -137,9 +98,9 @@ def _wide(values: pd.DataFrame, replications: int) -> pd.DataFrame:
 # The sentence
 
 
-def summary_sentence(result: RunResult, differences: pd.DataFrame) -> str:
+def summary_sentence(run: RunSummary, differences: pd.DataFrame) -> str:
     """Plain English, built from the same rows as the differences table (so the numbers agree)."""
-    year = headline_year(result)
+    year = headline_year(run)
     rows = differences[differences["financial_year"] == year].set_index(["measure", "category"])
     phrases = []
     for measure, words in (
@@ -157,7 +118,7 @@ def summary_sentence(result: RunResult, differences: pd.DataFrame) -> str:
             phrases.append(_change(rows.loc[(measure, "all")], "up", "down", label, money=True))
     if ("spend_total", "all") in rows.index:
         phrases.append(_change(rows.loc[("spend_total", "all")], "net cost", "net saving", "", money=True))
-    name = result.scenario.description or result.scenario.name
+    name = run.scenario.description or run.scenario.name
     return f"{name}, in {year}: " + "; ".join(phrases) + " (mean difference from the base, 95% confidence interval)."
 
 
@@ -181,19 +142,10 @@ def _pounds(value: float, low: float, high: float) -> str:
     return f"£{value / scale:.{places}f}{unit} ({low / scale:.{places}f} to {high / scale:.{places}f})"
 
 
-def headline_year(result: RunResult) -> str:
+def headline_year(run: RunSummary) -> str:
     """The second full financial year of the horizon (or the last one there is)."""
-    labels = result.calendar.financial_years.labels
-    full = [
-        label
-        for label, start, end, length in zip(
-            labels,
-            result.calendar.financial_years.starts,
-            result.calendar.financial_years.ends,
-            result.calendar.financial_years.lengths,
-            strict=True,
-        )
-        if end - start >= length
-    ]
-    candidates = full[1:2] or full[:1] or labels[-1:]
+    years = run.calendar.financial_years
+    spans = zip(years.labels, years.starts, years.ends, years.lengths, strict=True)
+    full = [label for label, start, end, length in spans if end - start >= length]
+    candidates = full[1:2] or full[:1] or years.labels[-1:]
     return candidates[0]

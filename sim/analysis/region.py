@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.analysis.compare import yearly_measures
 from sim.engine.scenario import ScenarioError
 from sim.engine.scenario_files import load_scenario
 from sim.results.runner import Progress, RunResult, run_many
@@ -90,7 +89,7 @@ def run_region(
 
 def _measures(result: RunResult) -> pd.DataFrame:
     """Per replication and financial year: the region measures of one authority."""
-    yearly = yearly_measures(result)
+    yearly = result.run_summary.yearly_measures
     yearly = yearly[(yearly["category"] == "all") & yearly["measure"].isin(MEASURES)]
     stock = result.tables["stock"]
     march_31 = stock[(stock["date"].dt.month == 4) & (stock["date"].dt.day == 1)]  # counted at 00:00 on 1 April
@@ -114,21 +113,6 @@ def _common_full_years(results: list[RunResult]) -> list[str]:
         spans = zip(years.labels, years.ends - years.starts, years.lengths, strict=True)
         full.append({label for label, days, length in spans if days == length})
     return sorted(set.intersection(*full))
-
-
-def write_region(region: RegionResult, out_dir: Path) -> Path:
-    """region_summary.csv (every authority and the region total) and each authority's result tables in a
-    folder of its own; written whole or not at all."""
-    from sim.present.output_folders import replaced_folder
-    from sim.present.outputs import write_tables
-    from sim.results.budget import spreadsheet_safe
-
-    with replaced_folder(out_dir, "region") as staging:
-        spreadsheet_safe(region.summary).to_csv(staging / "region_summary.csv", index=False)
-        for name, result in zip(region.authorities, region.results, strict=True):
-            (staging / name).mkdir()
-            write_tables(result, staging / name)
-    return out_dir / "region_summary.csv"
 
 
 def region_table(region: RegionResult, year: str) -> str:

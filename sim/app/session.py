@@ -19,14 +19,14 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.analysis.compare import Comparison, headline_year, paired_differences, summary_sentence, yearly_measures
+from sim.analysis.compare import Comparison, headline_year, paired_differences, summary_sentence
 from sim.analysis.sizing import SizingCurve, finite_in_house_pools, sizing_curve
 from sim.analysis.what_if import Levers, what_if_toml
 from sim.app.limits import check_run, check_sizing
 from sim.app.uploads import StartCsv, read_scenario
 from sim.engine.scenario import Scenario
 from sim.present.report import comparison_report
-from sim.results.budget import budget_summary, write_budget_workbook
+from sim.present.workbook import write_budget_workbook
 from sim.results.runner import Progress, RunResult, run
 
 KEPT_RUNS = 3  # what-ifs whose full results stay in memory (charts, report, workbook); older keep their numbers
@@ -45,8 +45,7 @@ class Baseline:
 @dataclass(frozen=True)
 class BaseRun:
     baseline: Baseline
-    result: RunResult
-    measures: pd.DataFrame  # `compare.yearly_measures` of the result, paired with every what-if
+    result: RunResult  # its `run_summary` (yearly measures, charts, report) is computed once, for every what-if
 
 
 @dataclass
@@ -67,10 +66,9 @@ class WhatIf:
 def run_baseline(
     baseline: Baseline, replications: int, seed: int | None = None, jobs: int = 1, progress: Progress | None = None
 ) -> BaseRun:
-    """The baseline's run and its yearly measures, computed once and paired with every what-if tried against it."""
+    """The baseline's run, run once: its summary is paired with every what-if tried against it."""
     check_run("the baseline", baseline.scenario, replications)
-    result = run(baseline.scenario, replications, seed=seed, jobs=jobs, progress=progress)
-    return BaseRun(baseline, result, yearly_measures(result))
+    return BaseRun(baseline, run(baseline.scenario, replications, seed=seed, jobs=jobs, progress=progress))
 
 
 def run_what_if(
@@ -98,8 +96,9 @@ def _paired(
 ) -> WhatIf:
     replications = base.result.replications
     result = run(scenario, replications, seed=base.result.seed, jobs=jobs, progress=progress)
-    differences = paired_differences(base.measures, yearly_measures(result), replications).assign(what_if=scenario.name)
-    summary = summary_sentence(result, differences)
+    measures = base.result.run_summary.yearly_measures, result.run_summary.yearly_measures
+    differences = paired_differences(*measures, replications).assign(what_if=scenario.name)
+    summary = summary_sentence(result.run_summary, differences)
     seconds = time.perf_counter() - started
     return WhatIf(levers, scenario.description, text, result, differences, summary, seconds)
 
@@ -147,12 +146,11 @@ class Workshop:
 
     def comparison(self) -> Comparison:
         """The base and every what-if still held in memory, side by side (the same children in each)."""
-        base = self.run_base().result
+        base = self.run_base().result.run_summary
         kept = self.kept
         differences = pd.concat([w.differences for w in kept], ignore_index=True) if kept else pd.DataFrame()
-        return Comparison(
-            base, [w.result for w in kept], differences, {w.name: w.summary for w in kept}, headline_year(base)
-        )
+        what_ifs = [w.result.run_summary for w in kept]
+        return Comparison(base, what_ifs, differences, {w.name: w.summary for w in kept}, headline_year(base))
 
     def sizing_for(self, scenario: Scenario) -> list[SizingCurve]:
         if scenario.name not in self.sizing:
@@ -175,7 +173,7 @@ class Workshop:
 def budget_workbook(result: RunResult) -> bytes:
     """budget.xlsx of one run, built in memory (openpyxl writes to a file object as well as to a path)."""
     buffer = io.BytesIO()
-    write_budget_workbook(result, budget_summary(result), buffer)
+    write_budget_workbook(result.run_summary, buffer)
     return buffer.getvalue()
 
 

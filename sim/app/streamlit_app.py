@@ -34,7 +34,7 @@ from sim.engine.scenario import Scenario
 from sim.engine.scenario_files import load_scenario
 from sim.present import charts
 from sim.present.charts import MAX_DESCRIPTION_CHARS, short
-from sim.results.runner import RunResult
+from sim.results.summary import RunSummary
 
 TITLE = "Care sufficiency workshop"
 SHIPPED = Path(__file__).resolve().parents[2] / "scenarios"  # <authority>/baseline.toml in a source checkout
@@ -344,7 +344,7 @@ def _run(workshop: Workshop, levers: Levers) -> None:
 
 def _results(workshop: Workshop) -> None:
     latest = workshop.history[-1]
-    year = headline_year(workshop.run_base().result)
+    year = headline_year(workshop.run_base().result.run_summary)
     st.subheader(f"{latest.name.replace('_', ' ').capitalize()} against the baseline")
     st.info(plain(latest.summary))
     st.markdown(f"**Financial year {year}**: the what-if's mean, and its change from the baseline")
@@ -413,12 +413,12 @@ def _children_tab(workshop: Workshop) -> None:
     _baseline_and_latest(workshop, "fan", charts.fan_chart)
 
 
-def _baseline_and_latest(workshop: Workshop, chart: str, build: Callable[[RunResult], Figure | None]) -> None:
+def _baseline_and_latest(workshop: Workshop, chart: str, build: Callable[[RunSummary], Figure | None]) -> None:
     """One chart for the baseline and one for the latest what-if, one above the other (each needs the width)."""
     latest = workshop.history[-1]
     for title, result in (("Baseline", workshop.run_base().result), (latest.name, latest.result)):
         st.markdown(f"**{title}**")
-        _chart(workshop, (chart, result.scenario.name), lambda r=result: build(r))
+        _chart(workshop, (chart, result.scenario.name), lambda r=result: build(r.run_summary))
 
 
 def _chart(workshop: Workshop, key: tuple[str, ...], build: Callable[[], Figure | None]) -> None:
@@ -448,7 +448,7 @@ def _sizing_tab(workshop: Workshop) -> None:
 
 
 def _history(workshop: Workshop) -> None:
-    year = headline_year(workshop.run_base().result)
+    year = headline_year(workshop.run_base().result.run_summary)
     rows = []
     for what_if in workshop.history:
         headline = what_if.differences

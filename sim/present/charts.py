@@ -14,7 +14,8 @@ thing on every figure. The rules kept here:
 Figures are built as `matplotlib.figure.Figure` objects without pyplot: no GUI backend is ever chosen (safe
 headless, in worker processes and under pytest, with no need for `matplotlib.use("Agg")` to be called here and
 clobber a notebook's own backend), pyplot's registry never fills up, and a notebook still displays a returned
-figure. Pandas is used only to summarise whole tables once; plotting works on numpy arrays.
+figure. Charts read a run's summaries (`sim.results.summary.RunSummary`), computed once per run and shared with
+the report and the files; here they are only reshaped into numpy arrays for plotting.
 """
 
 from __future__ import annotations
@@ -33,11 +34,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.analysis.compare import Comparison
-from sim.analysis.compare import financial_year as to_financial_year
 from sim.analysis.sizing import TARGETS, SizingCurve, finite_in_house_pools
 from sim.engine.vocabulary import PLACEMENT_NEEDS, POST_18_ARRANGEMENTS
-from sim.results.runner import RunResult
-from sim.results.tables import summarise
+from sim.results.summary import OCCUPANCY_VALUES, RunSummary
 
 TOL_MUTED = (
     "#332288",  # indigo
@@ -125,16 +124,16 @@ THOUSANDS = FuncFormatter(lambda x, _: f"{x:,.1f}".rstrip("0").rstrip(".") if ab
 # The charts
 
 
-def fan_chart(result: RunResult) -> Figure:
+def fan_chart(run: RunSummary) -> Figure:
     """Children in care by placement need over time: one small panel per need that has any children.
 
     Why small multiples: needs differ by an order of magnitude (fostering against secure), so one shared axis
     would flatten the small ones; each panel has its own scale. The band is the spread of futures to plan for.
     """
-    summary = result.summary("stock", ["date", "need"], "children")
+    summary = run.stock_by_need
     present = set(summary.loc[summary["mean"] > 0, "need"])
     needs = [need for need in NEED_ORDER if need in present] + sorted(present - set(NEED_ORDER))
-    dates = _dates(result)
+    dates = _dates(run)
     grid = _grid(summary, "date", "need", dates, needs)
     figure, axes = _panels(
         len(needs), "Children in care by placement need", DATE_LABEL.format("children"), "children in care (count)"
@@ -145,49 +144,44 @@ def fan_chart(result: RunResult) -> Figure:
         _date_axis(ax)
     if not needs:
         _nothing(axes[0], "No children in care in this run.")
-    return _finish(figure, _scenario_note(result), f"Line: mean; {P10_P90}.")
+    return _finish(figure, _scenario_note(run), f"Line: mean; {P10_P90}.")
 
 
-def overlay(results: list[RunResult], need: str | None = None) -> Figure:
+def overlay(runs: list[RunSummary], need: str | None = None) -> Figure:
     """Children in care (all, or one placement need) under several scenarios on one axis.
 
     Why: a workshop asks "how different are these futures?"; overlaid lines with light bands show both the shift
     in the mean and whether the spreads overlap. Each scenario keeps its colour in the order given.
     """
-    if not results:
-        raise ValueError("overlay needs at least one run result")
+    if not runs:
+        raise ValueError("overlay needs at least one run")
     what = "all placement needs" if need is None else _need_label(need).lower()
     title = f"Children in care by scenario: {what}"
     figure, (ax,) = _panels(1, title, DATE_LABEL.format("children"), "children in care (count)", (7.5, 4.0))
-    for index, result in enumerate(results):
-        dates = _dates(result)
-        series = _series(_stock_summary(result, need), "date", dates)
+    for index, run in enumerate(runs):
+        dates = _dates(run)
+        series = _series(_stock_summary(run, need), "date", dates)
         colour = TOL_MUTED[index % len(TOL_MUTED)]
-        name = short(result.scenario.name, MAX_NAME_CHARS)
+        name = short(run.scenario.name, MAX_NAME_CHARS)
         _fan(ax, dates, series["mean"], series["p10"], series["p90"], colour, name, OVERLAY_BAND_ALPHA)
     _date_axis(ax)
     ax.legend(frameon=False, fontsize=8, title="scenario", title_fontsize=8)
-    notes = [_scenario_note(result, brief=True) for result in results]
+    notes = [_scenario_note(run, brief=True) for run in runs]
     return _finish(figure, "Scenarios: " + "; ".join(notes) + ".", f"Lines: means; {P10_P90}.")
 
 
-def occupancy(result: RunResult) -> Figure:
+def occupancy(run: RunSummary) -> Figure:
     """Occupied in-house places against capacity, one panel per finite in-house pool.
 
     Why: the gap appears when the line meets the capacity step; seeing how often the band touches it says how
     tight the pool runs. Capacity is drawn as its mean, with its own P10 and P90 when foster-carer approvals and
     departures make it differ between replications.
     """
-    pools = finite_in_house_pools(result.scenario)
-    table = result.tables["occupancy"]
-    table = table[table["pool"].isin(pools)]
-    dates = _dates(result)
+    pools = finite_in_house_pools(run.scenario)
+    dates = _dates(run)
     title = "In-house places occupied against capacity"
     figure, axes = _panels(len(pools), title, DATE_LABEL.format("places"), "places (count)")
-    grids = {
-        value: _grid(summarise(table, ["date", "pool"], value, result.replications), "date", "pool", dates, pools)
-        for value in ("occupied", "capacity", "post_18")
-    }
+    grids = {value: _grid(run.occupancy(value), "date", "pool", dates, pools) for value in OCCUPANCY_VALUES}
     for column, (ax, pool) in enumerate(zip(axes, pools, strict=False)):
         _occupancy_panel(
             ax, dates, {value: {k: v[:, column] for k, v in grid.items()} for value, grid in grids.items()}
@@ -201,61 +195,56 @@ def occupancy(result: RunResult) -> Figure:
         "Occupied includes young people Staying Put or Staying Close. Capacity varies between replications when "
         f"foster carers are approved or leave. Lines: means; {P10_P90}."
     )
-    return _finish(figure, _scenario_note(result), notes)
+    return _finish(figure, _scenario_note(run), notes)
 
 
-def gap_by_need(result: RunResult) -> Figure:
+def gap_by_need(run: RunSummary) -> Figure:
     """Sufficiency gap (child-days outside the first-choice pool) per financial year, stacked by need.
 
     Why financial years: the gap is read alongside budgets and sufficiency statements, which run April-March.
     Why error bars on the total only: the spread of each need's slice does not add up to the spread of the total.
     """
-    gaps = result.tables["gaps"]
-    years = result.calendar.financial_years.labels
+    years = run.calendar.financial_years.labels
     title = "Sufficiency gap by placement need and financial year"
     figure, (ax,) = _panels(1, title, YEAR_LABEL, "child-days outside the first-choice pool", (7.5, 4.0))
-    if gaps.empty:
+    if run.gap_days_total.empty:
         _nothing(ax, "No sufficiency gap: every child was placed in the first-choice pool.")
     else:
-        yearly = gaps.assign(financial_year=to_financial_year(gaps["month"]))
-        by_need = summarise(yearly, ["financial_year", "need"], "child_days", result.replications)
+        by_need = run.gap_days_by_need
         present = set(by_need.loc[by_need["mean"] > 0, "need"])
         needs = [need for need in NEED_ORDER if need in present] + sorted(present - set(NEED_ORDER))
         means = _grid(by_need, "financial_year", "need", years, needs)["mean"]
-        total = _series(
-            summarise(yearly, ["financial_year"], "child_days", result.replications), "financial_year", years
-        )
+        total = _series(run.gap_days_total, "financial_year", years)
         _stacked_years(ax, means, total, [_need_label(n) for n in needs], [_need_colour(n) for n in needs])
-    _year_axis(ax, result)
+    _year_axis(ax, run)
     ax.yaxis.set_major_formatter(THOUSANDS)
     note = "Gap: days children spent in a pool other than their first choice (a fallback or a different kind)."
-    return _finish(figure, _scenario_note(result), note, P10_P90_BARS + ".")
+    return _finish(figure, _scenario_note(run), note, P10_P90_BARS + ".")
 
 
-def spend_by_pool(result: RunResult) -> Figure | None:
+def spend_by_pool(run: RunSummary) -> Figure | None:
     """Spend per financial year, stacked by pool, in £ million; None when the scenario has no price book.
 
     Why stacked by pool: finance asks both "what is the total" and "where does it go"; the error bars give the
     range of the total (P10-P90) that a budget should be able to absorb.
     """
-    spend = result.tables["spend"]
-    if spend.empty:
+    if run.budget.empty:
         return None
-    years = result.calendar.financial_years.labels
-    by_pool = summarise(spend, ["financial_year", "pool"], "spend", result.replications)
+    years = run.calendar.financial_years.labels
+    by_pool = run.spend_by_pool
     present = set(by_pool.loc[by_pool["mean"] != 0, "pool"])
-    pools = [pool for pool in result.scenario.pools if pool in present]
+    pools = [pool for pool in run.scenario.pools if pool in present]
     means = _grid(by_pool, "financial_year", "pool", years, pools)["mean"] / 1e6
-    total = _series(summarise(spend, ["financial_year"], "spend", result.replications), "financial_year", years)
+    total = _series(run.spend_total, "financial_year", years)
     total = {stat: values / 1e6 for stat, values in total.items()}
     title = "Placement spend by pool and financial year"
     figure, (ax,) = _panels(1, title, YEAR_LABEL, "spend (£ million, cash with inflation)", (7.5, 4.0))
-    colours = [_pool_colour(result, pool) for pool in pools]
-    labels = [_pool_label(pool) + (" (in-house)" if result.scenario.pools[pool].in_house else "") for pool in pools]
+    colours = [_pool_colour(run, pool) for pool in pools]
+    labels = [_pool_label(pool) + (" (in-house)" if run.scenario.pools[pool].in_house else "") for pool in pools]
     _stacked_years(ax, means, total, labels, colours)
-    _year_axis(ax, result)
+    _year_axis(ax, run)
     note = "Spend: placement prices and in-house block costs for the days each financial year falls in the horizon."
-    return _finish(figure, _scenario_note(result), note, P10_P90_BARS + ".")
+    return _finish(figure, _scenario_note(run), note, P10_P90_BARS + ".")
 
 
 def differences(comparison: Comparison, financial_year: str, measures: list[str] | None = None) -> Figure:
@@ -266,7 +255,7 @@ def differences(comparison: Comparison, financial_year: str, measures: list[str]
     """
     rows, present = _difference_rows(comparison, financial_year, measures)
     units = [unit for unit in UNIT_ORDER if any(MEASURE_UNITS.get(m) == unit for m in present)]
-    names = [result.scenario.name for result in comparison.what_ifs]  # as in the table; labels are cut short
+    names = [run.scenario.name for run in comparison.what_ifs]  # as in the table; labels are cut short
     groups = [[m for m in present if MEASURE_UNITS.get(m) == unit] for unit in units]
     figure = Figure(figsize=(8.0, 1.4 + 0.3 * max(len(names), 2) * len(present) + 0.6 * len(units)))
     axes = list(np.ravel(figure.subplots(len(units), 1, height_ratios=[len(g) for g in groups], squeeze=False)))
@@ -451,11 +440,11 @@ def _stacked_years(
 
 
 # ---------------------------------------------------------------------------------------------
-# Data shaping: summaries once, then numpy
+# Data shaping: a run's summaries into numpy arrays
 
 
-def _dates(result: RunResult) -> np.ndarray:
-    return np.array(result.calendar.snapshot_dates, dtype="datetime64[D]")
+def _dates(run: RunSummary) -> np.ndarray:
+    return np.array(run.calendar.snapshot_dates, dtype="datetime64[D]")
 
 
 def _keys(values: Sequence) -> pd.Index:
@@ -494,11 +483,12 @@ def _series(
     return {stat: indexed[stat].to_numpy(dtype=float) for stat in stats}
 
 
-def _stock_summary(result: RunResult, need: str | None) -> pd.DataFrame:
-    table = result.tables["stock"]
-    if need is not None:
-        table = table[table["need"] == need]
-    return summarise(table, ["date"], "children", result.replications) if len(table) else pd.DataFrame()
+def _stock_summary(run: RunSummary, need: str | None) -> pd.DataFrame:
+    """Children in care by date: all needs, or the rows of one need."""
+    if need is None:
+        return run.stock_total
+    by_need = run.stock_by_need
+    return by_need[by_need["need"] == need].drop(columns="need")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -561,9 +551,9 @@ def _date_axis(ax: Axes) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
-def _year_axis(ax: Axes, result: RunResult) -> None:
+def _year_axis(ax: Axes, run: RunSummary) -> None:
     """Financial years on x; a year the horizon only partly covers is marked, so a short bar is not misread."""
-    years = result.calendar.financial_years
+    years = run.calendar.financial_years
     partial = (years.ends - years.starts) < years.lengths
     labels = [f"{label} (part)" if cut else label for label, cut in zip(years.labels, partial, strict=True)]
     ax.set_xticks(np.arange(len(labels)), labels, rotation=40, ha="right", rotation_mode="anchor")
@@ -598,14 +588,14 @@ def _pool_label(pool: str) -> str:
     return short(pool.replace("_", " "), MAX_NAME_CHARS)
 
 
-def _pool_colour(result: RunResult, pool: str) -> str:
+def _pool_colour(run: RunSummary, pool: str) -> str:
     """A pool's colour follows its place in the scenario, so it is the same on every chart of that scenario."""
-    return POOL_COLOURS[list(result.scenario.pools).index(pool) % len(POOL_COLOURS)]
+    return POOL_COLOURS[list(run.scenario.pools).index(pool) % len(POOL_COLOURS)]
 
 
-def _scenario_note(result: RunResult, brief: bool = False) -> str:
-    scenario = result.scenario
-    text = f"{short(scenario.name, MAX_NAME_CHARS)} ({result.replications} replications, seed {result.seed})"
+def _scenario_note(run: RunSummary, brief: bool = False) -> str:
+    scenario = run.scenario
+    text = f"{short(scenario.name, MAX_NAME_CHARS)} ({run.replications} replications, seed {run.seed})"
     if brief:
         return text
     described = short(scenario.description, MAX_DESCRIPTION_CHARS)

@@ -1,4 +1,6 @@
-"""What `sufficiency run` writes and prints: run.json, Parquet tables, summary.csv, a short summary.
+"""What `sufficiency run`, `compare` and `region` write and print: run.json, Parquet tables, summary.csv, the
+budget, reports and charts, a short summary. Every figure comes from the runs' summaries (`sim.results.summary`),
+so a file and the report showing the same figure show the same numbers, computed once.
 
 Output directories are written to a temporary sibling and renamed into place, so a failed run
 never leaves a half-written directory behind.
@@ -9,36 +11,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sim import __version__
 from sim.analysis.compare import Comparison
+from sim.analysis.region import RegionResult
 from sim.analysis.sizing import finite_in_house_pools, sizing_curve, sizing_table
-from sim.engine.vocabulary import DAYS_PER_YEAR
 from sim.present import charts
 from sim.present.output_folders import replaced_folder
 from sim.present.report import comparison_report, run_report
-from sim.results.budget import budget_summary, spreadsheet_safe, write_budget_workbook
+from sim.present.workbook import spreadsheet_safe, write_budget_workbook
 from sim.results.runner import RunResult
-from sim.results.tables import summarise
-
-SUMMARY_KEYS = {
-    "stock": (["date", "need", "pool"], "children"),
-    "occupancy": (["date", "pool"], "occupied"),
-    "entries": (["month", "age_band", "uasc"], "children"),
-    "exits": (["month", "route"], "children"),
-    "gaps": (["month", "need", "wanted_pool", "used_pool"], "placements"),
-    "placement_days": (["month", "pool", "need"], "days"),
-    "spend": (["financial_year", "pool", "need", "component"], "spend"),
-}
+from sim.results.summary import SUMMARY_KEYS, RunSummary
 
 
 def write_run(result: RunResult, out_dir: Path, scenario_path: Path | None = None) -> None:
     """Write every output of a run to `out_dir`, replacing it only once all files are written."""
     with staged_directory(out_dir, "run") as staging:
         write_tables(result, staging)
-        (staging / "report.html").write_text(run_report(result, scenario_path), encoding="utf-8")
+        (staging / "report.html").write_text(run_report(result.run_summary, scenario_path), encoding="utf-8")
 
 
 def write_comparison(comparison: Comparison, scenario_paths: list[Path], out_dir: Path, sizing_replications: int):
@@ -83,6 +74,7 @@ def staged_directory(out_dir: Path, writer: str = "run"):
 
 def write_tables(result: RunResult, directory: Path) -> None:
     """run.json, every table (Parquet), their summaries, summary.csv and the budget, into an existing folder."""
+    run = result.run_summary
     metadata = {
         "version": __version__,
         "seed": result.seed,
@@ -99,55 +91,35 @@ def write_tables(result: RunResult, directory: Path) -> None:
     (directory / "run.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     for name, table in result.tables.items():
         table.to_parquet(directory / f"{name}.parquet", index=False)
-    for name, (keys, value) in SUMMARY_KEYS.items():
-        if not result.tables[name].empty:
-            result.summary(name, keys, value).to_parquet(directory / f"{name}_summary.parquet", index=False)
-    spreadsheet_safe(yearly_summary(result)).to_csv(directory / "summary.csv", index=False, float_format="%.4g")
-    if result.scenario.prices is not None:
-        budget = budget_summary(result)
-        spreadsheet_safe(budget).to_csv(directory / "budget.csv", index=False, float_format="%.2f")
-        write_budget_workbook(result, budget, directory / "budget.xlsx")
+    for name in SUMMARY_KEYS:
+        summary = run.table_summary(name)
+        if summary is not None:
+            summary.to_parquet(directory / f"{name}_summary.parquet", index=False)
+    spreadsheet_safe(run.yearly).to_csv(directory / "summary.csv", index=False, float_format="%.4g")
+    if run.scenario.prices is not None:
+        spreadsheet_safe(run.budget).to_csv(directory / "budget.csv", index=False, float_format="%.2f")
+        write_budget_workbook(run, directory / "budget.xlsx")
 
 
-def yearly_summary(result: RunResult) -> pd.DataFrame:
-    """Children in care by need and pool at each year end, and per simulation year entries, exits and gaps."""
-    year_ends = pd.to_datetime(result.calendar.year_end_dates)
-    stock = result.summary("stock", ["date", "need", "pool"], "children")
-    stock = stock[stock["date"].isin(year_ends)].rename(columns={"date": "period"})
-    stock.insert(0, "measure", "children_in_care")
-    parts = [stock]
-    for measure, table, keys, value in (
-        ("entries", "entries", [], "children"),
-        ("exits", "exits", ["route"], "children"),
-        ("gap_placements", "gaps", ["need", "wanted_pool", "used_pool"], "placements"),
-        ("gap_child_days", "gaps", ["need", "wanted_pool", "used_pool"], "child_days"),
-    ):
-        frame = result.tables[table]
-        if len(frame) == 0:
-            continue
-        frame = frame.assign(period=_year_start(result, frame["month"]))
-        summary = summarise(frame, ["period", *keys], value, result.replications)
-        summary.insert(0, "measure", measure)
-        parts.append(summary)
-    return pd.concat(parts, ignore_index=True)
-
-
-def _year_start(result: RunResult, months: pd.Series) -> pd.Series:
-    """Label each month with the start date of the simulation year it falls in."""
-    start = pd.Timestamp(result.scenario.horizon.start)
-    offset_days = np.maximum((months - start).dt.days.to_numpy(), 0)
-    year = np.minimum(offset_days // DAYS_PER_YEAR, result.scenario.horizon.years - 1).astype(int)
-    year_ends = pd.to_datetime(result.calendar.year_end_dates)
-    return pd.Series(year_ends[year], index=months.index)
+def write_region(region: RegionResult, out_dir: Path) -> Path:
+    """region_summary.csv (every authority and the region total) and each authority's result tables in a
+    folder of its own; written whole or not at all."""
+    with replaced_folder(out_dir, "region") as staging:
+        spreadsheet_safe(region.summary).to_csv(staging / "region_summary.csv", index=False)
+        for name, result in zip(region.authorities, region.results, strict=True):
+            (staging / name).mkdir()
+            write_tables(result, staging / name)
+    return out_dir / "region_summary.csv"
 
 
 def print_summary(result: RunResult) -> str:
     """A short plain-text summary for the terminal."""
-    scenario = result.scenario
-    summary = yearly_summary(result)
+    run = result.run_summary
+    scenario = run.scenario
+    summary = run.yearly
     lines = [
-        f"{scenario.name}: {result.replications} replications, seed {result.seed}, "
-        f"{scenario.horizon.start} to {scenario.horizon.end} ({result.wall_seconds:.1f} s)",
+        f"{scenario.name}: {run.replications} replications, seed {run.seed}, "
+        f"{scenario.horizon.start} to {scenario.horizon.end} ({run.wall_seconds:.1f} s)",
         "",
         "Children in care at each year end, by placement need and pool (mean across replications):",
     ]
@@ -159,7 +131,7 @@ def print_summary(result: RunResult) -> str:
     lines.append(pd.concat([table, totals]).round(1).to_string())
     lines.append("")
     lines.append("Total children in care: mean, 95% CI of the mean, and P10/P50/P90 across replications:")
-    lines.append(_total_stock(result).round(1).to_string())
+    lines.append(_total_stock(run).round(1).to_string())
     for measure, what in (
         ("gap_placements", "placements not in the first-choice pool"),
         ("gap_child_days", "child-days spent outside the first-choice pool"),
@@ -176,12 +148,12 @@ def print_summary(result: RunResult) -> str:
         table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
         lines.append(table.round(1).to_string())
     if scenario.prices is not None:
-        lines += ["", *_spend_lines(result)]
+        lines += ["", *_spend_lines(run)]
     return "\n".join(lines)
 
 
-def _spend_lines(result: RunResult) -> list[str]:
-    budget = budget_summary(result)
+def _spend_lines(run: RunSummary) -> list[str]:
+    budget = run.budget
     spend = budget[budget["breakdown"].isin(["total", "provision"])].copy()
     spend["range"] = [
         f"{low / 1e6:.2f} to {high / 1e6:.2f}" for low, high in zip(spend["p10"], spend["p90"], strict=True)
@@ -192,14 +164,14 @@ def _spend_lines(result: RunResult) -> list[str]:
     table = table.join(ranges.add_suffix(" P10-P90"))
     return [
         f"Spend by financial year, £ million at each year's prices (mean; P10-P90 across replications; "
-        f"price base {result.scenario.prices.base_date}; part years at the horizon ends):",
+        f"price base {run.scenario.prices.base_date}; part years at the horizon ends):",
         table.to_string(),
     ]
 
 
-def _total_stock(result: RunResult) -> pd.DataFrame:
-    year_ends = pd.to_datetime(result.calendar.year_end_dates)
-    summary = result.summary("stock", ["date"], "children")
+def _total_stock(run: RunSummary) -> pd.DataFrame:
+    year_ends = pd.to_datetime(run.calendar.year_end_dates)
+    summary = run.stock_total
     summary = summary[summary["date"].isin(year_ends)]
     columns = ["mean", "ci95_low", "ci95_high", "p10", "p50", "p90"]
     return summary.set_index(summary["date"].dt.strftime("%Y-%m-%d"))[columns].T

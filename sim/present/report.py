@@ -19,8 +19,7 @@ from sim import __version__
 from sim.analysis.compare import MEASURE_LABELS, Comparison
 from sim.analysis.sizing import SizingCurve, sizing_table
 from sim.present import charts
-from sim.results.budget import budget_summary
-from sim.results.runner import RunResult
+from sim.results.summary import RunSummary
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}"
@@ -39,24 +38,24 @@ METHOD = (
 )
 
 
-def run_report(result: RunResult, scenario_path: Path | None, sizing: list[SizingCurve] | None = None) -> str:
-    scenario = result.scenario
+def run_report(run: RunSummary, scenario_path: Path | None, sizing: list[SizingCurve] | None = None) -> str:
+    scenario = run.scenario
     parts = [
         f"<h1>{html.escape(scenario.name)}</h1>",
         f"<p>{html.escape(scenario.description)}</p>",
-        _meta(result),
+        _meta(run),
         "<h2>Children in care by placement need</h2>",
-        _image(charts.fan_chart(result)),
+        _image(charts.fan_chart(run)),
         "<h2>In-house places: occupancy against capacity</h2>",
-        _image(charts.occupancy(result)),
+        _image(charts.occupancy(run)),
         "<h2>Sufficiency gap</h2>",
-        _image(charts.gap_by_need(result)),
-        _year_end_table(result),
+        _image(charts.gap_by_need(run)),
+        _year_end_table(run),
     ]
-    parts += _spend_section(result)
+    parts += _spend_section(run)
     if sizing:
-        parts += _sizing_section(sizing, result)
-    parts += _assumptions(result, [scenario_path] if scenario_path else [])
+        parts += _sizing_section(sizing, run)
+    parts += _assumptions([scenario_path] if scenario_path else [])
     return _page(f"Report: {scenario.name}", parts)
 
 
@@ -85,15 +84,15 @@ def comparison_report(
     if sizing:
         parts += _sizing_section(sizing, base)
     parts.append(f"<p class='note'>Financial years covered: {', '.join(years)}.</p>")
-    parts += _assumptions(base, scenario_paths)
+    parts += _assumptions(scenario_paths)
     return _page(f"Comparison: {base.scenario.name}", parts)
 
 
-def _meta(result: RunResult) -> str:
-    horizon = result.scenario.horizon
+def _meta(run: RunSummary) -> str:
+    horizon = run.scenario.horizon
     return (
-        f"<p class='note'>Care sufficiency simulator version {__version__}; seed {result.seed}; "
-        f"{result.replications} replications; horizon {horizon.start} to {horizon.end}.</p>"
+        f"<p class='note'>Care sufficiency simulator version {__version__}; seed {run.seed}; "
+        f"{run.replications} replications; horizon {horizon.start} to {horizon.end}.</p>"
     )
 
 
@@ -107,25 +106,25 @@ def _image(figure) -> str:
     return f"<img alt='chart' src='data:image/png;base64,{encoded}'/>"
 
 
-def _year_end_table(result: RunResult) -> str:
-    stock = result.summary("stock", ["date", "need"], "children")
-    stock = stock[stock["date"].isin(pd.to_datetime(result.calendar.year_end_dates))]
+def _year_end_table(run: RunSummary) -> str:
+    stock = run.stock_by_need
+    stock = stock[stock["date"].isin(pd.to_datetime(run.calendar.year_end_dates))]
     table = stock.pivot_table(index="need", columns="date", values="mean", aggfunc="sum").round(1)
     table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
     return "<h3>Children in care at each year end (mean across replications)</h3>" + table.to_html(border=0)
 
 
-def _spend_section(result: RunResult) -> list[str]:
-    if result.tables["spend"].empty:
+def _spend_section(run: RunSummary) -> list[str]:
+    budget = run.budget
+    if budget.empty:
         return ["<p class='note'>No price book in this scenario: no budget.</p>"]
-    budget = budget_summary(result)
     main = budget[budget["breakdown"].isin(["total", "provision"])]
     table = main.pivot_table(index="financial_year", columns="category", values=["mean", "p10", "p90"], sort=False)
     table = (table / 1e6).round(2)
     table.columns = [f"{category} {stat} (£m)" for stat, category in table.columns]
     return [
         "<h2>Spend by financial year</h2>",
-        _image(charts.spend_by_pool(result)),
+        _image(charts.spend_by_pool(run)),
         "<p class='note'>£ million at each year's prices; mean and P10/P90 across replications.</p>",
         table.to_html(border=0),
     ]
@@ -164,18 +163,18 @@ def _amount(value: float, money: bool) -> str:
     return f"{value:,.1f}"
 
 
-def _sizing_section(curves: list[SizingCurve], result: RunResult) -> list[str]:
+def _sizing_section(curves: list[SizingCurve], run: RunSummary) -> list[str]:
     return [
         "<h2>How many in-house places would be needed</h2>",
         "<p class='note'>Share of each in-house pool's demand placed in-house against its capacity, from one run "
         "with the pool unlimited (Erlang's truncation identity). A dispersion well above 1 means a trend or bursts "
         "of demand: the curve then overstates the share placed.</p>",
-        _image(charts.sizing(curves, scenario_name=result.scenario.name, replications=result.replications)),
+        _image(charts.sizing(curves, scenario_name=run.scenario.name, replications=run.replications)),
         sizing_table(curves).to_html(index=False, border=0),
     ]
 
 
-def _assumptions(result: RunResult, scenario_paths: list[Path]) -> list[str]:
+def _assumptions(scenario_paths: list[Path]) -> list[str]:
     """Every line of the scenario files (and those they extend) whose comment says 'assumption'."""
     rows = []
     for path in _with_parents(scenario_paths):

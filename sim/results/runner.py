@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -26,6 +27,7 @@ from sim.engine.errors import InputError
 from sim.engine.model import simulate_replication
 from sim.engine.scenario import Scenario
 from sim.results.interrupts import STOP_SIGNALS, stopping_on_signals
+from sim.results.summary import RunSummary
 from sim.results.tables import TABLES, Calendar, batch_tables, summarise
 
 Progress = Callable[[int], None]
@@ -39,15 +41,20 @@ class RunResult:
     calendar: Calendar
     tables: dict[str, pd.DataFrame]  # per-replication tidy tables, with a `replication` column
     wall_seconds: float = 0.0
-    summaries: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def events(self) -> int:
         return int(self.tables["flows"]["events"].sum())
 
     def summary(self, table: str, keys: list[str], value: str) -> pd.DataFrame:
-        """Mean, 95% CI of the mean and P10/P50/P90 across replications (see `results.summarise`)."""
+        """Mean, 95% CI of the mean and P10/P50/P90 across replications (see `results.summarise`): an ad hoc
+        look, computed anew each time; the outputs read the summaries kept in `run_summary`."""
         return summarise(self.tables[table], keys, value, self.replications)
+
+    @cached_property
+    def run_summary(self) -> RunSummary:
+        """The run's summaries, kept with it: every chart, file and comparison of this run reads the same ones."""
+        return RunSummary.of(self)
 
 
 def run(

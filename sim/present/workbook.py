@@ -1,0 +1,187 @@
+"""budget.xlsx, and the escaping every spreadsheet-bound file goes through (budget.csv, differences.csv, ...).
+
+Every figure is a number with a currency format (never text), and every price and inflation
+rate appears on the Assumptions sheet with its source, so a finance officer can trace it. Every text cell
+goes through `spreadsheet_text`: a source or a name from a scenario file is never read by Excel as a formula.
+The figures come from the run's summary (`RunSummary.budget`); nothing is computed here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+from sim.engine.price_book import PriceBook
+from sim.engine.vocabulary import AGE_BANDS
+from sim.results.budget import BUDGET_COLUMNS, STATISTICS
+from sim.results.summary import RunSummary
+
+POUNDS = '"£"#,##0'
+POUNDS_PENCE = '"£"#,##0.00'
+RANGES_NOTE = (
+    "mean: average across replications. ci95_low/ci95_high: 95% confidence interval of that mean "
+    "(simulation error: more replications make it narrower). p10/p50/p90: 10th, 50th and 90th percentiles "
+    "across replications (the spread of outcomes: a year as bad as p90 happens about one year in ten)."
+)
+# A cell starting with one of these is read by Excel (or LibreOffice) as a formula, or as one after a tab or
+# carriage return; OWASP's advice against formula injection is a leading apostrophe, which makes it text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    """Text that a spreadsheet shows as written: a leading apostrophe when it could start a formula, and the
+    control characters an xlsx file cannot hold (TOML strings can) replaced, so the workbook is still written."""
+    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def spreadsheet_value(value: object) -> object:
+    """A cell's value: text escaped by `spreadsheet_text`, numbers, dates and blanks unchanged."""
+    return spreadsheet_text(value) if isinstance(value, str) else value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` with every text value escaped, for a CSV that a finance user opens in Excel."""
+    safe = frame.copy()
+    for name in safe.columns:
+        if _has_text(safe[name]):
+            safe[name] = safe[name].map(spreadsheet_value)
+    return safe
+
+
+def _has_text(column: pd.Series) -> bool:
+    return column.dtype == object or isinstance(column.dtype, pd.CategoricalDtype | pd.StringDtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# The workbook
+
+
+def write_budget_workbook(run: RunSummary, path: Path | BinaryIO) -> None:
+    """budget.xlsx of a run's budget: Summary, By pool, By need, Weekly cost check, Assumptions, Notes (to a file,
+    or to an in-memory file for the workshop app's download)."""
+    summary = run.budget
+    workbook = Workbook()
+    sheets = [
+        ("Summary", summary[summary["breakdown"].isin(["total", "provision"])], POUNDS),
+        ("By pool", summary[summary["breakdown"] == "pool"], POUNDS),
+        ("By need", summary[summary["breakdown"] == "need"], POUNDS),
+        ("Weekly cost check", summary[summary["breakdown"] == "average_weekly_cost"], POUNDS_PENCE),
+    ]
+    workbook.remove(workbook.active)
+    for title, frame, number_format in sheets:
+        _table_sheet(workbook, title, frame[BUDGET_COLUMNS], number_format)
+    _assumptions_sheet(workbook, run.scenario.prices)
+    _notes_sheet(workbook, run)
+    workbook.save(path)
+
+
+def _table_sheet(workbook: Workbook, title: str, frame: pd.DataFrame, number_format: str) -> None:
+    sheet = workbook.create_sheet(title)
+    _append(sheet, list(frame.columns))
+    for row in frame.itertuples(index=False):
+        _append(sheet, [None if isinstance(v, float) and np.isnan(v) else v for v in row])
+    money_columns = [i + 1 for i, c in enumerate(frame.columns) if c in STATISTICS]
+    for column in money_columns:
+        for cell in sheet[get_column_letter(column)][1:]:
+            cell.number_format = number_format
+    _finish(sheet)
+
+
+def _assumptions_sheet(workbook: Workbook, prices: PriceBook) -> None:
+    sheet = workbook.create_sheet("Assumptions")
+    _append(sheet, ["pool", "item", "value", "unit", "inflation % a year", "source"])
+    _append(sheet, ["(all)", "price base date", prices.base_date.isoformat(), "date", None, ""])
+    _append(sheet, ["(all)", "default inflation", None, "", prices.inflation_percent_per_year, prices.inflation_source])
+    for name, group in prices.inflation_groups.items():
+        _append(
+            sheet, [", ".join(group.pools), f"inflation group '{name}'", None, "", group.percent_per_year, group.source]
+        )
+    for pool, price in prices.pools.items():
+        for item, value, unit in _price_items(price):
+            _append(sheet, [pool, item, value, unit, prices.inflation_percent(pool), price.source])
+            sheet.cell(row=sheet.max_row, column=3).number_format = POUNDS_PENCE
+    _finish(sheet)
+
+
+def _price_items(price) -> list[tuple[str, float, str]]:
+    items = []
+    if price.weekly is not None:
+        items.append(("weekly price per child", price.weekly, "£/week"))
+    if price.weekly_by_age_band is not None:
+        items += [(f"weekly allowance, age {band}", price.weekly_by_age_band[band], "£/week") for band in AGE_BANDS]
+    if price.weekly_distribution is not None:
+        dist = price.weekly_distribution
+        items += [
+            ("weekly price per placement: median (lognormal)", dist.median, "£/week"),
+            ("weekly price per placement: 90th percentile", dist.p90, "£/week"),
+            ("weekly price per placement: mean implied", dist.mean, "£/week"),
+        ]
+    for field, label, unit in (
+        ("fee_weekly", "carer fee per child", "£/week"),
+        ("block_per_home_per_year", "block cost per home", "£/year"),
+        ("per_occupied_night", "cost per occupied bed-night", "£/night"),
+        ("staying_put_weekly", "Staying Put allowance", "£/week"),
+        ("staying_close_weekly", "Staying Close cost", "£/week"),
+    ):
+        value = getattr(price, field)
+        if value:
+            items.append((label, value, unit))
+    return items
+
+
+def _notes_sheet(workbook: Workbook, run: RunSummary) -> None:
+    scenario, years = run.scenario, run.calendar.financial_years
+    first_partial = scenario.horizon.start != pd.Timestamp(years.first_years[0], 4, 1).date()
+    lines = [
+        f"Scenario: {scenario.name}. Replications: {run.replications}. Seed: {run.seed}.",
+        f"Horizon: {scenario.horizon.start} to {scenario.horizon.end}. Financial years run 1 April to 31 March.",
+        "The first and last financial years are part years when the horizon does not start or end on 1 April."
+        if first_partial or scenario.horizon.end != pd.Timestamp(years.first_years[-1] + 1, 4, 1).date()
+        else "The horizon covers whole financial years.",
+        f"Prices are at {scenario.prices.base_date} and rise by each pool's inflation rate on every 1 April after it.",
+        "In-house homes are charged a block cost per home per year whatever their occupancy, pro rata by days open.",
+        "Placements priced per placement draw their weekly price once, when they start, from the child's own "
+        "random numbers: the same child gets the same price in every scenario run with the same seed.",
+        RANGES_NOTE,
+        "Spend by pool and by need sum to the total (means); in-house plus external equals the total.",
+        "average_weekly_cost: a pool's total cost divided by the weeks its places were occupied; compare with the "
+        "price book (Assumptions) as a check. For block-cost homes it shows the cost per occupied bed-week.",
+    ]
+    sheet = workbook.create_sheet("Notes")
+    _append(sheet, ["Notes"])
+    for line in lines:
+        _append(sheet, [line])
+    sheet.column_dimensions["A"].width = 120
+    for row in sheet.iter_rows(min_row=2):
+        row[0].alignment = Alignment(wrap_text=True)
+    sheet["A1"].font = Font(bold=True)
+    sheet.freeze_panes = "A2"
+
+
+def _append(sheet, row: list) -> None:
+    """The only way a row enters a sheet, so no text cell escapes `spreadsheet_text`."""
+    sheet.append([spreadsheet_value(value) for value in row])
+
+
+def _finish(sheet) -> None:
+    """Bold frozen header row and column widths fitted to the content."""
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheet.freeze_panes = "A2"
+    for column in sheet.columns:
+        width = max(len(_display(cell.value)) for cell in column)
+        sheet.column_dimensions[get_column_letter(column[0].column)].width = min(max(width + 2, 10), 80)
+
+
+def _display(value) -> str:
+    if isinstance(value, float):
+        return f"£{value:,.2f}"
+    return "" if value is None else str(value)

@@ -1,0 +1,218 @@
+"""A run's summaries across replications, each computed once: the only view of a run the layers above read.
+
+Why one layer: a run's charts, report, files, budget and comparisons read the same summaries (children in care
+by need, spend by financial year, ...), and each used to summarise the raw per-replication tables again: the same
+table went through `summarise` up to four times on its way to the report. A `RunSummary` computes each summary
+on first read and keeps it, so however many consumers read it, it is computed once per run, and a summary the
+command never reads (a comparison writes no Parquet) is never computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim.engine.scenario import Scenario
+from sim.engine.vocabulary import DAYS_PER_YEAR
+from sim.results.budget import budget_summary
+from sim.results.tables import Calendar, summarise
+
+if TYPE_CHECKING:
+    from sim.results.runner import RunResult
+
+# Each table's own summary (written as <table>_summary.parquet): its keys and the value summarised.
+SUMMARY_KEYS = {
+    "stock": (["date", "need", "pool"], "children"),
+    "occupancy": (["date", "pool"], "occupied"),
+    "entries": (["month", "age_band", "uasc"], "children"),
+    "exits": (["month", "route"], "children"),
+    "gaps": (["month", "need", "wanted_pool", "used_pool"], "placements"),
+    "placement_days": (["month", "pool", "need"], "days"),
+    "spend": (["financial_year", "pool", "need", "component"], "spend"),
+}
+OCCUPANCY_VALUES = ("occupied", "capacity", "post_18")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run's summaries across replications (mean, 95% CI of the mean, P10/P50/P90; see `tables.summarise`).
+
+    Built from a `RunResult` by `RunSummary.of` (or `RunResult.run_summary`, which keeps it). Every summary is
+    computed on first read and then kept; the per-replication tables are held only to be summarised.
+    """
+
+    scenario: Scenario
+    seed: int
+    replications: int
+    calendar: Calendar
+    wall_seconds: float
+    _tables: Mapping[str, pd.DataFrame] = field(repr=False, compare=False)
+    _summaries: dict[tuple[str, tuple[str, ...], str], pd.DataFrame] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @classmethod
+    def of(cls, result: RunResult) -> RunSummary:
+        return cls(
+            scenario=result.scenario,
+            seed=result.seed,
+            replications=result.replications,
+            calendar=result.calendar,
+            wall_seconds=result.wall_seconds,
+            _tables=result.tables,
+        )
+
+    def _summary(self, table: str, keys: list[str], value: str) -> pd.DataFrame:
+        """`summarise` of a per-replication table, computed the first time it is asked for."""
+        key = (table, tuple(keys), value)
+        if key not in self._summaries:
+            self._summaries[key] = summarise(self._tables[table], keys, value, self.replications)
+        return self._summaries[key]
+
+    def table_summary(self, table: str) -> pd.DataFrame | None:
+        """The table summarised by its `SUMMARY_KEYS`; None when the run left the table empty."""
+        if self._tables[table].empty:
+            return None
+        keys, value = SUMMARY_KEYS[table]
+        return self._summary(table, keys, value)
+
+    # Children in care and places ------------------------------------------------------------
+
+    @property
+    def stock_by_need(self) -> pd.DataFrame:
+        """Children in care at each snapshot date by placement need."""
+        return self._summary("stock", ["date", "need"], "children")
+
+    @property
+    def stock_total(self) -> pd.DataFrame:
+        """Children in care at each snapshot date, all needs."""
+        return self._summary("stock", ["date"], "children")
+
+    def occupancy(self, value: str) -> pd.DataFrame:
+        """Places `occupied`, `capacity` or `post_18` (of which young people 18+) at each date, by pool."""
+        if value not in OCCUPANCY_VALUES:
+            raise ValueError(f"occupancy is summarised as one of {OCCUPANCY_VALUES}, not {value!r}")
+        return self._summary("occupancy", ["date", "pool"], value)
+
+    # Gaps, spend and the budget by financial year ----------------------------------------------
+
+    @cached_property
+    def _gaps_by_year(self) -> pd.DataFrame:
+        gaps = self._tables["gaps"]
+        return gaps.assign(financial_year=financial_year(gaps["month"]))
+
+    @cached_property
+    def gap_days_by_need(self) -> pd.DataFrame:
+        """Child-days outside the first-choice pool per financial year and placement need."""
+        return summarise(self._gaps_by_year, ["financial_year", "need"], "child_days", self.replications)
+
+    @cached_property
+    def gap_days_total(self) -> pd.DataFrame:
+        """Child-days outside the first-choice pool per financial year, all needs (empty: no gap at all)."""
+        return summarise(self._gaps_by_year, ["financial_year"], "child_days", self.replications)
+
+    @cached_property
+    def budget(self) -> pd.DataFrame:
+        """Spend by financial year in every breakdown (see `budget.budget_summary`); empty without a price book."""
+        return budget_summary(self._tables["spend"], self.replications, self.calendar.financial_years)
+
+    @property
+    def spend_by_pool(self) -> pd.DataFrame:
+        """Spend per financial year and pool (the budget's pool rows, `category` named `pool`)."""
+        return self._budget_rows("pool").rename(columns={"category": "pool"})
+
+    @property
+    def spend_total(self) -> pd.DataFrame:
+        """Spend per financial year, all pools (the budget's total rows)."""
+        return self._budget_rows("total")
+
+    def _budget_rows(self, breakdown: str) -> pd.DataFrame:
+        budget = self.budget
+        return budget[budget["breakdown"] == breakdown] if len(budget) else budget
+
+    # Per simulation year (summary.csv) and per replication (paired comparisons) -----------------
+
+    @cached_property
+    def yearly(self) -> pd.DataFrame:
+        """Children in care by need and pool at each year end, and per simulation year entries, exits and gaps."""
+        year_ends = pd.to_datetime(self.calendar.year_end_dates)
+        stock = self._summary("stock", ["date", "need", "pool"], "children")
+        stock = stock[stock["date"].isin(year_ends)].rename(columns={"date": "period"})
+        stock.insert(0, "measure", "children_in_care")
+        parts = [stock]
+        for measure, table, keys, value in (
+            ("entries", "entries", [], "children"),
+            ("exits", "exits", ["route"], "children"),
+            ("gap_placements", "gaps", ["need", "wanted_pool", "used_pool"], "placements"),
+            ("gap_child_days", "gaps", ["need", "wanted_pool", "used_pool"], "child_days"),
+        ):
+            frame = self._tables[table]
+            if len(frame) == 0:
+                continue
+            frame = frame.assign(period=self._year_start(frame["month"]))
+            summary = summarise(frame, ["period", *keys], value, self.replications)
+            summary.insert(0, "measure", measure)
+            parts.append(summary)
+        return pd.concat(parts, ignore_index=True)
+
+    def _year_start(self, months: pd.Series) -> pd.Series:
+        """Label each month with the start date of the simulation year it falls in."""
+        horizon = self.scenario.horizon
+        offset_days = np.maximum((months - pd.Timestamp(horizon.start)).dt.days.to_numpy(), 0)
+        year = np.minimum(offset_days // DAYS_PER_YEAR, horizon.years - 1).astype(int)
+        year_ends = pd.to_datetime(self.calendar.year_end_dates)
+        return pd.Series(year_ends[year], index=months.index)
+
+    @cached_property
+    def yearly_measures(self) -> pd.DataFrame:
+        """Per replication and financial year: placements, gaps, distance and spend measures.
+
+        Per replication, not across them: a comparison pairs replication r of two runs (the same children).
+        """
+        return _yearly_measures(self._tables)
+
+
+def financial_year(months: pd.Series) -> pd.Series:
+    """The financial year ("2016-17", April to March) of each month."""
+    start = months.dt.year - (months.dt.month < 4)
+    return start.astype(str) + "-" + ((start + 1) % 100).astype(str).str.zfill(2)
+
+
+def _yearly_measures(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per replication and financial year: placements, gaps, distance and spend measures, from a run's tables."""
+    placements = tables["placements"].assign(financial_year=lambda t: financial_year(t["month"]))
+    gaps = tables["gaps"].assign(financial_year=lambda t: financial_year(t["month"]))
+    spend = tables["spend"]
+    parts = [
+        _total(placements[placements["in_house"]], "placements", "placed_in_house"),
+        _total(placements[~placements["in_house"]], "placements", "placed_externally"),
+        _total(placements[placements["fallback"]], "placements", "emergency_placements"),
+        _total(placements[placements["beyond_20_miles"]], "placements", "beyond_20_miles"),
+        _by(gaps, "need", "placements", "gap_placements"),
+        _by(gaps, "need", "child_days", "gap_child_days"),
+        _total(gaps, "child_days", "gap_child_days_total"),
+    ]
+    if not spend.empty:
+        in_house = spend["in_house"].astype(bool)
+        parts += [
+            _total(spend, "spend", "spend_total"),
+            _total(spend[~in_house], "spend", "spend_external"),
+            _total(spend[in_house], "spend", "spend_in_house"),
+            _by(spend, "pool", "spend", "spend_pool"),
+        ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _total(frame: pd.DataFrame, value: str, measure: str) -> pd.DataFrame:
+    grouped = frame.groupby(["replication", "financial_year"], as_index=False)[value].sum()
+    return grouped.rename(columns={value: "value"}).assign(measure=measure, category="all")
+
+
+def _by(frame: pd.DataFrame, column: str, value: str, measure: str) -> pd.DataFrame:
+    grouped = frame.groupby(["replication", "financial_year", column], as_index=False)[value].sum()
+    return grouped.rename(columns={value: "value", column: "category"}).assign(measure=measure)
