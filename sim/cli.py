@@ -231,32 +231,32 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     if args.ssda903 is not None:
         return _backtest_ssda903(args)
-    from calibration.backtest import backtest, format_table, write_backtest
+    from calibration.backtest import backtest, write_published_backtest
+    from calibration.backtest_result import format_table
 
     check_out_folder(args.out)
     with _data_errors():
-        table, figure = backtest(args.authority, args.replications, jobs=args.jobs)
-    paths = write_backtest(table, figure, args.out, args.authority)
-    print(format_table(table))
-    outside = table[~table["inside"]]
-    print(f"\n{len(outside)} of {len(table)} published figures fall outside the simulated P10-P90 band.")
+        result = backtest(args.authority, args.replications, jobs=args.jobs)
+    paths = write_published_backtest(result, args.out, args.authority)
+    print(format_table(result))
+    outside = [row for row in result.compared if not row.inside]
+    print(f"\n{len(outside)} of {len(result.compared)} published figures fall outside the simulated P10-P90 band.")
     print("Written: " + ", ".join(str(p) for p in paths))
     return 0
 
 
 def _backtest_ssda903(args: argparse.Namespace) -> int:
-    from calibration.ssda903.backtest import backtest_ssda903, write_backtest
+    from calibration.backtest_result import format_summary
+    from calibration.ssda903.backtest import backtest_ssda903, write_ssda903_backtest
 
     if args.origin is None:
         raise ScenarioError("backtest --ssda903 needs --origin YYYY-MM-DD")
     check_out_folder(args.out)
     with _data_errors():
-        summary, monthly, figure = backtest_ssda903(
-            args.ssda903, args.origin, args.horizon, args.replications, args.la, jobs=args.jobs
-        )
-    paths = write_backtest(summary, monthly, figure, args.out)
+        result = backtest_ssda903(args.ssda903, args.origin, args.horizon, args.replications, args.la, jobs=args.jobs)
+    paths = write_ssda903_backtest(result, args.out)
     print("Share of months inside the simulated bands, and mean absolute percentage error (model and naive):")
-    print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(format_summary(result))
     print("Written: " + ", ".join(str(p) for p in paths))
     return 0
 

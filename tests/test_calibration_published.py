@@ -159,11 +159,19 @@ def test_baseline_reproduces_its_targets_inside_p10_p90(authority: str) -> None:
 
 
 def test_backtest_runs_and_compares_every_published_figure(tmp_path: Path) -> None:
-    from calibration.backtest import backtest, write_backtest
+    from calibration.authorities import AUTHORITIES
+    from calibration.backtest import backtest, write_published_backtest
 
-    table, figure = backtest("cheshire_east", replications=4)
-    assert len(table) >= 6
-    assert {"observed", "simulated_mean", "p10", "p90", "inside"} <= set(table.columns)
-    assert (table["p10"] <= table["p90"]).all()
-    paths = write_backtest(table, figure, tmp_path, "cheshire_east")
+    result = backtest("cheshire_east", replications=4)
+    spec = AUTHORITIES["cheshire_east"]
+    assert [(row.measure, row.date, row.observed) for row in result.compared] == [
+        (o.label, o.date, o.value) for o in spec.observations
+    ]
+    assert all(row.band.label == "P10-P90" and row.band.low <= row.band.high for row in result.compared)
+    paths = write_published_backtest(result, tmp_path, "cheshire_east")
+    assert [path.name for path in paths] == ["backtest_cheshire_east.csv", "backtest_cheshire_east.png"]
     assert all(path.stat().st_size > 0 for path in paths)
+    written = pd.read_csv(paths[0])
+    assert list(written.columns[:7]) == ["date", "measure", "observed", "simulated_mean", "p10", "p90", "naive"]
+    assert written["inside"].tolist() == [row.inside for row in result.compared]
+    assert written["naive"].tolist() == pytest.approx([row.naive for row in result.compared], abs=0.005)

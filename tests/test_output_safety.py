@@ -20,12 +20,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import matplotlib
 import pandas as pd
 import pytest
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 from sim.cli import main
 from sim.engine.errors import InputError
@@ -125,15 +121,15 @@ def test_a_scenario_folder_is_refused_by_every_writer(tmp_path, capsys) -> None:
             argv = [*argv, "--out", str(scenarios)]
         error = refused(capsys, argv)
         assert "add_two_homes.toml, baseline.toml, entries_plus_10.toml, more_foster_carers.toml, ..." in error
-    figure = plt.figure()
-    with pytest.raises(InputError, match="did not write"):
-        from calibration.backtest import write_backtest
+    from calibration.backtest import write_published_backtest
+    from calibration.backtest_result import Backtest
+    from calibration.ssda903.backtest import write_ssda903_backtest
 
-        write_backtest(pd.DataFrame({"a": [1]}), figure, scenarios, "cheshire_east")
+    nothing = Backtest("nothing", dt.date(2020, 1, 1), 1, (), pd.DataFrame())
     with pytest.raises(InputError, match="did not write"):
-        from calibration.ssda903.backtest import write_backtest as write_ssda903_backtest
-
-        write_ssda903_backtest(pd.DataFrame({"a": [1]}), pd.DataFrame({"b": [2]}), plt.figure(), scenarios)
+        write_published_backtest(nothing, scenarios, "cheshire_east")
+    with pytest.raises(InputError, match="did not write"):
+        write_ssda903_backtest(nothing, scenarios)
     assert snapshot(tmp_path) == before
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from calibration.ssda903.backtest import backtest_ssda903, write_backtest
+from calibration.backtest_result import summary
+from calibration.ssda903.backtest import backtest_ssda903, write_ssda903_backtest
 from calibration.ssda903.calibrate import build_scenario, calibrate, write_calibration
 from calibration.ssda903.reader import read_ssda903
 from calibration.ssda903.synthetic import write_synthetic_ssda903
@@ -137,9 +138,9 @@ def test_samples_end_to_end_write_no_identifier_birth_date_or_postcode(tmp_path:
     out = tmp_path / "samples" / "baseline.toml"
     write_calibration(SAMPLES, dt.date(2019, 4, 1), out, command="test")
     assert main(["run", str(out), "--replications", "3", "--out", str(tmp_path / "run"), "--quiet"]) == 0
-    summary, monthly, figure = backtest_ssda903(SAMPLES, dt.date(2019, 4, 1), horizon_months=12, replications=5)
-    paths = write_backtest(summary, monthly, figure, tmp_path / "backtest")
-    assert {"inside_p10_p90", "inside_p5_p95", "mape_model", "mape_naive"} <= set(summary.columns)
+    result = backtest_ssda903(SAMPLES, dt.date(2019, 4, 1), horizon_months=12, replications=5)
+    paths = write_ssda903_backtest(result, tmp_path / "backtest")
+    assert {"inside_p10_p90", "inside_p5_p95", "mape_model", "mape_naive"} <= set(summary(result).columns)
     printed = capsys.readouterr().out
     secrets = _identifiers(SAMPLES)
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".toml", ".html", ".csv", ".json")]

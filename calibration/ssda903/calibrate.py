@@ -1,34 +1,29 @@
-"""`sufficiency calibrate --ssda903 DIR`: a baseline scenario and its calibration report from SSDA903 returns.
+"""`sufficiency calibrate --ssda903 DIR`: a baseline scenario fitted to SSDA903 returns, with its report.
 
-Nothing written carries a child's identifier, birth date or postcode: the scenario holds rates,
-distributions and counts of children by age band, need and pool; the report holds aggregates only.
+This module fits (`calibrate`) and turns the fit into a scenario; the report of fitted against observed is
+drawn in calibration.ssda903.report. Nothing written carries a child's identifier, birth date or postcode:
+the scenario holds rates, distributions and counts of children by age band, need and pool; the report holds
+aggregates only.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import html
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from calibration.fit import POOLS
 from calibration.scenario_builder import MATCHING, _sum_to_one
 from calibration.ssda903 import estimate
 from calibration.ssda903.reader import EARLIEST, CareHistory, read_ssda903
+from calibration.ssda903.report import report_html
 from sim.engine.scenario import Scenario, ScenarioError
 from sim.engine.scenario_files import scenario_from_dict
 from sim.engine.toml_writer import Comments, to_toml
-from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
+from sim.engine.vocabulary import AGE_BANDS
 
 POOL_FOR = {
     ("fostering", True): "inhouse_fostering",
@@ -322,118 +317,6 @@ def _staying_put(history: CareHistory, as_of: dt.date, window_years: int) -> flo
     if len(at_18) == 0:
         return 0.0
     return float((at_18["rec"] == "E17").mean())
-
-
-# ---------------------------------------------------------------------------------------------
-# Report
-
-
-def report_html(result: Calibration, scenario_name: str) -> str:
-    """Fitted against observed: entries per year, stays by age band, placement mix, and the data cleaning."""
-    entries = result.entries
-    parts = [
-        f"<h1>Calibration from SSDA903 returns: {html.escape(scenario_name)}</h1>",
-        f"<p>As of {result.as_of}; calibration window: the {result.window_years} years before it; data extracted to "
-        f"{result.history.extract_date}. Bands on charts are labelled. No child-level data appear in this report.</p>",
-        "<h2>Entries per year</h2>",
-        _img(_entries_chart(entries)),
-        f"<p>Trend {entries.trend_percent:.1f}% a year (95% interval {entries.trend_ci[0]:.1f}% to "
-        f"{entries.trend_ci[1]:.1f}%, log-linear Poisson fit). UASC entries {entries.uasc_rate:.1f} a year.</p>",
-        "<h2>Time in care by age at entry</h2>",
-        "<p>Kaplan-Meier estimate of staying in care (all exit routes, open periods censored) against the fitted "
-        "competing-risks model (routes and stays, cut at the 18th birthday).</p>",
-        _img(_durations_chart(result)),
-        _durations_table(result),
-        "<h2>Placement mix on the as-of date</h2>",
-        _mix_table(result),
-        "<h2>Data cleaning</h2>",
-        result.history.report.to_frame().to_html(index=False, border=0),
-    ]
-    style = (
-        "body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
-        "td,th{padding:3px 8px;border-bottom:1px solid #ccc;text-align:right}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>"
-        + "".join(parts)
-        + "</body></html>"
-    )
-
-
-def _img(figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    return f"<img alt='chart' src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'/>"
-
-
-def _entries_chart(entries: estimate.EntryEstimate):
-    figure, axis = plt.subplots(figsize=(7, 3))
-    axis.bar([str(y) for y in entries.years], entries.counts, color="#88CCEE", label="observed entries (12 months)")
-    middle = (len(entries.counts) - 1) / 2
-    fitted = np.mean(entries.counts) * (1 + entries.trend_percent / 100) ** (np.arange(len(entries.counts)) - middle)
-    axis.plot([str(y) for y in entries.years], fitted, color="#332288", marker="o", label="fitted trend")
-    axis.set_title("Children entering care per year (12 months from the date shown)")
-    axis.legend(fontsize=8)
-    return figure
-
-
-def _durations_chart(result: Calibration):
-    """One panel per age band, three to a row, the legend in the spare cell."""
-    figure, grid = plt.subplots(2, 3, figsize=(10, 6.4), sharey=True)
-    axes = list(grid.ravel())
-    for axis, band in zip(axes, AGE_BANDS, strict=False):
-        fit = result.durations[band]
-        axis.step(fit.km_time, fit.km_survival, where="post", color="#CC6677", label="observed (Kaplan-Meier)")
-        grid_days = np.linspace(0, max(fit.km_time.max() if len(fit.km_time) else 1, 365), 200)
-        axis.plot(grid_days, _model_survival(fit, band, grid_days), color="#332288", label="fitted model")
-        if fit.periods == 0:
-            note = "no periods in the window:\nthe all-ages fit"
-            axis.text(0.5, 0.1, note, transform=axis.transAxes, ha="center", fontsize=8)
-        axis.set_title(f"entered aged {band} ({fit.periods} periods)", fontsize=9)
-        axis.set_xlabel("days in care", fontsize=8)
-    for axis in grid[:, 0]:
-        axis.set_ylabel("share still in care")
-    spare = axes[len(AGE_BANDS)]  # the five bands leave the last cell of the 2 x 3 grid free
-    spare.axis("off")
-    spare.legend(*axes[0].get_legend_handles_labels(), loc="center", fontsize=8, frameon=False)
-    figure.tight_layout()
-    return figure
-
-
-def _model_survival(fit: estimate.BandDurations, band: str, grid: np.ndarray) -> np.ndarray:
-    low, high = AGE_BAND_BOUNDS_YEARS[AGE_BANDS.index(band)]
-    caps = (18 - (low + (np.arange(20) + 0.5) / 20 * (high - low))) * DAYS_PER_YEAR
-    survival = np.zeros_like(grid)
-    for route, share in fit.route_shares.items():
-        stay = np.ones_like(grid) if route == "age_18" else fit.fits[route].frozen().sf(grid)
-        survival += share * stay
-    return survival * np.mean(grid[:, None] < caps[None, :], axis=1)
-
-
-def _durations_table(result: Calibration) -> str:
-    rows = []
-    for band in AGE_BANDS:
-        fit = result.durations[band]
-        for route, share in fit.route_shares.items():
-            detail = fit.fits.get(route)
-            rows.append(
-                {
-                    "age at entry": band,
-                    "exit route": route,
-                    "share": round(share, 3),
-                    "family (AIC)": f"{detail.family} ({detail.aic:.0f})" if detail else "until 18",
-                    "median days": round(detail.median_days) if detail else "",
-                }
-            )
-    return pd.DataFrame(rows).to_html(index=False, border=0)
-
-
-def _mix_table(result: Calibration) -> str:
-    stock = result.stock
-    mix = stock.groupby(["need", "in_house"]).size().rename("children").reset_index()
-    mix["share"] = (mix["children"] / mix["children"].sum()).round(3)
-    return mix.to_html(index=False, border=0)
 
 
 def write_calibration(
