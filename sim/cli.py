@@ -175,13 +175,13 @@ def _dask_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim.present.outputs import print_summary, write_run
-    from sim.results.runner import run
-
     scenario = load_scenario(args.scenario)
     out_dir = args.out or Path("out") / args.scenario.stem
     check_out_folder(out_dir)  # before the run, not after it
     _check_dask(args.dask)
+    from sim.present.outputs import print_summary, write_run  # pandas and matplotlib: only once the input is good
+    from sim.results.runner import run
+
     with tqdm(total=args.replications, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
         result = run(scenario, args.replications, seed=args.seed, jobs=args.jobs, progress=bar.update, dask=args.dask)
     write_run(result, out_dir, scenario_path=args.scenario)
@@ -274,9 +274,6 @@ def _data_errors():
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from sim.analysis.compare import compare
-    from sim.present.outputs import write_comparison
-
     if args.replications < 2:
         raise ScenarioError(f"--replications must be at least 2 for confidence intervals, got {args.replications}")
     base = load_scenario(args.base)
@@ -284,6 +281,9 @@ def _compare(args: argparse.Namespace) -> int:
     out_dir = args.out or Path("out") / f"compare_{args.base.stem}"
     check_out_folder(out_dir)
     _check_dask(args.dask)
+    from sim.analysis.compare import compare  # pandas and matplotlib: only once the input is good
+    from sim.present.outputs import write_comparison
+
     total = args.replications * (1 + len(what_ifs))
     with tqdm(total=total, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
         comparison = compare(base, what_ifs, args.replications, jobs=args.jobs, progress=bar.update, dask=args.dask)

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
-from scipy import special, stats
+from scipy import special
 
 from sim.engine.schema import MAX_DAYS, ScenarioModel
 
@@ -84,6 +84,8 @@ class Lognormal(_Distribution):
 
     def frozen(self) -> Any:
         mu, sigma = self._mu_sigma
+        from scipy import stats  # scipy.stats takes most of a second to import: only analysis code needs it
+
         return stats.lognorm(s=sigma, scale=math.exp(mu))
 
     @property
@@ -122,6 +124,8 @@ class Gamma(_Distribution):
         return (self.mean / self.sd) ** 2
 
     def frozen(self) -> Any:
+        from scipy import stats
+
         return stats.gamma(a=self._shape, scale=self.mean / self._shape)
 
     @property
@@ -143,6 +147,8 @@ class Exponential(_Distribution):
     mean: PositiveDays
 
     def frozen(self) -> Any:
+        from scipy import stats
+
         return stats.expon(scale=self.mean)
 
     @property
@@ -165,6 +171,8 @@ class Weibull(_Distribution):
     scale: PositiveDays
 
     def frozen(self) -> Any:
+        from scipy import stats
+
         return stats.weibull_min(c=self.shape, scale=self.scale)
 
     def quantile(self, q: np.ndarray) -> np.ndarray:
@@ -189,6 +197,8 @@ class Uniform(_Distribution):
         return self
 
     def frozen(self) -> Any:
+        from scipy import stats
+
         return stats.uniform(loc=self.low, scale=self.high - self.low)
 
     def quantile(self, q: np.ndarray) -> np.ndarray:
@@ -210,6 +220,8 @@ class Fixed(_Distribution):
 
     def frozen(self) -> Any:
         # A degenerate uniform on [days, days] would divide by zero; this is a point mass in effect.
+        from scipy import stats
+
         return stats.uniform(loc=self.days, scale=1e-9)
 
     def quantile(self, q: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from pydantic import Field, model_validator
-from scipy import special, stats
+from scipy import special
 
 from sim.engine.schema import MAX_WEEKLY_PRICE, MAX_YEARLY_PRICE, Money, PercentPerYear, ScenarioModel, Source
 from sim.engine.vocabulary import AGE_BANDS
@@ -21,7 +21,7 @@ from sim.engine.vocabulary import AGE_BANDS
 YearlyMoney = Annotated[float, Field(ge=0, le=MAX_YEARLY_PRICE)]
 WeeklyPrice = Annotated[float, Field(gt=0, le=MAX_WEEKLY_PRICE)]
 MAX_P90_OVER_MEDIAN = 20.0  # a wider lognormal has a mean over 15 times its median: a slip, not a market
-Z90 = float(stats.norm.ppf(0.9))
+Z90 = float(special.ndtri(0.9))
 
 
 class WeeklyPriceDistribution(ScenarioModel):
@@ -44,6 +44,8 @@ class WeeklyPriceDistribution(ScenarioModel):
 
     def frozen(self) -> Any:
         """The equivalent scipy distribution (for analysis; costing uses `quantile`)."""
+        from scipy import stats  # scipy.stats takes most of a second to import: only analysis code needs it
+
         return stats.lognorm(s=self.sigma, scale=self.median)
 
     def quantile(self, q: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Every chart of the tool, drawn in one style.
 
 Why one module: workshops put scenario charts side by side, so a colour, a unit and a band must mean the same
-thing on every figure. The rules kept here:
+thing on every figure. The palette, type sizes and panel helpers are `sim.present.style`, shared with the
+calibration's charts. The rules kept here:
 
 - Paul Tol's colour-blind-safe "muted" palette; a placement need has the same colour on every chart.
 - Plain-English titles and axis labels with units.
@@ -20,46 +21,34 @@ the report and the files; here they are only reshaped into numpy arrays for plot
 
 from __future__ import annotations
 
-import math
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.analysis.compare import Comparison
 from sim.analysis.sizing import TARGETS, SizingCurve, finite_in_house_pools
 from sim.engine.vocabulary import PLACEMENT_NEEDS, POST_18_ARRANGEMENTS
-from sim.results.summary import OCCUPANCY_VALUES, RunSummary
-
-TOL_MUTED = (
-    "#332288",  # indigo
-    "#88CCEE",  # cyan
-    "#44AA99",  # teal
-    "#117733",  # green
-    "#999933",  # olive
-    "#DDCC77",  # sand
-    "#CC6677",  # rose
-    "#882255",  # wine
-    "#AA4499",  # purple
-    "#DDDDDD",  # pale grey
+from sim.present.style import (
+    FOOTNOTE_GREY,
+    GUIDE_GREY,
+    INK,
+    OVERLAY_BAND_ALPHA,
+    PNG_DPI,
+    POOL_COLOURS,
+    THOUSANDS,
+    TOL_MUTED,
+    date_axis,
+    fan,
+    finish,
+    panels,
+    style_axes,
 )
-# Pools need more colours than needs: a shipped scenario has 12. Two from Tol's "vibrant" palette,
-# unlike any muted colour, so that no two pools of a 12-pool scenario share one.
-POOL_COLOURS = (*TOL_MUTED, "#EE7733", "#0077BB")
-INK = "#222222"
-FOOTNOTE_GREY = "#555555"
-GUIDE_GREY = "#888888"
-FOOTNOTE_POINTS = 7.5
-PNG_DPI = 110
-BAND_ALPHA = 0.25
-OVERLAY_BAND_ALPHA = 0.15
+from sim.results.summary import OCCUPANCY_VALUES, RunSummary
 
 P10_P90 = "band: P10-P90 across replications"
 P10_P90_BARS = "error bars: P10-P90 of the total across replications (bars: means)"
@@ -117,7 +106,6 @@ DATE_LABEL = "date ({} counted on the 1st of each month)"
 YEAR_LABEL = "financial year (April to March)"
 MAX_DESCRIPTION_CHARS = 300  # a scenario's description in a footnote: about three lines
 MAX_NAME_CHARS = 80  # a scenario or pool name in a title, legend or footnote
-THOUSANDS = FuncFormatter(lambda x, _: f"{x:,.1f}".rstrip("0").rstrip(".") if abs(x) < 100 else f"{x:,.0f}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,16 +123,16 @@ def fan_chart(run: RunSummary) -> Figure:
     needs = [need for need in NEED_ORDER if need in present] + sorted(present - set(NEED_ORDER))
     dates = _dates(run)
     grid = _grid(summary, "date", "need", dates, needs)
-    figure, axes = _panels(
+    figure, axes = panels(
         len(needs), "Children in care by placement need", DATE_LABEL.format("children"), "children in care (count)"
     )
     for column, (ax, need) in enumerate(zip(axes, needs, strict=False)):
-        _fan(ax, dates, grid["mean"][:, column], grid["p10"][:, column], grid["p90"][:, column], _need_colour(need))
+        fan(ax, dates, grid["mean"][:, column], grid["p10"][:, column], grid["p90"][:, column], _need_colour(need))
         ax.set_title(_need_label(need), fontsize=9)
-        _date_axis(ax)
+        date_axis(ax)
     if not needs:
         _nothing(axes[0], "No children in care in this run.")
-    return _finish(figure, _scenario_note(run), f"Line: mean; {P10_P90}.")
+    return finish(figure, _scenario_note(run), f"Line: mean; {P10_P90}.")
 
 
 def overlay(runs: list[RunSummary], need: str | None = None) -> Figure:
@@ -157,17 +145,17 @@ def overlay(runs: list[RunSummary], need: str | None = None) -> Figure:
         raise ValueError("overlay needs at least one run")
     what = "all placement needs" if need is None else _need_label(need).lower()
     title = f"Children in care by scenario: {what}"
-    figure, (ax,) = _panels(1, title, DATE_LABEL.format("children"), "children in care (count)", (7.5, 4.0))
+    figure, (ax,) = panels(1, title, DATE_LABEL.format("children"), "children in care (count)", (7.5, 4.0))
     for index, run in enumerate(runs):
         dates = _dates(run)
         series = _series(_stock_summary(run, need), "date", dates)
         colour = TOL_MUTED[index % len(TOL_MUTED)]
         name = short(run.scenario.name, MAX_NAME_CHARS)
-        _fan(ax, dates, series["mean"], series["p10"], series["p90"], colour, name, OVERLAY_BAND_ALPHA)
-    _date_axis(ax)
+        fan(ax, dates, series["mean"], series["p10"], series["p90"], colour, name, OVERLAY_BAND_ALPHA)
+    date_axis(ax)
     ax.legend(frameon=False, fontsize=8, title="scenario", title_fontsize=8)
     notes = [_scenario_note(run, brief=True) for run in runs]
-    return _finish(figure, "Scenarios: " + "; ".join(notes) + ".", f"Lines: means; {P10_P90}.")
+    return finish(figure, "Scenarios: " + "; ".join(notes) + ".", f"Lines: means; {P10_P90}.")
 
 
 def occupancy(run: RunSummary) -> Figure:
@@ -180,7 +168,7 @@ def occupancy(run: RunSummary) -> Figure:
     pools = finite_in_house_pools(run.scenario)
     dates = _dates(run)
     title = "In-house places occupied against capacity"
-    figure, axes = _panels(len(pools), title, DATE_LABEL.format("places"), "places (count)")
+    figure, axes = panels(len(pools), title, DATE_LABEL.format("places"), "places (count)")
     grids = {value: _grid(run.occupancy(value), "date", "pool", dates, pools) for value in OCCUPANCY_VALUES}
     for column, (ax, pool) in enumerate(zip(axes, pools, strict=False)):
         _occupancy_panel(
@@ -195,7 +183,7 @@ def occupancy(run: RunSummary) -> Figure:
         "Occupied includes young people Staying Put or Staying Close. Capacity varies between replications when "
         f"foster carers are approved or leave. Lines: means; {P10_P90}."
     )
-    return _finish(figure, _scenario_note(run), notes)
+    return finish(figure, _scenario_note(run), notes)
 
 
 def gap_by_need(run: RunSummary) -> Figure:
@@ -206,7 +194,7 @@ def gap_by_need(run: RunSummary) -> Figure:
     """
     years = run.calendar.financial_years.labels
     title = "Sufficiency gap by placement need and financial year"
-    figure, (ax,) = _panels(1, title, YEAR_LABEL, "child-days outside the first-choice pool", (7.5, 4.0))
+    figure, (ax,) = panels(1, title, YEAR_LABEL, "child-days outside the first-choice pool", (7.5, 4.0))
     if run.gap_days_total.empty:
         _nothing(ax, "No sufficiency gap: every child was placed in the first-choice pool.")
     else:
@@ -219,7 +207,7 @@ def gap_by_need(run: RunSummary) -> Figure:
     _year_axis(ax, run)
     ax.yaxis.set_major_formatter(THOUSANDS)
     note = "Gap: days children spent in a pool other than their first choice (a fallback or a different kind)."
-    return _finish(figure, _scenario_note(run), note, P10_P90_BARS + ".")
+    return finish(figure, _scenario_note(run), note, P10_P90_BARS + ".")
 
 
 def spend_by_pool(run: RunSummary) -> Figure | None:
@@ -238,13 +226,13 @@ def spend_by_pool(run: RunSummary) -> Figure | None:
     total = _series(run.spend_total, "financial_year", years)
     total = {stat: values / 1e6 for stat, values in total.items()}
     title = "Placement spend by pool and financial year"
-    figure, (ax,) = _panels(1, title, YEAR_LABEL, "spend (£ million, cash with inflation)", (7.5, 4.0))
+    figure, (ax,) = panels(1, title, YEAR_LABEL, "spend (£ million, cash with inflation)", (7.5, 4.0))
     colours = [_pool_colour(run, pool) for pool in pools]
     labels = [_pool_label(pool) + (" (in-house)" if run.scenario.pools[pool].in_house else "") for pool in pools]
     _stacked_years(ax, means, total, labels, colours)
     _year_axis(ax, run)
     note = "Spend: placement prices and in-house block costs for the days each financial year falls in the horizon."
-    return _finish(figure, _scenario_note(run), note, P10_P90_BARS + ".")
+    return finish(figure, _scenario_note(run), note, P10_P90_BARS + ".")
 
 
 def differences(comparison: Comparison, financial_year: str, measures: list[str] | None = None) -> Figure:
@@ -269,7 +257,7 @@ def differences(comparison: Comparison, financial_year: str, measures: list[str]
         "with the same seed "
         "(common random numbers: replication r of every scenario sees the same children)."
     )
-    return _finish(figure, note, f"Bar: mean difference, what-if minus base; {CI_OF_DIFFERENCE}.")
+    return finish(figure, note, f"Bar: mean difference, what-if minus base; {CI_OF_DIFFERENCE}.")
 
 
 def sizing(curves: list[SizingCurve], scenario_name: str | None = None, replications: int | None = None) -> Figure:
@@ -282,7 +270,7 @@ def sizing(curves: list[SizingCurve], scenario_name: str | None = None, replicat
         raise ValueError("sizing needs at least one curve")
     title = "How many in-house places would place 80%, 90% or 95% of demand"
     ylabel = "share of the pool's demand placed in it (%)"
-    figure, axes = _panels(len(curves), title, "in-house places (capacity)", ylabel, (3.8, 3.0))
+    figure, axes = panels(len(curves), title, "in-house places (capacity)", ylabel, (3.8, 3.0))
     for ax, curve in zip(axes, curves, strict=False):
         _sizing_panel(ax, curve)
     scenario = f"Scenario: {short(scenario_name, MAX_NAME_CHARS)}" if scenario_name else "Scenario: not given"
@@ -291,7 +279,7 @@ def sizing(curves: list[SizingCurve], scenario_name: str | None = None, replicat
         f"{scenario}; {runs} with the pool unlimited, occupancy over the second half of the horizon. Curve: "
         "Erlang loss at the mean occupancy (variance/mean above 1 means the curve is optimistic)."
     )
-    return _finish(
+    return finish(
         figure,
         note,
         "Diamond: the pool's places when the window opens (start plus dated openings and closures). "
@@ -325,7 +313,7 @@ def save(figure: Figure, path_stem: Path) -> list[Path]:
 def _occupancy_panel(ax: Axes, dates: np.ndarray, values: dict[str, dict[str, np.ndarray]]) -> None:
     """Occupied mean and band, the capacity as a step (with its band when it varies), and the post-18 places."""
     occupied, capacity = values["occupied"], values["capacity"]
-    _fan(ax, dates, occupied["mean"], occupied["p10"], occupied["p90"], TOL_MUTED[0], "occupied")
+    fan(ax, dates, occupied["mean"], occupied["p10"], occupied["p90"], TOL_MUTED[0], "occupied")
     if np.any(capacity["p90"] > capacity["p10"]):
         for stat, label in (("p10", "capacity: P10 and P90"), ("p90", None)):
             ax.plot(dates, capacity[stat], drawstyle="steps-post", color=TOL_MUTED[6], linewidth=0.8, label=label)
@@ -342,7 +330,7 @@ def _occupancy_panel(ax: Axes, dates: np.ndarray, values: dict[str, dict[str, np
     if np.any(means["post_18"] > 0):
         ax.plot(dates, means["post_18"], color=TOL_MUTED[2], linewidth=1.2, linestyle=":", label="of which aged 18+")
     ax.set_ylim(0, max(float(np.nanmax(occupied["p90"])), float(np.nanmax(capacity["p90"]))) * 1.1 + 0.5)
-    _date_axis(ax)
+    date_axis(ax)
 
 
 def _difference_panel(ax: Axes, rows: pd.DataFrame, measures: list[str], names: list[str], unit: str) -> None:
@@ -368,7 +356,7 @@ def _difference_panel(ax: Axes, rows: pd.DataFrame, measures: list[str], names: 
     ax.set_xlabel(f"difference, what-if minus base ({unit})", fontsize=9)
     if unit != "£ million":
         ax.xaxis.set_major_formatter(THOUSANDS)
-    _style(ax, grid_axis="x")
+    style_axes(ax, grid_axis="x")
 
 
 def _difference_rows(
@@ -492,63 +480,7 @@ def _stock_summary(run: RunSummary, need: str | None) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
-# Style
-
-
-def _panels(
-    count: int, title: str, xlabel: str, ylabel: str, panel_size: tuple[float, float] = (3.8, 2.5)
-) -> tuple[Figure, list[Axes]]:
-    """A figure with `count` panels (at least one) in up to three columns; spare grid cells are removed.
-
-    The y label goes on the left column; the x label, shared by every panel, once under the middle of the
-    lowest panels (repeated, long labels ran into each other). Neither is a figure-level label, which the
-    constrained layout would place over the footnote.
-    """
-    count = max(count, 1)
-    columns = min(count, 3)
-    rows = math.ceil(count / columns)
-    figure = Figure(figsize=(max(panel_size[0] * columns, 6.5), panel_size[1] * rows + 1.2))
-    grid = np.ravel(figure.subplots(rows, columns, squeeze=False))
-    for spare in grid[count:]:
-        spare.remove()
-    lowest = [index for index in range(count) if index + columns >= count]
-    for index, ax in enumerate(grid[:count]):
-        _style(ax)
-        if index % columns == 0:
-            ax.set_ylabel(ylabel, fontsize=9)
-    grid[lowest[len(lowest) // 2]].set_xlabel(xlabel, fontsize=9)
-    figure.suptitle(title, fontsize=12)
-    return figure, list(grid[:count])
-
-
-def _style(ax: Axes, grid_axis: str = "y") -> None:
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.grid(axis=grid_axis, color="#E5E5E5", linewidth=0.6)
-    ax.set_axisbelow(True)
-    ax.tick_params(labelsize=8, colors=INK)
-
-
-def _fan(
-    ax: Axes,
-    x: np.ndarray,
-    mean: np.ndarray,
-    low: np.ndarray,
-    high: np.ndarray,
-    colour: str,
-    label: str | None = None,
-    alpha: float = BAND_ALPHA,
-) -> None:
-    """Mean line over its P10-P90 band; the y axis starts at zero so sizes are read honestly."""
-    ax.fill_between(x, low, high, color=colour, alpha=alpha, linewidth=0)
-    ax.plot(x, mean, color=colour, linewidth=2, label=label)
-    ax.set_ylim(bottom=0)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
-
-
-def _date_axis(ax: Axes) -> None:
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+# Axes and labels (the shared style is sim.present.style)
 
 
 def _year_axis(ax: Axes, run: RunSummary) -> None:
@@ -609,16 +541,3 @@ def short(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
-
-def _finish(figure: Figure, *parts: str) -> Figure:
-    """Add the grey footnote at the bottom and reserve room for it in the constrained layout."""
-    width = max(int(figure.get_figwidth() * 17), 60)
-    text = "\n".join(textwrap.fill(part, width) for part in parts if part)
-    lines = text.count("\n") + 1
-    height = lines * FOOTNOTE_POINTS * 1.3 / 72 + 0.12
-    fraction = min(height / figure.get_figheight(), 0.4)
-    figure.text(
-        0.01, 0.012, text, fontsize=FOOTNOTE_POINTS, color=FOOTNOTE_GREY, ha="left", va="bottom", gid="footnote"
-    )
-    figure.set_layout_engine("constrained", rect=(0, fraction, 1, 1 - fraction))
-    return figure
