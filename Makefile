@@ -17,10 +17,12 @@ run: $(STAMP)
 	$(BIN)/sufficiency run scenarios/cheshire_east/add_two_homes.toml --replications 50 --out $(OUT)/cheshire_east_add_two_homes
 	$(BIN)/sufficiency compare scenarios/cheshire_east/baseline.toml scenarios/cheshire_east/add_two_homes.toml --replications 100 --jobs 2 --out $(OUT)/cheshire_east_two_homes_comparison
 
+# pytest on two workers, whole files each (a module's fixture runs once); coverage includes the CLI subprocesses
+# and the runner's workers (pyproject.toml, [tool.coverage.run]).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	COVERAGE_FILE=$(CURDIR)/.coverage OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term --cov-fail-under=95
 
 bench: $(STAMP)
 	$(BIN)/sufficiency bench

@@ -77,9 +77,22 @@ JOBS = _count(0, 1_024)
 
 
 def _parser() -> argparse.ArgumentParser:
+    """The `sufficiency` command and its nine subcommands, one small builder each."""
     parser = _Parser(prog="sufficiency", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    _add_run(commands)
+    _add_compare(commands)
+    _add_region(commands)
+    _add_validate(commands)
+    _add_calibrate(commands)
+    _add_backtest(commands)
+    _add_synthetic(commands)
+    _add_bench(commands)
+    _add_app(commands)
+    return parser
 
+
+def _add_run(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="simulate a scenario and write its results")
     run.add_argument("scenario", type=Path, help="scenario TOML file")
     run.add_argument("--replications", type=REPLICATIONS, default=100, help="number of replications (default 100)")
@@ -90,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     _dask_option(run)
     run.set_defaults(handler=_run)
 
+
+def _add_compare(commands: argparse._SubParsersAction) -> None:
     compare = commands.add_parser("compare", help="compare what-ifs with a base scenario (paired replications)")
     compare.add_argument("base", type=Path, help="the base scenario")
     compare.add_argument("what_ifs", type=Path, nargs="+", metavar="WHATIF", help="what-if scenarios")
@@ -103,6 +118,8 @@ def _parser() -> argparse.ArgumentParser:
     _dask_option(compare)
     compare.set_defaults(handler=_compare)
 
+
+def _add_region(commands: argparse._SubParsersAction) -> None:
     region = commands.add_parser("region", help="run a scenario set (several authorities) with totals for the region")
     region.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO", help="a folder of scenarios, or files")
     region.add_argument("--replications", type=REPLICATIONS, default=100)
@@ -112,10 +129,14 @@ def _parser() -> argparse.ArgumentParser:
     _dask_option(region)
     region.set_defaults(handler=_region)
 
+
+def _add_validate(commands: argparse._SubParsersAction) -> None:
     validate = commands.add_parser("validate", help="check a scenario file without running it")
     validate.add_argument("scenario", type=Path)
     validate.set_defaults(handler=_validate)
 
+
+def _add_calibrate(commands: argparse._SubParsersAction) -> None:
     calibrate = commands.add_parser("calibrate", help="fit a baseline scenario to published figures or SSDA903 returns")
     source = calibrate.add_mutually_exclusive_group(required=True)
     source.add_argument("--authority", help="an authority with published figures: cheshire_east or stockport")
@@ -126,6 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--window-years", type=int, default=3, help="with --ssda903: years of history to fit")
     calibrate.set_defaults(handler=_calibrate)
 
+
+def _add_backtest(commands: argparse._SubParsersAction) -> None:
     backtest = commands.add_parser("backtest", help="backcast a calibration against later figures or returns")
     target = backtest.add_mutually_exclusive_group(required=True)
     target.add_argument("--authority")
@@ -138,6 +161,8 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--out", type=Path, default=Path("out/backtest"), help="folder for the table and plot")
     backtest.set_defaults(handler=_backtest)
 
+
+def _add_synthetic(commands: argparse._SubParsersAction) -> None:
     synthetic = commands.add_parser("synthetic", help="simulate a scenario and write SSDA903-format returns")
     synthetic.add_argument("scenario", type=Path)
     synthetic.add_argument("--out", required=True, type=Path, help="folder for YYYY-header/episodes/uasc.csv")
@@ -148,6 +173,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     synthetic.set_defaults(handler=_synthetic)
 
+
+def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="time the engine against its targets and its peers (several minutes)")
     bench.add_argument("--jobs", type=JOBS, default=2, help="worker processes for the parallel figures (default 2)")
     bench.add_argument("--quick", action="store_true", help="a tiny version of every figure (seconds, not minutes)")
@@ -156,12 +183,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(handler=_bench)
 
+
+def _add_app(commands: argparse._SubParsersAction) -> None:
     app = commands.add_parser("app", help="start the workshop app, a local web page to pull the levers")
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     app.add_argument("--port", type=_count(1, 65_535), default=8501, help="port (default 8501)")
     app.add_argument("--jobs", type=JOBS, default=0, help="worker processes per run (0 = one per core; default 0)")
     app.set_defaults(handler=_app)
-    return parser
 
 
 def _dask_option(parser: argparse.ArgumentParser) -> None:
