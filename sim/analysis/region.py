@@ -17,6 +17,7 @@ import pandas as pd
 from sim.engine.scenario import ScenarioError
 from sim.engine.scenario_files import load_scenario
 from sim.results.runner import Progress, RunResult, run_many
+from sim.results.summary import financial_year
 from sim.results.tables import summarise
 
 REGION = "region total"
@@ -94,11 +95,10 @@ def _measures(result: RunResult) -> pd.DataFrame:
     stock = result.tables["stock"]
     march_31 = stock[(stock["date"].dt.month == 4) & (stock["date"].dt.day == 1)]  # counted at 00:00 on 1 April
     in_care = march_31.groupby(["replication", "date"], as_index=False)["children"].sum()
-    year = in_care["date"].dt.year
     in_care = pd.DataFrame(
         {
             "replication": in_care["replication"],
-            "financial_year": (year - 1).astype(str) + "-" + (year % 100).astype(str).str.zfill(2),
+            "financial_year": financial_year(in_care["date"] - pd.Timedelta(days=1)),  # the year 31 March ends
             "value": in_care["children"].astype(float),
             "measure": "children_in_care",
         }
