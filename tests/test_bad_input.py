@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from sim.cli import main
 from sim.engine.scenario import ScenarioError
 from sim.engine.scenario_files import load_scenario
+from tests import cli_process
 
 HERE = Path(__file__).parent
 BAD = HERE / "bad_scenarios"
@@ -121,7 +121,8 @@ CASES: dict[str, tuple[str, ...]] = {
 NOISE = ("Traceback", "literal[", "constrained-", "function-", "[key]", "instance of", "<top level>")
 
 
-def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def _cold_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The console command from a fresh interpreter (the other cases fork one that has imported it)."""
     command = [sys.executable, "-m", "sim.cli", *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
 
@@ -147,16 +148,15 @@ def test_load_scenario_names_file_key_and_expectation(name: str) -> None:
 
 @pytest.fixture(scope="module")
 def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[subprocess.CompletedProcess[str], Path]]:
-    """`sufficiency run` on every bad file, in parallel (each stops at validation, so this is quick)."""
+    """`sufficiency run` on every bad file, each in a process of its own (tests/cli_process.py)."""
     base = tmp_path_factory.mktemp("cli_runs")
 
     def run(name: str) -> tuple[subprocess.CompletedProcess[str], Path]:
         out = base / Path(name).stem / "out"
         out.parent.mkdir()
-        return _cli("run", BAD / name, "--replications", "2", "--out", out, "--quiet"), out
+        return cli_process.run(["run", BAD / name, "--replications", "2", "--out", out, "--quiet"], cwd=ROOT), out
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip(CASES, pool.map(run, CASES), strict=True))
+    return {name: run(name) for name in CASES}
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -180,11 +180,11 @@ def test_cli_validate_exits_2(name: str, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_cli_validate_subprocess_bad_and_good() -> None:
-    bad = _cli("validate", BAD / "capacity_negative.toml")
+    bad = _cold_cli("validate", BAD / "capacity_negative.toml")
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
     assert "pools.inhouse.capacity" in bad.stderr
-    good = _cli("validate", VALID)
+    good = _cold_cli("validate", VALID)
     assert good.returncode == 0, good.stderr
     assert "OK" in good.stdout
 

@@ -2,17 +2,15 @@
 
 A starting-population CSV is a child-level file: one row per child in care. Each case below gives one with
 recognisable markers in every cell (an identifier-like pool, a postcode-like need, ages and days that are
-unmistakable numbers), breaks it one way, and reads it through the command line (`validate` and `run`, as
-subprocesses) and the app's upload path. No marker may reach stdout, stderr, an exception or a written file.
+unmistakable numbers), breaks it one way, and reads it through the command line (`validate` and `run`, each
+in a process of its own) and the app's upload path. No marker may reach stdout, stderr, an exception or a file.
 SSDA903 returns have their own suite, tests/test_ssda903_hostile.py.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import openpyxl
@@ -24,6 +22,7 @@ from sim.app.uploads import scenario_from_upload, start_csv_from_upload
 from sim.engine.scenario import ScenarioError
 from sim.engine.scenario_files import load_scenario
 from sim.engine.toml_writer import to_toml
+from tests import cli_process
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID = ROOT / "tests" / "bad_scenarios" / "valid_base.toml"
@@ -62,9 +61,7 @@ def _case(tmp_path: Path, name: str, base: Path = VALID) -> Path:
 
 
 def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "sim.cli", *map(str, args)]
-    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=120, env=environment)
+    return cli_process.run(list(args), cwd=cwd)
 
 
 def _leaks(text: str) -> list[str]:

@@ -2,9 +2,10 @@
 
 Each case copies the shared samples' 2020 and 2021 returns, adds one marked child (an identifier, birth date,
 postcodes, UPN and URN nobody could mistake for anything else), breaks something, and then drives the reader in
-process and `sufficiency calibrate` / `sufficiency backtest` as subprocesses. Whatever the outcome, no marker may
-appear in the exception, the quality report, stdout, stderr or any file written; a failure is exit code 2 with
-a single line `error: ...`, never a traceback; a fix is counted in the quality report under its rule.
+process and `sufficiency calibrate` / `sufficiency backtest` in processes of their own (tests/cli_process.py).
+Whatever the outcome, no marker may appear in the exception, the quality report, stdout, stderr or any file
+written; a failure is exit code 2 with a single line `error: ...`, never a traceback; a fix is counted in the
+quality report under its rule.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import dataclasses
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pytest
 from calibration.ssda903.quality import QualityReport
 from calibration.ssda903.reader import SSDA903Error, read_ssda903
 from sim.engine.scenario_files import load_scenario
+from tests import cli_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = Path(os.environ.get("SUFFICIENCY_SHARED", ROOT.parent / "shared")) / "ssda903_samples"
@@ -91,6 +91,12 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _append(folder, EPISODES, MARKED_EPISODE)
     _append(folder, UASC, {"CHILD": CHILD, "SEX": "1", "DOB": DOB, "DUC": "09/04/2035"})
     return folder
+
+
+@pytest.fixture(scope="module")
+def base_report(base: Path) -> QualityReport:
+    """What cleaning counts in the unbroken base, which each case's rules must exceed."""
+    return read_ssda903(base).report
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -373,22 +379,14 @@ def _written(folder: Path) -> dict[str, str]:
     return {path: re.sub(r"base64,[A-Za-z0-9+/=]+", "base64,", text) for path, text in texts.items()}
 
 
-def _start(command: str, folder: Path, out: Path, case: Case) -> subprocess.Popen:
+def _start(command: str, folder: Path, out: Path, case: Case) -> cli_process.CliProcess:
     if command == "calibrate":
         args = ["calibrate", "--ssda903", str(folder), *case.calibrate, "--out", str(out / "baseline.toml")]
     else:
         origin = "2022-03-27" if "backtest origin" in case.name else ORIGIN  # the extract date
         args = ["backtest", "--ssda903", str(folder), "--origin", origin, "--horizon", "3", "--replications", "2"]
         args += ["--out", str(out)]
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}  # BLAS threads only slow tiny fits
-    return subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", *args, *case.options],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return cli_process.start([*args, *case.options], cwd=ROOT, env={"MPLBACKEND": "Agg"})
 
 
 def _check_read(folder: Path, case: Case, before: QualityReport) -> None:
@@ -414,7 +412,7 @@ def _check_read(folder: Path, case: Case, before: QualityReport) -> None:
     assert not text_columns.isin([CODE]).any().any()
 
 
-def _check_run(process: subprocess.Popen, out: Path, case: Case, command: str) -> None:
+def _check_run(process: cli_process.CliProcess, out: Path, case: Case, command: str) -> None:
     stdout, stderr = process.communicate(timeout=600)
     said = stdout + stderr
     assert "Traceback" not in said, said[-3000:]
@@ -434,12 +432,14 @@ def _check_run(process: subprocess.Popen, out: Path, case: Case, command: str) -
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_hostile_returns_leak_nothing_and_fail_in_one_line(case: Case, base: Path, tmp_path: Path) -> None:
+def test_hostile_returns_leak_nothing_and_fail_in_one_line(
+    case: Case, base: Path, base_report: QualityReport, tmp_path: Path
+) -> None:
     folder = tmp_path / "returns"
     shutil.copytree(base, folder)
     case.edit(folder)
     runs = {c: (_start(c, folder, tmp_path / c, case), tmp_path / c) for c in case.commands}
-    _check_read(folder, case, read_ssda903(base).report)
+    _check_read(folder, case, base_report)
     for command, (process, out) in runs.items():
         _check_run(process, out, case, command)
     if "calibrate" in runs and not case.fails:
