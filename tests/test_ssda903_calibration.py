@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import math
 import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from calibration.backtest_result import summary
+from calibration.ssda903 import estimate
 from calibration.ssda903.backtest import backtest_ssda903, write_ssda903_backtest
 from calibration.ssda903.calibrate import build_scenario, calibrate, write_calibration
 from calibration.ssda903.reader import read_ssda903
@@ -168,3 +171,18 @@ def _assert_no_secrets(text: str, secrets: set[str], where: str) -> None:
     tokens = set(re.findall(r"[A-Za-z0-9/\-]+(?: [0-9][A-Z]{2})?", text))
     leaked = secrets & tokens
     assert not leaked, f"{where} contains {len(leaked)} identifier(s) from the input"
+
+
+@pytest.mark.parametrize("family", ["lognormal", "gamma", "weibull", "exponential"])
+@pytest.mark.parametrize("theta", [(math.log(400.0), math.log(0.8)), (math.log(30.0), math.log(2.5)), (4.0, -1.5)])
+def test_closed_form_log_densities_are_scipy_s(family: str, theta: tuple[float, float]) -> None:
+    """The fit's own log density and log survival agree with scipy.stats for the same parameters."""
+    stays = np.array([0.5, 3.0, 40.0, 365.25, 1500.0, 6000.0])
+    theta_array = np.array(theta[:1] if family == "exponential" else theta)
+    log_pdf, log_sf = estimate._log_densities(
+        family, theta_array, (stays, np.log(stays)), (stays[::-1], np.log(stays[::-1]))
+    )
+    dist, kwds = estimate._scipy_family(family, theta_array)
+    np.testing.assert_allclose(log_pdf, dist.logpdf(stays, **kwds), rtol=1e-10)
+    finite = np.isfinite(dist.logsf(stays[::-1], **kwds))
+    np.testing.assert_allclose(log_sf[finite], dist.logsf(stays[::-1], **kwds)[finite], rtol=1e-9)
