@@ -198,7 +198,7 @@ TABLE = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)  # nested documents, slow to generate under coverage
 @given(TABLE)
 def test_any_document_reads_back_exactly(document: dict[str, Any]) -> None:
     assert _exact(_round_trips(document)) == _exact(document)
