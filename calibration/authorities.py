@@ -7,12 +7,13 @@ each choice is written into the comment the fitted parameter carries.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from calibration.backtest_targets import Observed
 from calibration.fit import Targets, Value
-from calibration.published_data import Figure, PublishedData
+from calibration.published_data import CalibrationDataError, Figure, PublishedData
 from sim.engine.vocabulary import CATEGORIES_OF_NEED
 
 STOCKPORT_DOC = "004_375ba0091dd72cb5.txt"
@@ -24,6 +25,16 @@ class Authority:
     targets: Callable[[dt.date], Targets]
     backtest_origin: dt.date
     observations: tuple[Observed, ...]
+    stock_dates: tuple[dt.date, ...]  # dates with a published count of children in care by placement
+
+    def check_as_of(self, as_of: dt.date) -> None:
+        """An as-of date from the first published count to the last; else say which dates there are."""
+        if not self.stock_dates[0] <= as_of <= self.stock_dates[-1]:
+            dates = ", ".join(day.isoformat() for day in self.stock_dates)
+            raise CalibrationDataError(
+                f"--as-of {as_of}: {self.display_name} publishes children in care on {dates}; expected an as-of "
+                f"date from {self.stock_dates[0]} to {self.stock_dates[-1]}"
+            )
 
 
 def _value(figure: Figure, scale: float = 1.0) -> Value:
@@ -311,13 +322,14 @@ def cheshire_east_targets(as_of: dt.date) -> Targets:
     staying_put = data.nearest("staying_put", "total", as_of, "young_people")
     beyond = data.latest("beyond_20_miles", "total", as_of, "percent")
     stockport = PublishedData("stockport")
+    placements, contradictions = _ce_placements(data, england, as_of, stock, sum(f.value for f in open_beds))
     return Targets(
         authority="cheshire_east",
         display_name="Cheshire East",
         as_of=as_of,
         seed=20160930,
         stock=stock,
-        placements=_ce_placements(data, england, as_of, stock, sum(f.value for f in open_beds)),
+        placements=placements,
         stock_age_shares=stock_ages,
         entry_age_shares=entry_ages,
         admissions=_ce_admissions(data, as_of),
@@ -340,19 +352,38 @@ def cheshire_east_targets(as_of: dt.date) -> Targets:
             "shapes and exit routes stand in for them (each marked assumption below).",
             "The 36 external children's-home placements (000_f3e7ed591fa8ff51.txt:L593) do not fit 'around 9%' in "
             "residential (L402) with 10 in-house beds; the 9% share is used and the table is left as a check.",
+            *contradictions,
         ],
     )
 
 
 def _ce_admissions(data: PublishedData, as_of: dt.date) -> Value:
-    """Admissions in the financial year containing the as-of date: actual if complete, else the projection."""
+    """Admissions a year: the financial year containing the as-of date (actual if complete, else the
+    projection published for it); else the latest count published by its end, scaled up if it covers part of
+    a year (77 in April-August 2016 is 185 a year, not 77)."""
     year_end = dt.date(as_of.year if as_of.month < 4 else as_of.year + 1, 3, 31)
-    for measure in ("admissions", "admissions_projected"):
-        for figure in data.all(measure, "total", "children"):
-            if figure.date == year_end and (figure.period_start is None or figure.period_start.month == 4):
-                return Value(figure.value, f"{figure.cite()}, financial year to {year_end}")
-    figure = data.latest("admissions", "total", as_of, "children")
-    return Value(figure.value, f"{figure.cite()}, latest published year")
+    counts = [
+        figure
+        for measure in ("admissions", "admissions_projected")
+        for figure in data.all(measure, "total", "children")
+        if figure.date <= year_end
+    ]
+    if not counts:
+        raise CalibrationDataError(f"calibration/data/{data.folder}: no admissions published by {year_end}")
+    for figure in counts:  # actual admissions come first in `counts`
+        if figure.date == year_end and _months(figure) == 12:
+            return Value(figure.value, f"{figure.cite()}, financial year to {year_end}")
+    figure = max(counts, key=lambda f: (f.date, _months(f)))
+    months = _months(figure)
+    return Value(
+        figure.value * 12 / months,
+        f"{figure.cite()} over {months} months, as a yearly rate; the latest published by {year_end}",
+    )
+
+
+def _months(figure: Figure) -> int:
+    """Months a count covers (a year when its start is not given)."""
+    return 12 if figure.period_start is None else round((figure.date - figure.period_start).days / 30.44)
 
 
 def _annual(data: PublishedData, measure: str, as_of: dt.date) -> Value | None:
@@ -361,7 +392,7 @@ def _annual(data: PublishedData, measure: str, as_of: dt.date) -> Value | None:
     if not figures:
         return None
     figure = figures[-1]
-    months = 12 if figure.period_start is None else round((figure.date - figure.period_start).days / 30.44)
+    months = _months(figure)
     return Value(figure.value * 12 / months, f"{figure.cite()} over {months} months, as a yearly rate")
 
 
@@ -405,10 +436,35 @@ def _ce_placements(data: PublishedData, england: PublishedData, as_of: dt.date, 
         placements[pool] = Value(placements[pool].value, f"{supported_note}; {placements[pool].comment}")
     schools = data.nearest("placements", "residential_school", as_of, "children")
     rest = stock.value - sum(v.value for v in placements.values())
+    notes = [] if rest >= 0 else _fit_fostering_to_stock(placements, -rest, stock, as_of)
     placements["other_placements"] = Value(
-        rest, f"the rest of the stock, including {schools.value:g} in residential schools ({schools.cite()})"
+        max(rest, 0.0), f"the rest of the stock, including {schools.value:g} in residential schools ({schools.cite()})"
     )
-    return placements
+    return placements, notes
+
+
+def _fit_fostering_to_stock(placements: dict[str, Value], excess: float, stock: Value, as_of: dt.date) -> list[str]:
+    """The interpolated foster counts, less `excess` children pro rata, when the placements add up to more than
+    the stock (both are kept in the data; the contradiction is flagged in the scenario's notes)."""
+    pools = ("inhouse_fostering", "ifa", "kinship")
+    total = sum(placements[pool].value for pool in pools)
+    kept = _largest_remainders([placements[pool].value * (1 - excess / total) for pool in pools], round(total - excess))
+    for pool, count in zip(pools, kept, strict=True):
+        placements[pool] = Value(count, f"{placements[pool].comment}; less {excess:g} pro rata (see the notes)")
+    return [
+        f"The placements published or interpolated for {as_of} add up to "
+        f"{stock.value + excess:g} children against {stock.value:g} in care ({stock.comment}); the interpolated "
+        f"foster counts are reduced by {excess:g} pro rata and no one is counted in other placements."
+    ]
+
+
+def _largest_remainders(values: list[float], total: int) -> list[int]:
+    """Whole numbers summing to `total`, each the floor of its value or one more."""
+    floors = [math.floor(v) for v in values]
+    order = sorted(range(len(values)), key=lambda i: floors[i] - values[i])
+    for i in order[: total - sum(floors)]:
+        floors[i] += 1
+    return floors
 
 
 def cheshire_east_observations() -> tuple[Observed, ...]:
@@ -427,9 +483,23 @@ def cheshire_east_observations() -> tuple[Observed, ...]:
     return tuple(observed)
 
 
+def _dates(folder: str, measure: str, category: str | None = None) -> tuple[dt.date, ...]:
+    return tuple(sorted({f.date for f in PublishedData(folder).all(measure, category, "children")}))
+
+
 AUTHORITIES = {
     "cheshire_east": Authority(
-        "Cheshire East", cheshire_east_targets, dt.date(2016, 3, 31), cheshire_east_observations()
+        "Cheshire East",
+        cheshire_east_targets,
+        dt.date(2016, 3, 31),
+        cheshire_east_observations(),
+        _dates("cheshire_east", "children_in_care", "total"),
     ),
-    "stockport": Authority("Stockport", stockport_targets, dt.date(2016, 3, 31), stockport_observations()),
+    "stockport": Authority(
+        "Stockport",
+        stockport_targets,
+        dt.date(2016, 3, 31),
+        stockport_observations(),
+        _dates("stockport", "placements_by_code"),
+    ),
 }

@@ -26,20 +26,20 @@ MATCHING = {
 FOSTER_ASSESSMENT_NOTE = "assessment time from approval decision to first placement"
 
 
-def build_document(targets: Targets, fitted: Fit, command: str) -> str:
+def build_document(targets: Targets, fitted: Fit, command: str, prices: str = "prices.toml") -> str:
     document: dict[str, Any] = {}
     comments: Comments = {}
-    _top(document, comments, targets)
+    _top(document, comments, targets, prices)
     _start_population(document, comments, targets, fitted)
     _entries(document, comments, targets, fitted)
     _journeys(document, comments, fitted)
     _pools(document, comments, targets, fitted)
     _matching(document, comments)
     _leaving_care_and_adoption(document, comments, fitted)
-    return to_toml(document, _header(targets, fitted, command), comments=comments, significant=6)
+    return to_toml(document, _header(targets, fitted, command, prices), comments=comments, significant=6)
 
 
-def _header(targets: Targets, fitted: Fit, command: str) -> list[str]:
+def _header(targets: Targets, fitted: Fit, command: str, prices: str) -> list[str]:
     return [
         "=" * 100,
         f"{targets.display_name}: baseline calibrated from published figures as of {targets.as_of}",
@@ -47,7 +47,7 @@ def _header(targets: Targets, fitted: Fit, command: str) -> list[str]:
         f"Written by: {command}",
         "Do not edit by hand: change calibration/data or the fitting code and run the command again.",
         "Every parameter says where it comes from: a source line (document file:line), a derivation, or",
-        "'assumption: why'. The price book is in prices.toml, which this file extends.",
+        f"'assumption: why'. The price book is in {prices}, which this file extends.",
         "",
         "How it was fitted (calibration/fit.py):",
         f"- entries {sum(v.value for v in fitted.entry_rate.values()):.1f} a year; mean stay "
@@ -62,11 +62,11 @@ def _header(targets: Targets, fitted: Fit, command: str) -> list[str]:
     ]
 
 
-def _top(document: dict, comments: Comments, targets: Targets) -> None:
+def _top(document: dict, comments: Comments, targets: Targets, prices: str) -> None:
     document.update(
         name=f"{targets.authority}_baseline",
         description=f"{targets.display_name} baseline calibrated from published figures as of {targets.as_of}",
-        extends="prices.toml",
+        extends=prices,
         seed=targets.seed,
         horizon={"start": targets.as_of, "years": targets.horizon_years},
     )

@@ -143,6 +143,9 @@ def _add_calibrate(commands: argparse._SubParsersAction) -> None:
     source.add_argument("--ssda903", type=Path, help="a folder of SSDA903 returns (header, episodes, UASC)")
     calibrate.add_argument("--as-of", required=True, type=_date, help="calibration date, YYYY-MM-DD")
     calibrate.add_argument("--out", required=True, type=Path, help="scenario TOML to write")
+    calibrate.add_argument(
+        "--prices", type=Path, default=None, help="with --authority: the price book to extend (default its own)"
+    )
     calibrate.add_argument("--la", default=None, help="with --ssda903: keep only this LA code")
     calibrate.add_argument("--window-years", type=int, default=3, help="with --ssda903: years of history to fit")
     calibrate.set_defaults(handler=_calibrate)
@@ -234,11 +237,14 @@ def _date(text: str) -> dt.date:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from calibration.published import calibrate_command, calibrate_text
+    from calibration.published import calibrate_command, calibrate_text, price_book_reference
     from sim.engine.scenario_files import load_scenario_text
 
     if args.ssda903 is not None:
         from calibration.ssda903.calibrate import write_calibration
+
+        if args.prices is not None:
+            raise ScenarioError("--prices goes with --authority; a calibration from SSDA903 writes no price book")
 
         command = f"sufficiency calibrate --ssda903 {args.ssda903} --as-of {args.as_of} --out {args.out}"
         with _data_errors():
@@ -248,8 +254,10 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(f"Wrote {scenario} and {report}")
         return 0
     check_out_file(args.out)  # replaces only a file `sufficiency calibrate` wrote; refused before fitting
+    prices = price_book_reference(args.authority, args.out, args.prices)  # found from wherever --out is
     with _data_errors():
-        text = calibrate_text(args.authority, args.as_of, calibrate_command(args.authority, args.as_of, args.out))
+        command = calibrate_command(args.authority, args.as_of, args.out, args.prices)
+        text = calibrate_text(args.authority, args.as_of, command, prices)
     load_scenario_text(text, args.out)  # never leave a scenario that does not validate; messages name --out
     replace_file(args.out, text)
     print(f"Wrote {args.out}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -13,9 +14,11 @@ import pandas as pd
 import pytest
 
 from calibration.published import calibrate_command, calibrate_text
+from calibration.published_data import CalibrationDataError
 from sim.analysis.projection import expected_stock
-from sim.engine.scenario_files import load_scenario
+from sim.engine.scenario_files import load_scenario, load_scenario_text
 from sim.results.runner import run
+from tests import cli_process
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "calibration" / "data"
@@ -175,3 +178,63 @@ def test_backtest_runs_and_compares_every_published_figure(tmp_path: Path) -> No
     assert list(written.columns[:7]) == ["date", "measure", "observed", "simulated_mean", "p10", "p90", "naive"]
     assert written["inside"].tolist() == [row.inside for row in result.compared]
     assert written["naive"].tolist() == pytest.approx([row.naive for row in result.compared], abs=0.005)
+
+
+@pytest.mark.parametrize("authority", BASELINES)
+def test_every_published_date_calibrates_to_a_valid_scenario_with_the_stock_of_that_date(authority: str) -> None:
+    from calibration.authorities import AUTHORITIES
+
+    spec = AUTHORITIES[authority]
+    for as_of in spec.stock_dates:
+        text = calibrate_text(authority, as_of, "(test)")
+        scenario = load_scenario_text(text, ROOT / "scenarios" / authority / "baseline.toml")
+        assert scenario.horizon.start == as_of
+        assert sum(g.count for g in scenario.start_population.groups) == spec.targets(as_of).stock.value
+
+
+@pytest.mark.parametrize(("authority", "as_of"), [("cheshire_east", "2016-03-30"), ("stockport", "2018-04-01")])
+def test_an_as_of_date_outside_the_published_counts_names_the_dates_there_are(authority: str, as_of: str) -> None:
+    with pytest.raises(CalibrationDataError) as raised:
+        calibrate_text(authority, dt.date.fromisoformat(as_of), "(test)")
+    message = str(raised.value)
+    assert message.startswith(f"--as-of {as_of}: ") and "expected an as-of date from " in message
+    assert "2016-03-31" in message  # the first published count of both
+
+
+def test_admissions_counted_over_part_of_a_year_are_made_a_yearly_rate() -> None:
+    from calibration.authorities import cheshire_east_targets
+
+    admissions = cheshire_east_targets(dt.date(2017, 12, 31)).admissions
+    assert admissions is not None and admissions.value == 185  # the 2016-17 figure, not 77 in five months
+
+
+def test_a_stock_the_entries_cannot_reach_is_one_clear_message_naming_both_figures() -> None:
+    from calibration.authorities import cheshire_east_targets
+    from calibration.fit import Value, fit
+
+    targets = cheshire_east_targets(dt.date(2016, 9, 30))
+    few = dataclasses.replace(targets, admissions=Value(5.0, "test: five a year"))
+    with pytest.raises(CalibrationDataError) as raised:
+        fit(few)
+    message = str(raised.value)
+    assert "5.0 entries a year cannot give 398 children in care" in message and "even the longest" in message
+
+
+def test_calibrate_into_a_folder_of_ones_own_finds_the_price_book(tmp_path: Path) -> None:
+    command = ["calibrate", "--authority", "cheshire_east", "--as-of", "2017-12-31", "--out", "ce.toml"]
+    own = cli_process.run(command, tmp_path)
+    assert own.returncode == 0, own.stderr
+    assert not [p.name for p in tmp_path.iterdir() if p.name != "ce.toml"]  # no stray copy, no temporary file
+    scenario = load_scenario(tmp_path / "ce.toml")
+    assert scenario.prices is not None and scenario.horizon.start == dt.date(2017, 12, 31)
+    book = tmp_path / "books" / "prices.toml"
+    book.parent.mkdir()
+    book.write_text((ROOT / "scenarios" / "stockport" / "prices.toml").read_text("utf-8"), encoding="utf-8")
+    chosen = cli_process.run(
+        ["calibrate", "--authority", "stockport", "--as-of", "2017-03-31", "--out", "sp.toml", "--prices", book],
+        tmp_path,
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    assert 'extends = "books/prices.toml"' in (tmp_path / "sp.toml").read_text("utf-8")
+    shipped = load_scenario(ROOT / "scenarios" / "stockport" / "baseline.toml")
+    assert load_scenario(tmp_path / "sp.toml").prices == shipped.prices

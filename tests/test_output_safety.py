@@ -286,14 +286,14 @@ def test_calibrate_never_replaces_a_file_it_did_not_write(tmp_path, capsys) -> N
     assert error.startswith(f"error: --out {mine}: the file was not written by `sufficiency calibrate`")
     assert "is a folder" in refused(capsys, [*calibrate, str(tmp_path / "folder.toml")])
     assert snapshot(tmp_path) == before
-    # The baseline extends prices.toml, missing here: the message names the user's file, never a temporary one.
-    error = refused(capsys, [*calibrate, str(tmp_path / "new_ce.toml")])
+    # A price book that is not there: the message names the user's file, never a temporary one.
+    error = refused(capsys, [*calibrate, str(tmp_path / "new_ce.toml"), "--prices", str(tmp_path / "prices.toml")])
     assert error.startswith(f"error: {tmp_path / 'new_ce.toml'}: extends:")
     assert ".new_ce.toml" not in error and "sufficiency-tmp" not in error
     assert snapshot(tmp_path) == before
     shutil.copy(ROOT / "scenarios" / "cheshire_east" / "prices.toml", tmp_path / "prices.toml")
-    assert main([*calibrate, str(tmp_path / "new_ce.toml")]) == 0
-    assert main([*calibrate, str(tmp_path / "new_ce.toml")]) == 0  # its own file: replaced
+    assert main([*calibrate, str(tmp_path / "new_ce.toml"), "--prices", str(tmp_path / "prices.toml")]) == 0
+    assert main([*calibrate, str(tmp_path / "new_ce.toml")]) == 0  # its own file: replaced (the shipped book)
     assert "# Written by: sufficiency calibrate --authority cheshire_east" in (tmp_path / "new_ce.toml").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.toml", "my_ce.toml", "new_ce.toml", "prices.toml"]
 
