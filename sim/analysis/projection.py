@@ -63,7 +63,7 @@ import pandas as pd
 from scipy.signal import fftconvolve
 
 from sim.engine.distributions import Distribution
-from sim.engine.scenario import Journey, Scenario
+from sim.engine.scenario import EntryStream, Journey, Scenario
 from sim.engine.vocabulary import (
     AGE_BAND_BOUNDS_YEARS,
     AGE_BANDS,
@@ -350,53 +350,125 @@ def _age_slices(low: float, high: float, fine: bool) -> tuple[np.ndarray, np.nda
 
 
 def _entrant_stock(scenario: Scenario, days: np.ndarray, cdfs: _SumCdfs) -> Curves:
-    """Expected entrants still in care at `days`: the entry rate convolved with the in-care kernel."""
+    """Expected entrants still in care at `days`: each entry rate convolved with its in-care kernel."""
     last = int(days.max(initial=0))
     if last == 0:
         return {}
     lags = np.arange(last) + 0.5  # midpoints: entries during day i seen at whole day τ are τ - i - 0.5 old
-    kernel = _entrant_kernel_per_day(scenario, lags, cdfs)
     entry_days = np.arange(min(last, int(scenario.horizon.days))) + 0.5
-    factor = _rate_factor(scenario, entry_days)
     index = np.maximum(days - 1, 0)
-    return {need: np.where(days > 0, fftconvolve(factor, curve)[index], 0.0) for need, curve in kernel.items()}
+    stock: Curves = {}
+    for factor, kernel in _entry_terms(scenario, entry_days, lags, cdfs):
+        for need, curve in kernel.items():
+            _accumulate(stock, need, np.where(days > 0, fftconvolve(factor, curve)[index], 0.0))
+    return stock
 
 
-def _entrant_kernel_per_day(scenario: Scenario, lags: np.ndarray, cdfs: _SumCdfs) -> Curves:
-    """Sum over streams and bands of the base entry rate per day x that band's in-care kernel."""
-    total: Curves = {}
-    kernels: dict[tuple[bool, str], Curves] = {}
+def _entry_terms(
+    scenario: Scenario, entry_days: np.ndarray, lags: np.ndarray, cdfs: _SumCdfs
+) -> list[tuple[np.ndarray, Curves]]:
+    """(entry-rate multiplier over `entry_days`, sum of base rate per day x in-care kernel) pairs.
+
+    One pair per distinct rate path and journey period: without dated changes every stream and band shares
+    the trend and seasonality, so there is one pair, as there was before changes existed.
+    """
+    factors: dict[tuple, np.ndarray] = {}
+    totals: dict[tuple, Curves] = {}
+    kernels: dict[tuple, Curves] = {}
     own_uasc_journeys = scenario.entries.uasc.journeys is not None
-    for uasc, band, rate_per_year in _entry_rates(scenario):
-        key = (uasc and own_uasc_journeys, band)
-        if key not in kernels:
-            kernels[key] = _entrant_kernel(scenario, scenario.journeys_for(uasc)[band], band, lags, cdfs)
-        for need, curve in kernels[key].items():
-            _accumulate(total, need, rate_per_year / DAYS_PER_YEAR * curve)
-    return total
+    for flow, band, rate_per_year in _entry_rates(scenario):
+        steps = tuple((c.date, c.rate_multiplier) for c in flow.rate_steps if c.applies_to(band))
+        path = (flow.trend_percent_per_year, flow.trends, steps)
+        journey = scenario.journeys_for(flow.uasc)[band]
+        for first_day, end_day, stay, first_need in _journey_periods(scenario, flow, band, len(entry_days)):
+            key = (path, first_day, end_day)
+            if key not in factors:
+                factors[key] = _rate_factor(scenario, flow, steps, entry_days, first_day, end_day)
+            kernel_key = (flow.uasc and own_uasc_journeys, band, stay, tuple(sorted(first_need.items())))
+            if kernel_key not in kernels:
+                changed = _changed_journey(journey, stay, first_need)
+                kernels[kernel_key] = _entrant_kernel(scenario, changed, band, lags, cdfs)
+            for need, curve in kernels[kernel_key].items():
+                _accumulate(totals.setdefault(key, {}), need, rate_per_year / DAYS_PER_YEAR * curve)
+    return [(factors[key], totals[key]) for key in factors]
 
 
-def _entry_rates(scenario: Scenario) -> Iterator[tuple[bool, str, float]]:
-    """(is UASC, age band, entries per year at the start in an average month), positive rates only."""
-    entries = scenario.entries
+def _entry_rates(scenario: Scenario) -> Iterator[tuple[EntryStream, str, float]]:
+    """(stream, age band, entries per year at the start in an average month), positive rates only."""
+    main, uasc = scenario.entries.stream(uasc=False), scenario.entries.stream(uasc=True)
     for band in AGE_BANDS:
-        main = entries.rate_per_year.get(band, 0.0)
-        uasc = entries.uasc.rate_per_year * entries.uasc.age_mix.get(band, 0.0)
-        if main > 0:
-            yield False, band, main
-        if uasc > 0:
-            yield True, band, uasc
+        for flow in (main, uasc):
+            if flow.rate_per_year.get(band, 0.0) > 0:
+                yield flow, band, flow.rate_per_year[band]
 
 
-def _rate_factor(scenario: Scenario, days: np.ndarray) -> np.ndarray:
-    """Trend x seasonality multiplier at `days` (seasonality of the calendar month, scaled to mean 1)."""
+def _journey_periods(
+    scenario: Scenario, flow: EntryStream, band: str, days: int
+) -> list[tuple[int, int, float, dict[str, float]]]:
+    """(first day, end day, stay multiplier, first-need shares) of each period in which entrants in `band` get the
+    same journey. Change dates fall at midnight, so a period is whole days of entry."""
+    journey = scenario.journeys_for(flow.uasc)[band]
+    periods = [(0, days, 1.0, dict(journey.first_need))]
+    for change in flow.journey_changes(band):
+        first_day, _, stay, first_need = periods[-1]
+        day = (change.date - scenario.horizon.start).days
+        stay = stay * (change.stay_multiplier or 1.0)
+        first_need = dict(change.first_need) if change.first_need is not None else first_need
+        periods[-1] = (first_day, day, *periods[-1][2:])
+        periods.append((day, days, stay, first_need))
+    return [period for period in periods if period[1] > period[0]]
+
+
+def _changed_journey(journey: Journey, stay: float, first_need: dict[str, float]) -> Journey:
+    """The journey with every route's duration scaled by `stay` and the first need from `first_need`."""
+    duration = journey.duration if stay == 1.0 else {r: _Scaled(d, stay) for r, d in journey.duration.items()}
+    return journey.model_copy(update={"duration": duration, "first_need": first_need})
+
+
+@dataclass(frozen=True)
+class _Scaled:
+    """A duration multiplied by `factor`: P(factor x D > days) = P(D > days / factor). Hashable, so the sum CDFs
+    can cache it like any distribution."""
+
+    base: Distribution
+    factor: float
+
+    def survival(self, days: np.ndarray) -> np.ndarray:
+        return self.base.survival(np.asarray(days, dtype=float) / self.factor)
+
+
+def _rate_factor(
+    scenario: Scenario,
+    flow: EntryStream,
+    steps: tuple[tuple[dt.date, float], ...],
+    days: np.ndarray,
+    first_day: int,
+    end_day: int,
+) -> np.ndarray:
+    """Trend x steps x seasonality at the middle of each day (`days` = 0.5, 1.5, ...), zero outside the entry
+    days [first_day, end_day).
+
+    The trend is compounded day by day at the rate in force that day (new trends start at midnight), and
+    each step multiplies every day from its date; seasonality is the calendar month's, scaled to mean 1.
+    """
     entries = scenario.entries
     seasonality = np.asarray(entries.seasonality, dtype=float)
     seasonality = seasonality / seasonality.mean()
     dates = np.datetime64(scenario.horizon.start, "D") + np.floor(days).astype("timedelta64[D]")
     months = dates.astype("datetime64[M]").astype(np.int64) % 12  # 0 = January
-    trend = (1.0 + entries.trend_percent_per_year / 100.0) ** (days / DAYS_PER_YEAR)
-    return trend * seasonality[months]
+    if flow.trends:
+        per_day = np.full(len(days), math.log1p(flow.trend_percent_per_year / 100.0) / DAYS_PER_YEAR)
+        for day, percent in flow.trends:
+            per_day[(day - scenario.horizon.start).days :] = math.log1p(percent / 100.0) / DAYS_PER_YEAR
+        trend = np.exp(np.cumsum(per_day) - per_day * 0.5)  # at the middle of each day
+    else:
+        trend = (1.0 + flow.trend_percent_per_year / 100.0) ** (days / DAYS_PER_YEAR)
+    factor = trend * seasonality[months]
+    for day, multiplier in steps:
+        factor[(day - scenario.horizon.start).days :] *= multiplier
+    factor[:first_day] = 0.0
+    factor[end_day:] = 0.0
+    return factor
 
 
 def _entrant_kernel(scenario: Scenario, journey: Journey, band: str, lags: np.ndarray, cdfs: _SumCdfs) -> Curves:

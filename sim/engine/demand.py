@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.engine.scenario import Journey, Scenario
+from sim.engine.scenario import EntryChange, EntryStream, Journey, Scenario
 from sim.engine.streams import child_uniforms, stream
 from sim.engine.vocabulary import (
     AGE_BAND_BOUNDS_YEARS,
@@ -100,32 +100,97 @@ def draw_cohort(scenario: Scenario, seed: int, replication: int, start_pool_name
 # Arrivals
 
 
-def entry_rate_factor(scenario: Scenario, days: np.ndarray) -> np.ndarray:
-    """Trend x seasonality multiplier of the entry rate at times `days` (1 at the start, in an average month)."""
+def entry_rate_factor(scenario: Scenario, flow: EntryStream, days: np.ndarray) -> np.ndarray:
+    """Multiplier of a stream's start rate at times `days`: trend x seasonality x the mean step in force.
+
+    Without dated changes this is the one compound trend from the start, as it always was, so the thinning
+    keeps the same arrivals. The mean step weights each band's product of steps by its start rate.
+    """
     entries = scenario.entries
     seasonality = np.asarray(entries.seasonality) / np.mean(entries.seasonality)
     start = np.datetime64(scenario.horizon.start, "D")
     months = (start + np.floor(days).astype("timedelta64[D]")).astype("datetime64[M]").astype(np.int64) % 12
-    trend = (1.0 + entries.trend_percent_per_year / 100.0) ** (days / DAYS_PER_YEAR)
-    return trend * seasonality[months]
+    trend = _trend(scenario, flow, days)
+    factor = trend * seasonality[months]
+    if flow.rate_steps:
+        factor = factor * (_band_steps(scenario, flow, days) @ _band_weights(flow))
+    return factor
 
 
-def arrival_days(scenario: Scenario, rate_per_year: float, generator: np.random.Generator) -> np.ndarray:
-    """Non-homogeneous Poisson arrivals over the horizon by thinning."""
+def _trend(scenario: Scenario, flow: EntryStream, days: np.ndarray) -> np.ndarray:
+    """Trend multiplier at `days`: compounded from the start, each new trend from its date (log-linear pieces)."""
+    if not flow.trends:
+        return (1.0 + flow.trend_percent_per_year / 100.0) ** (days / DAYS_PER_YEAR)
+    knots = np.array([0.0] + [horizon_day(scenario, day) for day, _ in flow.trends])
+    per_day = np.log1p(np.array([flow.trend_percent_per_year] + [g for _, g in flow.trends]) / 100.0) / DAYS_PER_YEAR
+    at_knots = np.concatenate([[0.0], np.cumsum(per_day[:-1] * np.diff(knots))])
+    piece = np.searchsorted(knots, days, side="right") - 1
+    return np.exp(at_knots[piece] + per_day[piece] * (days - knots[piece]))
+
+
+def _band_weights(flow: EntryStream) -> np.ndarray:
+    rates = np.array([flow.rate_per_year.get(band, 0.0) for band in AGE_BANDS])
+    return rates / rates.sum()
+
+
+def _band_steps(scenario: Scenario, flow: EntryStream, days: np.ndarray) -> np.ndarray:
+    """(len(days), bands): the product of each band's rate steps in force at `days`."""
+    steps = np.ones((len(days), len(AGE_BANDS)))
+    for change in flow.rate_steps:
+        bands = [i for i, band in enumerate(AGE_BANDS) if change.applies_to(band)]
+        in_force = days >= horizon_day(scenario, change.date)
+        steps[np.ix_(in_force, bands)] *= change.rate_multiplier
+    return steps
+
+
+def _peak_factor(scenario: Scenario, flow: EntryStream) -> float:
+    """An upper bound of `entry_rate_factor` over the horizon, for thinning.
+
+    Between change dates the steps are constant and the trend monotone, so the largest value is at an end of
+    a piece. The bound is never below the one without changes, so a stream whose changes only lower the rate
+    thins the same candidates (and keeps a subset of the arrivals it would have had without them).
+    """
     horizon = scenario.horizon.days
-    if rate_per_year <= 0:
-        return np.empty(0)
     entries = scenario.entries
-    growth = (1.0 + entries.trend_percent_per_year / 100.0) ** (horizon / DAYS_PER_YEAR)
-    peak = max(growth, 1.0) * max(entries.seasonality) / np.mean(entries.seasonality)
-    peak_rate = rate_per_year / DAYS_PER_YEAR * peak
+    growth = (1.0 + flow.trend_percent_per_year / 100.0) ** (horizon / DAYS_PER_YEAR)
+    seasonal = max(entries.seasonality) / np.mean(entries.seasonality)
+    unchanged = max(growth, 1.0) * seasonal
+    if not flow.trends and not flow.rate_steps:
+        return unchanged
+    dated = [horizon_day(scenario, day) for day in [c.date for c in flow.rate_steps] + [d for d, _ in flow.trends]]
+    knots = np.unique(np.array([0.0, horizon, *dated]))
+    ends = np.maximum(_trend(scenario, flow, knots[:-1]), _trend(scenario, flow, knots[1:]))
+    if flow.rate_steps:
+        ends = ends * (_band_steps(scenario, flow, knots[:-1]) @ _band_weights(flow))
+    return max(unchanged, float(ends.max()) * seasonal)
+
+
+def arrival_days(scenario: Scenario, flow: EntryStream, generator: np.random.Generator) -> np.ndarray:
+    """Non-homogeneous Poisson arrivals of a stream over the horizon by thinning."""
+    horizon = scenario.horizon.days
+    if flow.total_per_year <= 0:
+        return np.empty(0)
+    peak = _peak_factor(scenario, flow)
+    peak_rate = flow.total_per_year / DAYS_PER_YEAR * peak
     candidates = np.cumsum(generator.exponential(1.0 / peak_rate, size=int(peak_rate * horizon * 1.2) + 50))
     while candidates[-1] < horizon:
         more = np.cumsum(generator.exponential(1.0 / peak_rate, size=len(candidates))) + candidates[-1]
         candidates = np.concatenate([candidates, more])
     candidates = candidates[candidates < horizon]
-    keep = generator.random(len(candidates)) * peak < entry_rate_factor(scenario, candidates)
+    keep = generator.random(len(candidates)) * peak < entry_rate_factor(scenario, flow, candidates)
     return candidates[keep]
+
+
+def _entry_bands(scenario: Scenario, flow: EntryStream, days: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Each entrant's age band: by start rate, times the band's steps in force on the entry day if any."""
+    shares = np.array([flow.rate_per_year.get(band, 0.0) for band in AGE_BANDS])
+    if not len(days):
+        return np.zeros(0, dtype=np.int64)
+    if not any(change.age_bands is not None for change in flow.rate_steps):
+        return _pick(uniforms, shares / shares.sum())
+    weights = shares * _band_steps(scenario, flow, days)
+    cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    return np.minimum((uniforms[:, None] >= cumulative).sum(axis=1), len(AGE_BANDS) - 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,17 +199,12 @@ def arrival_days(scenario: Scenario, rate_per_year: float, generator: np.random.
 
 def _entrants(scenario: Scenario, seed: int, replication: int, uasc: bool) -> Cohort:
     entries = scenario.entries
-    if uasc:
-        band_rates = {band: entries.uasc.rate_per_year * share for band, share in entries.uasc.age_mix.items()}
-        days = arrival_days(scenario, entries.uasc.rate_per_year, stream(seed, replication, "uasc_arrivals"))
-        u = child_uniforms(stream(seed, replication, "uasc_demand"), len(days), WIDTH)
-    else:
-        band_rates = dict(entries.rate_per_year)
-        days = arrival_days(scenario, sum(band_rates.values()), stream(seed, replication, "arrivals"))
-        u = child_uniforms(stream(seed, replication, "demand"), len(days), WIDTH)
+    flow = entries.stream(uasc)
+    arrivals, demand = ("uasc_arrivals", "uasc_demand") if uasc else ("arrivals", "demand")
+    days = arrival_days(scenario, flow, stream(seed, replication, arrivals))
+    u = child_uniforms(stream(seed, replication, demand), len(days), WIDTH)
     n = len(days)
-    shares = np.array([band_rates.get(band, 0.0) for band in AGE_BANDS])
-    band = _pick(u[:, COL_BAND], shares / shares.sum()) if n else np.zeros(0, dtype=np.int64)
+    band = _entry_bands(scenario, flow, days, u[:, COL_BAND])
     low = np.array([b[0] for b in AGE_BAND_BOUNDS_YEARS])[band]
     high = np.array([b[1] for b in AGE_BAND_BOUNDS_YEARS])[band]
     age_days = (low + u[:, COL_AGE] * (high - low)) * DAYS_PER_YEAR
@@ -160,22 +220,46 @@ def _entrants(scenario: Scenario, seed: int, replication: int, uasc: bool) -> Co
     for band_index, band_name in enumerate(AGE_BANDS):
         rows = np.flatnonzero(band == band_index)
         if len(rows):
-            _draw_new_journeys(scenario, journeys[band_name], cohort, rows, u[rows])
+            changes = flow.journey_changes(band_name)
+            _draw_new_journeys(scenario, journeys[band_name], cohort, rows, u[rows], changes)
     _draw_leaving_care(scenario, cohort, u)
     return cohort
 
 
-def _draw_new_journeys(scenario: Scenario, journey: Journey, cohort: Cohort, rows: np.ndarray, u: np.ndarray) -> None:
+def _draw_new_journeys(
+    scenario: Scenario,
+    journey: Journey,
+    cohort: Cohort,
+    rows: np.ndarray,
+    u: np.ndarray,
+    changes: tuple[EntryChange, ...] = (),
+) -> None:
+    """Route, time in care and first need of entrants, with the dated changes in force on their entry day."""
     shares = np.array([journey.exit_routes.get(route, 0.0) for route in EXIT_ROUTES])
     route = _pick(u[:, COL_ROUTE], shares)
-    to_18 = cohort.birth_day[rows] + AGE_18_DAYS - cohort.entry_day[rows]
+    entry_day = cohort.entry_day[rows]
+    to_18 = cohort.birth_day[rows] + AGE_18_DAYS - entry_day
     duration = np.full(len(rows), np.inf)
     for name, dist in journey.duration.items():
         chosen = route == ROUTE_INDEX[name]
         if chosen.any():
             duration[chosen] = dist.sample(u[chosen, COL_DURATION])
-    first_need = _pick(u[:, COL_FIRST_NEED], np.array([journey.first_need.get(n, 0.0) for n in PLACEMENT_NEEDS]))
-    _finish_journeys(scenario, journey, cohort, rows, u, route, duration, to_18, first_need, cohort.entry_day[rows])
+    first_shares = [journey.first_need]
+    first_from = np.zeros(len(rows), dtype=np.int64)  # index into first_shares of the shares in force
+    for change in changes:
+        in_force = entry_day >= horizon_day(scenario, change.date)
+        if change.stay_multiplier is not None:
+            duration = np.where(in_force, duration * change.stay_multiplier, duration)
+        if change.first_need is not None:
+            first_shares.append(change.first_need)
+            first_from[in_force] = len(first_shares) - 1
+    first_need = np.zeros(len(rows), dtype=np.int64)
+    for index, need_shares in enumerate(first_shares):
+        chosen = first_from == index
+        if chosen.any():
+            shares = np.array([need_shares.get(n, 0.0) for n in PLACEMENT_NEEDS])
+            first_need[chosen] = _pick(u[chosen, COL_FIRST_NEED], shares)
+    _finish_journeys(scenario, journey, cohort, rows, u, route, duration, to_18, first_need, entry_day)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,11 +8,13 @@ children within capacity) are checked here too, so a run never starts on an inco
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import re
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from sim.engine.distributions import Distribution
 from sim.engine.errors import InputError
@@ -67,6 +69,10 @@ Need = Literal[
 ExitRoute = Literal["return_home", "adoption", "sgo_cao", "age_18", "other"]
 CategoryOfNeed = Literal["N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8"]
 SUM_TOLERANCE = 1e-6
+# Dated multipliers of the entry rate or of stays: assumption, a tenfold step is a slip, not a plan (halving or
+# doubling is the scale of the changes the sufficiency statements describe).
+MAX_MULTIPLIER = 10.0
+Multiplier = Annotated[float, Field(gt=0, le=MAX_MULTIPLIER)]
 FOSTER_CARE = ("fostering", "kinship_fostering")  # the placements Staying Put continues
 
 assert set(AGE_BANDS) == set(AgeBand.__args__)  # the Literal mirrors the vocabulary
@@ -190,11 +196,66 @@ class Journey(ScenarioModel):
         return self
 
 
+class EntryChange(ScenarioModel):
+    """What changes for children entering care on or after `date`: how many come (a step), how fast that grows
+    (a new trend), how long they stay and the need they start in.
+
+    Dated, because demand changes when a service opens or a law starts (an edge-of-care hub, the National
+    Transfer Scheme made mandatory), not only by a steady trend. Multipliers accumulate; a trend or a set of
+    first-need shares replaces the one before. Children already in care on the start date are unaffected.
+    """
+
+    date: dt.date
+    age_bands: Annotated[list[AgeBand], Field(min_length=1, max_length=len(AGE_BANDS))] | None = None  # None: all
+    rate_multiplier: Multiplier | None = None
+    trend_percent_per_year: PercentPerYear | None = None
+    stay_multiplier: Multiplier | None = None
+    first_need: dict[Need, Probability] | None = None
+    note: Note = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EntryChange:
+        if all(v is None for v in (self.rate_multiplier, self.trend_percent_per_year, self.stay_multiplier)) and (
+            self.first_need is None
+        ):
+            raise ValueError(
+                "a change needs at least one of rate_multiplier, trend_percent_per_year, stay_multiplier, first_need"
+            )
+        if self.trend_percent_per_year is not None and self.age_bands is not None:
+            raise ValueError("trend_percent_per_year applies to every age band; give it in a change without age_bands")
+        bands = self.age_bands or []
+        repeated = sorted({band for band in bands if bands.count(band) > 1})
+        if repeated:
+            raise ValueError(f"age_bands lists {repeated} more than once")
+        if self.first_need is not None:
+            _check_sums_to_one(self.first_need, "first_need")
+        return self
+
+    def applies_to(self, band: str) -> bool:
+        return self.age_bands is None or band in self.age_bands
+
+
+def _check_date_order(changes: list[EntryChange]) -> list[EntryChange]:
+    """In date order as written, so that the file reads as the history it describes (ties keep file order)."""
+    for index in range(1, len(changes)):
+        if changes[index].date < changes[index - 1].date:
+            raise ValueError(
+                f"changes[{index}].date {changes[index].date} is before changes[{index - 1}].date "
+                f"{changes[index - 1].date}; expected the changes in date order"
+            )
+    return changes
+
+
 class UascStream(ScenarioModel):
-    """Unaccompanied asylum-seeking children: their own arrival rate, age mix and (optionally) journeys."""
+    """Unaccompanied asylum-seeking children: their own arrival rate, age mix, trend, dated changes and
+    (optionally) journeys."""
 
     rate_per_year: PerYear = 0.0
     age_mix: dict[AgeBand, Probability] = {"16-17": 1.0}
+    # None: the stream follows the main trend (entries.trend_percent_per_year and the new trends of
+    # entries.changes), as every scenario did before the stream had a trend of its own.
+    trend_percent_per_year: PercentPerYear | None = None
+    changes: list[EntryChange] = Field([], max_length=MAX_LIST)
     journeys: dict[AgeBand, Journey] | None = None
 
     @field_validator("age_mix")
@@ -203,6 +264,66 @@ class UascStream(ScenarioModel):
         _check_sums_to_one(value, "age_mix")
         return value
 
+    @field_validator("changes")
+    @classmethod
+    def _in_order(cls, value: list[EntryChange]) -> list[EntryChange]:
+        return _check_date_order(value)
+
+    @model_serializer(mode="wrap")
+    def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _drop_unused(handler(self), changes=self.changes, trend_percent_per_year=self.trend_percent_per_year)
+
+    @model_validator(mode="after")
+    def _own_trend_for_new_trends(self) -> UascStream:
+        for index, change in enumerate(self.changes):
+            if change.trend_percent_per_year is not None and self.trend_percent_per_year is None:
+                raise ValueError(
+                    f"changes[{index}].trend_percent_per_year needs entries.uasc.trend_percent_per_year as well "
+                    "(without it the UASC stream follows the main trend)"
+                )
+        return self
+
+
+def _drop_unused(dumped: dict[str, Any], **values: Any) -> dict[str, Any]:
+    """A dump without the dated-change keys a scenario does not use, so that the record of such a scenario
+    (run.json) is the one it had before those keys existed; their defaults read back the same."""
+    for key, value in values.items():
+        if value is None or (isinstance(value, list) and not value):
+            dumped.pop(key, None)
+    return dumped
+
+
+@dataclass(frozen=True)
+class EntryStream:
+    """One stream of entrants (main or UASC) as the engine and the projection both read it.
+
+    `trends` are the new trends from their dates and `changes` the stream's own dated changes, both in date
+    order. The UASC stream without a trend of its own takes the main trends but none of the main changes.
+    """
+
+    uasc: bool
+    total_per_year: float  # entries per year at the start in an average month
+    rate_per_year: dict[str, float]  # by age band
+    trend_percent_per_year: float
+    trends: tuple[tuple[dt.date, float], ...]
+    changes: tuple[EntryChange, ...]
+
+    @property
+    def rate_steps(self) -> tuple[EntryChange, ...]:
+        return tuple(change for change in self.changes if change.rate_multiplier is not None)
+
+    def journey_changes(self, band: str) -> tuple[EntryChange, ...]:
+        """The changes to the journeys of entrants in `band` (stays or first needs)."""
+        return tuple(
+            change
+            for change in self.changes
+            if change.applies_to(band) and (change.stay_multiplier is not None or change.first_need is not None)
+        )
+
+
+def _new_trends(changes: list[EntryChange]) -> tuple[tuple[dt.date, float], ...]:
+    return tuple((c.date, c.trend_percent_per_year) for c in changes if c.trend_percent_per_year is not None)
+
 
 class Entries(ScenarioModel):
     rate_per_year: dict[AgeBand, PerYear]
@@ -210,7 +331,33 @@ class Entries(ScenarioModel):
     seasonality: list[Annotated[float, Field(ge=0, le=12)]] = [1.0] * 12
     need_mix: dict[CategoryOfNeed, Probability]
     male_share: Probability = 0.5
+    changes: list[EntryChange] = Field([], max_length=MAX_LIST)
     uasc: UascStream = UascStream()
+
+    @field_validator("changes")
+    @classmethod
+    def _in_order(cls, value: list[EntryChange]) -> list[EntryChange]:
+        return _check_date_order(value)
+
+    @model_serializer(mode="wrap")
+    def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _drop_unused(handler(self), changes=self.changes)
+
+    def stream(self, uasc: bool) -> EntryStream:
+        """The main stream, or the UASC one (its own trend if given, else the main trend and its new trends)."""
+        if not uasc:
+            rates = dict(self.rate_per_year)
+            trend, changes = self.trend_percent_per_year, tuple(self.changes)
+            return EntryStream(False, sum(rates.values()), rates, trend, _new_trends(self.changes), changes)
+        own = self.uasc.trend_percent_per_year
+        return EntryStream(
+            True,
+            self.uasc.rate_per_year,
+            {band: self.uasc.rate_per_year * share for band, share in self.uasc.age_mix.items()},
+            self.trend_percent_per_year if own is None else own,
+            _new_trends(self.changes if own is None else self.uasc.changes),
+            tuple(self.uasc.changes),
+        )
 
     @field_validator("need_mix")
     @classmethod
@@ -368,6 +515,7 @@ class Scenario(ScenarioModel):
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
         _check_journeys(self)
+        _check_entry_changes(self)
         _check_pools(self)
         _check_matching(self)
         _check_start_population(self)
@@ -388,13 +536,10 @@ class Scenario(ScenarioModel):
 
     def expected_children(self) -> float:
         """Children one replication is expected to simulate: the starting population and the entries over the
-        horizon (the rate compounded by the trend; seasonality averages one)."""
+        horizon (the rate compounded by the trends, with the dated steps; seasonality averages one)."""
         start = sum(g.count for g in self.start_population.groups) + len(self.start_population.children)
-        rate = sum(self.entries.rate_per_year.values()) + self.entries.uasc.rate_per_year
-        growth = math.log1p(self.entries.trend_percent_per_year / 100.0)
-        years = self.horizon.years
-        entry_years = years if abs(growth) < 1e-12 else math.expm1(growth * years) / growth
-        return start + rate * entry_years
+        streams = (self.entries.stream(uasc=False), self.entries.stream(uasc=True))
+        return start + sum(_expected_entries(stream, self.horizon) for stream in streams)
 
     def journeys_for(self, uasc: bool) -> dict[str, Journey]:
         if uasc and self.entries.uasc.journeys is not None:
@@ -416,6 +561,8 @@ class Scenario(ScenarioModel):
     def needs_in_use(self) -> set[str]:
         """Every placement need a child can be in: each must have a matching entry."""
         needs: set[str] = set()
+        for change in (*self.entries.changes, *self.entries.uasc.changes):
+            needs |= {n for n, p in (change.first_need or {}).items() if p > 0}
         for journeys in (self.journeys, self.entries.uasc.journeys or {}):
             for journey in journeys.values():
                 needs |= {n for n, p in journey.first_need.items() if p > 0}
@@ -436,6 +583,42 @@ def _check_journeys(s: Scenario) -> None:
         for band, journey in journeys.items():
             if journey.exit_routes.get("adoption", 0) > 0 and s.adoption.time_to_order is None:
                 raise ValueError(f"{label}.{band}: adoption is an exit route, so adoption.time_to_order is needed")
+
+
+def _check_entry_changes(s: Scenario) -> None:
+    """Dated changes inside the horizon: one before the start would be in the start's rates already, or not
+    (which is unclear), and one from the end on would change nothing."""
+    for label, changes in (("entries.changes", s.entries.changes), ("entries.uasc.changes", s.entries.uasc.changes)):
+        for index, change in enumerate(changes):
+            if not s.horizon.start <= change.date < s.horizon.end:
+                raise ValueError(
+                    f"{label}[{index}].date: {change.date} is outside the horizon; expected a date from "
+                    f"{s.horizon.start} up to (not including) {s.horizon.end}"
+                )
+
+
+def _expected_entries(stream: EntryStream, horizon: Horizon) -> float:
+    """A stream's expected entries over the horizon: its rate integrated in closed form between change dates.
+
+    The horizon counts as `years` whole years, as this estimate always has (the work limits are set on it)."""
+    end = float(horizon.years)
+
+    def years(day: dt.date) -> float:
+        return min((day - horizon.start).days / DAYS_PER_YEAR, end)
+
+    knots = sorted({0.0, end, *(years(c.date) for c in stream.changes), *(years(day) for day, _ in stream.trends)})
+    total, level = 0.0, 1.0
+    for low, high in itertools.pairwise(knots):
+        trend = [stream.trend_percent_per_year] + [g for day, g in stream.trends if years(day) <= low]
+        growth = math.log1p(trend[-1] / 100.0)
+        rate = 0.0
+        for band, base in stream.rate_per_year.items():
+            steps = [c.rate_multiplier for c in stream.rate_steps if c.applies_to(band) and years(c.date) <= low]
+            rate += base * math.prod(steps)
+        span = high - low
+        total += rate * level * (span if abs(growth) < 1e-12 else math.expm1(growth * span) / growth)
+        level *= math.exp(growth * span)
+    return total
 
 
 def _check_pools(s: Scenario) -> None:
