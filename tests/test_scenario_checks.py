@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -86,6 +87,7 @@ def _priced(**extra: Any) -> Callable[[Raw], None]:
 
 
 TIMED_MOVE = {"distribution": "fixed", "days": 100}
+CHANGE_DATE = dt.date(2021, 4, 1)  # inside the rich scenario's horizon, 2019-10-01 to 2025-10-01
 UNDEFINED = "nowhere"
 
 # id -> (the one thing broken, fragments the one-line message must contain)
@@ -117,6 +119,73 @@ CASES: dict[str, tuple[Callable[[Raw], None], tuple[str, ...]]] = {
         ("entries.uasc.age_mix:", "age_mix must sum to 1, got 0.5"),
     ),
     "seasonality average": (_set("entries.seasonality", [1.5] * 12), ("entries.seasonality:", "average 1, got 1.5")),
+    "entry change that changes nothing": (
+        _set("entries.changes", [{"date": CHANGE_DATE, "note": "hub opens"}]),
+        ("entries.changes[0]:", "at least one of rate_multiplier, trend_percent_per_year, stay_multiplier"),
+    ),
+    "entry step of zero": (
+        _set("entries.changes", [{"date": CHANGE_DATE, "rate_multiplier": 0.0}]),
+        ("entries.changes[0].rate_multiplier:", "greater than 0"),
+    ),
+    "entry step above ten": (
+        _set("entries.changes", [{"date": CHANGE_DATE, "rate_multiplier": 12.0}]),
+        ("entries.changes[0].rate_multiplier:", "less than or equal to 10"),
+    ),
+    "stay multiplier not finite": (
+        _set("entries.changes", [{"date": CHANGE_DATE, "stay_multiplier": math.inf}]),
+        ("entries.changes[0].stay_multiplier:", "finite"),
+    ),
+    "entry change for an unknown band": (
+        _set("entries.changes", [{"date": CHANGE_DATE, "rate_multiplier": 0.9, "age_bands": ["10-17"]}]),
+        ("entries.changes[0].age_bands[0]:", "'10-15' or '16-17'", "10-17"),
+    ),
+    "entry change naming a band twice": (
+        _set("entries.changes", [{"date": CHANGE_DATE, "rate_multiplier": 0.9, "age_bands": ["5-9", "5-9"]}]),
+        ("entries.changes[0]:", "age_bands lists ['5-9'] more than once"),
+    ),
+    "new trend for some bands": (
+        _set("entries.changes", [{"date": CHANGE_DATE, "trend_percent_per_year": 2.0, "age_bands": ["5-9"]}]),
+        ("entries.changes[0]:", "applies to every age band", "without age_bands"),
+    ),
+    "changed first needs not summing to one": (
+        _set("entries.changes", [{"date": CHANGE_DATE, "first_need": {"fostering": 0.5, "residential": 0.4}}]),
+        ("entries.changes[0]:", "first_need must sum to 1, got 0.9"),
+    ),
+    "entry changes out of date order": (
+        _set(
+            "entries.changes",
+            [{"date": CHANGE_DATE, "rate_multiplier": 0.9}, {"date": dt.date(2020, 4, 1), "rate_multiplier": 0.9}],
+        ),
+        ("entries.changes:", "changes[1].date 2020-04-01 is before changes[0].date 2021-04-01", "in date order"),
+    ),
+    "entry change before the start": (
+        _set("entries.changes", [{"date": dt.date(2019, 9, 1), "rate_multiplier": 0.9}]),
+        ("entries.changes[0].date:", "2019-09-01 is outside the horizon", "from 2019-10-01 up to (not including)"),
+    ),
+    "uasc change at the end": (
+        _set("entries.uasc.changes", [{"date": dt.date(2025, 10, 1), "rate_multiplier": 2.0}]),
+        ("entries.uasc.changes[0].date:", "2025-10-01 is outside the horizon", "2025-10-01"),
+    ),
+    "uasc new trend without a trend of its own": (
+        _set("entries.uasc.changes", [{"date": CHANGE_DATE, "trend_percent_per_year": 5.0}]),
+        ("entries.uasc:", "changes[0].trend_percent_per_year needs entries.uasc.trend_percent_per_year"),
+    ),
+    "uasc trend below -100": (
+        _set("entries.uasc.trend_percent_per_year", -100.0),
+        ("entries.uasc.trend_percent_per_year:", "greater than -100"),
+    ),
+    "changed first need without matching": (
+        _set("entries.changes", [{"date": CHANGE_DATE, "first_need": {"secure": 1.0}}]),
+        ("matching:", "no entry for placement need(s) ['secure']"),
+    ),
+    "too many children after a step": (
+        _all(
+            _set("horizon.years", 50),
+            _set("entries.rate_per_year", dict.fromkeys(AGE_BANDS, 2_000)),  # 1.2 million without the step
+            _set("entries.changes", [{"date": CHANGE_DATE, "rate_multiplier": 10.0}]),
+        ),
+        ("entries:", "children would enter or start in care", "at most 5,000,000"),
+    ),
     "capacity change of zero": (
         _set("pools.homes.capacity_changes.0.change", 0),
         ("pools.homes.capacity_changes[0].change:", "not 0"),
