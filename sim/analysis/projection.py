@@ -14,7 +14,10 @@ need n at time τ is
 where λ(u) is the entry rate (Poisson, with trend and calendar-month seasonality; main and UASC streams)
 and K_n(s) the probability that an entrant is in care in need n s days after entry, averaged over the
 entry age band, exit route, duration and need path. The entry integral is a midpoint sum over whole days
-(exact for the monthly seasonality steps, which fall at midnight) done as one FFT convolution per need.
+(exact for the monthly seasonality steps and the dated changes, which fall at midnight) done as one FFT
+convolution per need and piece: a piece is a rate path (trend, and the steps of a band) and a period of
+entry days in which the journey is the same (the dated stay multipliers and first needs), so without
+dated changes there is one piece.
 Exits and need paths are independent, and a move is lost only if it would come at or after the exit, so
 P(in care in n at s) = P(under 18 at s) x P(route duration > s) x P(need path is in n at s). The need
 path (first need, then at most three planned moves) is walked as a tree; each segment starts at a fixed
@@ -30,16 +33,19 @@ Checked against draws from sim.engine.demand (every pool unlimited) on the Chesh
 synthetic scenarios using every feature below: agreement within Monte Carlo error (about 0.1% of the
 stock) wherever the engine follows the semantics stated here.
 
-Covered: entries by band with trend and seasonality; the UASC stream (own age mix, own journeys or the
-main ones); uniform age within a band; exit routes with any duration distribution, `age_18` until the
-18th birthday; everything capped at the 18th birthday; planned moves (`after_days` and `at_age`,
-alternatives per need in list order, up to 4 segments); the adoption route (time in
-`adoption.first_need` until ready, no wait for an adopter, then `placed_for_adoption` for
-`adoption.time_to_order`; a child whose readiness outlasts childhood stays in `adoption.first_need`,
-without moves, until 18); the starting population (groups with age uniform in the band, or single
-children), with routes weighted by the chance of having lasted `days_in_care` (at most the child's age)
-and remaining times drawn from the tail, the current need as the first of the 4 segments with moves
-timed from the start date, and children already placed for adoption staying `time_to_order` more days.
+Covered: entries by band with trend and seasonality; the dated changes of `entries.changes` and
+`entries.uasc.changes` (rate steps by band, new trends compounded day by day, stay multipliers as the
+durations' survival at days / multiplier, first-need shares), for entrants only; the UASC stream (own age
+mix, own trend or the main trend with its new trends, own journeys or the main ones); uniform age within a
+band; exit routes with any duration distribution, `age_18` until the 18th birthday; everything capped at
+the 18th birthday; planned moves (`after_days` and `at_age`, alternatives per need in list order, up to 4
+segments); the adoption route (time in `adoption.first_need` until ready, no wait for an adopter, then
+`placed_for_adoption` for `adoption.time_to_order`; a child whose readiness outlasts childhood stays in
+`adoption.first_need`, without moves, until 18); the starting population (groups with age uniform in the
+band, or single children), with routes weighted by the chance of having lasted `days_in_care` (at most the
+child's age) and remaining times drawn from the tail, the current need as the first of the 4 segments with
+moves timed from the start date, and children already placed for adoption staying `time_to_order` more
+days.
 
 Not modelled because it does not change the in-care stock by need when pools are unlimited: pools,
 capacity, matching, step-back moves, staying put / staying close (after 18, off the in-care stock), sex
