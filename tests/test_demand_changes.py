@@ -181,6 +181,26 @@ def test_entries_under_a_step_and_a_new_trend_are_the_integral_of_the_piecewise_
     assert np.all(np.abs(stock["mean"].to_numpy() - exact) < half), (stock["mean"].to_numpy(), exact)
 
 
+def test_projected_stock_after_a_stay_multiplier_and_a_first_need_change_is_the_m_g_infinity_closed_form() -> None:
+    """Exponential stays of mean μ, then m μ for entrants from day d, who also start in residential instead:
+
+    fostering(t) = R μ e^(-(t-d)/μ) (1 - e^(-d/μ)),  residential(t) = R m μ (1 - e^(-(t-d)/(m μ)))."""
+    raw = one_pool_scenario(rate_per_year=60.0, capacity="unlimited", mean_days=300.0, years=6, band="under1")
+    raw["pools"]["homes"] = {"serves": ["residential"], "capacity": "unlimited", "in_house": False}
+    raw["matching"]["residential"] = {"pools": ["homes"]}
+    change = dt.date(2022, 4, 1)
+    raw["entries"]["changes"] = [{"date": change, "stay_multiplier": 2.5, "first_need": {"residential": 1.0}}]
+    scenario = scenario_from_dict(raw)
+    dates = [dt.date(2023, 1, 1), dt.date(2024, 6, 1), dt.date(2026, 3, 1)]
+    stock = expected_stock(scenario, dates).pivot(index="date", columns="need", values="children")
+    rate, mean, m, d = 60.0 / DAYS_PER_YEAR, 300.0, 2.5, float((change - dt.date(2020, 4, 1)).days)
+    t = np.array([(day - dt.date(2020, 4, 1)).days for day in dates], dtype=float)
+    fostering = rate * mean * np.exp(-(t - d) / mean) * (1 - np.exp(-d / mean))
+    residential = rate * m * mean * (1 - np.exp(-(t - d) / (m * mean)))
+    assert stock["fostering"].to_numpy() == pytest.approx(fostering, rel=1e-4)
+    assert stock["residential"].to_numpy() == pytest.approx(residential, rel=1e-4)
+
+
 def test_a_step_for_one_band_changes_that_band_only() -> None:
     scenario = _no_exits(changes=[{"date": STEP, "rate_multiplier": 0.5, "age_bands": ["1-4"]}])
     entries = run(scenario, replications=200, seed=9, jobs=2).summary("entries", ["month", "age_band"], "children")
