@@ -6,6 +6,10 @@ bands (P10-P90 first: the range one observed figure should fall in about 80% of 
 
 The naive forecast carries the measure's value on the origin date, as known then, forward unchanged: what an
 analyst without the model would say. A model worth its runtime should beat it (smaller absolute error).
+
+The published backtest is rolling: it calibrates at several origins, so each figure carries its `origin`, and
+it sets two comparators beside the model (the naive forecast held flat, and a straight-line trend), each with
+its own intervals, so that coverage, MAPE and interval scores (calibration.scores) can be compared alike.
 """
 
 from __future__ import annotations
@@ -18,11 +22,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from calibration import scores
 from sim.present import style
 from sim.present.output_folders import replaced_folder
 
 JUDGED = (10, 90)  # the band an observed figure is judged inside or outside
 MAX_PANELS = 6  # measures charted, those with the most observed
+INTERVALS = ((10, 90), (5, 95))  # the intervals scored, each central with alpha = 1 - (high - low) / 100
+SCOPES = (("all figures", None), ("children in care", "children in care"))  # what the scores are taken over
+# forecaster -> (column of its point, prefix of its band columns) in the per-figure table
+FORECASTERS = {"model": ("simulated_mean", ""), "flat": ("naive", "flat_"), "trend": ("trend", "trend_")}
+ALL_ORIGINS = "all"
 
 
 @dataclass(frozen=True)
@@ -47,8 +57,25 @@ class Band:
 
 
 @dataclass(frozen=True)
+class Comparator:
+    """A forecast made without the model (`name` "flat" or "trend"), with intervals like the model's bands.
+
+    `note` says when it is not what its name promises (a trend held flat for want of two figures).
+    """
+
+    name: str
+    point: float
+    bands: tuple[Band, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Compared:
-    """One observed figure against its forecast; `bands[0]` is the P10-P90 band it is judged by."""
+    """One observed figure against its forecast; `bands[0]` is the P10-P90 band it is judged by.
+
+    `origin` is the date the forecast was made from (None for a backtest with one origin), and
+    `comparators` the forecasts it is set against (none for the SSDA903 backtest, which has `naive` only).
+    """
 
     measure: str
     date: dt.date
@@ -57,6 +84,8 @@ class Compared:
     bands: tuple[Band, ...]
     naive: float
     source: str = ""
+    origin: dt.date | None = None
+    comparators: tuple[Comparator, ...] = ()
 
     @property
     def band(self) -> Band:
@@ -81,6 +110,8 @@ class Backtest:
     """Every compared figure, and the forecast drawn behind them (columns measure, date, mean, low, high).
 
     `measure_heading` and `date_heading` name the table columns in the command's words ("need", "month").
+    `origin` is the first origin; a rolling backtest's forecast has an `origin` column, and `flat` and
+    `trend` columns for its comparators.
     """
 
     title: str
@@ -100,34 +131,107 @@ def compare_figure(
     naive: float,
     source: str = "",
     wider: tuple[tuple[int, int], ...] = (),
+    origin: dt.date | None = None,
+    comparators: tuple[Comparator, ...] = (),
 ) -> Compared:
     """An observed figure against `simulated` (one value per replication), with the P10-P90 band and any `wider`."""
     bands = tuple(
         Band(low, high, *(float(v) for v in np.percentile(simulated, [low, high]))) for low, high in (JUDGED, *wider)
     )
-    return Compared(measure, date, float(observed), float(np.mean(simulated)), bands, float(naive), source)
+    mean = float(np.mean(simulated))
+    return Compared(measure, date, float(observed), mean, bands, float(naive), source, origin, comparators)
+
+
+def comparator(name: str, point: float, note: str = "") -> Comparator:
+    """A comparator's point with a Poisson-style interval for each scored interval (decision 0006)."""
+    bands = tuple(Band(low, high, *scores.poisson_band(point, 1 - (high - low) / 100)) for low, high in INTERVALS)
+    return Comparator(name, float(point), bands, note)
 
 
 def table(result: Backtest) -> pd.DataFrame:
-    """One row per compared figure; band columns named by percentile (p5, p10, p90, p95)."""
+    """One row per compared figure; band columns named by percentile (p5, p10, p90, p95).
+
+    A rolling backtest's rows start with their `origin` and end with the comparators: `flat_p10` ... for the
+    flat one (whose point is `naive`), then `trend`, `trend_p10` ... and `trend_note`.
+    """
     rows = []
     for row in result.compared:
-        limits = {name: value for band in row.bands for name, value in band.limits().items()}
+        origin = {"origin": row.origin} if row.origin is not None else {}
         rows.append(
             {
+                **origin,
                 result.date_heading: row.date,
                 result.measure_heading: row.measure,
                 "observed": row.observed,
                 "simulated_mean": row.mean,
-                **dict(sorted(limits.items(), key=lambda item: int(item[0][1:]))),
+                **_limits(row.bands),
                 "naive": row.naive,
                 "error": row.error,
                 "naive_error": row.naive_error,
                 "inside": row.inside,
                 "source": row.source,
+                **_comparator_columns(row.comparators),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _limits(bands: tuple[Band, ...], prefix: str = "") -> dict[str, float]:
+    limits = {name: value for band in bands for name, value in band.limits().items()}
+    return {prefix + name: limits[name] for name in sorted(limits, key=lambda name: int(name[1:]))}
+
+
+def _comparator_columns(comparators: tuple[Comparator, ...]) -> dict[str, float | str]:
+    columns: dict[str, float | str] = {}
+    for one in comparators:
+        if one.name != "flat":  # the flat comparator's point is the `naive` column
+            columns[one.name] = one.point
+        columns.update(_limits(one.bands, f"{one.name}_"))
+        if one.name != "flat":
+            columns[f"{one.name}_note"] = one.note
+    return columns
+
+
+def scores_table(figures: pd.DataFrame, per_origin: bool = True) -> pd.DataFrame:
+    """The scores of the model and of each comparator, per origin and over all origins, from `table`'s rows.
+
+    Each is taken over all figures and over children in care alone: the share inside P10-P90 and P5-P95,
+    the MAPE of the point (the model's mean), and the interval score of each interval scaled by the figure
+    (percent of the figure; calibration.scores). Reads the written CSV as well, so scores can be pooled.
+    """
+    origins = sorted(figures["origin"].astype(str).unique()) if per_origin else []
+    rows = []
+    for origin in (*origins, ALL_ORIGINS):
+        chosen = figures if origin == ALL_ORIGINS else figures[figures["origin"].astype(str) == origin]
+        for scope, measure in SCOPES:
+            subset = chosen if measure is None else chosen[chosen["measure"] == measure]
+            if len(subset):
+                rows.extend({"origin": origin, "figures": scope, **_scores(subset, name)} for name in FORECASTERS)
+    return pd.DataFrame(rows)
+
+
+def _scores(figures: pd.DataFrame, forecaster: str) -> dict[str, float | int | str]:
+    point, prefix = FORECASTERS[forecaster]
+    observed = figures["observed"].to_numpy(dtype=float)
+    scored: dict[str, float | int | str] = {"forecaster": forecaster, "count": len(figures)}
+    for low, high in INTERVALS:
+        edges = [figures[f"{prefix}p{edge}"].to_numpy(dtype=float) for edge in (low, high)]
+        scored[f"inside_p{low}_p{high}"] = scores.coverage(observed, *edges)
+    scored["mape"] = scores.mape(observed, figures[point].to_numpy(dtype=float))
+    for low, high in INTERVALS:
+        edges = [figures[f"{prefix}p{edge}"].to_numpy(dtype=float) for edge in (low, high)]
+        scored[f"interval_score_p{low}_p{high}"] = scores.scaled_interval_score(
+            observed, *edges, alpha=1 - (high - low) / 100
+        )
+    scored["note"] = _held_flat(figures) if forecaster == "trend" else ""
+    return scored
+
+
+def _held_flat(figures: pd.DataFrame) -> str:
+    flat = int(figures["trend_note"].fillna("").astype(str).str.len().gt(0).sum())
+    if not flat:
+        return ""
+    return f"held flat for {flat} of {len(figures)} figures (fewer than two published figures by the origin)"
 
 
 def summary(result: Backtest) -> pd.DataFrame:
@@ -162,9 +266,20 @@ def _mape(errors: list[float], observed: list[float]) -> float:
 
 
 def format_table(result: Backtest) -> str:
-    """The compared figures for the terminal: the model's band, the naive forecast, and inside as yes or NO."""
-    shown = table(result).drop(columns=["error", "naive_error", "source"])
+    """The compared figures for the terminal: the model's P10-P90 band, the comparators, inside as yes or NO."""
+    shown = table(result)
+    kept = [c for c in shown.columns if c in {"origin", result.date_heading, result.measure_heading}]
+    kept += [c for c in ("observed", "simulated_mean", "p10", "p90", "inside", "naive", "trend") if c in shown]
+    shown = shown[kept].rename(columns={"naive": "flat"} if "trend" in shown else {})
     shown["inside"] = np.where(shown["inside"], "yes", "NO")
+    return shown.to_string(index=False, float_format=lambda v: f"{v:.1f}")
+
+
+def format_scores(result: Backtest) -> str:
+    """The scores per origin and overall for the terminal: shares inside as percentages."""
+    shown = scores_table(table(result)).drop(columns="note")
+    for column in [c for c in shown.columns if c.startswith("inside_")]:
+        shown[column] = shown[column] * 100
     return shown.to_string(index=False, float_format=lambda v: f"{v:.1f}")
 
 
@@ -173,17 +288,31 @@ def format_summary(result: Backtest) -> str:
 
 
 def chart(result: Backtest) -> Figure:
-    """One panel per measure (the six most observed): forecast band and mean, naive forecast, observed points."""
+    """One panel per measure (the six most observed): forecast band and mean, naive forecast, observed points.
+
+    A rolling backtest draws each origin's band and mean, with its flat and trend comparators, in its own colour.
+    """
     observed = pd.DataFrame([(row.measure, row.observed) for row in result.compared], columns=["measure", "observed"])
     measures = list(observed.groupby("measure")["observed"].max().sort_values(ascending=False).index[:MAX_PANELS])
-    title = f"{result.title}: backcast from {result.origin}"
-    figure, axes = style.panels(len(measures), title, "date", "children in care (count)", (4.2, 2.8))
+    rolling = "origin" in result.forecast.columns
+    origins = sorted(result.forecast["origin"].unique()) if rolling else [result.origin]
+    title = f"{result.title}: backcast{'s' if len(origins) > 1 else ''} from {', '.join(map(str, origins))}"
+    figure, axes = style.panels(len(measures) + rolling, title, "date", "children in care (count)", (4.2, 2.8))
     for ax, measure in zip(axes, measures, strict=False):
-        _panel(ax, result, measure)
-    axes[0].legend(frameon=False, fontsize=style.LEGEND_POINTS - 1, loc="lower left")
+        if rolling:
+            _rolling_panel(ax, result, measure, origins)
+        else:
+            _panel(ax, result, measure)
     note = f"{result.replications} replications; band: {result.compared[0].band.label} across replications."
-    naive = "Naive: the value on the origin date, as known then, held flat."
-    return style.finish(figure, note, naive)
+    if not rolling:
+        axes[0].legend(frameon=False, fontsize=style.LEGEND_POINTS - 1, loc="lower left")
+        return style.finish(figure, note, "Naive: the value on the origin date, as known then, held flat.")
+    comparators = (
+        "Flat (dashed): the figure on the origin date held flat. Trend (dotted): the least-squares line through "
+        "the figures known by the origin (flat where there is only one)."
+    )
+    _legend_panel(axes[-1], axes[0])
+    return style.finish(figure, note, comparators)
 
 
 def _panel(ax, result: Backtest, measure: str) -> None:
@@ -192,24 +321,102 @@ def _panel(ax, result: Backtest, measure: str) -> None:
     dates = path["date"].to_numpy(dtype="datetime64[D]")
     colours = style.TOL_MUTED
     points = [row for row in result.compared if row.measure == measure]
-    ax.scatter(
-        [np.datetime64(row.date, "D") for row in points],
-        [row.observed for row in points],
-        color=colours[6],
-        s=12,
-        zorder=3,
-        label="observed",
-    )
+    _observed_points(ax, points)
     ax.plot(dates, np.full(len(dates), points[0].naive), color=colours[4], linestyle="--", label="naive (held flat)")
     style.fan(ax, dates, *(path[c].to_numpy(dtype=float) for c in ("mean", "low", "high")), colours[0], "model mean")
     ax.set_title(measure.replace("_", " "), fontsize=style.LABEL_POINTS)
     style.date_axis(ax)
 
 
+ORIGIN_COLOURS = (style.TOL_MUTED[0], style.TOL_MUTED[2], style.TOL_MUTED[4], style.TOL_MUTED[8])
+
+
+def _rolling_panel(ax, result: Backtest, measure: str, origins: list) -> None:
+    """Each origin's fan and comparators in its colour, over the observed points (each drawn once)."""
+    unique = {(row.date, row.observed): row for row in result.compared if row.measure == measure}
+    _observed_points(ax, list(unique.values()))
+    for index, origin in enumerate(origins):
+        frame = result.forecast
+        path = frame[(frame["measure"] == measure) & (frame["origin"] == origin)]
+        colour = ORIGIN_COLOURS[index % len(ORIGIN_COLOURS)]
+        dates = path["date"].to_numpy(dtype="datetime64[D]")
+        ax.plot(dates, path["flat"], color=colour, linestyle="--", linewidth=1, label=f"flat from {origin}")
+        ax.plot(dates, path["trend"], color=colour, linestyle=":", linewidth=1.2, label=f"trend from {origin}")
+        values = (path[c].to_numpy(dtype=float) for c in ("mean", "low", "high"))
+        style.fan(ax, dates, *values, colour, f"model from {origin}", alpha=style.OVERLAY_BAND_ALPHA)
+    ax.set_title(measure.replace("_", " "), fontsize=style.LABEL_POINTS)
+    style.date_axis(ax)
+
+
+def _legend_panel(spare, drawn) -> None:
+    """The legend of every panel in a panel of its own, where it covers no data."""
+    spare.axis("off")
+    spare.legend(*drawn.get_legend_handles_labels(), loc="center", frameon=False, fontsize=style.LEGEND_POINTS)
+
+
+def _observed_points(ax, points: list[Compared]) -> None:
+    ax.scatter(
+        [np.datetime64(row.date, "D") for row in points],
+        [row.observed for row in points],
+        color=style.TOL_MUTED[6],
+        s=12,
+        zorder=3,
+        label="observed",
+    )
+
+
+SCORE_PANELS = (
+    ("inside_p10_p90", "inside P10-P90 (% of figures)", 80.0),
+    ("inside_p5_p95", "inside P5-P95 (% of figures)", 90.0),
+    ("mape", "MAPE of the mean or point (%)", None),
+    ("interval_score_p10_p90", "interval score, P10-P90 (% of figure)", None),
+    ("interval_score_p5_p95", "interval score, P5-P95 (% of figure)", None),
+)
+FORECASTER_COLOURS = {"model": style.TOL_MUTED[0], "flat": style.TOL_MUTED[5], "trend": style.TOL_MUTED[3]}
+
+
+def scores_chart(result: Backtest) -> Figure:
+    """The scores over all figures, per origin and over all origins: the model's bars beside the comparators'."""
+    scored = scores_table(table(result))
+    scored = scored[scored["figures"] == "all figures"]
+    groups = list(dict.fromkeys(scored["origin"]))
+    title = f"{result.title}: backcast scores, model and comparators"
+    figure, axes = style.panels(len(SCORE_PANELS) + 1, title, "origin of the backcast", "", (3.6, 2.6))
+    width = 0.8 / len(FORECASTERS)
+    for ax, (column, heading, nominal) in zip(axes, SCORE_PANELS, strict=False):
+        for offset, name in enumerate(FORECASTERS):
+            mine = scored[scored["forecaster"] == name].set_index("origin").reindex(groups)[column].to_numpy()
+            shown = mine * 100 if column.startswith("inside_") else mine
+            x = np.arange(len(groups)) + (offset - (len(FORECASTERS) - 1) / 2) * width
+            bars = ax.bar(x, shown, width, color=FORECASTER_COLOURS[name], label=name)
+            ax.bar_label(bars, fmt="%.0f", fontsize=style.TICK_POINTS - 2, color=style.FOOTNOTE_GREY, padding=1)
+        if nominal is not None:
+            ax.axhline(nominal, color=style.GUIDE_GREY, linestyle="--", linewidth=0.8, label="nominal share")
+        ax.set_xticks(np.arange(len(groups)), groups)
+        ax.set_title(heading, fontsize=style.LABEL_POINTS)
+        ax.margins(y=0.12)
+    lower = (
+        "Lower is better for the MAPE and the interval score (width + (2/alpha) x distance outside, over the figure)."
+    )
+    honest = "Coverage should be near its nominal share: not too narrow, and not bought by width."
+    intervals = (
+        "Model: P10-P90 and P5-P95 across replications. Comparators: point -/+ z sqrt(point), a Poisson-style count "
+        "interval (decision 0006)."
+    )
+    _legend_panel(axes[-1], axes[0])
+    return style.finish(figure, f"{result.replications} replications. {intervals}", honest, lower)
+
+
 def write_backtest(
-    result: Backtest, out_dir: Path, table_name: str, chart_name: str, summary_name: str | None = None
+    result: Backtest,
+    out_dir: Path,
+    table_name: str,
+    chart_name: str,
+    summary_name: str | None = None,
+    scores_names: tuple[str, str] | None = None,
 ) -> list[Path]:
-    """The summary (when named), the table and the chart in `out_dir`, which is replaced whole.
+    """The summary (when named), the table, the chart, and the scores table and chart (when named) in `out_dir`,
+    which is replaced whole.
 
     The names are the command's: the output folders recognise a backtest's folder by them (see
     sim.present.output_folders), so each command keeps its own.
@@ -219,6 +426,11 @@ def write_backtest(
         figure = chart(result)
         if summary_name is not None:
             summary(result).to_csv(staging / summary_name, index=False, float_format="%.3f")
-        table(result).to_csv(staging / table_name, index=False, float_format="%.2f")
+        figures = table(result)
+        figures.to_csv(staging / table_name, index=False, float_format="%.2f")
         figure.savefig(staging / chart_name, dpi=style.PNG_DPI, facecolor="white")
-    return [out_dir / name for name in (summary_name, table_name, chart_name) if name is not None]
+        if scores_names is not None:
+            scores_table(figures).to_csv(staging / scores_names[0], index=False, float_format="%.4f")
+            scores_chart(result).savefig(staging / scores_names[1], dpi=style.PNG_DPI, facecolor="white")
+    names = (summary_name, table_name, chart_name, *(scores_names or ()))
+    return [out_dir / name for name in names if name is not None]

@@ -152,7 +152,9 @@ def _add_calibrate(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_backtest(commands: argparse._SubParsersAction) -> None:
-    backtest = commands.add_parser("backtest", help="backcast a calibration against later figures or returns")
+    backtest = commands.add_parser(
+        "backtest", help="backcast a calibration against later figures or returns (--authority: from every origin)"
+    )
     target = backtest.add_mutually_exclusive_group(required=True)
     target.add_argument("--authority")
     target.add_argument("--ssda903", type=Path)
@@ -268,7 +270,7 @@ def _backtest(args: argparse.Namespace) -> int:
     if args.ssda903 is not None:
         return _backtest_ssda903(args)
     from calibration.backtest import backtest, write_published_backtest
-    from calibration.backtest_result import format_table
+    from calibration.backtest_result import format_scores, format_table
 
     check_out_folder(args.out)
     with _data_errors():
@@ -276,7 +278,16 @@ def _backtest(args: argparse.Namespace) -> int:
     paths = write_published_backtest(result, args.out, args.authority)
     print(format_table(result))
     outside = [row for row in result.compared if not row.inside]
-    print(f"\n{len(outside)} of {len(result.compared)} published figures fall outside the simulated P10-P90 band.")
+    origins = len({row.origin for row in result.compared})
+    print(
+        f"\n{len(outside)} of {len(result.compared)} published figures (from {origins} origins) fall outside the "
+        "simulated P10-P90 band (the spread across replications)."
+    )
+    print("\nScores: % inside each band, MAPE (%), interval score (% of the figure; lower is better):")
+    print(format_scores(result))
+    flat = sum(1 for row in result.compared for one in row.comparators if one.note)
+    if flat:
+        print(f"The trend comparator is held flat for {flat} figures: fewer than two published figures by the origin.")
     print("Written: " + ", ".join(str(p) for p in paths))
     return 0
 

@@ -66,15 +66,20 @@ def _consistent(result: Backtest) -> None:
         assert row.error == row.mean - row.observed and row.naive_error == row.naive - row.observed
 
 
-def test_published_backtest_naive_forecast_is_the_figure_on_the_origin_date() -> None:
+def test_published_backtest_naive_forecast_is_the_figure_on_each_origin_date() -> None:
     result = backtest("stockport", replications=3)
     _consistent(result)
-    known = AUTHORITIES["stockport"].targets(result.origin)
-    naive = {row.measure: row.naive for row in result.compared}
-    assert naive["children in care"] == known.stock.value == 295
-    own = known.placements["inhouse_fostering"].value + known.placements["kinship"].value
-    assert naive["own foster carers (incl. kinship)"] == own
-    assert naive["external homes and secure"] == known.placements["external_homes"].value + 1  # secure 1, emergency 0
+    assert sorted({row.origin for row in result.compared}) == [dt.date(2016, 3, 31), dt.date(2017, 3, 31)]
+    for origin, stock, secure in ((dt.date(2016, 3, 31), 295, 1), (dt.date(2017, 3, 31), 331, 1)):
+        known = AUTHORITIES["stockport"].targets(origin)
+        naive = {row.measure: row.naive for row in result.compared if row.origin == origin}
+        assert naive["children in care"] == known.stock.value == stock
+        own = known.placements["inhouse_fostering"].value + known.placements["kinship"].value
+        assert naive["own foster carers (incl. kinship)"] == own
+        external = known.placements["external_homes"].value + secure  # emergency beds start empty
+        assert naive["external homes and secure"] == external
+    flat = [one for row in result.compared for one in row.comparators if one.name == "flat"]
+    assert [one.point for one in flat] == [row.naive for row in result.compared]
 
 
 def test_ssda903_backtest_naive_forecast_is_the_stock_on_the_origin_date(returns: Path, tmp_path: Path) -> None:

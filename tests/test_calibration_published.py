@@ -161,21 +161,32 @@ def test_baseline_reproduces_its_targets_inside_p10_p90(authority: str) -> None:
         assert low <= share <= high, f"{authority}: {need} share {share:.3f} outside {low:.3f}-{high:.3f}"
 
 
-def test_backtest_runs_and_compares_every_published_figure(tmp_path: Path) -> None:
+def test_backtest_runs_from_every_origin_and_compares_every_later_published_figure(tmp_path: Path) -> None:
     from calibration.authorities import AUTHORITIES
     from calibration.backtest import backtest, write_published_backtest
 
     result = backtest("cheshire_east", replications=4)
     spec = AUTHORITIES["cheshire_east"]
-    assert [(row.measure, row.date, row.observed) for row in result.compared] == [
-        (o.label, o.date, o.value) for o in spec.observations
+    origins = [day for day in spec.stock_dates if any(o.date > day for o in spec.observations)]
+    assert origins == [dt.date(2016, 3, 31), dt.date(2016, 9, 30)]  # 2017-12-31 has no later figure
+    assert [(row.origin, row.measure, row.date, row.observed) for row in result.compared] == [
+        (origin, o.label, o.date, o.value) for origin in origins for o in spec.observations if o.date > origin
     ]
     assert all(row.band.label == "P10-P90" and row.band.low <= row.band.high for row in result.compared)
     paths = write_published_backtest(result, tmp_path, "cheshire_east")
-    assert [path.name for path in paths] == ["backtest_cheshire_east.csv", "backtest_cheshire_east.png"]
+    assert [path.name for path in paths] == [
+        *("backtest_cheshire_east.csv", "backtest_cheshire_east.png"),
+        *("backtest_scores_cheshire_east.csv", "backtest_scores_cheshire_east.png"),
+    ]
     assert all(path.stat().st_size > 0 for path in paths)
     written = pd.read_csv(paths[0])
-    assert list(written.columns[:7]) == ["date", "measure", "observed", "simulated_mean", "p10", "p90", "naive"]
+    # one row per origin and later figure: the origin first, and the P5-P95 band beside the P10-P90 one
+    assert list(written.columns[:10]) == [
+        *("origin", "date", "measure", "observed", "simulated_mean", "p5", "p10", "p90", "p95", "naive")
+    ]
+    scores = pd.read_csv(paths[2])
+    assert set(scores["origin"]) == {"2016-03-31", "2016-09-30", "all"}
+    assert set(scores["forecaster"]) == {"model", "flat", "trend"}
     assert written["inside"].tolist() == [row.inside for row in result.compared]
     assert written["naive"].tolist() == pytest.approx([row.naive for row in result.compared], abs=0.005)
 
