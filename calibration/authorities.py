@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from calibration.backtest_targets import Observed
 from calibration.fit import Targets, Value
+from calibration.history import Dated, Prior
 from calibration.published_data import CalibrationDataError, Figure, PublishedData
 from sim.engine.vocabulary import CATEGORIES_OF_NEED
 
@@ -26,6 +27,28 @@ class Authority:
     backtest_origin: dt.date
     observations: tuple[Observed, ...]
     stock_dates: tuple[dt.date, ...]  # dates with a published count of children in care by placement
+    folder: str  # calibration/data/<folder>
+    trend_prior: Prior  # what is known of the entry trend before the history is fitted
+
+    def history(self, as_of: dt.date) -> list[Dated]:
+        """Every figure the history fit uses, dated up to `as_of` (published projections are not figures)."""
+        data = PublishedData(self.folder)
+        stocks = [
+            Dated("stock", f.date, f.value, f.source) for f in data.all("children_in_care", "total", "children")
+        ]
+        known = {figure.date for figure in stocks}
+        stocks += [  # a stock only derived (Stockport's March 2016 area table)
+            Dated("stock", day, self.targets(day).stock.value, self.targets(day).stock.comment)
+            for day in self.stock_dates
+            if day not in known
+        ]
+        flows = [
+            Dated(measure, f.date, f.value, f.source, f.period_start)
+            for measure in ("admissions", "discharges")
+            for f in data.all(measure, "total", "children")
+            if f.period_start is not None
+        ]
+        return sorted((f for f in stocks + flows if f.date <= as_of), key=lambda f: (f.date, f.kind))
 
     def check_as_of(self, as_of: dt.date) -> None:
         """An as-of date from the first published count to the last; else say which dates there are."""
@@ -487,6 +510,16 @@ def _dates(folder: str, measure: str, category: str | None = None) -> tuple[dt.d
     return tuple(sorted({f.date for f in PublishedData(folder).all(measure, category, "children")}))
 
 
+def _national_trend_prior() -> Prior:
+    from calibration import priors
+
+    return Prior(
+        priors.NATIONAL_TREND_PERCENT.value / 100,
+        0.05,
+        f"{priors.NATIONAL_TREND_PERCENT.source}; assumption: a local trend within 5 percentage points (1 sd)",
+    )
+
+
 AUTHORITIES = {
     "cheshire_east": Authority(
         "Cheshire East",
@@ -494,6 +527,8 @@ AUTHORITIES = {
         dt.date(2016, 3, 31),
         cheshire_east_observations(),
         _dates("cheshire_east", "children_in_care", "total"),
+        "cheshire_east",
+        _national_trend_prior(),
     ),
     "stockport": Authority(
         "Stockport",
@@ -501,5 +536,12 @@ AUTHORITIES = {
         dt.date(2016, 3, 31),
         stockport_observations(),
         _dates("stockport", "placements_by_code"),
+        "stockport",
+        Prior(
+            0.0,
+            0.03,
+            f"{STOCKPORT_DOC}:L89 'current figures [of admissions] remain quite similar to 2015'; assumption: "
+            "within 3 percentage points a year (1 sd)",
+        ),
     ),
 }

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from calibration import priors
+from calibration.history import HistoryFit
 from calibration.published_data import CalibrationDataError
 from sim.analysis.sizing import erlang_b
 from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
@@ -130,6 +131,7 @@ class Fit:
     """Fitted parameters, each with the comment the scenario file will carry."""
 
     entry_rate: dict[str, Value]
+    trend_percent: Value
     duration_scale: Value
     exit_routes: dict[str, dict[str, float]]
     first_need: dict[str, dict[str, float]]
@@ -141,6 +143,7 @@ class Fit:
     within_20_miles_external: Value
     mean_stay_days: float
     expected_stock: float
+    history: HistoryFit | None = None  # the fit to the dated figures, when there was one
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,10 +225,18 @@ def reach_18_share(band: str, routes: dict[str, float], scale: float) -> float:
 # Fitting steps
 
 
-def fit(targets: Targets) -> Fit:
+def fit(targets: Targets, history: HistoryFit | None = None) -> Fit:
+    """The scenario's parameters. With `history`, the entry rate, its trend and the stay scale come from the
+    fit to the dated figures (calibration/history.py); without, from Little's law on the as-of date."""
     routes = _exit_routes(targets)
-    total_rate = _total_entry_rate(targets)
-    rates, scale = _rates_and_scale(targets, routes, total_rate.value)
+    if history is None:
+        total_rate = total_entry_rate(targets)
+        rates, scale = _rates_and_scale(targets, routes, total_rate.value)
+        trend, scale_comment = targets.trend_percent, "fitted: Little's law, stock = entries x mean stay"
+    else:
+        total_rate, trend, scale_comment = _from_history(history, targets.as_of)
+        scale = history.stay_scale
+        rates = _rates_by_band(targets, routes, total_rate.value, scale)
     stays = {band: mean_stay(band, routes[band], scale) for band in AGE_BANDS}
     expected = sum(rates[band] * stays[band] / DAYS_PER_YEAR for band in AGE_BANDS)
     mean_stay_days = expected / total_rate.value * DAYS_PER_YEAR
@@ -238,7 +249,8 @@ def fit(targets: Targets) -> Fit:
             band: Value(rates[band], f"{total_rate.comment}; age split fitted to {_entry_mix_comment(targets)}")
             for band in AGE_BANDS
         },
-        duration_scale=Value(scale, "fitted: Little's law, stock = entries x mean stay"),
+        trend_percent=trend,
+        duration_scale=Value(scale, scale_comment),
         exit_routes=routes,
         first_need=first_need,
         start_counts=start,
@@ -249,6 +261,7 @@ def fit(targets: Targets) -> Fit:
         within_20_miles_external=_within_20_miles(targets),
         mean_stay_days=mean_stay_days,
         expected_stock=expected,
+        history=history,
     )
 
 
@@ -257,7 +270,7 @@ def _exit_routes(targets: Targets) -> dict[str, dict[str, float]]:
     routes = {band: dict(shares) for band, shares in priors.EXIT_ROUTES_BY_BAND.items()}
     if targets.adoptions_per_year is None:
         return routes
-    admissions = _total_entry_rate(targets).value
+    admissions = total_entry_rate(targets).value
     shares = {band: float(targets.entry_age_shares[band].value) for band in AGE_BANDS}
     total_share = sum(shares.values())
     implied = sum(admissions * shares[b] / total_share * routes[b].get("adoption", 0.0) for b in AGE_BANDS)
@@ -273,7 +286,7 @@ def _exit_routes(targets: Targets) -> dict[str, dict[str, float]]:
     return routes
 
 
-def _total_entry_rate(targets: Targets) -> Value:
+def total_entry_rate(targets: Targets) -> Value:
     if targets.admissions is not None:
         return targets.admissions
     mean_years = priors.NATIONAL_MEAN_STAY_YEARS.value
@@ -284,18 +297,36 @@ def _total_entry_rate(targets: Targets) -> Value:
     )
 
 
+def _from_history(history: HistoryFit, as_of: dt.date) -> tuple[Value, Value, str]:
+    """The entry rate on the as-of date, the trend and the stay scale's comment, from the history fit."""
+    sd = history.sd()
+    figures = f"{len(history.figures)} published figures from {history.origin} to {as_of} (calibration/history.py)"
+    rate = Value(
+        history.entries_per_year(as_of),
+        f"fitted to {figures}: {history.entries_per_year(history.origin):.1f} a year on {history.origin} "
+        f"(sd of its log {sd[0]:.3f}), compounded by the trend",
+    )
+    trend = Value(100.0 * history.trend, f"fitted to {figures}; sd {100.0 * sd[1]:.2f} percentage points")
+    return rate, trend, f"fitted to {figures}; sd of its log {sd[2]:.3f}"
+
+
+def _rates_by_band(targets: Targets, routes: dict, total_rate: float, scale: float) -> dict[str, float]:
+    """Entries by band from the stock's age-at-entry mix (entries x mean stay by band), summing to `total_rate`."""
+    mix = {band: float(targets.entry_age_shares[band].value) for band in AGE_BANDS}
+    weights = {band: mix[band] / mean_stay(band, routes[band], scale) for band in AGE_BANDS}
+    total = sum(weights.values())
+    return {band: total_rate * weights[band] / total for band in AGE_BANDS}
+
+
 def _rates_and_scale(targets: Targets, routes: dict, total_rate: float) -> tuple[dict[str, float], float]:
     """Entry rates by band and the duration scale, solved together.
 
     The stock's age-at-entry mix is entries x mean stay by band, so entries by band are the mix
     divided by the mean stay; the scale makes the total stock equal the published one.
     """
-    mix = {band: float(targets.entry_age_shares[band].value) for band in AGE_BANDS}
     scale = 1.0
     for _ in range(8):
-        weights = {band: mix[band] / mean_stay(band, routes[band], scale) for band in AGE_BANDS}
-        total = sum(weights.values())
-        rates = {band: total_rate * weights[band] / total for band in AGE_BANDS}
+        rates = _rates_by_band(targets, routes, total_rate, scale)
 
         def gap(k: float, rates: dict[str, float] = rates) -> float:
             stock = sum(rates[b] * mean_stay(b, routes[b], k) / DAYS_PER_YEAR for b in AGE_BANDS)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from pathlib import Path
 
 from calibration.authorities import AUTHORITIES
-from calibration.fit import fit
+from calibration.fit import fit, total_entry_rate
+from calibration.history import HistoryFit, HistoryModel, HistoryPriors, Prior, fit_history
 from calibration.published_data import CalibrationDataError
 from calibration.scenario_builder import build_document
 from sim.engine.scenario import Scenario
@@ -23,7 +25,37 @@ def calibrate_text(authority: str, as_of: dt.date, command: str, prices: str = "
         raise CalibrationDataError(f"unknown authority '{authority}'; expected one of: {', '.join(AUTHORITIES)}")
     AUTHORITIES[authority].check_as_of(as_of)
     targets = AUTHORITIES[authority].targets(as_of)
-    return build_document(targets, fit(targets), command, prices)
+    return build_document(targets, fit(targets, history_fit(authority, as_of)), command, prices)
+
+
+def history_fit(authority: str, as_of: dt.date) -> HistoryFit:
+    """Entries, trend and stays fitted to every published figure up to `as_of` (calibration/history.py)."""
+    model, priors = history_model(authority)
+    return fit_history(model, AUTHORITIES[authority].history(as_of), priors)
+
+
+def history_model(authority: str) -> tuple[HistoryModel, HistoryPriors]:
+    """The projection from the authority's first published snapshot (the origin), started as a steady state,
+    and the priors of the history fit: that steady state (Little's law there) and the authority's trend prior."""
+    spec = AUTHORITIES[authority]
+    origin = spec.stock_dates[0]
+    targets = spec.targets(origin)
+    steady = fit(targets)
+    text = build_document(targets, steady, "(the origin of the history fit)")
+    scenario = load_scenario_text(text, SCENARIOS / authority / "baseline.toml")
+    entries = sum(scenario.entries.rate_per_year.values())
+    priors = HistoryPriors(
+        log_entries=Prior(
+            math.log(entries), math.log(2.0), f"{total_entry_rate(targets).comment}; assumption: within a factor of 2"
+        ),
+        trend=spec.trend_prior,
+        log_stay_scale=Prior(
+            math.log(steady.duration_scale.value),
+            math.log(2.0),
+            f"assumption: the stock on {origin} in a steady state (Little's law), within a factor of 2 (1 sd)",
+        ),
+    )
+    return HistoryModel(scenario, entries, steady.duration_scale.value), priors
 
 
 def price_book_reference(authority: str, out: Path, prices: Path | None = None) -> str:

@@ -50,16 +50,49 @@ def _header(targets: Targets, fitted: Fit, command: str, prices: str) -> list[st
         f"'assumption: why'. The price book is in {prices}, which this file extends.",
         "",
         "How it was fitted (calibration/fit.py):",
-        f"- entries {sum(v.value for v in fitted.entry_rate.values()):.1f} a year; mean stay "
-        f"{fitted.mean_stay_days:.0f} days; entries x mean stay = {fitted.expected_stock:.1f} children against the "
-        f"published {targets.stock.value:g} (Little's law);",
-        f"- durations: national shapes by exit route scaled by {fitted.duration_scale.value:.4f};",
+        *_entries_and_stays(targets, fitted),
         "- first placement needs by age band reproduce the published stock by need;",
         "- the starting population splits the published stock over age bands and pools (IPF);",
         "- in-house foster places: the Erlang loss capacity that carries the published in-house count.",
         *([""] + ["Notes:"] + [f"- {note}" for note in targets.notes] if targets.notes else []),
         "=" * 100,
     ]
+
+
+def _entries_and_stays(targets: Targets, fitted: Fit) -> list[str]:
+    """How the entry rate, its trend and the stays were fitted: to the dated history, or by Little's law."""
+    entries = sum(v.value for v in fitted.entry_rate.values())
+    steady = (
+        f"entries x mean stay = {fitted.expected_stock:.1f} children against the published {targets.stock.value:g}"
+    )
+    if fitted.history is None:
+        return [
+            f"- entries {entries:.1f} a year; mean stay {fitted.mean_stay_days:.0f} days; {steady} (Little's law);",
+            f"- durations: national shapes by exit route scaled by {fitted.duration_scale.value:.4f};",
+        ]
+    history = fitted.history
+    sd = history.sd()
+    pairs = zip(history.figures, history.fitted, strict=True)
+    lines = [
+        f"- entries, their trend and the stays fitted together to {len(history.figures)} published figures from "
+        f"{history.origin} to {targets.as_of} (calibration/history.py), projected from the stock on {history.origin}:",
+        *[f"    {_figure(figure)} -> fitted {value:.1f}" for figure, value in pairs],
+        *[f"    not used: {reason}" for reason in history.left_out],
+        f"- entries {entries:.1f} a year on {targets.as_of}, trend {fitted.trend_percent.value:.2f}% a year (sd "
+        f"{100 * sd[1]:.2f} points); durations: national shapes by exit route scaled by "
+        f"{fitted.duration_scale.value:.4f} (sd of the log {sd[2]:.3f}); mean stay {fitted.mean_stay_days:.0f} days;",
+        f"- the stock is not assumed steady: at these rates the steady state is {fitted.expected_stock:.1f} "
+        f"children, against the published {targets.stock.value:g};",
+        f"- priors: entries {history.priors.log_entries.source}; trend {history.priors.trend.source}; stays "
+        f"{history.priors.log_stay_scale.source};",
+    ]
+    return lines
+
+
+def _figure(figure) -> str:
+    what = {"stock": "children in care", "admissions": "admissions", "discharges": "discharges"}[figure.kind]
+    when = f"on {figure.date}" if figure.start is None else f"{figure.start} to {figure.date}"
+    return f"{what} {when}: {figure.value:g} ({figure.source})"
 
 
 def _top(document: dict, comments: Comments, targets: Targets, prices: str) -> None:
@@ -101,12 +134,12 @@ def _start_population(document: dict, comments: Comments, targets: Targets, fitt
 
 def _entries(document: dict, comments: Comments, targets: Targets, fitted: Fit) -> None:
     document["entries"] = {
-        "trend_percent_per_year": round(targets.trend_percent.value, 4),
+        "trend_percent_per_year": round(fitted.trend_percent.value, 4),
         "male_share": round(targets.male_share.value, 4),
         "rate_per_year": {band: round(fitted.entry_rate[band].value, 4) for band in AGE_BANDS},
         "need_mix": _sum_to_one({code: round(value.value, 6) for code, value in targets.need_mix.items()}),
     }
-    comments["entries.trend_percent_per_year"] = targets.trend_percent.comment
+    comments["entries.trend_percent_per_year"] = fitted.trend_percent.comment
     comments["entries.male_share"] = targets.male_share.comment
     for band in AGE_BANDS:
         comments[f"entries.rate_per_year.{band}"] = fitted.entry_rate[band].comment

@@ -1,0 +1,94 @@
+"""The fit to an authority's dated history: known parameters recovered from figures the model itself gave."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from calibration.history import Dated, HistoryPriors, Prior, fit_history
+from calibration.published import history_fit, history_model
+
+
+@pytest.fixture(scope="module")
+def cheshire_east():
+    return history_model("cheshire_east")
+
+
+def _figures(origin: dt.date) -> list[Dated]:
+    """Children in care every half year for three years, admissions and discharges over alternate half years."""
+    days = [origin + dt.timedelta(days=182 * i) for i in range(7)]
+    stocks = [Dated("stock", day, 0.0, "test") for day in days]
+    admissions = [Dated("admissions", days[i + 1] - dt.timedelta(days=1), 0.0, "test", days[i]) for i in (0, 2, 4)]
+    discharges = [Dated("discharges", days[i + 1] - dt.timedelta(days=1), 0.0, "test", days[i]) for i in (1, 3, 5)]
+    return stocks + admissions + discharges
+
+
+def _generated(model, truth: np.ndarray) -> list[Dated]:
+    figures = _figures(model.origin)
+    values = model.values(truth, tuple(figures))
+    return [dataclasses.replace(figure, value=float(value)) for figure, value in zip(figures, values, strict=True)]
+
+
+def _weak(priors: HistoryPriors) -> HistoryPriors:
+    return HistoryPriors(
+        *(Prior(p.mean, 10 * p.sd, p.source) for p in (priors.log_entries, priors.trend, priors.log_stay_scale))
+    )
+
+
+def test_known_entries_trend_and_stays_are_recovered_from_the_figures_they_imply(cheshire_east) -> None:
+    model, priors = cheshire_east
+    truth = priors.as_arrays()[0] + np.array([0.2, 0.03, 0.25])  # 22% more entries, +3 points, stays 28% longer
+    fitted = fit_history(model, _generated(model, truth), _weak(priors))
+    np.testing.assert_allclose(fitted.estimate, truth, atol=0.01)
+    assert fitted.fitted == pytest.approx([f.value for f in fitted.figures], rel=0.005)
+
+
+def test_with_the_shipped_priors_the_truth_is_inside_one_sd(cheshire_east) -> None:
+    model, priors = cheshire_east
+    truth = priors.as_arrays()[0] + np.array([0.2, 0.03, 0.25])
+    fitted = fit_history(model, _generated(model, truth), priors)
+    assert np.all(np.abs(fitted.estimate - truth) < fitted.sd())
+
+
+def test_without_figures_the_fit_is_its_priors(cheshire_east) -> None:
+    model, priors = cheshire_east
+    fitted = fit_history(model, [], priors)
+    mean, sd = priors.as_arrays()
+    np.testing.assert_allclose(fitted.estimate, mean, atol=1e-6)
+    np.testing.assert_allclose(fitted.sd(), sd, rtol=1e-3)
+
+
+def test_discharges_are_admissions_less_the_change_in_the_stock(cheshire_east) -> None:
+    model, priors = cheshire_east
+    theta = priors.as_arrays()[0]
+    start, end = model.origin + dt.timedelta(days=100), model.origin + dt.timedelta(days=400)
+    figures = (
+        Dated("stock", start - dt.timedelta(days=1), 0.0, "t"),
+        Dated("stock", end, 0.0, "t"),
+        Dated("admissions", end, 0.0, "t", start),
+        Dated("discharges", end, 0.0, "t", start),
+    )
+    before, after, admitted, left = model.values(theta, figures)
+    assert left == pytest.approx(admitted - (after - before))
+    # Admissions are the integral of the entry rate: a year's worth at the rate in the middle, nearly.
+    rate = np.exp(theta[0]) * (1 + theta[1]) ** ((start - model.origin).days / 365.25 + (end - start).days / 730.5)
+    assert admitted == pytest.approx(rate * ((end - start).days + 1) / 365.25, rel=1e-3)
+
+
+def test_a_figure_before_the_projection_can_give_it_is_left_out_and_said() -> None:
+    model, priors = history_model("stockport")
+    early = Dated("stock", model.origin - dt.timedelta(days=30), 290.0, "test:L1")
+    fitted = fit_history(model, [early], priors)
+    assert fitted.figures == () and fitted.left_out == (
+        f"test:L1: children in care on {early.date}, before the origin {model.origin}",
+    )
+
+
+def test_cheshire_east_s_history_to_december_2017_gives_growth_the_steady_state_could_not() -> None:
+    fitted = history_fit("cheshire_east", dt.date(2017, 12, 31))
+    assert [f.value for f in fitted.figures if f.kind == "stock"] == [386, 398, 470]
+    assert fitted.trend > 0 and fitted.entries_per_year(dt.date(2017, 12, 31)) > fitted.entries_per_year(fitted.origin)
+    assert np.all(np.isfinite(fitted.sd())) and np.all(fitted.sd() > 0)
