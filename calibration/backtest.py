@@ -23,7 +23,15 @@ import pandas as pd
 
 from calibration import scores
 from calibration.authorities import AUTHORITIES, Authority
-from calibration.backtest_result import Backtest, Compared, comparator, compare_figure, scores_table, write_backtest
+from calibration.backtest_result import (
+    Backtest,
+    Compared,
+    comparator,
+    compare_figure,
+    format_score_frame,
+    scores_table,
+    write_backtest,
+)
 from calibration.backtest_targets import Observed
 from calibration.published import calibrated_scenario
 from calibration.published_data import CalibrationDataError
@@ -171,4 +179,4 @@ def pooled_scores(paths: list[Path]) -> pd.DataFrame:
 
 if __name__ == "__main__":  # python -m calibration.backtest docs/calibration/backtest_*.csv: pooled scores
     pooled = pooled_scores([Path(arg) for arg in sys.argv[1:] if not Path(arg).name.startswith("backtest_scores_")])
-    print(pooled.drop(columns="note").to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(format_score_frame(pooled))

@@ -276,8 +276,13 @@ def format_table(result: Backtest) -> str:
 
 
 def format_scores(result: Backtest) -> str:
-    """The scores per origin and overall for the terminal: shares inside as percentages."""
-    shown = scores_table(table(result)).drop(columns="note")
+    """The scores per origin and overall for the terminal."""
+    return format_score_frame(scores_table(table(result)))
+
+
+def format_score_frame(scored: pd.DataFrame) -> str:
+    """A `scores_table` for the terminal: shares inside as percentages, the notes left to the CSV."""
+    shown = scored.drop(columns="note")
     for column in [c for c in shown.columns if c.startswith("inside_")]:
         shown[column] = shown[column] * 100
     return shown.to_string(index=False, float_format=lambda v: f"{v:.1f}")
@@ -332,18 +337,23 @@ ORIGIN_COLOURS = (style.TOL_MUTED[0], style.TOL_MUTED[2], style.TOL_MUTED[4], st
 
 
 def _rolling_panel(ax, result: Backtest, measure: str, origins: list) -> None:
-    """Each origin's fan and comparators in its colour, over the observed points (each drawn once)."""
+    """Each origin's fan and comparators in its colour, over the observed points (each drawn once).
+
+    The fan fixes the y axis at its first call, so the top is set at the end to hold every origin's lines.
+    """
     unique = {(row.date, row.observed): row for row in result.compared if row.measure == measure}
     _observed_points(ax, list(unique.values()))
+    frame = result.forecast[result.forecast["measure"] == measure]
     for index, origin in enumerate(origins):
-        frame = result.forecast
-        path = frame[(frame["measure"] == measure) & (frame["origin"] == origin)]
+        path = frame[frame["origin"] == origin]
         colour = ORIGIN_COLOURS[index % len(ORIGIN_COLOURS)]
         dates = path["date"].to_numpy(dtype="datetime64[D]")
         ax.plot(dates, path["flat"], color=colour, linestyle="--", linewidth=1, label=f"flat from {origin}")
         ax.plot(dates, path["trend"], color=colour, linestyle=":", linewidth=1.2, label=f"trend from {origin}")
         values = (path[c].to_numpy(dtype=float) for c in ("mean", "low", "high"))
         style.fan(ax, dates, *values, colour, f"model from {origin}", alpha=style.OVERLAY_BAND_ALPHA)
+    top = max(frame[["high", "flat", "trend"]].to_numpy().max(), max(row.observed for row in unique.values()))
+    ax.set_ylim(0, top * 1.05)
     ax.set_title(measure.replace("_", " "), fontsize=style.LABEL_POINTS)
     style.date_axis(ax)
 
@@ -351,7 +361,9 @@ def _rolling_panel(ax, result: Backtest, measure: str, origins: list) -> None:
 def _legend_panel(spare, drawn) -> None:
     """The legend of every panel in a panel of its own, where it covers no data."""
     spare.axis("off")
-    spare.legend(*drawn.get_legend_handles_labels(), loc="center", frameon=False, fontsize=style.LEGEND_POINTS)
+    handles, labels = drawn.get_legend_handles_labels()
+    columns = 2 if len(handles) > 5 else 1
+    spare.legend(handles, labels, loc="center", ncols=columns, frameon=False, fontsize=style.LEGEND_POINTS)
 
 
 def _observed_points(ax, points: list[Compared]) -> None:
