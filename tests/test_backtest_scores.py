@@ -19,6 +19,7 @@ import calibration.backtest as rolling
 from calibration import scores
 from calibration.backtest_result import scores_table, table
 from calibration.backtest_targets import Observed
+from calibration.published_data import CalibrationDataError
 
 Z80 = 1.2815515655446004  # standard normal quantile at 0.90 (tables)
 Z90 = 1.6448536269514722  # at 0.95
@@ -267,3 +268,8 @@ def test_written_scores_are_the_table_scores_and_pool_across_authorities(hand_ma
     mine = expected[expected["origin"] == "all"].reset_index(drop=True)
     assert pooled["count"].tolist() == (mine["count"] * 2).tolist()
     assert pooled[numbers].to_numpy() == pytest.approx(mine[numbers].to_numpy(), abs=0.01)  # from 2-decimal CSV
+
+
+def test_an_unknown_authority_is_one_clear_message() -> None:
+    with pytest.raises(CalibrationDataError, match="unknown authority 'nowhere'; expected one of: cheshire_east"):
+        rolling.backtest("nowhere", REPLICATIONS)
