@@ -31,6 +31,7 @@ import numpy as np
 from scipy import optimize
 
 from sim.analysis.projection import expected_stock
+from sim.engine.parameters import with_longer_stays
 from sim.engine.scenario import Scenario
 from sim.engine.vocabulary import DAYS_PER_YEAR
 
@@ -125,7 +126,7 @@ class HistoryModel:
                 "trend_percent_per_year": 100.0 * float(theta[1]),
             }
         )
-        journeys = {band: _scaled_journey(journey, stay_factor) for band, journey in base.journeys.items()}
+        journeys = {band: with_longer_stays(journey, stay_factor) for band, journey in base.journeys.items()}
         groups = [
             group.model_copy(update={"days_in_care": group.days_in_care * stay_factor})
             for group in base.start_population.groups
@@ -236,19 +237,3 @@ def _stock_days(figure: Dated) -> list[dt.date]:
         assert figure.start is not None
         return [figure.start, figure.date + dt.timedelta(days=1)]
     return []
-
-
-def _scaled_journey(journey, factor: float):
-    """Every exit route's stay times `factor`, except adoption (national timing, not scaled)."""
-    durations = {
-        route: distribution if route == "adoption" else _scaled(distribution, factor)
-        for route, distribution in journey.duration.items()
-    }
-    return journey.model_copy(update={"duration": durations})
-
-
-def _scaled(distribution, factor: float):
-    """A mean-and-sd distribution with both times `factor` (the shape kept)."""
-    if not hasattr(distribution, "sd"):
-        raise ValueError(f"cannot scale a {type(distribution).__name__} stay; the fit writes lognormal or gamma")
-    return distribution.model_copy(update={"mean": distribution.mean * factor, "sd": distribution.sd * factor})

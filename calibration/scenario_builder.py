@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from calibration import priors
 from calibration.fit import FINITE_POOLS, POOL_BY_NAME, POOLS, Fit, Targets, Value
 from sim.engine.toml_writer import Comments, to_toml
-from sim.engine.vocabulary import AGE_BANDS
+from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR
 
 MATCHING = {
     "fostering": (["inhouse_fostering", "ifa"], []),
@@ -36,6 +38,7 @@ def build_document(targets: Targets, fitted: Fit, command: str, prices: str = "p
     _pools(document, comments, targets, fitted)
     _matching(document, comments)
     _leaving_care_and_adoption(document, comments, fitted)
+    _uncertainty(document, comments, targets, fitted)
     return to_toml(document, _header(targets, fitted, command, prices), comments=comments, significant=6)
 
 
@@ -93,6 +96,32 @@ def _figure(figure) -> str:
     what = {"stock": "children in care", "admissions": "admissions", "discharges": "discharges"}[figure.kind]
     when = f"on {figure.date}" if figure.start is None else f"{figure.start} to {figure.date}"
     return f"{what} {when}: {figure.value:g} ({figure.source})"
+
+
+def _uncertainty(document: dict, comments: Comments, targets: Targets, fitted: Fit) -> None:
+    """The history fit's covariance, moved from the origin to the as-of date, as per-replication draws."""
+    if fitted.history is None:
+        return
+    history = fitted.history
+    years = (targets.as_of - history.origin).days / DAYS_PER_YEAR
+    # log rate on the as-of date = log rate on the origin + years x log(1 + trend): its Jacobian
+    jacobian = np.array([[1.0, years / (1.0 + history.trend), 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    covariance = jacobian @ history.covariance @ jacobian.T
+    sd = np.sqrt(np.diag(covariance))
+    correlation = covariance / np.outer(sd, sd)
+    document["uncertainty"] = {
+        "demand": {
+            "entry_rate_sd_log": round(float(sd[0]), 4),
+            "trend_sd_points": round(100.0 * float(sd[1]), 3),
+            "stay_scale_sd_log": round(float(sd[2]), 4),
+            "correlation": [[round(float(c), 4) for c in row] for row in correlation],
+            "source": f"the history fit's covariance (calibration/history.py), {len(history.figures)} published "
+            f"figures from {history.origin} to {targets.as_of}, moved to {targets.as_of}",
+        }
+    }
+    comments["uncertainty.demand"] = (
+        "each replication draws its entry rate, trend and stay scale from these (--fixed-parameters: none)"
+    )
 
 
 def _top(document: dict, comments: Comments, targets: Targets, prices: str) -> None:

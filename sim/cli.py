@@ -17,7 +17,7 @@ from typing import NoReturn
 from tqdm import tqdm
 
 from sim.engine.errors import InputError
-from sim.engine.scenario import FIRST_START_YEAR, LAST_START_YEAR, MAX_SEED, ScenarioError
+from sim.engine.scenario import FIRST_START_YEAR, LAST_START_YEAR, MAX_SEED, Scenario, ScenarioError
 from sim.engine.scenario_files import load_scenario
 from sim.present.output_folders import check_out_file, check_out_folder, replace_file
 from sim.results.interrupts import stopping_on_signals
@@ -100,6 +100,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--jobs", type=JOBS, default=1, help="worker processes (0 = one per core; default 1)")
     run.add_argument("--out", type=Path, default=None, help="output directory (default out/<scenario file name>)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _fixed_parameters_option(run)
     _dask_option(run)
     run.set_defaults(handler=_run)
 
@@ -115,8 +116,22 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
         "--sizing-replications", type=_count(1, 10_000), default=30, help="replications for the sizing curves"
     )
     compare.add_argument("--quiet", action="store_true", help="no progress bar")
+    _fixed_parameters_option(compare)
     _dask_option(compare)
     compare.set_defaults(handler=_compare)
+
+
+def _fixed_parameters_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--fixed-parameters",
+        action="store_true",
+        help="ignore the scenario's [uncertainty]: every replication uses the same parameters (simulation noise only)",
+    )
+
+
+def _fixed(scenario: Scenario, args: argparse.Namespace) -> Scenario:
+    """The scenario without parameter draws when --fixed-parameters is given."""
+    return scenario.model_copy(update={"uncertainty": None}) if args.fixed_parameters else scenario
 
 
 def _add_region(commands: argparse._SubParsersAction) -> None:
@@ -208,7 +223,7 @@ def _dask_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario)
+    scenario = _fixed(load_scenario(args.scenario), args)
     out_dir = args.out or Path("out") / args.scenario.stem
     check_out_folder(out_dir)  # before the run, not after it
     _check_dask(args.dask)
@@ -323,8 +338,8 @@ def _data_errors():
 def _compare(args: argparse.Namespace) -> int:
     if args.replications < 2:
         raise ScenarioError(f"--replications must be at least 2 for confidence intervals, got {args.replications}")
-    base = load_scenario(args.base)
-    what_ifs = [load_scenario(path) for path in args.what_ifs]
+    base = _fixed(load_scenario(args.base), args)
+    what_ifs = [_fixed(load_scenario(path), args) for path in args.what_ifs]
     out_dir = args.out or Path("out") / f"compare_{args.base.stem}"
     check_out_folder(out_dir)
     _check_dask(args.dask)

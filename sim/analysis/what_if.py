@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim import __version__
 from sim.engine.errors import InputError
+from sim.engine.price_book import MONEY_FIELDS
 from sim.engine.scenario import Scenario
 from sim.engine.toml_writer import to_toml
 from sim.engine.vocabulary import DAYS_PER_YEAR
@@ -40,16 +41,6 @@ LIMITS: dict[str, tuple[float, float]] = {
     "in_house_price_change_percent": (-50, 100),
     "inflation_change_points": (-10, 10),
 }
-PRICE_FIELDS = (
-    "weekly",
-    "fee_weekly",
-    "block_per_home_per_year",
-    "per_occupied_night",
-    "staying_put_weekly",
-    "staying_close_weekly",
-)
-
-
 def _within(lever: str) -> Any:
     low, high = LIMITS[lever]
     return Field(ge=low, le=high)
@@ -295,7 +286,7 @@ def _apply_prices(document: dict[str, Any], baseline: Scenario, levers: Levers) 
 
 
 def _scale_price(price: dict[str, Any], factor: float) -> None:
-    for key in PRICE_FIELDS:
+    for key in MONEY_FIELDS:
         if key in price:
             price[key] *= factor
     if "weekly_by_age_band" in price:

@@ -59,6 +59,12 @@ class _Distribution(ScenarioModel):
     def survival(self, days: np.ndarray) -> np.ndarray:
         return 1.0 - self.cdf(np.asarray(days, dtype=float))
 
+    def scaled(self, factor: float) -> Any:
+        """The same shape with every stay `factor` times as long (a parameter draw, a fitted stay scale)."""
+        return self.model_copy(update={name: getattr(self, name) * factor for name in self._day_fields})
+
+    _day_fields: tuple[str, ...] = ()
+
 
 def _check_spread(mean: float, sd: float) -> None:
     if sd > MAX_SPREAD * mean:
@@ -68,6 +74,7 @@ def _check_spread(mean: float, sd: float) -> None:
 class Lognormal(_Distribution):
     """Lognormal with the given mean and standard deviation of the stay in days."""
 
+    _day_fields = ("mean", "sd")
     distribution: Literal["lognormal"]
     mean: PositiveDays
     sd: PositiveDays
@@ -110,6 +117,7 @@ class Lognormal(_Distribution):
 class Gamma(_Distribution):
     """Gamma with the given mean and standard deviation in days."""
 
+    _day_fields = ("mean", "sd")
     distribution: Literal["gamma"]
     mean: PositiveDays
     sd: PositiveDays
@@ -143,6 +151,7 @@ class Gamma(_Distribution):
 
 
 class Exponential(_Distribution):
+    _day_fields = ("mean",)
     distribution: Literal["exponential"]
     mean: PositiveDays
 
@@ -166,6 +175,7 @@ class Exponential(_Distribution):
 
 
 class Weibull(_Distribution):
+    _day_fields = ("scale",)
     distribution: Literal["weibull"]
     shape: Annotated[float, Field(ge=0.05, le=100)]  # beyond these, every stay is ~0 or ~the scale
     scale: PositiveDays
@@ -186,6 +196,7 @@ class Weibull(_Distribution):
 
 
 class Uniform(_Distribution):
+    _day_fields = ("low", "high")
     distribution: Literal["uniform"]
     low: Annotated[float, Field(ge=0)]
     high: PositiveDays
@@ -211,6 +222,7 @@ class Uniform(_Distribution):
 class Fixed(_Distribution):
     """Every stay lasts exactly `days`."""
 
+    _day_fields = ("days",)
     distribution: Literal["fixed"]
     days: PositiveDays
 

@@ -22,6 +22,15 @@ YearlyMoney = Annotated[float, Field(ge=0, le=MAX_YEARLY_PRICE)]
 WeeklyPrice = Annotated[float, Field(gt=0, le=MAX_WEEKLY_PRICE)]
 MAX_P90_OVER_MEDIAN = 20.0  # a wider lognormal has a mean over 15 times its median: a slip, not a market
 Z90 = float(special.ndtri(0.9))
+# PoolPrice fields that are money, each scaled with the price level (with weekly_by_age_band, weekly_distribution)
+MONEY_FIELDS = (
+    "weekly",
+    "fee_weekly",
+    "block_per_home_per_year",
+    "per_occupied_night",
+    "staying_put_weekly",
+    "staying_close_weekly",
+)
 
 
 class WeeklyPriceDistribution(ScenarioModel):
@@ -84,6 +93,20 @@ class PoolPrice(ScenarioModel):
                 raise ValueError(f"weekly_by_age_band needs exactly the bands {list(AGE_BANDS)}")
         return self
 
+    def scaled(self, level: float, inflation_points: float = 0.0) -> PoolPrice:
+        """Every price times `level`, and the pool's own inflation rate (if any) plus `inflation_points`."""
+        update: dict[str, Any] = {f: getattr(self, f) * level for f in MONEY_FIELDS if getattr(self, f) is not None}
+        if self.weekly_by_age_band is not None:
+            update["weekly_by_age_band"] = {band: value * level for band, value in self.weekly_by_age_band.items()}
+        if self.weekly_distribution is not None:
+            prices = self.weekly_distribution
+            update["weekly_distribution"] = prices.model_copy(
+                update={"median": prices.median * level, "p90": prices.p90 * level}
+            )
+        if self.inflation_percent_per_year is not None:
+            update["inflation_percent_per_year"] = self.inflation_percent_per_year + inflation_points
+        return self.model_copy(update=update)
+
     @property
     def per_child(self) -> bool:
         """Whether placements are charged per child (otherwise only block and bed-night costs apply)."""
@@ -102,6 +125,20 @@ class PriceBook(ScenarioModel):
     inflation_source: Source
     inflation_groups: dict[str, InflationGroup] = {}
     pools: dict[str, PoolPrice]
+
+    def scaled(self, level: float, inflation_points: float) -> PriceBook:
+        """Every price times `level` and every inflation rate plus `inflation_points` (a parameter draw)."""
+        groups = {
+            name: group.model_copy(update={"percent_per_year": group.percent_per_year + inflation_points})
+            for name, group in self.inflation_groups.items()
+        }
+        return self.model_copy(
+            update={
+                "pools": {name: price.scaled(level, inflation_points) for name, price in self.pools.items()},
+                "inflation_groups": groups,
+                "inflation_percent_per_year": self.inflation_percent_per_year + inflation_points,
+            }
+        )
 
     def inflation_percent(self, pool: str) -> float:
         """A pool's own rate, else its group's, else the default."""

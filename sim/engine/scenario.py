@@ -18,6 +18,7 @@ from pydantic import Field, SerializerFunctionWrapHandler, field_validator, mode
 
 from sim.engine.distributions import Distribution
 from sim.engine.errors import InputError
+from sim.engine.parameters import Uncertainty
 from sim.engine.price_book import PriceBook
 from sim.engine.schema import (
     MAX_HOUSEHOLDS,
@@ -511,6 +512,11 @@ class Scenario(ScenarioModel):
     leaving_care: LeavingCare = LeavingCare()
     adoption: Adoption = Adoption()
     prices: PriceBook | None = None
+    uncertainty: Uncertainty | None = None  # parameter draws per replication (sim.engine.parameters)
+
+    @model_serializer(mode="wrap")
+    def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _drop_unused(handler(self), uncertainty=self.uncertainty)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:

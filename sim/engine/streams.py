@@ -21,6 +21,7 @@ STREAM_NAMES = (
     "fostering_recruitment",
     "fostering_deregistration",
     "adopters",
+    "parameters",
 )
 
 

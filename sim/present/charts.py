@@ -132,7 +132,7 @@ def fan_chart(run: RunSummary) -> Figure:
         date_axis(ax)
     if not needs:
         _nothing(axes[0], "No children in care in this run.")
-    return finish(figure, _scenario_note(run), f"Line: mean; {P10_P90}.")
+    return finish(figure, _scenario_note(run), f"Line: mean; {P10_P90} ({run.band_source}).")
 
 
 def overlay(runs: list[RunSummary], need: str | None = None) -> Figure:
@@ -155,7 +155,8 @@ def overlay(runs: list[RunSummary], need: str | None = None) -> Figure:
     date_axis(ax)
     ax.legend(frameon=False, fontsize=8, title="scenario", title_fontsize=8)
     notes = [_scenario_note(run, brief=True) for run in runs]
-    return finish(figure, "Scenarios: " + "; ".join(notes) + ".", f"Lines: means; {P10_P90}.")
+    sources = sorted({run.band_source for run in runs})
+    return finish(figure, "Scenarios: " + "; ".join(notes) + ".", f"Lines: means; {P10_P90} ({'; '.join(sources)}).")
 
 
 def occupancy(run: RunSummary) -> Figure:
@@ -181,7 +182,7 @@ def occupancy(run: RunSummary) -> Figure:
         _nothing(axes[0], "No finite in-house pool in this scenario.")
     notes = (
         "Occupied includes young people Staying Put or Staying Close. Capacity varies between replications when "
-        f"foster carers are approved or leave. Lines: means; {P10_P90}."
+        f"foster carers are approved or leave. Lines: means; {P10_P90} ({run.band_source})."
     )
     return finish(figure, _scenario_note(run), notes)
 

@@ -83,7 +83,7 @@ def write_tables(result: RunResult, directory: Path) -> None:
         "events": result.events,
         "tables": sorted(result.tables),
         "bands": "ci95 = 95% confidence interval of the mean across replications; "
-        "p10/p50/p90 = spread of single replications",
+        f"p10/p50/p90 = spread of single replications ({run.band_source})",
         # Child-level rows of a starting-population CSV stay out of the outputs; the count is kept.
         "scenario": result.scenario.model_dump(mode="json", exclude={"start_population": {"children"}}),
         "starting_children_from_csv": len(result.scenario.start_population.children),
@@ -130,7 +130,9 @@ def print_summary(result: RunResult) -> str:
     totals.index = pd.MultiIndex.from_tuples([("total", "")])
     lines.append(pd.concat([table, totals]).round(1).to_string())
     lines.append("")
-    lines.append("Total children in care: mean, 95% CI of the mean, and P10/P50/P90 across replications:")
+    lines.append(
+        f"Total children in care: mean, 95% CI of the mean, and P10/P50/P90 across replications ({run.band_source}):"
+    )
     lines.append(_total_stock(run).round(1).to_string())
     for measure, what in (
         ("gap_placements", "placements not in the first-choice pool"),
@@ -163,7 +165,8 @@ def _spend_lines(run: RunSummary) -> list[str]:
     ranges = spend.pivot_table(index="financial_year", columns="category", values="range", aggfunc="first", sort=False)
     table = table.join(ranges.add_suffix(" P10-P90"))
     return [
-        f"Spend by financial year, £ million at each year's prices (mean; P10-P90 across replications; "
+        f"Spend by financial year, £ million at each year's prices (mean; P10-P90 across replications, "
+        f"{run.band_source}; "
         f"price base {run.scenario.prices.base_date}; part years at the horizon ends):",
         table.to_string(),
     ]

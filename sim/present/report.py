@@ -32,7 +32,9 @@ METHOD = (
     "Each child is simulated from entering care to leaving it; the care they need is drawn when they enter, "
     "and where they are placed is decided by the places free at the time (in-house first, then the external "
     "market). Bands are labelled where shown: P10-P90 is the spread across replications (the range a single "
-    "year should fall in about 80% of the time); a 95% confidence interval is the uncertainty of a mean "
+    "year should fall in about 80% of the time), holding the simulation's own noise and, when the scenario has an "
+    "[uncertainty] table, the uncertainty of its fitted parameters (each chart and table says which); a 95% "
+    "confidence interval is the uncertainty of a mean "
     "(simulation error). Differences between scenarios are paired: each replication of every scenario sees the "
     "same children, so a difference is the effect of the change, not noise."
 )

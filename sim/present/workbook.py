@@ -150,7 +150,7 @@ def _notes_sheet(workbook: Workbook, run: RunSummary) -> None:
         "In-house homes are charged a block cost per home per year whatever their occupancy, pro rata by days open.",
         "Placements priced per placement draw their weekly price once, when they start, from the child's own "
         "random numbers: the same child gets the same price in every scenario run with the same seed.",
-        RANGES_NOTE,
+        f"{RANGES_NOTE} The spread holds {run.band_source}.",
         "Spend by pool and by need sum to the total (means); in-house plus external equals the total.",
         "average_weekly_cost: a pool's total cost divided by the weeks its places were occupied; compare with the "
         "price book (Assumptions) as a check. For block-cost homes it shows the cost per occupied bed-week.",

@@ -25,6 +25,7 @@ import pandas as pd
 
 from sim.engine.errors import InputError
 from sim.engine.model import simulate_replication
+from sim.engine.parameters import with_drawn_parameters
 from sim.engine.scenario import Scenario
 from sim.results.interrupts import STOP_SIGNALS, stopping_on_signals
 from sim.results.summary import RunSummary
@@ -247,10 +248,11 @@ def _run_batch(scenario: Scenario, seed: int, batch: list[int]) -> dict[str, pd.
     calendar = Calendar.for_scenario(scenario)
     parts, records, rows = [], [], 0
     for replication in batch:
-        records.append(simulate_replication(scenario, seed, replication))
+        drawn = with_drawn_parameters(scenario, seed, replication)  # its own prices too: a table pass each
+        records.append(simulate_replication(drawn, seed, replication))
         rows += records[-1].cohort.size + len(records[-1].placements)
-        if rows >= MAX_ROWS_PER_TABLE_PASS or replication == batch[-1]:
-            parts.append(batch_tables(records, scenario, calendar))
+        if rows >= MAX_ROWS_PER_TABLE_PASS or replication == batch[-1] or drawn is not scenario:
+            parts.append(batch_tables(records, drawn, calendar))
             records, rows = [], 0
     if len(parts) == 1:
         return parts[0]

@@ -56,6 +56,14 @@ class RunSummary:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
+    @property
+    def band_source(self) -> str:
+        """What the spread across replications holds: simulation noise only, or the parameters' uncertainty too."""
+        uncertainty = self.scenario.uncertainty
+        if uncertainty is not None and uncertainty.active:
+            return "simulation and parameter uncertainty"
+        return "simulation only: parameters fixed"
+
     @classmethod
     def of(cls, result: RunResult) -> RunSummary:
         return cls(

@@ -1,0 +1,101 @@
+"""Parameter uncertainty: per-replication draws that are reproducible, shared between scenarios, and exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.analysis.compare import compare
+from sim.engine.parameters import (
+    DemandUncertainty,
+    PriceUncertainty,
+    Uncertainty,
+    parameter_draws,
+    with_drawn_parameters,
+)
+from sim.engine.scenario import ScenarioError
+from sim.results.runner import run
+from tests.builders import build, one_pool_scenario
+
+CORRELATION = [[1.0, 0.5, -0.3], [0.5, 1.0, 0.0], [-0.3, 0.0, 1.0]]
+UNCERTAIN = Uncertainty(
+    demand=DemandUncertainty(
+        entry_rate_sd_log=0.1, trend_sd_points=2.0, stay_scale_sd_log=0.2, correlation=CORRELATION, source="test"
+    ),
+    prices=PriceUncertainty(level_sd_log=0.05, inflation_sd_points=1.0, source="test"),
+)
+
+
+def _scenario(uncertainty: Uncertainty | None = UNCERTAIN):
+    raw = one_pool_scenario(rate_per_year=30.0, capacity=20, years=2)
+    raw["prices"] = {
+        "base_date": raw["horizon"]["start"],
+        "inflation_percent_per_year": 3.0,
+        "inflation_source": "test",
+        "pools": {name: {"source": "test", "weekly": 1000.0} for name in raw["pools"]},
+    }
+    scenario = build(raw)
+    return scenario.model_copy(update={"uncertainty": uncertainty})
+
+
+def test_draws_have_the_covariance_asked_for() -> None:
+    draws = np.array([parameter_draws(UNCERTAIN, 7, replication) for replication in range(4000)])
+    sd = np.array([0.1, 0.02, 0.2, 0.05, 0.01])
+    expected = np.zeros((5, 5))
+    expected[:3, :3] = np.array(CORRELATION)
+    expected[3:, 3:] = np.eye(2)
+    expected *= np.outer(sd, sd)
+    # The standard error of a sample covariance: sqrt((var_i var_j + cov_ij^2) / n).
+    error = np.sqrt((np.outer(sd**2, sd**2) + expected**2) / len(draws))
+    assert np.all(np.abs(np.cov(draws.T) - expected) < 4.5 * error)
+    assert np.abs(draws.mean(axis=0)).max() < 4 * sd.max() / np.sqrt(4000)
+
+
+def test_a_draw_scales_entries_trend_stays_and_prices_exactly() -> None:
+    scenario = _scenario()
+    drawn = with_drawn_parameters(scenario, 3, 5)
+    z = parameter_draws(UNCERTAIN, 3, 5)
+    band = next(iter(scenario.entries.rate_per_year))
+    assert drawn.entries.rate_per_year[band] == pytest.approx(scenario.entries.rate_per_year[band] * np.exp(z[0]))
+    assert drawn.entries.trend_percent_per_year == pytest.approx(scenario.entries.trend_percent_per_year + 100 * z[1])
+    for journey, drawn_journey in zip(scenario.journeys.values(), drawn.journeys.values(), strict=True):
+        for route, distribution in journey.duration.items():
+            factor = 1.0 if route == "adoption" else np.exp(z[2])
+            assert drawn_journey.duration[route].mean_days == pytest.approx(distribution.mean_days * factor)
+    pool = next(iter(scenario.prices.pools))
+    assert drawn.prices.pools[pool].weekly == pytest.approx(1000.0 * np.exp(z[3]))
+    assert drawn.prices.inflation_percent_per_year == pytest.approx(3.0 + 100 * z[4])
+
+
+def test_without_uncertainty_the_scenario_is_itself() -> None:
+    scenario = _scenario(None)
+    assert with_drawn_parameters(scenario, 1, 0) is scenario
+    zero = _scenario(Uncertainty())
+    assert with_drawn_parameters(zero, 1, 0) is zero
+
+
+def test_draws_are_reproducible_whatever_the_number_of_workers() -> None:
+    scenario = _scenario()
+    one = run(scenario, 6, seed=11, jobs=1)
+    two = run(scenario, 6, seed=11, jobs=2)
+    for name in ("stock", "spend"):
+        assert one.tables[name].equals(two.tables[name]), name
+    fixed = run(_scenario(None), 6, seed=11, jobs=1)
+    assert not one.tables["stock"].equals(fixed.tables["stock"])  # the draws change the replications
+
+
+def test_a_scenario_compared_with_itself_differs_by_exactly_zero() -> None:
+    scenario = _scenario()
+    result = compare(scenario, [scenario.model_copy(update={"name": "same"})], 5)
+    differences = result.differences
+    assert (differences["difference"] == 0).all()
+
+
+def test_a_correlation_that_no_variables_can_have_is_refused() -> None:
+    raw = one_pool_scenario(rate_per_year=30.0, capacity=20, years=2)
+    raw["uncertainty"] = {
+        "demand": {"entry_rate_sd_log": 0.1, "correlation": [[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]]}
+    }
+    with pytest.raises(ScenarioError) as raised:
+        build(raw)
+    assert "uncertainty.demand.correlation" in str(raised.value) and "positive semi-definite" in str(raised.value)
