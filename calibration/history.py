@@ -177,12 +177,16 @@ class HistoryModel:
         return main + self.base.entries.uasc.rate_per_year * (high - low)
 
 
-def fit_history(model: HistoryModel, figures: list[Dated], priors: HistoryPriors) -> HistoryFit:
-    """The penalised weighted least-squares fit of the parameters to the figures, with its covariance."""
+def fit_history(
+    model: HistoryModel, figures: list[Dated], priors: HistoryPriors, recording_cv: float = RECORDING_CV
+) -> HistoryFit:
+    """The penalised weighted least-squares fit of the parameters to the figures, with its covariance.
+
+    `recording_cv` is the error of a published figure beyond counting noise, as a share of it."""
     used, left_out = _usable(figures, model.origin)
     prior_mean, prior_sd = priors.as_arrays()
     observed = np.array([f.value for f in used])
-    sigma = np.sqrt(np.maximum(observed, 1.0) + (RECORDING_CV * observed) ** 2)
+    sigma = np.sqrt(np.maximum(observed, 1.0) + (recording_cv * observed) ** 2)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
         data = (model.values(theta, used) - observed) / sigma if used else np.zeros(0)
