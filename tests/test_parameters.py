@@ -26,8 +26,8 @@ UNCERTAIN = Uncertainty(
 )
 
 
-def _scenario(uncertainty: Uncertainty | None = UNCERTAIN):
-    raw = one_pool_scenario(rate_per_year=30.0, capacity=20, years=2)
+def _scenario(uncertainty: Uncertainty | None = UNCERTAIN, years: int = 2):
+    raw = one_pool_scenario(rate_per_year=30.0, capacity=20, years=years)
     raw["prices"] = {
         "base_date": raw["horizon"]["start"],
         "inflation_percent_per_year": 3.0,
@@ -99,3 +99,36 @@ def test_a_correlation_that_no_variables_can_have_is_refused() -> None:
     with pytest.raises(ScenarioError) as raised:
         build(raw)
     assert "uncertainty.demand.correlation" in str(raised.value) and "positive semi-definite" in str(raised.value)
+
+
+def _external_spend(result, year: str) -> np.ndarray:
+    spend = result.tables["spend"]
+    external = spend[~spend["in_house"].astype(bool) & (spend["financial_year"] == year)]
+    return external.groupby("replication")["spend"].sum().reindex(range(result.replications)).to_numpy()
+
+
+def test_a_price_draw_multiplies_each_replication_s_spend_exactly() -> None:
+    prices_only = Uncertainty(prices=PriceUncertainty(level_sd_log=0.05))
+    drawn, fixed = run(_scenario(prices_only, years=4), 12), run(_scenario(None, years=4), 12)
+    year = drawn.calendar.financial_years.labels[2]
+    levels = np.exp([parameter_draws(prices_only, drawn.seed, r)[3] for r in range(12)])
+    # The same children (common random numbers), each replication's prices times its own level.
+    np.testing.assert_allclose(_external_spend(drawn, year), _external_spend(fixed, year) * levels, rtol=1e-9)
+
+
+def test_the_drivers_of_the_spread_are_the_least_squares_effects_of_the_parameters_drawn() -> None:
+    from sim.present import charts
+
+    prices_only = Uncertainty(prices=PriceUncertainty(level_sd_log=0.05))
+    result = run(_scenario(prices_only, years=4), 40)
+    effects = result.run_summary.parameter_effects
+    assert list(effects["parameter"]) == ["price level"]  # nothing drawn can move the children in care
+    (row,) = effects.itertuples()
+    year = row.outcome.removeprefix("external spend in ").removesuffix(" (£ million)")
+    values = _external_spend(result, year) / 1e6
+    levels = np.array([parameter_draws(prices_only, result.seed, r)[3] for r in range(40)])
+    slope = np.polyfit(levels, values, 1)[0]
+    assert row.effect == pytest.approx(slope * levels.std())
+    assert row.high - row.low == pytest.approx(2 * 1.2815515655446004 * abs(row.effect))
+    assert charts.tornado(result.run_summary) is not None
+    assert run(_scenario(None), 3).run_summary.parameter_effects is None

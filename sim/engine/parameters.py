@@ -54,9 +54,12 @@ class DemandUncertainty(ScenarioModel):
             raise ValueError("expected a positive semi-definite matrix (a correlation some variables can have)")
         return value
 
+    def sds(self) -> np.ndarray:
+        """Sds of the log entry factor, the trend shift (a fraction a year) and the log stay factor."""
+        return np.array([self.entry_rate_sd_log, self.trend_sd_points / 100.0, self.stay_scale_sd_log])
+
     def covariance(self) -> np.ndarray:
-        sd = np.array([self.entry_rate_sd_log, self.trend_sd_points / 100.0, self.stay_scale_sd_log])
-        return np.array(self.correlation) * np.outer(sd, sd)
+        return np.array(self.correlation) * np.outer(self.sds(), self.sds())
 
 
 class PriceUncertainty(ScenarioModel):
@@ -111,9 +114,15 @@ def parameter_draws(uncertainty: Uncertainty, seed: int, replication: int) -> np
     """(log entry factor, trend shift, log stay factor, log price factor, inflation shift) for a replication."""
     generator = stream(seed, replication, "parameters")
     normals = generator.standard_normal(5)
-    demand = np.linalg.cholesky(uncertainty.demand.covariance() + 1e-15 * np.eye(3)) @ normals[:3]
+    demand = uncertainty.demand.sds() * (_square_root(np.array(uncertainty.demand.correlation)) @ normals[:3])
     prices = uncertainty.prices
     return np.concatenate([demand, [prices.level_sd_log * normals[3], prices.inflation_sd_points / 100 * normals[4]]])
+
+
+def _square_root(correlation: np.ndarray) -> np.ndarray:
+    """A symmetric square root of a correlation matrix (semi-definite ones too, where Cholesky fails)."""
+    values, vectors = np.linalg.eigh(correlation)
+    return vectors @ np.diag(np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
 
 
 def with_longer_stays(journey: Journey, factor: float) -> Journey:

@@ -55,6 +55,7 @@ def run_report(run: RunSummary, scenario_path: Path | None, sizing: list[SizingC
         _year_end_table(run),
     ]
     parts += _spend_section(run)
+    parts += _drivers_section(run)
     if sizing:
         parts += _sizing_section(sizing, run)
     parts += _assumptions([scenario_path] if scenario_path else [])
@@ -83,11 +84,26 @@ def comparison_report(
         _image(charts.gap_by_need(base)),
     ]
     parts += _spend_section(base)
+    parts += _drivers_section(base)
     if sizing:
         parts += _sizing_section(sizing, base)
     parts.append(f"<p class='note'>Financial years covered: {', '.join(years)}.</p>")
     parts += _assumptions(scenario_paths)
     return _page(f"Comparison: {base.scenario.name}", parts)
+
+
+def _drivers_section(run: RunSummary) -> list[str]:
+    """The tornado chart, when the run draws its parameters."""
+    figure = charts.tornado(run)
+    if figure is None:
+        return []
+    return [
+        "<h2>What drives the spread</h2>",
+        "<p class='note'>Each replication draws its own entry rate, trend, length of stays and prices from the "
+        "scenario's [uncertainty] table. The bars say which of them move children in care and external spend "
+        "in year 3 the most.</p>",
+        _image(figure),
+    ]
 
 
 def _meta(run: RunSummary) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sim.engine.parameters import parameter_draws
 from sim.engine.scenario import Scenario
 from sim.engine.vocabulary import DAYS_PER_YEAR
 from sim.results.budget import budget_summary
@@ -63,6 +64,54 @@ class RunSummary:
         if uncertainty is not None and uncertainty.active:
             return "simulation and parameter uncertainty"
         return "simulation only: parameters fixed"
+
+    @cached_property
+    def parameter_effects(self) -> pd.DataFrame | None:
+        """Which drawn parameters drive the spread of children in care and of external spend in year 3.
+
+        Each outcome of the replications is regressed on the five draws (sim.engine.parameters); a parameter's
+        effect is its coefficient times its sd: how far the outcome moves when that parameter moves by one sd.
+        Columns outcome, parameter, effect, and low and high: the range of the outcome's mean as that parameter
+        goes from its P10 to its P90 (the others at their means).
+        None when nothing is drawn or there are too few replications to regress on."""
+        uncertainty = self.scenario.uncertainty
+        if uncertainty is None or not uncertainty.active or self.replications < 2 * len(PARAMETER_NAMES):
+            return None
+        draws = np.array([parameter_draws(uncertainty, self.seed, r) for r in range(self.replications)])
+        demand, prices = uncertainty.demand, uncertainty.prices
+        sds = (
+            demand.entry_rate_sd_log,
+            demand.trend_sd_points,
+            demand.stay_scale_sd_log,
+            prices.level_sd_log,
+            prices.inflation_sd_points,
+        )
+        rows = []
+        for (outcome, drivers), values in self._year_3_outcomes().items():
+            rows += _effects(outcome, draws, values, tuple(j for j in drivers if sds[j] > 0))
+        return pd.DataFrame(rows) if rows else None
+
+    def _year_3_outcomes(self) -> dict[tuple[str, tuple[int, ...]], np.ndarray]:
+        """Children in care three years on (driven by the demand draws only), and external spend in the third
+        financial year (by all five), per replication."""
+        outcomes = {}
+        stock = self._tables["stock"]
+        third = pd.Timestamp(self.scenario.horizon.start) + pd.DateOffset(years=3)
+        dates = pd.to_datetime(stock["date"].unique())
+        if len(dates) and dates.max() >= third:
+            day = dates[dates >= third].min()
+            at = stock[pd.to_datetime(stock["date"]) == day].groupby("replication")["children"].sum()
+            at = at.reindex(range(self.replications), fill_value=0)
+            outcomes[(f"children in care on {day.date()}", (0, 1, 2))] = at.to_numpy(dtype=float)
+        spend = self._tables.get("spend")
+        last_day = (third - pd.Timedelta(days=1)).date()  # the financial year holding the third year's last day
+        year = f"{last_day.year - (last_day.month < 4)}-{(last_day.year + (last_day.month >= 4)) % 100:02d}"
+        if spend is not None and len(spend) and year in self.calendar.financial_years.labels:
+            external = spend[(~spend["in_house"].astype(bool)) & (spend["financial_year"] == year)]
+            totals = external.groupby("replication")["spend"].sum().reindex(range(self.replications), fill_value=0)
+            millions = totals.to_numpy(dtype=float) / 1e6
+            outcomes[(f"external spend in {year} (£ million)", (0, 1, 2, 3, 4))] = millions
+        return outcomes
 
     @classmethod
     def of(cls, result: RunResult) -> RunSummary:
@@ -183,6 +232,34 @@ class RunSummary:
         Per replication, not across them: a comparison pairs replication r of two runs (the same children).
         """
         return _yearly_measures(self._tables)
+
+
+PARAMETER_NAMES = ("entry rate", "entry trend", "length of stays", "price level", "price inflation")
+Z90 = 1.2815515655446004  # the 90th percentile of a standard normal
+
+
+def _effects(outcome: str, draws: np.ndarray, values: np.ndarray, drivers: tuple[int, ...]) -> list[dict[str, object]]:
+    """Least-squares effects on one outcome of the parameters drawn that can drive it."""
+    spread = draws.std(axis=0)
+    used = list(drivers)
+    if not used or np.std(values) == 0:
+        return []
+    design = np.column_stack([np.ones(len(values)), draws[:, used]])
+    coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
+    mean = float(values.mean())
+    rows = []
+    for j, coefficient in zip(used, coefficients[1:], strict=True):
+        effect = float(coefficient * spread[j])
+        rows.append(
+            {
+                "outcome": outcome,
+                "parameter": PARAMETER_NAMES[j],
+                "effect": effect,
+                "low": mean - Z90 * abs(effect),
+                "high": mean + Z90 * abs(effect),
+            }
+        )
+    return sorted(rows, key=lambda row: -abs(row["effect"]))
 
 
 def financial_year(months: pd.Series) -> pd.Series:
