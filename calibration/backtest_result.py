@@ -14,6 +14,7 @@ its own intervals, so that coverage, MAPE and interval scores (calibration.score
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -446,3 +447,31 @@ def write_backtest(
             scores_chart(result).savefig(staging / scores_names[1], dpi=style.PNG_DPI, facecolor="white")
     names = (summary_name, table_name, chart_name, *(scores_names or ()))
     return [out_dir / name for name in names if name is not None]
+
+
+SCORES = Path(__file__).resolve().parent.parent / "docs" / "calibration"  # backtest_scores_<authority>.csv
+
+
+def backtest_line(scenario_name: str, scores: Path = SCORES) -> str | None:
+    """One line on how far the rolling backtests of the scenario's authority have been off (the authority is
+    the one whose name the scenario's starts with), or None when no backtest of it was written."""
+    for path in sorted(scores.glob("backtest_scores_*.csv")):
+        authority = path.stem.removeprefix("backtest_scores_")
+        if not scenario_name.startswith(authority):
+            continue
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = {
+                row["figures"]: row
+                for row in csv.DictReader(handle)
+                if row["origin"] == "all" and row["forecaster"] == "model"
+            }
+        if {"children in care", "all figures"} - set(rows):
+            return None
+        stock, every = rows["children in care"], rows["all figures"]
+        return (
+            f"Backtests of the {authority} calibration from every earlier published date (docs/calibration.md): "
+            f"children in care inside the simulated P10-P90 band for {float(stock['inside_p10_p90']):.0%} of "
+            f"{stock['count']} later figures, the mean off by {float(stock['mape']):.1f}% on average; all published "
+            f"figures {float(every['inside_p10_p90']):.0%} inside, off by {float(every['mape']):.1f}%."
+        )
+    return None

@@ -234,6 +234,11 @@ def _run(args: argparse.Namespace) -> int:
         result = run(scenario, args.replications, seed=args.seed, jobs=args.jobs, progress=bar.update, dask=args.dask)
     write_run(result, out_dir, scenario_path=args.scenario)
     print(print_summary(result))
+    from calibration.backtest_result import backtest_line  # the CLI reads the calibration's own record
+
+    line = backtest_line(scenario.name)
+    if line:
+        print(f"\n{line}")
     print(f"\nResults written to {out_dir}")
     return 0
 

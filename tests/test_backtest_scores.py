@@ -273,3 +273,21 @@ def test_written_scores_are_the_table_scores_and_pool_across_authorities(hand_ma
 def test_an_unknown_authority_is_one_clear_message() -> None:
     with pytest.raises(CalibrationDataError, match="unknown authority 'nowhere'; expected one of: cheshire_east"):
         rolling.backtest("nowhere", REPLICATIONS)
+
+
+def test_the_run_s_backtest_line_reads_the_authority_s_overall_scores(tmp_path) -> None:
+    from calibration.backtest_result import backtest_line
+
+    (tmp_path / "backtest_scores_handshire.csv").write_text(
+        "origin,figures,forecaster,count,inside_p10_p90,inside_p5_p95,mape,interval_score_p10_p90,"
+        "interval_score_p5_p95,note\n"
+        "all,all figures,model,10,0.7,0.8,12.34,1,1,\n"
+        "all,all figures,flat,10,0.1,0.1,99,1,1,\n"
+        "all,children in care,model,4,0.75,1.0,5.06,1,1,\n",
+        encoding="utf-8",
+    )
+    line = backtest_line("handshire_add_two_homes", tmp_path)
+    assert "handshire calibration" in line
+    assert "inside the simulated P10-P90 band for 75% of 4 later figures, the mean off by 5.1%" in line
+    assert "all published figures 70% inside, off by 12.3%" in line
+    assert backtest_line("elsewhere_baseline", tmp_path) is None
