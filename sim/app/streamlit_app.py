@@ -58,7 +58,9 @@ NUMBERS = {  # columns of a differences row, as the page labels them
 BANDS_NOTE = (
     "Differences are paired (the same children in the baseline and each what-if): the interval shown with a "
     "difference is the **95% confidence interval of the mean difference** (simulation error). Bands on the "
-    "charts of children and places are the **P10-P90 spread across replications** (the range to plan for)."
+    "charts of children and places are the **P10-P90 spread across replications** (the range to plan for); it "
+    "holds the uncertainty of the fitted parameters too when the baseline draws them (each chart's footnote "
+    "says which)."
 )
 
 
