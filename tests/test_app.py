@@ -104,7 +104,7 @@ def test_each_lever_changes_its_own_scenario_key(cheshire_east) -> None:
 @pytest.mark.parametrize(
     ("levers", "message"),
     [
-        (Levers(homes_change=-4, beds_per_home=3), r"has 3 home\(s\) and 10 bed\(s\)"),
+        (Levers(homes_change=-6, beds_per_home=3), r"has 5 home\(s\) and 14 bed\(s\)"),
         (Levers(homes_change=1, homes_date=dt.date(2030, 1, 1)), "outside the horizon"),
         (Levers(extra_foster_approvals_per_year=-20), "fewer than none"),
     ],
@@ -245,7 +245,7 @@ def test_more_homes_in_the_page_place_fewer_children_externally(tmp_path: Path) 
     assert float(_metric(page, "Placed externally").delta) < 0
     assert float(_metric(page, "Placed in-house").delta) > 0
     workshop: Workshop = page.session_state["workshop"]
-    settings = "# Lever settings: homes_change = 2; homes_date = 2017-04-01\n"  # only the levers pulled
+    settings = "# Lever settings: homes_change = 2; homes_date = 2018-04-01\n"  # only the levers pulled
     assert settings in workshop.history[-1].toml_text
     rows = workshop.history[-1].differences.set_index(["financial_year", "measure", "category"])
     assert rows.loc[("2018-19", "gap_placements", "residential"), "difference"] < 0  # fewer external residential

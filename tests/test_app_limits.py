@@ -260,9 +260,9 @@ def test_a_deeply_nested_upload_on_the_page_is_one_line_and_the_page_keeps_worki
 
 def test_a_lever_the_baseline_cannot_take_is_one_line_on_the_page() -> None:
     page = _page(replications=2)
-    page.number_input(key="homes_change").set_value(-4)
+    page.number_input(key="homes_change").set_value(-6)  # the Cheshire East baseline has 5 homes
     page.button(key="run").click().run()
-    assert re.fullmatch(r"This what-if cannot run: closing 4 home\(s\) and 8 bed\(s\) on .*", _only_error(page))
+    assert re.fullmatch(r"This what-if cannot run: closing 6 home\(s\) and 12 bed\(s\) on .*", _only_error(page))
 
 
 def test_an_unexpected_failure_shows_a_short_generic_line_without_its_message(monkeypatch) -> None:

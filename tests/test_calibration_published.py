@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "calibration" / "data"
 SHARED = Path(os.environ.get("SUFFICIENCY_SHARED", ROOT.parent / "shared"))
 BASELINES = {
-    "cheshire_east": (dt.date(2016, 9, 30), ROOT / "scenarios" / "cheshire_east" / "baseline.toml"),
+    "cheshire_east": (dt.date(2017, 12, 31), ROOT / "scenarios" / "cheshire_east" / "baseline.toml"),
     "stockport": (dt.date(2018, 3, 31), ROOT / "scenarios" / "stockport" / "baseline.toml"),
 }
 

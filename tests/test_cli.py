@@ -28,8 +28,8 @@ def test_run_writes_every_output_and_prints_a_summary(tmp_path: Path, capsys) ->
         assert sorted(frame["replication"].unique()) == [0, 1, 2]
     summary = pd.read_csv(out / "summary.csv")
     assert {"measure", "period", "mean", "ci95_low", "ci95_high", "p10", "p50", "p90"} <= set(summary.columns)
-    start = summary[(summary["measure"] == "children_in_care") & (summary["period"] == "2016-09-30")]
-    assert start["mean"].sum() == 398  # the published September 2016 stock (000_f3e7ed591fa8ff51.txt:L402)
+    start = summary[(summary["measure"] == "children_in_care") & (summary["period"] == "2017-12-31")]
+    assert start["mean"].sum() == 470  # the published December 2017 stock (002_834b48a4b269ace3.txt:L741)
     assert not list(tmp_path.glob(".baseline.*")), "staging directory left behind"
     budget = pd.read_csv(out / "budget.csv")
     assert {"total", "provision", "pool", "need", "average_weekly_cost"} <= set(budget["breakdown"])
