@@ -135,3 +135,20 @@ def test_the_drivers_of_the_spread_are_the_least_squares_effects_of_the_paramete
     assert row.high - row.low == pytest.approx(2 * 1.2815515655446004 * abs(row.effect))
     assert charts.tornado(result.run_summary) is not None
     assert run(_scenario(None), 3).run_summary.parameter_effects is None
+
+
+def test_scaling_the_spend_by_the_drawn_prices_is_pricing_at_them() -> None:
+    from sim.engine.model import simulate_replication
+    from sim.results.costs import at_drawn_prices
+    from sim.results.tables import Calendar, batch_tables
+
+    scenario = _scenario(years=4)
+    calendar = Calendar.for_scenario(scenario)
+    for replication in (0, 3):
+        drawn = with_drawn_parameters(scenario, 9, replication)
+        records = [simulate_replication(drawn, 9, replication)]
+        priced = batch_tables(records, drawn, calendar)["spend"]
+        spend = batch_tables(records, scenario, calendar)["spend"]
+        scaled = at_drawn_prices({column: spend[column].to_numpy() for column in spend}, scenario, 9)
+        assert drawn.prices.inflation_percent_per_year != scenario.prices.inflation_percent_per_year
+        np.testing.assert_allclose(scaled["spend"], priced["spend"].to_numpy(), rtol=1e-12)

@@ -9,12 +9,14 @@ March) has a single price level per pool.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.engine.demand import horizon_day
 from sim.engine.model import IN_CARE, STAYING_CLOSE, STAYING_PUT, PlacementColumn
+from sim.engine.parameters import parameter_draws
 from sim.engine.price_book import PoolPrice, PriceBook
 from sim.engine.scenario import Scenario
 from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR, PLACEMENT_NEEDS, POST_18_ARRANGEMENTS
@@ -223,3 +225,24 @@ def _rows(
         "spend": spend[group, year],
         "occupied_days": occupied[group, year],
     }
+
+
+def at_drawn_prices(spend: dict[str, np.ndarray], scenario: Scenario, seed: int) -> dict[str, np.ndarray]:
+    """Spend columns at each replication's own drawn price level and inflation (sim.engine.parameters).
+
+    A draw multiplies every price by a level and adds a shift to every inflation rate. Spend is linear in the
+    prices, and a pool's inflation enters a financial year as (1 + rate) ** uplifts, so each row's spend scales
+    exactly by level x ((1 + rate + shift) / (1 + rate)) ** uplifts. So a batch is priced once, at the
+    scenario's own prices, and then scaled: no table pass per replication."""
+    prices, uncertainty = scenario.prices, scenario.uncertainty
+    if prices is None or uncertainty is None or not uncertainty.active or len(spend["spend"]) == 0:
+        return spend
+    years = FinancialYears.for_scenario(scenario)
+    uplifts = {label: prices.uplifts_by(first) for label, first in zip(years.labels, years.first_years, strict=True)}
+    replications = spend["replication"].astype(np.int64)
+    draws = {int(r): parameter_draws(uncertainty, seed, int(r))[3:] for r in np.unique(replications)}
+    level = np.array([math.exp(draws[int(r)][0]) for r in replications])
+    shift = np.array([draws[int(r)][1] for r in replications])
+    rate = np.array([prices.inflation_percent(pool) / 100.0 for pool in spend["pool"]])
+    power = np.array([uplifts[label] for label in spend["financial_year"]], dtype=float)
+    return {**spend, "spend": spend["spend"] * level * ((1.0 + rate + shift) / (1.0 + rate)) ** power}

@@ -27,6 +27,7 @@ from sim.engine.errors import InputError
 from sim.engine.model import simulate_replication
 from sim.engine.parameters import with_drawn_parameters
 from sim.engine.scenario import Scenario
+from sim.results.costs import at_drawn_prices
 from sim.results.interrupts import STOP_SIGNALS, stopping_on_signals
 from sim.results.summary import RunSummary
 from sim.results.tables import TABLES, Calendar, batch_tables, summarise
@@ -248,11 +249,14 @@ def _run_batch(scenario: Scenario, seed: int, batch: list[int]) -> dict[str, pd.
     calendar = Calendar.for_scenario(scenario)
     parts, records, rows = [], [], 0
     for replication in batch:
-        drawn = with_drawn_parameters(scenario, seed, replication)  # its own prices too: a table pass each
+        drawn = with_drawn_parameters(scenario, seed, replication)  # its own entries, stays and prices
         records.append(simulate_replication(drawn, seed, replication))
         rows += records[-1].cohort.size + len(records[-1].placements)
-        if rows >= MAX_ROWS_PER_TABLE_PASS or replication == batch[-1] or drawn is not scenario:
-            parts.append(batch_tables(records, drawn, calendar))
+        if rows >= MAX_ROWS_PER_TABLE_PASS or replication == batch[-1]:
+            tables = batch_tables(records, scenario, calendar)  # priced at the scenario's prices, then scaled
+            spend = tables["spend"]
+            tables["spend"] = pd.DataFrame(at_drawn_prices({c: spend[c].to_numpy() for c in spend}, scenario, seed))
+            parts.append(tables)
             records, rows = [], 0
     if len(parts) == 1:
         return parts[0]
