@@ -31,7 +31,7 @@ from tests.builders import one_pool_scenario, rich_scenario
 
 CHANGE = dt.date(2021, 4, 1)  # 548 days after the rich scenario's start, 2019-10-01
 DATES = [dt.date(2020, 10, 1), dt.date(2022, 4, 1), dt.date(2023, 10, 1), dt.date(2025, 9, 1)]
-REPLICATIONS = 200
+REPLICATIONS = 100  # enough to tell each change from Monte Carlo error (the teeth below), half the time of 200
 
 Raw = dict[str, Any]
 
