@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import os
 from pathlib import Path
@@ -34,6 +35,7 @@ def history_fit(authority: str, as_of: dt.date) -> HistoryFit:
     return fit_history(model, AUTHORITIES[authority].history(as_of), priors)
 
 
+@functools.cache  # the same for every as-of date: calibrations and backtests of one authority share it
 def history_model(authority: str) -> tuple[HistoryModel, HistoryPriors]:
     """The projection from the authority's first published snapshot (the origin), started as a steady state,
     and the priors of the history fit: that steady state (Little's law there) and the authority's trend prior."""

@@ -74,15 +74,13 @@ def test_without_uncertainty_the_scenario_is_itself() -> None:
     assert with_drawn_parameters(zero, 1, 0) is zero
 
 
-def test_draws_are_reproducible_whatever_the_number_of_workers_and_on_dask() -> None:
+def test_draws_are_reproducible_whatever_the_number_of_workers() -> None:
+    """(And on Dask: tests/test_region_and_dask.py runs a scenario that draws its parameters.)"""
     scenario = _scenario()
     one = run(scenario, 6, seed=11, jobs=1)
     two = run(scenario, 6, seed=11, jobs=2)
     for name in ("stock", "spend"):
         assert one.tables[name].equals(two.tables[name]), name
-    dask = run(scenario, 6, seed=11, jobs=2, dask="local")
-    for name in ("stock", "spend"):
-        assert one.tables[name].equals(dask.tables[name]), name
     fixed = run(_scenario(None), 6, seed=11, jobs=1)
     assert not one.tables["stock"].equals(fixed.tables["stock"])  # the draws change the replications
 

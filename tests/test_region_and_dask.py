@@ -9,6 +9,7 @@ import pytest
 
 from sim.analysis.region import REGION, run_region, scenario_set
 from sim.cli import main
+from sim.engine.parameters import DemandUncertainty, PriceUncertainty, Uncertainty
 from sim.engine.scenario import ScenarioError
 from sim.results.runner import run, run_many
 from tests.builders import build, one_pool_scenario, rich_scenario
@@ -25,7 +26,11 @@ def _assert_identical(a, b) -> None:
 
 def test_one_process_several_processes_and_dask_local_give_identical_results() -> None:
     pytest.importorskip("distributed")
-    scenario = build(rich_scenario(years=3))
+    uncertain = Uncertainty(  # parameter draws too: the same for any number of workers and on Dask
+        demand=DemandUncertainty(entry_rate_sd_log=0.1, trend_sd_points=2.0, stay_scale_sd_log=0.2),
+        prices=PriceUncertainty(level_sd_log=0.05, inflation_sd_points=1.0),
+    )
+    scenario = build(rich_scenario(years=3)).model_copy(update={"uncertainty": uncertain})
     local = run(scenario, 5, seed=11, jobs=1)
     _assert_identical(local, run(scenario, 5, seed=11, jobs=2))
     _assert_identical(local, run(scenario, 5, seed=11, jobs=2, dask="local"))
