@@ -48,9 +48,10 @@ def backtest(authority: str, replications: int, seed: int | None = None, jobs: i
     spec = _authority(authority)
     origins = rolling_origins(spec)
     parts = [_from_origin(authority, spec, origin, replications, seed, jobs) for origin in origins]
-    compared = tuple(row for rows, _ in parts for row in rows)
-    forecast = pd.concat([frame for _, frame in parts], ignore_index=True)
-    return Backtest(spec.display_name, origins[0], replications, compared, forecast)
+    compared = tuple(row for rows, _, _ in parts for row in rows)
+    forecast = pd.concat([frame for _, frame, _ in parts], ignore_index=True)
+    bands = "; ".join(dict.fromkeys(source for _, _, source in parts))
+    return Backtest(spec.display_name, origins[0], replications, compared, forecast, band_source=bands)
 
 
 def rolling_origins(spec: Authority) -> list[dt.date]:
@@ -76,19 +77,21 @@ def _authority(name: str) -> Authority:
 
 def _from_origin(
     authority: str, spec: Authority, origin: dt.date, replications: int, seed: int | None, jobs: int
-) -> tuple[list[Compared], pd.DataFrame]:
-    """Calibrate at `origin`, simulate to the last later figure, and compare each later figure."""
+) -> tuple[list[Compared], pd.DataFrame, str]:
+    """Calibrate at `origin`, simulate to the last later figure, and compare each later figure (and say what
+    the bands hold)."""
     later = [o for o in spec.observations if o.date > origin]
     scenario = calibrated_scenario(authority, origin)
     horizon_years = max(1, int(np.ceil((max(o.date for o in later) - origin).days / 365.25)))
     scenario = scenario.model_copy(update={"horizon": scenario.horizon.model_copy(update={"years": horizon_years})})
-    stock = run(scenario, replications, seed=seed, jobs=jobs).tables["stock"]
+    result = run(scenario, replications, seed=seed, jobs=jobs)
+    stock = result.tables["stock"]
     measures = list(dict.fromkeys((o.label, o.pools) for o in later))
     calibrated = {day: spec.targets(day) for day in spec.stock_dates if day <= origin}
     known = {measure: _history(spec, calibrated, origin, measure) for measure in measures}
     rows = [_compare(o, _stock_on(stock, o, replications), known[(o.label, o.pools)], origin) for o in later]
     forecast = pd.concat([_forecast(stock, m, replications, known[m], origin) for m in measures], ignore_index=True)
-    return rows, forecast
+    return rows, forecast, result.run_summary.band_source
 
 
 def _compare(observation: Observed, simulated: np.ndarray, history: History, origin: dt.date) -> Compared:

@@ -122,6 +122,7 @@ class Backtest:
     forecast: pd.DataFrame
     measure_heading: str = "measure"
     date_heading: str = "date"
+    band_source: str = "simulation only: parameters fixed"  # what the bands hold (RunSummary.band_source)
 
 
 def compare_figure(
@@ -309,7 +310,10 @@ def chart(result: Backtest) -> Figure:
             _rolling_panel(ax, result, measure, origins)
         else:
             _panel(ax, result, measure)
-    note = f"{result.replications} replications; band: {result.compared[0].band.label} across replications."
+    note = (
+        f"{result.replications} replications; band: {result.compared[0].band.label} across replications "
+        f"({result.band_source})."
+    )
     if not rolling:
         axes[0].legend(frameon=False, fontsize=style.LEGEND_POINTS - 1, loc="lower left")
         return style.finish(figure, note, "Naive: the value on the origin date, as known then, held flat.")

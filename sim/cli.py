@@ -301,7 +301,7 @@ def _backtest(args: argparse.Namespace) -> int:
     origins = len({row.origin for row in result.compared})
     print(
         f"\n{len(outside)} of {len(result.compared)} published figures (from {origins} origins) fall outside the "
-        "simulated P10-P90 band (the spread across replications)."
+        f"simulated P10-P90 band (the spread across replications: {result.band_source})."
     )
     print("\nScores: % inside each band, MAPE (%), interval score (% of the figure; lower is better):")
     print(format_scores(result))

@@ -155,7 +155,8 @@ def hand_made(monkeypatch: pytest.MonkeyPatch) -> list[FakeScenario]:
     def fake_run(scenario: FakeScenario, replications: int, seed=None, jobs: int = 1) -> SimpleNamespace:
         assert replications == REPLICATIONS
         ran.append(scenario)
-        return SimpleNamespace(tables={"stock": _stock(scenario.horizon.start)})
+        bands = SimpleNamespace(band_source="simulation only: parameters fixed")
+        return SimpleNamespace(tables={"stock": _stock(scenario.horizon.start)}, run_summary=bands)
 
     authority = HandMade("Handshire", (D0, D1, D2), OBSERVATIONS)
     monkeypatch.setitem(rolling.AUTHORITIES, "handshire", authority)
