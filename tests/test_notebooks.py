@@ -14,6 +14,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests import cli_process
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 TEST_REPLICATIONS = 3
 CELL_TIMEOUT_SECONDS = 300
@@ -66,7 +68,8 @@ def test_notebook_runs_without_error(name: str) -> None:
         kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOKS)}},  # the kernel's working directory
     )
-    client.execute()  # raises CellExecutionError, naming the cell, when any cell fails
+    with cli_process.untraced():  # the kernel's code is measured by the in-process tests
+        client.execute()  # raises CellExecutionError, naming the cell, when any cell fails
 
     outputs = [output for cell in _code_cells(notebook) for output in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import base64
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests import cli_process
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = ("/usr/bin/chromium", "chromium", "chromium-browser")
@@ -83,9 +83,6 @@ def browser() -> Iterator[object]:
 def report_dir(browser: object, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("browser") / "comparison"
     command = [
-        sys.executable,
-        "-m",
-        "sim.cli",
         "compare",
         "scenarios/cheshire_east/baseline.toml",
         "scenarios/cheshire_east/add_two_homes.toml",
@@ -97,7 +94,7 @@ def report_dir(browser: object, tmp_path_factory: pytest.TempPathFactory) -> Pat
         str(out),
         "--quiet",
     ]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = cli_process.run(command, cwd=ROOT, timeout=600)
     assert done.returncode == 0, f"sufficiency compare failed:\n{done.stdout}\n{done.stderr}"
     assert (out / "report.html").is_file()
     return out
