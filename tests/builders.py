@@ -187,3 +187,15 @@ def rich_scenario(years: int = 6) -> dict[str, Any]:
             "time_to_order": {"distribution": "gamma", "mean": 270, "sd": 90},
         },
     }
+
+
+def unlimited_rich(years: int = 6) -> dict[str, Any]:
+    """The rich scenario with every pool and adopters unlimited (the projection's setting), entries tripled."""
+    raw = rich_scenario(years=years)
+    for pool in raw["pools"].values():
+        pool["capacity"] = "unlimited"
+        pool.pop("capacity_changes", None)
+        pool.pop("fostering", None)
+    raw["adoption"]["adopter_approvals_per_year"] = "unlimited"
+    raw["entries"]["rate_per_year"] = {band: 3 * rate for band, rate in raw["entries"]["rate_per_year"].items()}
+    return raw

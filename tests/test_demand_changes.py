@@ -8,7 +8,6 @@ who is not); and, with stays too long to end, entries against the integral of th
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import math
 import tomllib
@@ -27,26 +26,13 @@ from sim.engine.scenario_files import scenario_from_dict
 from sim.engine.toml_writer import to_toml
 from sim.engine.vocabulary import DAYS_PER_YEAR
 from sim.results.runner import run
-from tests.builders import one_pool_scenario, rich_scenario
+from tests.builders import one_pool_scenario, unlimited_rich
 
 CHANGE = dt.date(2021, 4, 1)  # 548 days after the rich scenario's start, 2019-10-01
 DATES = [dt.date(2020, 10, 1), dt.date(2022, 4, 1), dt.date(2023, 10, 1), dt.date(2025, 9, 1)]
 REPLICATIONS = 100  # enough to tell each change from Monte Carlo error (the teeth below), half the time of 200
 
 Raw = dict[str, Any]
-
-
-def unlimited_rich() -> Raw:
-    """The rich scenario with every pool unlimited and adopters unlimited: the projection's setting."""
-    raw = copy.deepcopy(rich_scenario(years=6))
-    for pool in raw["pools"].values():
-        pool["capacity"] = "unlimited"
-        pool.pop("capacity_changes", None)
-        pool.pop("fostering", None)
-    raw["adoption"]["adopter_approvals_per_year"] = "unlimited"
-    raw["entries"]["rate_per_year"] = {band: 3 * rate for band, rate in raw["entries"]["rate_per_year"].items()}
-    raw["journeys"] = {band: copy.deepcopy(journey) for band, journey in raw["journeys"].items()}
-    return raw
 
 
 def with_changes(main: list[dict[str, Any]] | None = None, **uasc: Any) -> Scenario:

@@ -147,6 +147,8 @@ def test_scaling_the_spend_by_the_drawn_prices_is_pricing_at_them() -> None:
         records = [simulate_replication(drawn, 9, replication)]
         priced = batch_tables(records, drawn, calendar)["spend"]
         spend = batch_tables(records, scenario, calendar)["spend"]
-        scaled = at_drawn_prices({column: spend[column].to_numpy() for column in spend}, scenario, 9)
+        scaled = at_drawn_prices(
+            {column: spend[column].to_numpy() for column in spend}, scenario, 9, calendar.financial_years
+        )
         assert drawn.prices.inflation_percent_per_year != scenario.prices.inflation_percent_per_year
         np.testing.assert_allclose(scaled["spend"], priced["spend"].to_numpy(), rtol=1e-12)

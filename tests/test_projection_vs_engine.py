@@ -13,24 +13,13 @@ from scipy import stats
 
 from sim.analysis.projection import expected_stock
 from sim.results.runner import run
-from tests.builders import build, rich_scenario
+from tests.builders import build, unlimited_rich
 
 DATES = [dt.date(2020, 10, 1), dt.date(2022, 4, 1), dt.date(2025, 10, 1)]
 
 
-def unlimited_rich_scenario():
-    raw = rich_scenario(years=6)
-    for pool in raw["pools"].values():
-        pool["capacity"] = "unlimited"
-        pool.pop("capacity_changes", None)
-        pool.pop("fostering", None)
-    raw["adoption"]["adopter_approvals_per_year"] = "unlimited"
-    raw["entries"]["rate_per_year"] = {band: 3 * rate for band, rate in raw["entries"]["rate_per_year"].items()}
-    return build(raw)
-
-
 def test_simulated_mean_stock_by_need_matches_the_expected_value_projection() -> None:
-    scenario = unlimited_rich_scenario()
+    scenario = build(unlimited_rich())
     replications = 60
     result = run(scenario, replications=replications, seed=17, jobs=2)
     simulated = result.summary("stock", ["date", "need"], "children")

@@ -227,7 +227,9 @@ def _rows(
     }
 
 
-def at_drawn_prices(spend: dict[str, np.ndarray], scenario: Scenario, seed: int) -> dict[str, np.ndarray]:
+def at_drawn_prices(
+    spend: dict[str, np.ndarray], scenario: Scenario, seed: int, years: FinancialYears
+) -> dict[str, np.ndarray]:
     """Spend columns at each replication's own drawn price level and inflation (sim.engine.parameters).
 
     A draw multiplies every price by a level and adds a shift to every inflation rate. Spend is linear in the
@@ -237,7 +239,6 @@ def at_drawn_prices(spend: dict[str, np.ndarray], scenario: Scenario, seed: int)
     prices, uncertainty = scenario.prices, scenario.uncertainty
     if prices is None or uncertainty is None or not uncertainty.active or len(spend["spend"]) == 0:
         return spend
-    years = FinancialYears.for_scenario(scenario)
     uplifts = {label: prices.uplifts_by(first) for label, first in zip(years.labels, years.first_years, strict=True)}
     replications = spend["replication"].astype(np.int64)
     draws = {int(r): parameter_draws(uncertainty, seed, int(r))[3:] for r in np.unique(replications)}

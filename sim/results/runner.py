@@ -254,8 +254,8 @@ def _run_batch(scenario: Scenario, seed: int, batch: list[int]) -> dict[str, pd.
         rows += records[-1].cohort.size + len(records[-1].placements)
         if rows >= MAX_ROWS_PER_TABLE_PASS or replication == batch[-1]:
             tables = batch_tables(records, scenario, calendar)  # priced at the scenario's prices, then scaled
-            spend = tables["spend"]
-            tables["spend"] = pd.DataFrame(at_drawn_prices({c: spend[c].to_numpy() for c in spend}, scenario, seed))
+            columns = {name: values.to_numpy() for name, values in tables["spend"].items()}
+            tables["spend"] = pd.DataFrame(at_drawn_prices(columns, scenario, seed, calendar.financial_years))
             parts.append(tables)
             records, rows = [], 0
     if len(parts) == 1:

@@ -104,8 +104,7 @@ class RunSummary:
             at = at.reindex(range(self.replications), fill_value=0)
             outcomes[(f"children in care on {day.date()}", (0, 1, 2))] = at.to_numpy(dtype=float)
         spend = self._tables.get("spend")
-        last_day = (third - pd.Timedelta(days=1)).date()  # the financial year holding the third year's last day
-        year = f"{last_day.year - (last_day.month < 4)}-{(last_day.year + (last_day.month >= 4)) % 100:02d}"
+        year = financial_year(pd.Series([third - pd.Timedelta(days=1)]))[0]  # holding the third year's last day
         if spend is not None and len(spend) and year in self.calendar.financial_years.labels:
             external = spend[(~spend["in_house"].astype(bool)) & (spend["financial_year"] == year)]
             totals = external.groupby("replication")["spend"].sum().reindex(range(self.replications), fill_value=0)
