@@ -369,6 +369,8 @@ def cheshire_east_targets(as_of: dt.date) -> Targets:
         inhouse_supported_beds=Value(sum(f.value for f in supported), " + ".join(f.cite() for f in supported)),
         staying_put=Value(staying_put.value, staying_put.cite()),
         adoptions_per_year=_annual(data, "adoptions", as_of),
+        sgo_per_year=_annual(data, "sgo", as_of),
+        uasc_in_care=_latest_or_none(data, "children_in_care", "uasc", as_of),
         beyond_20_miles_share=Value(beyond.value, beyond.cite()),
         notes=[
             "Cheshire East publishes no ages, durations or exit routes: Stockport's age mix and national duration "
@@ -417,6 +419,12 @@ def _annual(data: PublishedData, measure: str, as_of: dt.date) -> Value | None:
     figure = figures[-1]
     months = _months(figure)
     return Value(figure.value * 12 / months, f"{figure.cite()} over {months} months, as a yearly rate")
+
+
+def _latest_or_none(data: PublishedData, measure: str, category: str, as_of: dt.date) -> Value | None:
+    """The latest count on or before the as-of date, or None when none is published by then."""
+    figures = [f for f in data.all(measure, category, "children") if f.date <= as_of]
+    return Value(figures[-1].value, figures[-1].cite()) if figures else None
 
 
 def _ce_placements(data: PublishedData, england: PublishedData, as_of: dt.date, stock: Value, beds: float):

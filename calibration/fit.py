@@ -31,6 +31,7 @@ from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEA
 
 AGE_POINTS = 24  # ages per band over which stays capped at the 18th birthday are averaged
 SCALE_BOUNDS = (0.02, 50.0)  # the duration scale searched: stays of 1/50 to 50 times the national shapes
+UASC_BAND = "16-17"  # assumption: unaccompanied asylum-seeking children arrive aged 16-17 (the schema's default mix)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ class Targets:
     foster_deregistrations: Value | None = None
     staying_put: Value | None = None
     adoptions_per_year: Value | None = None
+    sgo_per_year: Value | None = None  # special guardianship orders on leaving care
+    uasc_in_care: Value | None = None  # unaccompanied asylum-seeking children in care (a dated stock)
     beyond_20_miles_share: Value | None = None
     horizon_years: int = 10
     notes: list[str] = field(default_factory=list)
@@ -130,10 +133,12 @@ class Targets:
 class Fit:
     """Fitted parameters, each with the comment the scenario file will carry."""
 
-    entry_rate: dict[str, Value]
+    entry_rate: dict[str, Value]  # the main stream, by age band
+    uasc_rate: Value | None  # unaccompanied asylum-seeking children a year, all aged 16-17 (None: no stream)
     trend_percent: Value
     duration_scale: Value
     exit_routes: dict[str, dict[str, float]]
+    exit_routes_source: str
     first_need: dict[str, dict[str, float]]
     start_counts: dict[tuple[str, str], int]  # (age band, pool) -> children
     elapsed_days: dict[str, float]  # age band -> typical days already in care
@@ -228,7 +233,7 @@ def reach_18_share(band: str, routes: dict[str, float], scale: float) -> float:
 def fit(targets: Targets, history: HistoryFit | None = None) -> Fit:
     """The scenario's parameters. With `history`, the entry rate, its trend and the stay scale come from the
     fit to the dated figures (calibration/history.py); without, from Little's law on the as-of date."""
-    routes = _exit_routes(targets)
+    routes, routes_source = _exit_routes(targets)
     if history is None:
         total_rate = total_entry_rate(targets)
         rates, scale = _rates_and_scale(targets, routes, total_rate.value)
@@ -244,14 +249,23 @@ def fit(targets: Targets, history: HistoryFit | None = None) -> Fit:
     first_need = _first_need(rates, routes, scale, need_targets)
     start = _start_counts(targets)
     places, per_household = _inhouse_foster_places(targets)
+    uasc = _uasc_rate(targets, routes, scale)
+    entry_rate = {
+        band: Value(rates[band], f"{total_rate.comment}; age split fitted to {_entry_mix_comment(targets)}")
+        for band in AGE_BANDS
+    }
+    if uasc is not None:  # the published entries include them: the main stream is the rest
+        band = UASC_BAND
+        entry_rate[band] = Value(
+            max(rates[band] - uasc.value, 0.0), f"{entry_rate[band].comment}; less the UASC stream (entries.uasc)"
+        )
     return Fit(
-        entry_rate={
-            band: Value(rates[band], f"{total_rate.comment}; age split fitted to {_entry_mix_comment(targets)}")
-            for band in AGE_BANDS
-        },
+        entry_rate=entry_rate,
+        uasc_rate=uasc,
         trend_percent=trend,
         duration_scale=Value(scale, scale_comment),
         exit_routes=routes,
+        exit_routes_source=routes_source,
         first_need=first_need,
         start_counts=start,
         elapsed_days={band: _elapsed_days(band, routes[band], scale) for band in AGE_BANDS},
@@ -265,25 +279,40 @@ def fit(targets: Targets, history: HistoryFit | None = None) -> Fit:
     )
 
 
-def _exit_routes(targets: Targets) -> dict[str, dict[str, float]]:
-    """National route shares by band; adoption scaled to the authority's adoptions a year when published."""
+def _exit_routes(targets: Targets) -> tuple[dict[str, dict[str, float]], str]:
+    """National route shares by band, with each route the authority counts (adoptions, SGOs a year) scaled to
+    its published count; the other routes share what is left in their national proportions."""
     routes = {band: dict(shares) for band, shares in priors.EXIT_ROUTES_BY_BAND.items()}
-    if targets.adoptions_per_year is None:
-        return routes
-    admissions = total_entry_rate(targets).value
+    local = [
+        (route, count)
+        for route, count in (("adoption", targets.adoptions_per_year), ("sgo_cao", targets.sgo_per_year))
+        if count is not None
+    ]
+    notes = []
+    admissions = total_entry_rate(targets).value if local else 0.0
     shares = {band: float(targets.entry_age_shares[band].value) for band in AGE_BANDS}
     total_share = sum(shares.values())
-    implied = sum(admissions * shares[b] / total_share * routes[b].get("adoption", 0.0) for b in AGE_BANDS)
-    factor = targets.adoptions_per_year.value / implied if implied > 0 else 1.0
-    for band in AGE_BANDS:
-        old = routes[band].get("adoption", 0.0)
-        if old == 0:
-            continue
-        new = min(old * factor, 0.8)
-        others = {r: s for r, s in routes[band].items() if r != "adoption"}
-        rest = sum(others.values())
-        routes[band] = {**{r: s * (1 - new) / rest for r, s in others.items()}, "adoption": new}
-    return routes
+    fixed: list[str] = []
+    for route, count in local:
+        implied = sum(admissions * shares[b] / total_share * routes[b].get(route, 0.0) for b in AGE_BANDS)
+        factor = count.value / implied if implied > 0 else 1.0
+        for band in AGE_BANDS:
+            routes[band] = _with_route_scaled(routes[band], route, factor, fixed)
+        fixed.append(route)
+        notes.append(f"{route} scaled by {factor:.3f} to {count.value:.1f} a year ({count.comment})")
+    source = priors.EXIT_ROUTES_SOURCE
+    return routes, source + ("; local counts: " + "; ".join(notes) if notes else "")
+
+
+def _with_route_scaled(shares: dict[str, float], route: str, factor: float, fixed: list[str]) -> dict[str, float]:
+    """One band's shares with `route` times `factor` (at most 0.8), the routes not in `fixed` rescaled."""
+    old = shares.get(route, 0.0)
+    if old == 0:
+        return shares
+    kept = sum(shares.get(r, 0.0) for r in fixed)
+    new = min(old * factor, 0.8, 1.0 - kept)
+    rescale = (1.0 - kept - new) / sum(s for r, s in shares.items() if r != route and r not in fixed)
+    return {r: new if r == route else s if r in fixed else s * rescale for r, s in shares.items()}
 
 
 def total_entry_rate(targets: Targets) -> Value:
@@ -466,6 +495,19 @@ def _inhouse_foster_places(targets: Targets) -> tuple[Value, dict[str, float]]:
         f"({targets.placements['inhouse_fostering'].comment}; {targets.placements['ifa'].comment})"
     )
     return Value(places, comment), {"1": round(2.0 - mean, 6), "2": round(mean - 1.0, 6)}
+
+
+def _uasc_rate(targets: Targets, routes: dict[str, dict[str, float]], scale: float) -> Value | None:
+    """UASC arrivals a year that keep the published UASC stock (Little's law on that small stream)."""
+    if targets.uasc_in_care is None:
+        return None
+    stay_years = mean_stay(UASC_BAND, routes[UASC_BAND], scale) / DAYS_PER_YEAR
+    return Value(
+        targets.uasc_in_care.value / stay_years,
+        f"derived: {targets.uasc_in_care.value:g} UASC in care ({targets.uasc_in_care.comment}) / a mean stay of "
+        f"{stay_years:.2f} years; assumption: they arrive aged 16-17 and follow the {UASC_BAND} journeys (no local "
+        "UASC ages or stays are published), a steady stream",
+    )
 
 
 def _staying_put(targets, rates, routes, scale, first_need) -> Value:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from calibration import priors
-from calibration.fit import FINITE_POOLS, POOL_BY_NAME, POOLS, Fit, Targets, Value
+from calibration.fit import FINITE_POOLS, POOL_BY_NAME, POOLS, UASC_BAND, Fit, Targets, Value
 from sim.engine.toml_writer import Comments, to_toml
 from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR
 
@@ -64,7 +64,7 @@ def _header(targets: Targets, fitted: Fit, command: str, prices: str) -> list[st
 
 def _entries_and_stays(targets: Targets, fitted: Fit) -> list[str]:
     """How the entry rate, its trend and the stays were fitted: to the dated history, or by Little's law."""
-    entries = sum(v.value for v in fitted.entry_rate.values())
+    entries = sum(v.value for v in fitted.entry_rate.values()) + (fitted.uasc_rate.value if fitted.uasc_rate else 0.0)
     steady = (
         f"entries x mean stay = {fitted.expected_stock:.1f} children against the published {targets.stock.value:g}"
     )
@@ -174,6 +174,16 @@ def _entries(document: dict, comments: Comments, targets: Targets, fitted: Fit) 
         comments[f"entries.rate_per_year.{band}"] = fitted.entry_rate[band].comment
     for code, value in targets.need_mix.items():
         comments[f"entries.need_mix.{code}"] = value.comment
+    if fitted.uasc_rate is not None:
+        document["entries"]["uasc"] = {
+            "rate_per_year": round(fitted.uasc_rate.value, 4),
+            "age_mix": {UASC_BAND: 1.0},
+            "trend_percent_per_year": 0.0,
+        }
+        comments["entries.uasc.rate_per_year"] = fitted.uasc_rate.comment
+        comments["entries.uasc.trend_percent_per_year"] = (
+            "assumption: UASC arrivals follow Home Office dispersal, not the local trend; held flat"
+        )
 
 
 def _journeys(document: dict, comments: Comments, fitted: Fit) -> None:
@@ -197,7 +207,7 @@ def _journeys(document: dict, comments: Comments, fitted: Fit) -> None:
             "duration": duration,
             "first_need": _sum_to_one(fitted.first_need[band]),
         }
-        comments[f"journeys.{band}.exit_routes"] = priors.EXIT_ROUTES_SOURCE
+        comments[f"journeys.{band}.exit_routes"] = fitted.exit_routes_source
         for route in duration:
             comments[f"journeys.{band}.duration.{route}"] = (
                 priors.ADOPTION_SOURCE
