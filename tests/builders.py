@@ -199,3 +199,11 @@ def unlimited_rich(years: int = 6) -> dict[str, Any]:
     raw["adoption"]["adopter_approvals_per_year"] = "unlimited"
     raw["entries"]["rate_per_year"] = {band: 3 * rate for band, rate in raw["entries"]["rate_per_year"].items()}
     return raw
+
+
+def rich_with_staying_put_at_start() -> dict[str, Any]:
+    """The rich scenario with young people already Staying Put on the start date: the in-house pool full from
+    day 0 (20 children and 4 young people in its 24 places), 5 more with agency carers."""
+    raw = rich_scenario()
+    raw["start_population"]["staying_put"] = [{"pool": "inhouse", "count": 4}, {"pool": "ifa", "count": 5}]
+    return raw

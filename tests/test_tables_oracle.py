@@ -10,19 +10,20 @@ import pytest
 from sim.engine.model import simulate_replication
 from sim.engine.scenario_files import load_scenario
 from sim.results.tables import Calendar, batch_tables
-from tests.builders import build, rich_scenario
+from tests.builders import build, rich_scenario, rich_with_staying_put_at_start
 from tests.oracles.reference_tables import replication_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 SCENARIOS = ["cheshire_east/baseline.toml", "cheshire_east/step_down.toml", "stockport/baseline.toml"]
+BUILT = {"rich": rich_scenario, "rich_staying_put_at_start": rich_with_staying_put_at_start}
 
 
-@pytest.mark.parametrize("path", [*SCENARIOS, "rich"])
+@pytest.mark.parametrize("path", [*SCENARIOS, *BUILT])
 def test_batch_tables_match_the_per_replication_reference(path: str) -> None:
     """Two independent builds of the same tables: arrays per batch and pandas per replication."""
-    scenario = build(rich_scenario()) if path == "rich" else load_scenario(ROOT / "scenarios" / path)
+    scenario = build(BUILT[path]()) if path in BUILT else load_scenario(ROOT / "scenarios" / path)
     calendar = Calendar.for_scenario(scenario)
     records = [simulate_replication(scenario, scenario.seed, r) for r in range(2)]
     batch = batch_tables(records, scenario, calendar)
@@ -43,4 +44,3 @@ def _concatenated(records, scenario, calendar):
 
     tables = [replication_tables(r, scenario, calendar) for r in records]
     return {name: pd.concat([t[name] for t in tables], ignore_index=True) for name in tables[0]}
-

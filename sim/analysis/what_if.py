@@ -116,8 +116,14 @@ def scenario_document(scenario: Scenario, start_csv_name: str | None = None) -> 
     if scenario.start_population.csv is not None:
         if start_csv_name is None:
             raise ValueError("a scenario whose starting population comes from a CSV needs the CSV's file name")
-        document["start_population"] = {"csv": start_csv_name}
+        document["start_population"] = csv_start_population(document["start_population"], start_csv_name)
     return document
+
+
+def csv_start_population(start: dict[str, Any], csv_name: str) -> dict[str, Any]:
+    """A `[start_population]` table reading its children in care from `csv_name`, keeping the young people
+    Staying Put from the start (the CSV holds children in care only)."""
+    return {"csv": csv_name, **{key: start[key] for key in ("staying_put",) if key in start}}
 
 
 def what_if_document(baseline: Scenario, levers: Levers, name: str, seed: int, start_csv_name: str | None = None):

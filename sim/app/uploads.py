@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.analysis.what_if import scenario_document
+from sim.analysis.what_if import csv_start_population, scenario_document
 from sim.engine.scenario import Scenario, ScenarioError
 from sim.engine.scenario_files import load_scenario_text, parse_toml
 from sim.engine.toml_writer import to_toml
@@ -45,7 +45,7 @@ def start_csv_from_upload(name: str, data: bytes) -> StartCsv:
 
 
 def scenario_from_upload(name: str, data: bytes, start_csv: StartCsv | None = None) -> Scenario:
-    """A self-contained scenario file; with a CSV, its children replace the file's starting population."""
+    """A self-contained scenario file; with a CSV, its children replace the file's children in care at the start."""
     raw = parse_toml(_text(name, data, ".toml", "TOML"), name)
     if "extends" in raw:
         raise UploadError(
@@ -54,7 +54,7 @@ def scenario_from_upload(name: str, data: bytes, start_csv: StartCsv | None = No
         )
     start = raw.get("start_population")
     if start_csv is not None:
-        raw["start_population"] = {"csv": start_csv.name}
+        raw["start_population"] = csv_start_population(start if isinstance(start, dict) else {}, start_csv.name)
     elif isinstance(start, dict) and "csv" in start:
         raise UploadError(
             f"{name}: start_population.csv: the scenario reads its starting population from a CSV; "
@@ -66,7 +66,7 @@ def scenario_from_upload(name: str, data: bytes, start_csv: StartCsv | None = No
 def replace_start_population(scenario: Scenario, start_csv: StartCsv) -> Scenario:
     """A shipped baseline with the children in care at the start read from an uploaded CSV instead."""
     document = scenario_document(scenario, start_csv.name)
-    document["start_population"] = {"csv": start_csv.name}
+    document["start_population"] = csv_start_population(document.get("start_population", {}), start_csv.name)
     return read_scenario(to_toml(document, []), f"{scenario.name}.toml", start_csv)
 
 

@@ -10,10 +10,12 @@ journey in every scenario that shares the seed and the entry rates. The supply m
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from sim.engine.distributions import Distribution
 from sim.engine.scenario import EntryChange, EntryStream, Journey, Scenario
 from sim.engine.streams import child_uniforms, stream
 from sim.engine.vocabulary import (
@@ -59,7 +61,8 @@ class Cohort:
     uasc: np.ndarray
     male: np.ndarray
     starting: np.ndarray  # in care on the start date
-    start_pool: np.ndarray  # pool name index for starting children, -1 for entrants
+    staying_put_at_start: np.ndarray  # aged 18+ and Staying Put on the start date: holds a place, never in care
+    start_pool: np.ndarray  # pool name index for starting children and young people Staying Put, -1 for entrants
     route: np.ndarray  # planned exit route (index into EXIT_ROUTES)
     n_segments: np.ndarray
     seg_need: np.ndarray  # (children, MAX_SEGMENTS) need index, -1 unused
@@ -81,18 +84,27 @@ class Cohort:
     def birthday_18(self) -> np.ndarray:
         return self.birth_day + AGE_18_DAYS
 
+    @property
+    def entrants(self) -> np.ndarray:
+        """Children entering care during the run: neither in care nor Staying Put on the start date."""
+        return ~(self.starting | self.staying_put_at_start)
+
 
 def draw_cohort(scenario: Scenario, seed: int, replication: int, start_pool_names: list[str]) -> Cohort:
-    """Starting population followed by entrants (main stream, then UASC) in order of entry."""
+    """Starting population, then young people Staying Put at the start, then entrants (main stream, then UASC)
+    in order of entry."""
     parts = [
         _starting_children(scenario, seed, replication, start_pool_names),
+        _staying_put_at_start(scenario, seed, replication, start_pool_names),
         _entrants(scenario, seed, replication, uasc=False),
         _entrants(scenario, seed, replication, uasc=True),
     ]
     starting = np.concatenate([part.starting for part in parts])
+    staying_put = np.concatenate([part.staying_put_at_start for part in parts])
     entry_day = np.concatenate([part.entry_day for part in parts])
-    entrants = np.flatnonzero(~starting)
-    order = np.concatenate([np.flatnonzero(starting), entrants[np.argsort(entry_day[entrants], kind="stable")]])
+    entrants = np.flatnonzero(~(starting | staying_put))
+    by_entry = entrants[np.argsort(entry_day[entrants], kind="stable")]
+    order = np.concatenate([np.flatnonzero(starting), np.flatnonzero(staying_put), by_entry])
     return _merge(parts, order)
 
 
@@ -346,6 +358,40 @@ def _draw_continuing_journeys(
 
 
 # ---------------------------------------------------------------------------------------------
+# Young people Staying Put on the start date
+
+
+def _staying_put_at_start(scenario: Scenario, seed: int, replication: int, pool_names: list[str]) -> Cohort:
+    """Young people who left care at 18 before the start and stay with their carers: an age drawn uniformly
+    from 18 to `until_age` and the days left, until `until_age` or from the tail of `duration` given the time
+    since 18.
+
+    A bounded `duration` (uniform, fixed) shorter than that caps the time since 18 too: nobody can still be
+    staying after the longest stay it allows. From a stream of their own, so a scenario without them draws
+    every other number as before.
+    """
+    groups = scenario.start_population.staying_put
+    pools = np.repeat(np.array([pool_names.index(g.pool) for g in groups], dtype=np.int64), [g.count for g in groups])
+    u = child_uniforms(stream(seed, replication, "staying_put_at_start"), len(pools), WIDTH)
+    cohort = _blank(len(pools), u)
+    staying_put = scenario.leaving_care.staying_put
+    longest = (staying_put.until_age - LEAVING_CARE_AGE_YEARS) * DAYS_PER_YEAR
+    since_18 = u[:, COL_AGE] * min(longest, _longest_stay(staying_put.duration))
+    days_left = longest - since_18
+    if staying_put.duration is not None:
+        tail = staying_put.duration.sample_given_survived(u[:, COL_STAYING_PUT_DAYS], since_18)
+        days_left = np.minimum(tail, days_left)
+    cohort.birth_day[:] = -(AGE_18_DAYS + since_18)
+    cohort.cin[:] = NO_CIN
+    cohort.staying_put_at_start[:] = True
+    cohort.start_pool[:] = pools
+    cohort.route[:] = ROUTE_INDEX["age_18"]  # they left care at 18, before the start
+    cohort.staying_put[:] = True
+    cohort.staying_put_days[:] = days_left
+    return cohort
+
+
+# ---------------------------------------------------------------------------------------------
 # Shared journey construction
 
 
@@ -428,6 +474,14 @@ def _draw_leaving_care(scenario: Scenario, cohort: Cohort, u: np.ndarray) -> Non
     )
 
 
+def _longest_stay(duration: Distribution | None) -> float:
+    """The longest stay a duration allows (infinite without one, or for an unbounded distribution)."""
+    if duration is None:
+        return math.inf
+    with np.errstate(divide="ignore"):
+        return float(duration.quantile(np.array(1.0)))
+
+
 def _post_18_days(until_age: float, duration, uniforms: np.ndarray) -> np.ndarray:
     longest = (until_age - LEAVING_CARE_AGE_YEARS) * DAYS_PER_YEAR
     if duration is None:
@@ -454,6 +508,7 @@ def _blank(n: int, u: np.ndarray) -> Cohort:
         uasc=np.zeros(n, dtype=bool),
         male=np.zeros(n, dtype=bool),
         starting=np.zeros(n, dtype=bool),
+        staying_put_at_start=np.zeros(n, dtype=bool),
         start_pool=np.full(n, -1, dtype=np.int64),
         route=np.zeros(n, dtype=np.int64),
         n_segments=np.zeros(n, dtype=np.int64),

@@ -28,7 +28,7 @@ import numpy as np
 import simpy
 
 from sim.engine.demand import AGE_18_DAYS, NEED_INDEX, PLACEMENT_DRAWS, ROUTE_INDEX, Cohort, draw_cohort, horizon_day
-from sim.engine.scenario import Scenario
+from sim.engine.scenario import FOSTER_CARE, Pool, Scenario
 from sim.engine.streams import stream
 from sim.engine.vocabulary import DAYS_PER_YEAR, PLACEMENT_NEEDS
 
@@ -80,8 +80,8 @@ class ReplicationRecord:
 
     replication: int
     cohort: Cohort
-    exit_day: np.ndarray  # per child; NaN if still in care at the horizon end
-    exit_route: np.ndarray  # per child; -1 if still in care
+    exit_day: np.ndarray  # per child; NaN if still in care at the horizon end (or Staying Put from the start)
+    exit_route: np.ndarray  # per child; -1 if still in care (or Staying Put from the start)
     placements: np.ndarray  # (n, 9) float: see PlacementColumn; `draw` indexes the child's per-placement draws
     capacity: np.ndarray  # (n, 3) float, see LogColumn: capacity after the change (inf for unlimited)
     households: np.ndarray  # (n, 3) float, see LogColumn: in-house fostering households after the change
@@ -134,12 +134,10 @@ class CareSystem:
         for need, matching in scenario.matching.items():
             self.options[NEED_INDEX[need]] = [pool_index[name] for name in matching.options]
             self.preferred[NEED_INDEX[need]] = [pool_index[name] for name in matching.pools]
-        staying_put_pools = scenario.leaving_care.staying_put.pools
-        if staying_put_pools is None:
-            staying_put_pools = [
-                n for n, p in scenario.pools.items() if {"fostering", "kinship_fostering"} & set(p.serves)
-            ]
-        self.staying_put_pools = {pool_index[name] for name in staying_put_pools}
+        # pool -> the need recorded for young people Staying Put there from the start (foster care)
+        self.staying_put_pools = {
+            pool_index[name]: _foster_care_need(scenario.pools[name]) for name in scenario.staying_put_pools()
+        }
         self.residential_pools = {i for i, p in enumerate(scenario.pools.values()) if "residential" in p.serves}
         close_pool = scenario.leaving_care.staying_close.pool
         self.staying_close_pool = pool_index[close_pool] if close_pool else NO_POOL
@@ -163,7 +161,7 @@ class CareSystem:
         self.households: dict[int, int] = {}
         self.household_log: list[tuple[float, int, float]] = []
         self.entry_day: list[float] = self.cohort.entry_day.tolist()
-        self.arriving: Iterator[int] = iter(np.flatnonzero(~self.cohort.starting).tolist())  # in order of entry
+        self.arriving: Iterator[int] = iter(np.flatnonzero(self.cohort.entrants).tolist())  # in order of entry
         self.segment = [0] * n  # child -> index of its current need segment
         self.adopters_waiting = scenario.adoption.adopters_waiting_at_start
         self.adopter_queue: dict[int, None] = {}  # children waiting for adopters, first come first served
@@ -173,6 +171,9 @@ class CareSystem:
     def run(self) -> ReplicationRecord:
         env = self.env
         cohort = self.cohort
+        # Young people Staying Put first: a starting child stepping back must not take the place they hold.
+        for young_person in np.flatnonzero(cohort.staying_put_at_start).tolist():
+            self._stay_put_from_start(young_person)
         starting = np.flatnonzero(cohort.starting).tolist()
         for child in starting:
             need, pool = self.segment_need(child, 0), int(cohort.start_pool[child])
@@ -417,6 +418,13 @@ class CareSystem:
                 self._open(child, record[2], self.staying_close_pool, self.staying_close_pool, STAYING_CLOSE)  # need
                 self._after(cohort.staying_close_days[child], self._post_18_ends, child)
 
+    def _stay_put_from_start(self, young_person: int) -> None:
+        """Hold the carer's place of a young person already Staying Put on the start date for their days left."""
+        pool_index = int(self.cohort.start_pool[young_person])
+        need = self.staying_put_pools[pool_index]
+        self._open(young_person, need, pool_index, pool_index, STAYING_PUT)
+        self._after(self.cohort.staying_put_days[young_person], self._post_18_ends, young_person)
+
     def _post_18_ends(self, event: simpy.Event) -> None:
         self._close(event.value)
 
@@ -533,6 +541,11 @@ def _discard_pending_events(env: simpy.Environment) -> None:
     garbage that waits for the collector's next full pass, instead of being freed on return.
     """
     env._queue.clear()
+
+
+def _foster_care_need(pool: Pool) -> int:
+    """The need of a Staying Put placement: the foster care the pool gives (fostering before kinship)."""
+    return NEED_INDEX[next(need for need in FOSTER_CARE if need in pool.serves)]
 
 
 def _poisson_days(generator: np.random.Generator, rate_per_year: float, start: float, end: float) -> list[float]:

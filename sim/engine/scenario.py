@@ -140,10 +140,23 @@ class StartChild(ScenarioModel):
     days_in_care: Annotated[float, Field(ge=0, le=LEAVING_CARE_AGE_YEARS * DAYS_PER_YEAR)]
 
 
+class StayingPutGroup(ScenarioModel):
+    """Young people already Staying Put with their foster carers on the start date: they left care at 18, so
+    they are not in the stock, but they hold places (an authority reports them apart from its children in care)."""
+
+    pool: str
+    count: Places
+
+
 class StartPopulation(ScenarioModel):
     groups: list[StartGroup] = Field([], max_length=MAX_LIST)
     csv: str | None = None
     children: list[StartChild] = Field([], max_length=MAX_START_CHILDREN)  # filled from `csv` when it is read
+    staying_put: list[StayingPutGroup] = Field([], max_length=MAX_LIST)
+
+    @model_serializer(mode="wrap")
+    def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _drop_unused(handler(self), staying_put=self.staying_put)
 
     @model_validator(mode="after")
     def _one_source(self) -> StartPopulation:
@@ -286,8 +299,9 @@ class UascStream(ScenarioModel):
 
 
 def _drop_unused(dumped: dict[str, Any], **values: Any) -> dict[str, Any]:
-    """A dump without the dated-change keys a scenario does not use, so that the record of such a scenario
-    (run.json) is the one it had before those keys existed; their defaults read back the same."""
+    """A dump without the later keys (dated changes, parameter draws, Staying Put at the start) a scenario does
+    not use, so that the record of such a scenario (run.json) is the one it had before those keys existed; their
+    defaults read back the same."""
     for key, value in values.items():
         if value is None or (isinstance(value, list) and not value):
             dumped.pop(key, None)
@@ -543,7 +557,8 @@ class Scenario(ScenarioModel):
     def expected_children(self) -> float:
         """Children one replication is expected to simulate: the starting population and the entries over the
         horizon (the rate compounded by the trends, with the dated steps; seasonality averages one)."""
-        start = sum(g.count for g in self.start_population.groups) + len(self.start_population.children)
+        population = self.start_population
+        start = sum(g.count for g in (*population.groups, *population.staying_put)) + len(population.children)
         streams = (self.entries.stream(uasc=False), self.entries.stream(uasc=True))
         return start + sum(_expected_entries(stream, self.horizon) for stream in streams)
 
@@ -560,9 +575,18 @@ class Scenario(ScenarioModel):
                 used.setdefault(name, f"matching.{need}")
         for name, _ in self.start_population.all_pools_and_needs():
             used.setdefault(name, "start_population")
+        for group in self.start_population.staying_put:
+            used.setdefault(group.pool, "start_population.staying_put")
         if self.leaving_care.staying_close.probability > 0 and self.leaving_care.staying_close.pool:
             used.setdefault(self.leaving_care.staying_close.pool, "leaving_care.staying_close.pool")
         return used
+
+    def staying_put_pools(self) -> list[str]:
+        """The pools where Staying Put is possible: `leaving_care.staying_put.pools`, else every foster-care pool."""
+        pools = self.leaving_care.staying_put.pools
+        if pools is None:
+            return [name for name, pool in self.pools.items() if set(FOSTER_CARE) & set(pool.serves)]
+        return pools
 
     def needs_in_use(self) -> set[str]:
         """Every placement need a child can be in: each must have a matching entry."""
@@ -680,24 +704,57 @@ def _check_matching(s: Scenario) -> None:
 
 
 def _check_start_population(s: Scenario) -> None:
-    held: dict[str, int] = {}
+    children: dict[str, int] = {}
     for group in s.start_population.groups:
-        held[group.pool] = held.get(group.pool, 0) + group.count
+        children[group.pool] = children.get(group.pool, 0) + group.count
     for child in s.start_population.children:
-        held[child.pool] = held.get(child.pool, 0) + 1
+        children[child.pool] = children.get(child.pool, 0) + 1
     for index, group in enumerate(s.start_population.groups):
         _check_start_place(s, group.pool, group.need, f"pool '{group.pool}'")
         _check_start_ages(s, index, group)
     for number, child in enumerate(s.start_population.children, start=1):
         # A CSV cell is a child's data: name the row, never the value.
         _check_start_place(s, child.pool, child.need, f"the pool of the CSV's child {number}")
-    for pool_name, count in held.items():
-        capacity = s.pools[pool_name].capacity
-        if capacity != "unlimited" and count > capacity:
-            raise ValueError(
-                f"start_population: {count} children start in pool '{pool_name}', above its capacity; "
-                f"expected at most pools.{pool_name}.capacity = {capacity}"
-            )
+    staying_put: dict[str, int] = {}
+    for index, group in enumerate(s.start_population.staying_put):
+        _check_staying_put_place(s, index, group.pool)
+        staying_put[group.pool] = staying_put.get(group.pool, 0) + group.count
+    for pool_name in {**children, **staying_put}:
+        _check_start_capacity(s, pool_name, children.get(pool_name, 0), staying_put.get(pool_name, 0))
+
+
+def _check_staying_put_place(s: Scenario, index: int, pool_name: str) -> None:
+    key = f"start_population.staying_put[{index}].pool"
+    if pool_name not in s.pools:
+        pools = ", ".join(s.pools)
+        raise ValueError(f"{key}: pool '{pool_name}' is not defined under [pools]; expected one of: {pools}")
+    pools = s.staying_put_pools()
+    if pool_name not in pools:
+        where = (
+            "leaving_care.staying_put.pools"
+            if s.leaving_care.staying_put.pools is not None
+            else f"by default the pools serving {' or '.join(FOSTER_CARE)}"
+        )
+        raise ValueError(
+            f"{key}: pool '{pool_name}' is not a Staying Put pool; expected one of the pools where Staying Put is "
+            f"possible ({where}): {', '.join(pools) or 'none'}"
+        )
+
+
+def _check_start_capacity(s: Scenario, pool_name: str, children: int, staying_put: int) -> None:
+    """Everyone starting in a pool has a place there: the model seats them where the file says."""
+    capacity = s.pools[pool_name].capacity
+    if capacity == "unlimited" or children + staying_put <= capacity:
+        return
+    who = []
+    if children:
+        who.append(f"{children} children" + (" in care" if staying_put else ""))
+    if staying_put:
+        who.append(f"{staying_put} young people Staying Put (start_population.staying_put)")
+    raise ValueError(
+        f"start_population: {' and '.join(who)} start in pool '{pool_name}', above its capacity; "
+        f"expected at most pools.{pool_name}.capacity = {capacity}"
+    )
 
 
 def _check_start_place(s: Scenario, pool_name: str, need: str, what: str) -> None:

@@ -18,6 +18,7 @@ STREAM_NAMES = (
     "demand",
     "uasc_demand",
     "start_population",
+    "staying_put_at_start",
     "fostering_recruitment",
     "fostering_deregistration",
     "adopters",

@@ -320,7 +320,7 @@ def _month_of(days: np.ndarray, calendar: Calendar) -> np.ndarray:
 
 def _entries(batch: Batch) -> pd.DataFrame:
     cohorts = [r.cohort for r in batch.records]
-    entrants = [~c.starting for c in cohorts]
+    entrants = [c.entrants for c in cohorts]
     position = np.concatenate([np.full(int(e.sum()), i) for i, e in enumerate(entrants)])
     month = _month_of(np.concatenate([c.entry_day[e] for c, e in zip(cohorts, entrants, strict=True)]), batch.calendar)
     band = np.concatenate([c.entry_band[e] for c, e in zip(cohorts, entrants, strict=True)])
@@ -472,16 +472,17 @@ def _households(batch: Batch) -> pd.DataFrame:
 
 
 def _flows(batch: Batch) -> pd.DataFrame:
-    """Children in care at the start, entering, leaving and in care at the end: one row per replication."""
+    """Children in care at the start, entering, leaving and in care at the end: one row per replication (young
+    people Staying Put from the start are none of these: they left care before it)."""
     horizon = batch.scenario.horizon.days
     records = batch.records
     return pd.DataFrame(
         {
             "replication": batch.replications,
             "starting": [int(r.cohort.starting.sum()) for r in records],
-            "entries": [int((~r.cohort.starting).sum()) for r in records],
+            "entries": [int(r.cohort.entrants.sum()) for r in records],
             "exits": [int(np.sum(r.exit_day <= horizon)) for r in records],
-            "in_care_at_end": [int(np.sum(np.isnan(r.exit_day))) for r in records],
+            "in_care_at_end": [int(np.sum(np.isnan(r.exit_day) & ~r.cohort.staying_put_at_start)) for r in records],
             "events": [r.events for r in records],
         }
     )

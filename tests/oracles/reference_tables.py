@@ -94,7 +94,7 @@ def _month_labels(calendar: Calendar, index: np.ndarray) -> pd.Series:
 
 
 def _entries(cohort: Cohort, calendar: Calendar) -> pd.DataFrame:
-    entrants = ~cohort.starting
+    entrants = ~cohort.starting & ~cohort.staying_put_at_start  # young people Staying Put from the start never enter
     frame = pd.DataFrame(
         {
             "month": _month_of(cohort.entry_day[entrants], calendar),
@@ -260,11 +260,12 @@ def _flows(record: ReplicationRecord, scenario: Scenario) -> pd.DataFrame:
     """Children in care at the start, entering, leaving and in care at the end: one row per replication."""
     cohort = record.cohort
     horizon = scenario.horizon.days
-    in_care_at_end = int(np.sum(np.isnan(record.exit_day)))
+    children = ~cohort.staying_put_at_start  # young people Staying Put from the start left care before it
+    in_care_at_end = int(np.sum(np.isnan(record.exit_day[children])))
     return pd.DataFrame(
         {
             "starting": [int(cohort.starting.sum())],
-            "entries": [int((~cohort.starting).sum())],
+            "entries": [int((~cohort.starting[children]).sum())],
             "exits": [int(np.sum(record.exit_day <= horizon))],
             "in_care_at_end": [in_care_at_end],
             "events": [record.events],
