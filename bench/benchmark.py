@@ -233,9 +233,10 @@ def england_scenario(fraction: float = 1.0) -> Scenario:
     raw = base.model_dump()
     in_care = sum(g["count"] for g in raw["start_population"]["groups"]) + len(raw["start_population"]["children"])
     stock = ENGLAND_IN_CARE * fraction / in_care
-    entries = ENGLAND_ENTRIES_PER_YEAR * fraction / sum(raw["entries"]["rate_per_year"].values())
+    uasc = raw["entries"]["uasc"]["rate_per_year"] if raw["entries"].get("uasc") else 0.0
+    entries = ENGLAND_ENTRIES_PER_YEAR * fraction / (sum(raw["entries"]["rate_per_year"].values()) + uasc)
     raw["name"] = "England-sized system (benchmark)"
-    for group in raw["start_population"]["groups"]:
+    for group in [*raw["start_population"]["groups"], *raw["start_population"].get("staying_put", [])]:
         group["count"] = round(group["count"] * stock)
     raw["entries"]["rate_per_year"] = {band: rate * entries for band, rate in raw["entries"]["rate_per_year"].items()}
     if raw["entries"].get("uasc"):

@@ -31,6 +31,8 @@ from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEA
 
 AGE_POINTS = 24  # ages per band over which stays capped at the 18th birthday are averaged
 SCALE_BOUNDS = (0.02, 50.0)  # the duration scale searched: stays of 1/50 to 50 times the national shapes
+STAYING_PUT_YEARS = 3.0  # 18 to 21, the schema's default until_age, with no duration drawn
+STAYING_PUT_POOLS = ("inhouse_fostering", "ifa", "kinship")  # the pools serving fostering or kinship fostering
 UASC_BAND = "16-17"  # assumption: unaccompanied asylum-seeking children arrive aged 16-17 (the schema's default mix)
 
 
@@ -145,6 +147,8 @@ class Fit:
     inhouse_foster_places: Value
     places_per_household: dict[str, float]
     staying_put_probability: Value
+    staying_put_at_start: dict[str, int]  # pool -> young people Staying Put on the as-of date
+    staying_put_at_start_source: str
     within_20_miles_external: Value
     mean_stay_days: float
     expected_stock: float
@@ -248,7 +252,11 @@ def fit(targets: Targets, history: HistoryFit | None = None) -> Fit:
     need_targets = _stock_by_need(targets)
     first_need = _first_need(rates, routes, scale, need_targets)
     start = _start_counts(targets)
-    places, per_household = _inhouse_foster_places(targets)
+    staying_put = _staying_put(targets, rates, routes, scale, first_need)
+    staying_put_start, staying_put_source = _staying_put_at_start(
+        targets, rates, routes, scale, first_need, start, staying_put
+    )
+    places, per_household = _inhouse_foster_places(targets, staying_put_start.get("inhouse_fostering", 0))
     uasc = _uasc_rate(targets, routes, scale)
     entry_rate = {
         band: Value(rates[band], f"{total_rate.comment}; age split fitted to {_entry_mix_comment(targets)}")
@@ -271,7 +279,9 @@ def fit(targets: Targets, history: HistoryFit | None = None) -> Fit:
         elapsed_days={band: _elapsed_days(band, routes[band], scale) for band in AGE_BANDS},
         inhouse_foster_places=places,
         places_per_household=per_household,
-        staying_put_probability=_staying_put(targets, rates, routes, scale, first_need),
+        staying_put_probability=staying_put,
+        staying_put_at_start=staying_put_start,
+        staying_put_at_start_source=staying_put_source,
         within_20_miles_external=_within_20_miles(targets),
         mean_stay_days=mean_stay_days,
         expected_stock=expected,
@@ -482,19 +492,22 @@ def _round_to_total(values: np.ndarray, total: int) -> np.ndarray:
     return floors
 
 
-def _inhouse_foster_places(targets: Targets) -> tuple[Value, dict[str, float]]:
-    """Places at which an Erlang loss pool offered the whole fostering demand carries the in-house count."""
+def _inhouse_foster_places(targets: Targets, staying_put: int) -> tuple[Value, dict[str, float]]:
+    """Places at which an Erlang loss pool offered the whole fostering demand carries the in-house count, plus
+    the places young people Staying Put hold on the as-of date (the published count is of children in care)."""
     inhouse = targets.placements["inhouse_fostering"].value
     offered = inhouse + targets.placements["ifa"].value
     places = next(c for c in range(int(inhouse), int(offered) + 2) if offered * (1 - erlang_b(c, offered)) >= inhouse)
     households = targets.foster_households.value
-    mean = min(max(places / households, 1.0), 2.0)
+    mean = min(max((places + staying_put) / households, 1.0), 2.0)
     comment = (
         f"fitted: an Erlang loss pool offered the fostering stock ({offered:g} = in-house {inhouse:g} + agency "
         f"{targets.placements['ifa'].value:g}) carries {inhouse:g} with {places} places "
         f"({targets.placements['inhouse_fostering'].comment}; {targets.placements['ifa'].comment})"
     )
-    return Value(places, comment), {"1": round(2.0 - mean, 6), "2": round(mean - 1.0, 6)}
+    if staying_put:
+        comment += f"; plus the {staying_put} places held by young people Staying Put on the start date"
+    return Value(places + staying_put, comment), {"1": round(2.0 - mean, 6), "2": round(mean - 1.0, 6)}
 
 
 def _uasc_rate(targets: Targets, routes: dict[str, dict[str, float]], scale: float) -> Value | None:
@@ -514,18 +527,40 @@ def _staying_put(targets, rates, routes, scale, first_need) -> Value:
     """Probability that gives the published number staying put (until 21: three years each)."""
     if targets.staying_put is None:
         return Value(priors.STAYING_PUT_SHARE.value, priors.STAYING_PUT_SHARE.source)
-    fostered_18 = sum(
+    fostered_18 = _fostered_18th_birthdays(rates, routes, scale, first_need)
+    probability = min(targets.staying_put.value / (STAYING_PUT_YEARS * fostered_18), 1.0)
+    return Value(
+        round(probability, 4),
+        f"fitted: {targets.staying_put.value:g} staying put ({targets.staying_put.comment}) = "
+        f"{fostered_18:.1f} fostered 18th birthdays a year x p x {STAYING_PUT_YEARS:g} years",
+    )
+
+
+def _fostered_18th_birthdays(rates, routes, scale, first_need) -> float:
+    """Children a year reaching 18 in care whose first need was fostering or kinship fostering."""
+    return sum(
         rates[b]
         * reach_18_share(b, routes[b], scale)
         * (first_need[b].get("fostering", 0.0) + first_need[b].get("kinship_fostering", 0.0))
         for b in AGE_BANDS
     )
-    probability = min(targets.staying_put.value / (3.0 * fostered_18), 1.0)
-    return Value(
-        round(probability, 4),
-        f"fitted: {targets.staying_put.value:g} staying put ({targets.staying_put.comment}) = "
-        f"{fostered_18:.1f} fostered 18th birthdays a year x p x 3 years",
-    )
+
+
+def _staying_put_at_start(targets, rates, routes, scale, first_need, start, probability: Value):
+    """Young people Staying Put on the as-of date, by pool: the published number, else the steady state of the
+    probability; split over the foster pools pro rata to the 16-17 year-olds starting in each."""
+    if targets.staying_put is not None:
+        total, source = targets.staying_put.value, f"{targets.staying_put.comment}"
+    else:
+        total = probability.value * STAYING_PUT_YEARS * _fostered_18th_birthdays(rates, routes, scale, first_need)
+        source = f"derived: the steady state of p = {probability.value:g} ({probability.comment})"
+    older = {pool: start.get(("16-17", pool), 0) for pool in STAYING_PUT_POOLS}
+    if sum(older.values()) == 0:
+        return {}, source
+    shares = np.array([older[p] for p in STAYING_PUT_POOLS], dtype=float) / sum(older.values())
+    counts = _round_to_total(shares * total, round(total))
+    split = f"{source}; split pro rata to the 16-17 year-olds starting in each foster pool (assumption)"
+    return {pool: int(n) for pool, n in zip(STAYING_PUT_POOLS, counts, strict=True) if n}, split
 
 
 def _within_20_miles(targets: Targets) -> Value:

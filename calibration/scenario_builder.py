@@ -159,6 +159,14 @@ def _start_population(document: dict, comments: Comments, targets: Targets, fitt
             "derived: mean time already in care of a stock in equilibrium, E[S^2]/(2E[S]) of the fitted stays"
         )
     document["start_population"] = {"groups": groups}
+    if fitted.staying_put_at_start:
+        document["start_population"]["staying_put"] = [
+            {"pool": pool, "count": count} for pool, count in fitted.staying_put_at_start.items()
+        ]
+        for index in range(len(fitted.staying_put_at_start)):
+            comments[f"start_population.staying_put.#{index}.count"] = (
+                f"young people Staying Put on the start date: {fitted.staying_put_at_start_source}"
+            )
 
 
 def _entries(document: dict, comments: Comments, targets: Targets, fitted: Fit) -> None:
@@ -275,6 +283,7 @@ def _national_rate(households: Value, rate) -> Value:
 def _raise_capacity_to_start(pools: dict, name: str, fitted: Fit, comments: Comments) -> None:
     """A finite pool cannot start fuller than its capacity: raise it (and say so) if the data disagree."""
     starting = sum(count for (_, pool), count in fitted.start_counts.items() if pool == name)
+    starting += fitted.staying_put_at_start.get(name, 0)
     if starting > pools[name]["capacity"]:
         comments[f"pools.{name}.capacity"] += (
             f"; raised from {pools[name]['capacity']} to the {starting} children it holds on the start date"

@@ -79,3 +79,15 @@ def test_main_and_uasc_entries_add_up_to_the_fitted_entries() -> None:
 
 def test_before_the_uasc_count_is_published_there_is_no_uasc_stream() -> None:
     assert calibrated_scenario("cheshire_east", dt.date(2016, 9, 30)).entries.uasc.rate_per_year == 0.0
+
+
+def test_young_people_staying_put_start_in_that_state_and_hold_places_on_top_of_the_children() -> None:
+    scenario = calibrated_scenario("cheshire_east", LATEST)
+    staying = {group.pool: group.count for group in scenario.start_population.staying_put}
+    assert sum(staying.values()) == 16  # 'Staying Put arrangements (16)', January 2017 (001 L292)
+    assert set(staying) <= {"inhouse_fostering", "ifa", "kinship"}
+    children = sum(g.count for g in scenario.start_population.groups if g.pool == "inhouse_fostering")
+    assert children == 157  # with Cheshire East foster carers, December 2017 (002 L788)
+    no_staying_put = fit(cheshire_east_targets(LATEST)).inhouse_foster_places.value - staying["inhouse_fostering"]
+    assert scenario.pools["inhouse_fostering"].capacity == 159 + staying["inhouse_fostering"]
+    assert no_staying_put == 159  # the Erlang fit for the children alone
