@@ -1,4 +1,5 @@
-"""Expected-value projection of children in care by placement need, computed without the simulation engine.
+"""Expected-value projection of children in care by placement need (and of entries and exits), computed without
+the simulation engine.
 
 Why it exists: with every pool unlimited, capacity plays no part, so the simulation's mean stock must equal
 the expected value of the same parameters (DESIGN.md, "Habits that make a simulation trustworthy"). This
@@ -28,6 +29,13 @@ Age within a band is integrated over: one slice when nothing depends on age but 
 effect is averaged exactly), else slices of 1/24 year, evaluated at their middle except for the 18th
 birthday and the birthdays of moves at an age, which are spread uniformly over the slice (so a group's
 moves at an age come smoothly, not as a staircase of slices).
+
+Entries and exits. `expected_entries` sums the same rate over the days of a period. `expected_exits` convolves
+the entry rate with the chance of having left by each route s days after entry: a route's time (for adoption, ready
+then the order) must end before the 18th birthday T, else the child leaves by `age_18` at T, so with G_r the CDF of
+the route's time, P(left by r by s) = p_r (E[1{T <= s} G_r(T)] + G_r(s) P(T > s)). T is uniform over the band's
+ages, so E[1{T <= s} G_r(T)] is an integral of the CDF; for the starting population the routes are weighted and
+the times drawn from the tails as for the stock, and T is averaged over an age slice by quadrature.
 
 Checked against draws from sim.engine.demand (every pool unlimited) on the Cheshire East baseline and on
 synthetic scenarios using every feature below: agreement within Monte Carlo error (about 0.1% of the
@@ -61,7 +69,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -74,6 +82,7 @@ from sim.engine.vocabulary import (
     AGE_BAND_BOUNDS_YEARS,
     AGE_BANDS,
     DAYS_PER_YEAR,
+    EXIT_ROUTES,
     LEAVING_CARE_AGE_YEARS,
     PLACEMENT_NEEDS,
     age_band_index,
@@ -85,7 +94,11 @@ MAX_SEGMENTS = 4  # first need plus at most three planned moves, as in the simul
 NEGLIGIBLE = 1e-15  # path probabilities below this are dropped
 PLACED = "placed_for_adoption"
 
-Curves = dict[str, np.ndarray]  # placement need -> values at the evaluation times
+AGE_18_NODES = 16  # quadrature of a starting group's 18th birthdays over an age slice (1/24 year)
+
+Curves = dict[str, np.ndarray]  # placement need (or exit route) -> values at the evaluation times
+Kernel = Callable[[Scenario, Journey, str, np.ndarray, "_SumCdfs"], Curves]  # an entrant's state by days since entry
+Cdf = Callable[[np.ndarray], np.ndarray]  # P(time left on a route <= x), children on the first axis of x
 
 
 def expected_stock(scenario: Scenario, dates: Sequence[dt.date]) -> pd.DataFrame:
@@ -101,7 +114,7 @@ def expected_stock(scenario: Scenario, dates: Sequence[dt.date]) -> pd.DataFrame
     days = _days_from_start(scenario, days_list)
     cdfs = _SumCdfs(float(days.max(initial=0)) + 1.0)
     stock = _starting_stock(scenario, days, cdfs)
-    for need, curve in _entrant_stock(scenario, days, cdfs).items():
+    for need, curve in _entrant_curves(scenario, days, cdfs, _entrant_kernel).items():
         _accumulate(stock, need, curve)
     table = np.zeros((len(days), len(PLACEMENT_NEEDS)))
     for column, need in enumerate(PLACEMENT_NEEDS):
@@ -114,6 +127,41 @@ def expected_stock(scenario: Scenario, dates: Sequence[dt.date]) -> pd.DataFrame
             "children": table.ravel(),
         }
     )
+
+
+def expected_entries(scenario: Scenario, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Expected entries into care from 00:00 on `start` to 00:00 on `end`, by stream and age band at entry.
+
+    Columns uasc, age_band, children: one row per stream (main first) and band. The reference for the simulation's
+    mean `entries` over whole months, and the closed form of an entry-rate adjustment (the rate times the same
+    trend, steps and seasonality).
+    """
+    first, end_day = _days_from_start(scenario, [_as_date(start), _as_date(end)])
+    entry_days = np.arange(math.ceil(scenario.horizon.days)) + 0.5
+    rows = []
+    for flow in (scenario.entries.stream(uasc=False), scenario.entries.stream(uasc=True)):
+        for band in AGE_BANDS:
+            rate = flow.rate_per_year.get(band, 0.0)
+            factor = _rate_factor(scenario, flow, _band_steps(flow, band), entry_days, first, end_day) if rate else 0
+            rows.append((flow.uasc, band, rate / DAYS_PER_YEAR * float(np.sum(factor))))
+    return pd.DataFrame(rows, columns=["uasc", "age_band", "children"])
+
+
+def expected_exits(scenario: Scenario, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Expected exits from care from 00:00 on `start` to 00:00 on `end`, by exit route (the route at exit: a stay
+    reaching the 18th birthday leaves by `age_18`).
+
+    Columns route, children: one row per route of the vocabulary. The reference for the simulation's mean `exits`
+    over whole months when every pool is unlimited.
+    """
+    _check_supported(scenario)
+    days = _days_from_start(scenario, [_as_date(start), _as_date(end)])
+    cdfs = _SumCdfs(float(days.max(initial=0)) + 1.0)
+    left = _starting_exits(scenario, days.astype(float), cdfs)
+    for route, curve in _entrant_curves(scenario, days, cdfs, _exit_kernel).items():
+        _accumulate(left, route, curve)
+    children = [float(left[route][1] - left[route][0]) if route in left else 0.0 for route in EXIT_ROUTES]
+    return pd.DataFrame({"route": list(EXIT_ROUTES), "children": np.maximum(children, 0.0)})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,8 +403,9 @@ def _age_slices(low: float, high: float, fine: bool) -> tuple[np.ndarray, np.nda
 # Entrants
 
 
-def _entrant_stock(scenario: Scenario, days: np.ndarray, cdfs: _SumCdfs) -> Curves:
-    """Expected entrants still in care at `days`: each entry rate convolved with its in-care kernel."""
+def _entrant_curves(scenario: Scenario, days: np.ndarray, cdfs: _SumCdfs, kernel: Kernel) -> Curves:
+    """Expected entrants in each state at `days`: each entry rate convolved with its kernel (in care in a need, or
+    left care by a route)."""
     last = int(days.max(initial=0))
     if last == 0:
         return {}
@@ -364,16 +413,16 @@ def _entrant_stock(scenario: Scenario, days: np.ndarray, cdfs: _SumCdfs) -> Curv
     entry_days = np.arange(min(last, int(scenario.horizon.days))) + 0.5
     index = np.maximum(days - 1, 0)
     stock: Curves = {}
-    for factor, kernel in _entry_terms(scenario, entry_days, lags, cdfs):
-        for need, curve in kernel.items():
-            _accumulate(stock, need, np.where(days > 0, fftconvolve(factor, curve)[index], 0.0))
+    for factor, curves in _entry_terms(scenario, entry_days, lags, cdfs, kernel):
+        for state, curve in curves.items():
+            _accumulate(stock, state, np.where(days > 0, fftconvolve(factor, curve)[index], 0.0))
     return stock
 
 
 def _entry_terms(
-    scenario: Scenario, entry_days: np.ndarray, lags: np.ndarray, cdfs: _SumCdfs
+    scenario: Scenario, entry_days: np.ndarray, lags: np.ndarray, cdfs: _SumCdfs, kernel: Kernel
 ) -> list[tuple[np.ndarray, Curves]]:
-    """(entry-rate multiplier over `entry_days`, sum of base rate per day x in-care kernel) pairs.
+    """(entry-rate multiplier over `entry_days`, sum of base rate per day x kernel) pairs.
 
     One pair per distinct rate path and journey period: without dated changes every stream and band shares
     the trend and seasonality, so there is one pair, as there was before changes existed.
@@ -383,7 +432,7 @@ def _entry_terms(
     kernels: dict[tuple, Curves] = {}
     own_uasc_journeys = scenario.entries.uasc.journeys is not None
     for flow, band, rate_per_year in _entry_rates(scenario):
-        steps = tuple((c.date, c.rate_multiplier) for c in flow.rate_steps if c.applies_to(band))
+        steps = _band_steps(flow, band)
         path = (flow.trend_percent_per_year, flow.trends, steps)
         journey = scenario.journeys_for(flow.uasc)[band]
         for first_day, end_day, stay, first_need in _journey_periods(scenario, flow, band, len(entry_days)):
@@ -393,7 +442,7 @@ def _entry_terms(
             kernel_key = (flow.uasc and own_uasc_journeys, band, stay, tuple(sorted(first_need.items())))
             if kernel_key not in kernels:
                 changed = _changed_journey(journey, stay, first_need)
-                kernels[kernel_key] = _entrant_kernel(scenario, changed, band, lags, cdfs)
+                kernels[kernel_key] = kernel(scenario, changed, band, lags, cdfs)
             for need, curve in kernels[kernel_key].items():
                 _accumulate(totals.setdefault(key, {}), need, rate_per_year / DAYS_PER_YEAR * curve)
     return [(factors[key], totals[key]) for key in factors]
@@ -406,6 +455,11 @@ def _entry_rates(scenario: Scenario) -> Iterator[tuple[EntryStream, str, float]]
         for flow in (main, uasc):
             if flow.rate_per_year.get(band, 0.0) > 0:
                 yield flow, band, flow.rate_per_year[band]
+
+
+def _band_steps(flow: EntryStream, band: str) -> tuple[tuple[dt.date, float], ...]:
+    """(date, multiplier) of the stream's rate steps that apply to `band`."""
+    return tuple((c.date, c.rate_multiplier) for c in flow.rate_steps if c.applies_to(band))
 
 
 def _journey_periods(
@@ -596,13 +650,152 @@ def _adoption_continuing(
     placed for adoption until the order. Zero where that duration cannot have lasted `elapsed` days.
     """
     ready = journey.duration["adoption"]
-    values, inverse = np.unique(elapsed, return_inverse=True)
+    survived, ordered, rows = _adoption_tail(ready, elapsed, order, cdfs)
+    positive = np.where(survived > 0, survived, 1.0)[:, None]
+    waiting = np.where(survived[:, None] > 0, ready.survival(elapsed[:, None] + t) / positive, 0.0)
+    ordered = ordered[:, np.round(t / STEP_DAYS).astype(np.int64)][rows]  # t: whole days
+    return waiting, (np.where(survived > 0, 1.0, 0.0)[:, None] - waiting) - ordered
+
+
+def _adoption_tail(
+    ready: Distribution, elapsed: np.ndarray, order: Distribution, cdfs: _SumCdfs
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For children `elapsed` days in care on the adoption route: P(ready takes more than that) each; on the grid,
+    for each distinct `elapsed`, the CDF of the time left until the order (the rest of the time until ready, from its
+    tail, then the order; zero where ready cannot have lasted so long); and each child's row of that table."""
+    values, rows = np.unique(elapsed, return_inverse=True)  # slices of a group mostly share `elapsed`
     survived = ready.survival(values)[:, None]
     positive = np.where(survived > 0, survived, 1.0)
-    waiting = np.where(survived > 0, ready.survival(values[:, None] + t) / positive, 0.0)
     ready_cdf = np.where(survived > 0, 1.0 - ready.survival(values[:, None] + cdfs.grid) / positive, 0.0)
-    ordered = cdfs.convolve(ready_cdf, order)[:, np.round(t / STEP_DAYS).astype(np.int64)]  # t: whole days
-    return waiting[inverse], ((np.where(survived > 0, 1.0, 0.0) - waiting) - ordered)[inverse]
+    return survived[rows, 0], cdfs.convolve(ready_cdf, order), rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Exits by route
+
+
+def _left_by(weights: Curves, by_t: Curves, by_18: Curves, reached_18: np.ndarray) -> Curves:
+    """P(left care by each route by t), for children on route r with weight w_r whose time left ends by t with
+    probability G_r(t), unless their 18th birthday T comes first (then they leave by `age_18`):
+
+        C_r(t) = w_r (E[1{T <= t} G_r(T)] + G_r(t) P(T > t)),   C_age_18(t) = P(T <= t) - sum_r w_r E[1{T <= t} G_r(T)]
+
+    `weights`, `by_t` (G_r(t)) and `by_18` (E[1{T <= t} G_r(T)]) by route other than age_18, whose weight is the rest
+    and which never ends before T; `reached_18` is P(T <= t).
+    """
+    left = {"age_18": np.array(reached_18, dtype=float)}
+    for route, weight in weights.items():
+        left[route] = weight * (by_18[route] + by_t[route] * (1.0 - reached_18))
+        left["age_18"] = left["age_18"] - weight * by_18[route]
+    return left
+
+
+def _exit_kernel(scenario: Scenario, journey: Journey, band: str, lags: np.ndarray, cdfs: _SumCdfs) -> Curves:
+    """P(an entrant in `band` has left care by each route `lags` days after entry), age uniform in the band, so the
+    18th birthday T is uniform on [first, last] days after entry: E[1{T <= t} G(T)] is an integral of the CDF."""
+    low, high = AGE_BAND_BOUNDS_YEARS[AGE_BANDS.index(band)]
+    first, last = (LEAVING_CARE_AGE_YEARS - high) * DAYS_PER_YEAR, (LEAVING_CARE_AGE_YEARS - low) * DAYS_PER_YEAR
+    reach = np.clip(lags, first, last)
+    weights, by_t, by_18 = {}, {}, {}
+    for route, share in journey.exit_routes.items():
+        if route == "age_18" or share <= 0:
+            continue
+        chain = (journey.duration[route],)
+        if route == "adoption":
+            assert scenario.adoption.time_to_order is not None  # the scenario checks require it
+            chain = (*chain, scenario.adoption.time_to_order)  # ready, then the order, both before 18
+        weights[route], by_t[route] = share, cdfs.at(chain, lags)
+        by_18[route] = (cdfs.integral(chain, reach) - cdfs.integral(chain, np.array(first))) / (last - first)
+    return _left_by(weights, by_t, by_18, (reach - first) / (last - first))
+
+
+def _starting_exits(scenario: Scenario, t: np.ndarray, cdfs: _SumCdfs) -> Curves:
+    """Expected children of the starting population who have left care by each route by `t`."""
+    left: Curves = {}
+    for (need, band), cohort in _starting_cohorts(scenario).items():
+        low, high, count, elapsed = (np.array(column) for column in zip(*cohort, strict=True))
+        curves = _continuing_exits(scenario, scenario.journeys[band], need, low, high, elapsed, t, cdfs)
+        for route, curve in curves.items():
+            _accumulate(left, route, (count[:, None] * curve).sum(axis=0))
+    return left
+
+
+def _continuing_exits(
+    scenario: Scenario,
+    journey: Journey,
+    need: str,
+    lows: np.ndarray,
+    highs: np.ndarray,
+    elapsed: np.ndarray,
+    t: np.ndarray,
+    cdfs: _SumCdfs,
+) -> Curves:
+    """P(left care by each route by t), (children, t), of children `elapsed` days in care in `need` at the start,
+    aged uniformly in [lows, highs) years (one age where equal): routes weighted and times left from the tail, as
+    in `_continuing`. E[G(T) | T <= t] is the mean over `AGE_18_NODES` birthdays spread over the slice's ages."""
+    first = (LEAVING_CARE_AGE_YEARS - highs)[:, None] * DAYS_PER_YEAR
+    last = (LEAVING_CARE_AGE_YEARS - lows)[:, None] * DAYS_PER_YEAR
+    reach = np.clip(t[None, :], first, last)
+    span = last - first
+    reached = np.where(span > 0, (reach - first) / np.where(span > 0, span, 1.0), first <= t[None, :])
+    nodes = first[..., None] + (reach - first)[..., None] * ((np.arange(AGE_18_NODES) + 0.5) / AGE_18_NODES)
+    tails = _continuing_tails(scenario, journey, need, elapsed, cdfs)
+    weights = {route: weight[:, None] for route, (weight, _) in tails.items()}
+    by_t = {route: cdf(np.broadcast_to(t, reach.shape)) for route, (_, cdf) in tails.items()}
+    by_18 = {route: reached * cdf(nodes).mean(axis=-1) for route, (_, cdf) in tails.items()}
+    return _left_by(weights, by_t, by_18, reached)
+
+
+def _continuing_tails(
+    scenario: Scenario, journey: Journey, need: str, elapsed: np.ndarray, cdfs: _SumCdfs
+) -> dict[str, tuple[np.ndarray, Cdf]]:
+    """Route -> (weight, CDF of the time left) of children `elapsed` days in care, for the routes other than
+    age_18 (which takes the rest of the weight, all of it where no route could have lasted so long)."""
+    order = scenario.adoption.time_to_order
+    if need == PLACED:
+        assert order is not None  # _check_supported
+        return {"adoption": (np.ones(len(elapsed)), lambda x: 1.0 - order.survival(x))}
+    adoption = journey.exit_routes.get("adoption", 0.0)
+    adopt_now = np.zeros(len(elapsed))
+    if adoption > 0 and need == scenario.adoption.first_need:
+        adopt_now = adoption * journey.duration["adoption"].survival(elapsed)
+    total = _stay_survival(journey, elapsed) + adopt_now
+    divisor = np.where(total > 0, total, 1.0)
+    tails: dict[str, tuple[np.ndarray, Cdf]] = {}
+    for route, share in journey.exit_routes.items():
+        if route not in ("age_18", "adoption") and share > 0:
+            survived = journey.duration[route].survival(elapsed)
+            tails[route] = (share * survived / divisor, _tail_cdf(journey.duration[route], elapsed, survived))
+    if adopt_now.any():
+        assert order is not None
+        _, ordered, rows = _adoption_tail(journey.duration["adoption"], elapsed, order, cdfs)
+        tails["adoption"] = (adopt_now / divisor, _on_grid(ordered, rows))
+    return tails
+
+
+def _tail_cdf(duration: Distribution, elapsed: np.ndarray, survived: np.ndarray) -> Cdf:
+    """x -> P(D <= elapsed + x | D > elapsed), zero where D cannot have lasted `elapsed`."""
+
+    def cdf(x: np.ndarray) -> np.ndarray:
+        shape = (-1,) + (1,) * (x.ndim - 1)
+        lasted = survived.reshape(shape)
+        later = duration.survival(elapsed.reshape(shape) + x)
+        return np.where(lasted > 0, 1.0 - later / np.where(lasted > 0, lasted, 1.0), 0.0)
+
+    return cdf
+
+
+def _on_grid(table: np.ndarray, rows: np.ndarray) -> Cdf:
+    """x -> each child's row of `table` (CDFs on the half-day grid) interpolated at x."""
+
+    def cdf(x: np.ndarray) -> np.ndarray:
+        position = np.clip(x / STEP_DAYS, 0.0, table.shape[1] - 1.0)
+        below = np.floor(position).astype(np.int64)
+        above = np.minimum(below + 1, table.shape[1] - 1)
+        row = rows.reshape((-1,) + (1,) * (x.ndim - 1))
+        return table[row, below] + (position - below) * (table[row, above] - table[row, below])
+
+    return cdf
 
 
 def _accumulate(curves: Curves, need: str, values: np.ndarray) -> None:
