@@ -14,13 +14,23 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from sim.engine.distributions import Distribution
 from sim.engine.errors import InputError
 from sim.engine.parameters import Uncertainty
 from sim.engine.price_book import PriceBook
 from sim.engine.schema import (
+    MAX_ENTRIES_PER_YEAR,
     MAX_HOUSEHOLDS,
     MAX_HOUSEHOLDS_PER_YEAR,
     MAX_PLACES,
@@ -210,6 +220,158 @@ class Journey(ScenarioModel):
         return self
 
 
+TARGET_KEYS = {"entry_rate": (), "exit_route": ("route",), "move": ("from_need", "to_need")}
+
+
+class Adjustment(ScenarioModel):
+    """A rate multiplied or added to, as the peer tools allow, without rewriting the journey: an age band's entry
+    rate (the main stream: UASC have `entries.uasc.rate_per_year`), an exit route's share or a move's probability.
+
+    Applied once, when the scenario is validated (`_adjusted_sections`), so the engine, the projection and the
+    parameter draws all read the adjusted rates; the dump keeps the rates as written and the adjustments, so it
+    reads back the same.
+    """
+
+    target: Literal["entry_rate", "exit_route", "move"]
+    age_bands: Annotated[list[AgeBand], Field(min_length=1, max_length=len(AGE_BANDS))] | None = None  # None: all
+    route: ExitRoute | None = None
+    from_need: Need | None = None
+    to_need: Need | None = None
+    multiply: Annotated[float, Field(ge=0, le=MAX_MULTIPLIER)] | None = None
+    add: Annotated[float, Field(ge=-MAX_ENTRIES_PER_YEAR, le=MAX_ENTRIES_PER_YEAR)] | None = None
+    note: Note = ""
+
+    @model_serializer(mode="wrap")
+    def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        unused = {key: getattr(self, key) for key in ("age_bands", "route", "from_need", "to_need", "multiply", "add")}
+        return _drop_unused(handler(self), **unused)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Adjustment:
+        if self.multiply is None and self.add is None:
+            raise ValueError("give one of `multiply` or `add`")
+        if self.multiply is not None and self.add is not None:
+            raise ValueError(
+                "give one of `multiply` or `add`, not both (a what-if changing its parent's adjustment gives the "
+                "parent's operation)"
+            )
+        for key in ("route", "from_need", "to_need"):
+            if (getattr(self, key) is None) == (key in TARGET_KEYS[self.target]):
+                needed = "needs" if key in TARGET_KEYS[self.target] else "does not take"
+                raise ValueError(f"target = '{self.target}' {needed} `{key}`")
+        if self.target == "move" and self.from_need == self.to_need:
+            raise ValueError("from_need and to_need must differ")
+        if self.target != "entry_rate" and self.add is not None and not -1 <= self.add <= 1:
+            raise ValueError(f"add = {self.add:g}: expected from -1 to 1 (a change of a share or a probability)")
+        bands = self.age_bands or []
+        repeated = sorted({band for band in bands if bands.count(band) > 1})
+        if repeated:
+            raise ValueError(f"age_bands lists {repeated} more than once")
+        return self
+
+    def apply(self, name: str, rates: dict[str, float], journeys: dict[str, Journey]) -> None:
+        """Change `rates` (entries by band) or `journeys` in place; ValueError, naming the adjustment, if a rate,
+        share or probability would leave its range."""
+        key = f"adjustments.{name}.{self.operation}"
+        if self.target == "entry_rate":
+            self._adjust_entries(key, rates)
+        elif self.target == "exit_route":
+            self._adjust_routes(key, journeys)
+        else:
+            self._adjust_moves(key, journeys)
+
+    @property
+    def operation(self) -> str:
+        return "multiply" if self.multiply is not None else "add"
+
+    def _bands(self) -> list[str]:
+        return [band for band in AGE_BANDS if self.age_bands is None or band in self.age_bands]
+
+    def _changed(self, value: float) -> float:
+        return value * self.multiply if self.multiply is not None else value + self.add
+
+    def _shown(self, value: float) -> str:
+        """`value x 1.2` or `value + 0.1`, for messages."""
+        if self.multiply is not None:
+            return f"{value:.4g} x {self.multiply:g}"
+        return f"{value:.4g} {'-' if self.add < 0 else '+'} {abs(self.add):g}"
+
+    def _adjust_entries(self, key: str, rates: dict[str, float]) -> None:
+        for band in self._bands():
+            old = rates.get(band, 0.0)
+            new = self._changed(old)
+            if not 0 <= new <= MAX_ENTRIES_PER_YEAR:
+                raise ValueError(
+                    f"{key}: entries.rate_per_year.{band} would be {new:.4g} ({self._shown(old)}); expected from 0 "
+                    f"to {MAX_ENTRIES_PER_YEAR:,} entries a year"
+                )
+            if band in rates or new > 0:
+                rates[band] = new
+
+    def _adjust_routes(self, key: str, journeys: dict[str, Journey]) -> None:
+        for band in self._bands():
+            old = journeys[band].exit_routes.get(self.route, 0.0)
+            new = self._changed(old)
+            if new != old:
+                where = f"{key}: journeys.{band}.exit_routes.{self.route} would be {new:.4g} ({self._shown(old)})"
+                journeys[band] = _with_route_share(journeys[band], self.route, new, where)
+
+    def _adjust_moves(self, key: str, journeys: dict[str, Journey]) -> None:
+        """The bands named (each must have the move), else every band whose journey has it (one at least)."""
+        bands = [band for band in self._bands() if self.age_bands is not None or self._moves(journeys[band])]
+        if not bands:
+            raise ValueError(
+                f"{key}: no journey has a move from '{self.from_need}' to '{self.to_need}'; expected a move the "
+                "journeys have (an adjustment changes a move's probability: new moves go in `moves`)"
+            )
+        for band in bands:
+            journeys[band] = self._adjusted_moves(f"{key}: journeys.{band}", journeys[band])
+
+    def _moves(self, journey: Journey) -> list[int]:
+        return [i for i, m in enumerate(journey.moves) if (m.from_need, m.to_need) == (self.from_need, self.to_need)]
+
+    def _adjusted_moves(self, where: str, journey: Journey) -> Journey:
+        """The matching moves' total probability changed, shared among them in proportion (equally from zero)."""
+        indices = self._moves(journey)
+        if not indices:
+            raise ValueError(
+                f"{where} has no move from '{self.from_need}' to '{self.to_need}'; expected a move the journey has "
+                "(add it to its `moves`) or age_bands without this band"
+            )
+        old = sum(journey.moves[i].probability for i in indices)
+        new = self._changed(old)
+        if new < 0:
+            raise ValueError(
+                f"{where}: the move's probability would be {new:.4g} ({self._shown(old)}); expected 0 or more"
+            )
+        moves = list(journey.moves)
+        for i in indices:
+            share = moves[i].probability / old if old > 0 else 1 / len(indices)
+            moves[i] = moves[i].model_copy(update={"probability": new * share})
+        total = sum(m.probability for m in moves if m.from_need == self.from_need)
+        if total > 1 + SUM_TOLERANCE:
+            raise ValueError(
+                f"{where}: the moves from '{self.from_need}' would have probabilities summing to {total:.4g} "
+                f"({self._shown(old)} for this one); expected at most 1"
+            )
+        return journey.model_copy(update={"moves": moves})
+
+
+def _with_route_share(journey: Journey, route: str, share: float, where: str) -> Journey:
+    """`route` at `share`, the other routes scaled to fill 1 - share in their proportions."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"{where}; expected a share from 0 to 1")
+    rest = sum(p for r, p in journey.exit_routes.items() if r != route)
+    if rest <= 0 and share < 1 - SUM_TOLERANCE:
+        raise ValueError(f"{where}, but no other route has a share to take the rest; expected another route")
+    if share > 0 and route not in ("age_18", *journey.duration):
+        raise ValueError(f"{where}, but the journey has no duration.{route}; expected one for a route with a share")
+    scale = (1 - share) / rest if rest > 0 else 0.0
+    routes = {r: (share if r == route else p * scale) for r, p in journey.exit_routes.items()}
+    routes.setdefault(route, share)
+    return journey.model_copy(update={"exit_routes": routes})
+
+
 class EntryChange(ScenarioModel):
     """What changes for children entering care on or after `date`: how many come (a step), how fast that grows
     (a new trend), how long they stay and the need they start in.
@@ -299,11 +461,11 @@ class UascStream(ScenarioModel):
 
 
 def _drop_unused(dumped: dict[str, Any], **values: Any) -> dict[str, Any]:
-    """A dump without the later keys (dated changes, parameter draws, Staying Put at the start) a scenario does
-    not use, so that the record of such a scenario (run.json) is the one it had before those keys existed; their
-    defaults read back the same."""
+    """A dump without the later keys (dated changes, parameter draws, Staying Put at the start, adjustments) a
+    scenario does not use, so that the record of such a scenario (run.json) is the one it had before those keys
+    existed; their defaults read back the same."""
     for key, value in values.items():
-        if value is None or (isinstance(value, list) and not value):
+        if value is None or (isinstance(value, list | dict) and not value):
             dumped.pop(key, None)
     return dumped
 
@@ -520,6 +682,7 @@ class Scenario(ScenarioModel):
     start_population: StartPopulation = StartPopulation()
     entries: Entries
     journeys: dict[AgeBand, Journey]
+    adjustments: dict[str, Adjustment] = Field({}, max_length=MAX_LIST)  # applied in order, the parents' first
     pools: dict[str, Pool] = Field(min_length=1, max_length=MAX_POOLS)
     matching: dict[Need, Matching]
     step_back: StepBack = StepBack()
@@ -527,10 +690,43 @@ class Scenario(ScenarioModel):
     adoption: Adoption = Adoption()
     prices: PriceBook | None = None
     uncertainty: Uncertainty | None = None  # parameter draws per replication (sim.engine.parameters)
+    _written: tuple[Entries, dict[str, Journey]] | None = PrivateAttr(None)  # before the adjustments
 
     @model_serializer(mode="wrap")
     def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _drop_unused(handler(self), uncertainty=self.uncertainty)
+        dumped = handler(self._as_written())
+        return _drop_unused(dumped, uncertainty=self.uncertainty, adjustments=self.adjustments)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_adjustments(cls, data: Any, handler: ModelWrapValidatorHandler[Scenario]) -> Scenario:
+        """The scenario as written, checked, then with its adjustments applied and checked again.
+
+        So every reader (the engine, the projection, the parameter draws) sees the adjusted rates, and a rate
+        made invalid by an adjustment is refused, naming the adjustment.
+        """
+        scenario = handler(data)
+        if isinstance(data, Scenario) or not scenario.adjustments:
+            return scenario
+        adjusted = scenario.model_copy(update=_adjusted_sections(scenario))
+        try:
+            adjusted._cross_references()
+        except ValueError as error:
+            raise ValueError(f"{error} (with the adjustments applied)") from None
+        adjusted._written = (scenario.entries, scenario.journeys)
+        return adjusted
+
+    def _as_written(self) -> Scenario:
+        """This scenario with the entries and journeys before its adjustments: its dump then reads back the same
+        (the adjustments apply once) and records what the file said next to the adjustments."""
+        entries, journeys = self._written or (self.entries, self.journeys)
+        written = self.model_copy(update={"entries": entries, "journeys": journeys})
+        if self.adjustments and _adjusted_sections(written) != {"entries": self.entries, "journeys": self.journeys}:
+            raise ValueError(
+                "a scenario whose adjustments, entries or journeys changed after validation cannot be written: "
+                "validate the changed document instead"
+            )
+        return written
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
@@ -544,15 +740,16 @@ class Scenario(ScenarioModel):
         _check_work(self)
         return self
 
-    @field_validator("pools")
+    @field_validator("pools", "adjustments")
     @classmethod
-    def _pool_names(cls, pools: dict[str, Pool]) -> dict[str, Pool]:
-        for name in pools:
+    def _names(cls, named: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        what = "pool" if info.field_name == "pools" else "adjustment"
+        for name in named:
             if not POOL_NAME.fullmatch(name):
                 raise ValueError(
-                    f"pool name {name[:40]!r}: expected a letter, then up to 63 letters, digits, '_' or '-'"
+                    f"{what} name {name[:40]!r}: expected a letter, then up to 63 letters, digits, '_' or '-'"
                 )
-        return pools
+        return named
 
     def expected_children(self) -> float:
         """Children one replication is expected to simulate: the starting population and the entries over the
@@ -601,6 +798,15 @@ class Scenario(ScenarioModel):
                     needs |= {self.adoption.first_need, "placed_for_adoption"}
         needs |= {need for _, need in self.start_population.all_pools_and_needs()}
         return needs
+
+
+def _adjusted_sections(s: Scenario) -> dict[str, Any]:
+    """The entries and journeys with every adjustment applied, in order (a model_copy update)."""
+    rates, journeys = dict(s.entries.rate_per_year), dict(s.journeys)
+    for name, adjustment in s.adjustments.items():
+        adjustment.apply(name, rates, journeys)
+    entries = s.entries if rates == s.entries.rate_per_year else s.entries.model_copy(update={"rate_per_year": rates})
+    return {"entries": entries, "journeys": journeys}
 
 
 def _check_journeys(s: Scenario) -> None:
