@@ -4,7 +4,8 @@ Every lever maps onto a key the scenario schema already has, so a what-if is an 
 children's homes are a dated `capacity_changes` entry (with `homes`) on the in-house home pool; recruitment is
 the in-house fostering pool's `approvals_per_year`; a step-down programme is a residential-to-fostering entry
 in every journey's `moves`; entries are `entries.rate_per_year` and `trend_percent_per_year`; Staying Put is
-`leaving_care.staying_put.probability`; prices and inflation scale the `[prices]` book.
+`leaving_care.staying_put.probability`; prices and inflation scale the `[prices]` book. A baseline's `adjustments`
+stay in the file and apply on top of the levers, except where a lever sets the rate they adjust (below).
 
 The what-if is written self-contained (the baseline merged, with the levers applied), so the downloaded file
 runs with `sufficiency run` anywhere, without the baseline next to it.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import textwrap
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -27,6 +29,7 @@ from sim.engine.toml_writer import to_toml
 from sim.engine.vocabulary import DAYS_PER_YEAR
 
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
+STEP_DOWN = ("move", "residential", "fostering")  # the adjustment target the step-down lever replaces
 # (lowest, highest) of each lever: checked by the model and used as the page's widget limits.
 LIMITS: dict[str, tuple[float, float]] = {
     "homes_change": (-10, 10),
@@ -232,10 +235,12 @@ def _apply_recruitment(document: dict[str, Any], baseline: Scenario, levers: Lev
 
 
 def _apply_step_down(document: dict[str, Any], levers: Levers) -> None:
-    """Replace any residential-to-fostering move in every journey by the programme's (share 0 removes them)."""
+    """Replace any residential-to-fostering move in every journey by the programme's (share 0 removes them), and
+    drop the baseline's adjustments of that move: the lever sets its share."""
     share = levers.step_down_share
     if share is None:
         return
+    _drop_adjustments(document, lambda a: (a["target"], a.get("from_need"), a.get("to_need")) == STEP_DOWN)
     low, high = (float(round(months * DAYS_PER_MONTH)) for months in levers.step_down_after_months)
     move = {
         "from_need": "residential",
@@ -246,9 +251,7 @@ def _apply_step_down(document: dict[str, Any], levers: Levers) -> None:
     uasc = document["entries"].get("uasc", {}).get("journeys") or {}
     for label, journeys in (("journeys", document["journeys"]), ("entries.uasc.journeys", uasc)):
         for band, journey in journeys.items():
-            kept = [
-                m for m in journey.get("moves", []) if (m["from_need"], m["to_need"]) != ("residential", "fostering")
-            ]
+            kept = [m for m in journey.get("moves", []) if ("move", m["from_need"], m["to_need"]) != STEP_DOWN]
             other = sum(m["probability"] for m in kept if m["from_need"] == "residential")
             if other + share > 1 + 1e-9:
                 raise LeverError(
@@ -258,11 +261,24 @@ def _apply_step_down(document: dict[str, Any], levers: Levers) -> None:
             journey["moves"] = kept + ([move] if share > 0 else [])
 
 
+def _drop_adjustments(document: dict[str, Any], dropped: Callable[[dict[str, Any]], bool]) -> None:
+    kept = {name: a for name, a in document.get("adjustments", {}).items() if not dropped(a)}
+    if kept:
+        document["adjustments"] = kept
+    else:
+        document.pop("adjustments", None)
+
+
 def _apply_entries(document: dict[str, Any], levers: Levers) -> None:
+    """Entry rates times the lever's factor, and the baseline's entry-rate adjustments that add entries too, so that
+    the adjusted rates change by the lever's percentage (adjustments are linear in the rate)."""
     entries = document["entries"]
     factor = 1 + levers.entries_change_percent / 100
     if factor != 1:
         entries["rate_per_year"] = {band: rate * factor for band, rate in entries["rate_per_year"].items()}
+        for adjustment in document.get("adjustments", {}).values():
+            if adjustment["target"] == "entry_rate" and "add" in adjustment:
+                adjustment["add"] *= factor
     if levers.entries_trend_percent_per_year is not None:
         entries["trend_percent_per_year"] = levers.entries_trend_percent_per_year
 
