@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: run test bench app clean
+.PHONY: run test bench app clean dfe-rules
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ bench: $(STAMP)
 
 app: $(STAMP)
 	$(BIN)/sufficiency app
+
+# The DfE's SSDA903 validation rules in a side environment of their own (they pin pandas 1.5.3; the project needs
+# pandas 3): docs/decisions/0008. Optional: `make test` and `make run` never need it.
+dfe-rules:
+	$(PYTHON) -m venv .venv-dfe-rules
+	.venv-dfe-rules/bin/pip install --quiet -r requirements/dfe-rules.txt
+	echo '*' > .venv-dfe-rules/.gitignore
 
 clean:
 	rm -rf $(VENV) out
