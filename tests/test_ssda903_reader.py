@@ -45,7 +45,7 @@ def _rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
 
 def test_tables_have_the_promised_columns_and_types():
     history = _read("periods")
-    assert list(history.children.columns) == ["child", "dob", "sex", "uasc"]
+    assert list(history.children.columns) == ["child", "dob", "sex", "uasc", "ethnicity"]
     assert list(history.episodes.columns) == [
         "child", "period", "start", "end", "need", "in_house", "place", "provider", "legal_status", "cin", "rec",
     ]  # fmt: skip
@@ -106,21 +106,21 @@ def test_rule2_overlapping_episodes_end_at_the_next_start():
     assert history.periods["exit_route"].tolist() == ["", "other"]  # 8101 still open; 8102 E8 -> other
 
 
-def test_rule3_short_breaks_are_dropped_and_split_the_care_around_them():
+def test_rule3_short_breaks_are_removed_without_splitting_the_care_around_them():
     history = _read("short_breaks")
-    # V3/V4 rows: 8201 x2, 8202 x1, 8203 x1 = 4 dropped; 8202 had only a short break: 3 - 1 = 2 children.
-    assert history.report.total("short_breaks") == 4
+    # V3/V4 rows: 8201 x2, 8202 x1, 8203 x1 = 4 dropped; 8201's two and 8202's one are periods of their own
+    # (RNE S, ended E13): 3 periods of only short breaks; 8202 had nothing else: 3 - 1 = 2 children.
+    assert history.report.total("short_breaks") == 4 and history.report.total("short_break_periods") == 3
     assert history.report.total("child_without_episodes") == 1
     assert len(history.children) == 2 and len(history.episodes) == 7 - 4
-    # 8203 (child 0): 01/01-01/04 X1, [short break dropped], 01/05-01/08 E13. The first part ends in X1 with
-    # nothing after it: censored at 01/04 (rule 6); the second starts at a gap with RNE P (flagged).
+    # 8203 (child 0): 01/01-01/04 X1, [V4 01/04-01/05 X1 removed], 01/05-01/08 E13: one period across the break.
+    assert history.report.total("short_break_bridged") == 1
     assert _rows(history.periods, ["child", "start", "end", "censored", "exit_route"]) == [
-        (0, T("2019-01-01"), T("2019-04-01"), True, ""),
-        (0, T("2019-05-01"), T("2019-08-01"), False, "return_home"),
+        (0, T("2019-01-01"), T("2019-08-01"), False, "return_home"),
         (1, T("2019-06-01"), None, True, ""),
     ]
-    assert history.report.total("x1_without_next") == 1
-    assert history.report.total("period_without_s") == 1
+    assert history.episodes["period"].tolist() == [0, 0, 1]
+    assert history.report.total("x1_without_next") == 0 and history.report.total("period_without_s") == 0
 
 
 def test_rule4_legal_status_changes_and_same_placements_merge():
@@ -221,7 +221,8 @@ def test_files_recognised_by_columns_la_year_and_extra_columns():
     assert history.report.total("other_la") == 2 and history.report.total("unrecognised_file") == 1
     assert history.children["uasc"].tolist() == [False, True]
     assert history.children["dob"].tolist() == [T("2008-02-01"), T("2009-03-01")]  # not E2's 9101
-    assert history.extract_date == dt.date(2020, 5, 1)
+    assert history.extract_date == dt.date(2020, 3, 31)  # YEAR 2020: the return year to 31 March 2020
+    assert history.report.total("open_at_extract_date") == 1  # E1's 9101 ended in May: open on 31 March
 
 
 def test_la_errors():
@@ -448,6 +449,10 @@ def test_the_last_day_a_return_can_hold(tmp_path, name, column, decom, kept):
     text = f"{EPISODE_HEAD}{',YEAR' if column else ''}\n{ROW_1}{year}\n{_episode(decom)}{year}\n"
     history = read_ssda903(_returns(tmp_path / "returns", {"header.csv": HEADER, name: text}))
     assert history.report.total("decom_outside_return") == (0 if kept else 1)
+    if column:  # the extract date is the end of the latest YEAR's return year, and nothing after it is kept
+        assert history.extract_date == (dt.date(2020, 3, 31) if column == "2019/20" else dt.date(2019, 3, 31))
+        assert len(history.episodes) == 1 and history.report.total("after_extract_date") == (1 if kept else 0)
+        return
     assert len(history.episodes) == (2 if kept else 1)
     assert history.extract_date == (dt.date(2020, 4, 1) if kept else dt.date(2019, 6, 1))  # else ROW_1's DEC
 

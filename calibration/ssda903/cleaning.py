@@ -13,8 +13,20 @@ the order matters:
    (this is how a backtest reads the returns "as they stood" on an earlier date).
 4. `resolve_overlaps`: a child is in one placement at a time; an episode starting before the previous one
    ends cuts the previous one at that start (an open one too, which then continues into the next: REC X1).
-5. `drop_short_breaks`: legal statuses V3/V4 are short breaks (respite), not children looked after in the
-   DfE's counts. Dropping one leaves a gap, so the care before and after it become separate periods.
+5. `bridge_short_breaks` (the reader's `short_breaks="exclude"`, its default; "include" skips this rule and
+   keeps them as care): legal statuses V3/V4 are short breaks, and the DfE does not count children looked
+   after solely under a series of short-term placements. The returns still link a short break into the chain
+   of episodes around it (REC X1, next DECOM on that DEC, next RNE not S: the DfE's rule for one continuous
+   period looked after), so each chain of linked episodes is read whole before the breaks are removed:
+   - breaks between two ordinary episodes of one chain neither end the period nor start a new one: the
+     episode after them continues the period across the gap they leave (column `bridged`); the days of
+     the breaks are not care (the child is in no placement on them, so not in the stock);
+   - breaks that open a chain: the period starts at its first ordinary episode, whose RNE becomes S (the
+     day the child became looked after in the DfE's sense);
+   - breaks that close a chain: the period ends at the end of its last ordinary episode, with the exit
+     (REC) the chain ended with; a chain whose breaks are still open, or end X1 with nothing after, keeps
+     the X1 and is censored there by rule 8;
+   - a chain made only of breaks is no period of care: dropped (and counted).
 6. `merge_legal_status_changes`: RNE L means only the legal status changed: the placement continues, so
    the episode joins the previous one (when it follows on directly, in the same period, at the same
    PLACE and PLACE_PROVIDER). `reclassify_legal_status_moves` counts RNE L episodes whose placement did
@@ -23,8 +35,8 @@ the order matters:
    A merged placement keeps the first episode's legal status and category of need (the placement as it
    began) and takes the last episode's end and REC.
 7. `assign_periods`: episodes follow on in one period of care when the next starts on the previous end
-   date, the previous REC is X1 and the next RNE is not S. A new period starts at RNE S, at a gap, or
-   after a REC that ends care.
+   date, the previous REC is X1 and the next RNE is not S, or when rule 5 bridged short breaks between
+   them. A new period starts at RNE S, at a gap, or after a REC that ends care.
 8. `summarise_periods`: a period's exit route comes from its last REC, or is "age_18" when the child is
    AGE_18_YEARS or older at its end. A period still open at the extract date is censored (end NaT). A period
    whose last episode ended with REC X1 but has no following episode is censored too, at that episode's end
@@ -33,6 +45,8 @@ the order matters:
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -132,10 +146,43 @@ def resolve_overlaps(episodes: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return fixed, int(overlaps.sum())
 
 
-def drop_short_breaks(episodes: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Short breaks (legal status V3/V4) are not care periods in the DfE's looked-after counts."""
+@dataclass(frozen=True)
+class ShortBreaks:
+    """What `bridge_short_breaks` did, for the quality report."""
+
+    episodes: int  # short-break episodes removed
+    periods: int  # chains made only of short breaks: no period of care
+    bridged: int  # runs of breaks inside a period: the care either side stays one period
+    starts: int  # periods whose chain began with breaks: RNE S set on the first ordinary episode
+    exits: int  # periods whose chain ended with breaks: the chain's exit REC moved to the last ordinary episode
+
+
+def bridge_short_breaks(episodes: pd.DataFrame) -> tuple[pd.DataFrame, ShortBreaks]:
+    """Remove short breaks (V3/V4) without splitting or ending the period of care around them (rule 5)."""
+    episodes = _sorted(episodes)
     short = episodes["legal_status"].isin(SHORT_BREAK_STATUSES)
-    return episodes[~short].reset_index(drop=True), int(short.sum())
+    chain = (~_continues_previous(episodes)).cumsum()
+    ordinary = ~short
+    ordinary_before = ordinary.groupby(chain).cumsum() - ordinary
+    after_break = short.shift(1, fill_value=False) & chain.eq(chain.shift(1))
+    bridged = ordinary & after_break & ordinary_before.gt(0)
+    starts = ordinary & after_break & ordinary_before.eq(0)
+    last_rec = episodes["rec"].groupby(chain).transform("last")
+    last_ordinary = ordinary & ordinary.groupby(chain).transform("sum").eq(ordinary_before + 1)
+    exits = last_ordinary & short.groupby(chain).transform("last") & ~last_rec.isin(["", CONTINUES])
+    kept = episodes.assign(
+        rne=episodes["rne"].mask(starts, START_OF_PERIOD),
+        rec=episodes["rec"].mask(exits, last_rec),
+        bridged=bridged,
+    )[ordinary]
+    counts = ShortBreaks(
+        episodes=int(short.sum()),
+        periods=int((~ordinary.groupby(chain).any()).sum()),
+        bridged=int(bridged.sum()),
+        starts=int(starts.sum()),
+        exits=int(exits.sum()),
+    )
+    return kept.reset_index(drop=True), counts
 
 
 def merge_legal_status_changes(episodes: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -170,7 +217,8 @@ def assign_periods(episodes: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return, so its start is the first episode seen, not the day the child came into care.
     """
     episodes = _sorted(episodes)
-    new_period = ~_continues_previous(episodes)
+    bridged = episodes.get("bridged", False)
+    new_period = ~(_continues_previous(episodes) | (_same_child_as_previous(episodes) & bridged))
     not_s = new_period & episodes["rne"].ne(START_OF_PERIOD)
     return episodes.assign(period=new_period.cumsum() - 1), int(not_s.sum())
 

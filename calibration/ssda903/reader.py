@@ -4,8 +4,11 @@ Input: a folder of CSV files, one per table and year (`2019-header.csv`, `2019-e
 `2019-uasc.csv`) or combined over years (`header.csv`, `episodes.csv`, `uasc.csv`). A file's table is
 recognised from its columns (DECOM: episodes; DUC: UASC; DOB or SEX: header), then from its name. Every cell
 is read as text and validated here; dates are dd/mm/YYYY or YYYY-MM-DD. Extra columns are ignored; `LA`
-selects one authority when `la` is given; `YEAR` (else a 4-digit year in the file name) orders the returns,
-so the latest return's copy of a repeated row wins.
+selects one authority when `la` is a code, and `la="all"` pools every authority (the regional layout:
+combined files with LA and YEAR columns), each child then keyed by (LA, CHILD), since two authorities may
+use the same CHILD id; `YEAR` (else a 4-digit year in the file name) orders the returns, so the latest
+return's copy of a repeated row wins. ETHNIC, when present, gives each child the DfE ethnic group of
+filters.py.
 
 What happens to bad input. Errors (SSDA903Error) stop the read where no safe fix exists; fixes are counted
 in the quality report with the rule, file and number of rows. No message and no report entry contains a value
@@ -25,8 +28,10 @@ from a row (CHILD, DOB, UPN and postcodes are personal data): rows are named by 
 | required column missing                                  | error naming the missing columns; when all are, a hint |
 |                                                          | (no header line, or not separated by commas)          |
 | `la` given but a file has no LA column, or LA not found  | error; other authorities' rows dropped and counted    |
-| no `la` but the LA columns name several authorities      | error: children of two authorities are not one        |
-|                                                          | authority's care history (CHILD ids may collide)      |
+| no `la` but the LA columns name several authorities      | error listing their codes (a value not shaped like an |
+|                                                          | ONS or DfE LA code is counted, never shown): children |
+|                                                          | of two authorities are not one authority's history    |
+| `la="all"` but a file has no LA column, or a blank LA    | error: the row's authority is unknown                 |
 | YEAR not starting with a year from 1900 to 2199          | error                                                 |
 | blank CHILD, blank or unreadable DOB or DECOM            | error (file, row, column, expected format)            |
 | unreadable DEC                                           | error                                                 |
@@ -41,6 +46,7 @@ from a row (CHILD, DOB, UPN and postcodes are personal data): rows are named by 
 | unknown or blank PLACE_PROVIDER, LS, CIN, RNE            | value set to "", counted (provider "": in_house False; |
 |                                                          | LS "": not a short break; RNE "": not S, not L)       |
 | SEX not 1 or 2                                           | sex "unknown", counted                                |
+| ETHNIC blank, or not starting with a group's letter      | group "refused or not obtained", counted               |
 | a child's DOB or SEX differing between header rows       | the latest return's values kept, counted              |
 | child in episodes but in no header                       | that child's episodes dropped, counted                |
 | child in a UASC table but in no header                   | UASC row dropped, counted                             |
@@ -56,8 +62,12 @@ date is a typo or a placeholder (01/01/2099), and trusting it would move the ext
 of observations, so it is counted and dropped, never used.
 
 Then the cleaning rules of `cleaning.py` run in order (see its docstring), each counted. The extract date
-(censoring date) is the one given, else the latest DECOM or DEC left after the checks above, so never a date
-outside its return (DUC is a projected 18th birthday and DOB is no event in care, so neither counts).
+(censoring date) is the one given; else, where the episodes carry a YEAR, the end of the latest return year
+it names (31 March of YEAR: the DfE's "2019" is the year to 31 March 2019, "2019/20" or "2019-20" the year to
+31 March 2020), since a return vouches for its whole year even if its last events came earlier, and what it
+holds after that day is cut as after the extract date (counted); else the latest DECOM or DEC left after the
+checks above, so never a date outside its return (DUC is a projected 18th birthday and DOB is no event in
+care, so neither counts).
 
 Child ids are internal: 0..n-1 in order of each child's first placement start; the SSDA903 CHILD value is not
 kept anywhere in the result.
@@ -67,6 +77,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +96,7 @@ from calibration.ssda903.codes import (
     SEX_CODES,
 )
 from calibration.ssda903.errors import SSDA903Error, where
+from calibration.ssda903.filters import NO_ETHNIC_COLUMN, ethnic_groups
 from calibration.ssda903.quality import QualityReport
 
 __all__ = ["TABLES", "CareHistory", "SSDA903Error", "read_ssda903"]
@@ -99,6 +111,10 @@ _UK_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]00:00(?::00(?:\.0+)?)?)?")
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _YEAR_VALUE = re.compile(r"(\d{4})")
+_YEAR_SPAN = re.compile(r"\d{4}\s*[/-]\s*\d{2}(?:\d{2})?")  # 2019/20, 2019-2020: the year to 31 March 2020
+_LA_CODE = re.compile(r"[EWSN]\d{8}|\d{3}", re.IGNORECASE)  # ONS code (E06000049) or DfE number (895)
+POOLED = "all"  # la="all": every authority's children, keyed by (LA, CHILD)
+SHORT_BREAK_RULES = ("exclude", "include")
 _FIELDS_ERROR = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 EXIT_CODES = frozenset({CONTINUES, *REC_TO_ROUTE})
 EPISODE_COLUMNS = [
@@ -114,7 +130,7 @@ EPISODE_COLUMNS = [
     "cin",
     "rec",
 ]
-HEADER_COLUMNS = ["child", "dob", "sex_code", "file", "row", "year", "file_index"]
+HEADER_COLUMNS = ["child", "dob", "sex_code", "ethnic", "file", "row", "year", "file_index"]
 EARLIEST = pd.Timestamp("1900-01-01")
 FIRST_YEAR, LAST_YEAR = 1900, 2199  # a 4-digit number outside these is not a return year
 OUTSIDE = "before 1900 or after the last day its return can hold"
@@ -214,6 +230,7 @@ def _load(path: Path, index: int, report: QualityReport) -> _Table | None:
         )
     frame = frame.assign(row=frame.index + 2, file=path.name, file_index=index)[nonblank]
     frame["year"] = _row_years(frame, path.name)
+    frame["year_end"] = _year_ends(frame)
     report.files[path.name] = kind
     report.file_rows[path.name] = len(frame)
     report.rows_read[kind] = report.rows_read.get(kind, 0) + len(frame)
@@ -239,6 +256,16 @@ def _row_years(frame: pd.DataFrame, name: str) -> pd.Series:
     return years
 
 
+def _year_ends(frame: pd.DataFrame) -> pd.Series:
+    """31 March at the end of each row's YEAR (2019: 31 March 2019; 2019/20: 31 March 2020); NaT without a YEAR."""
+    if "YEAR" not in frame.columns:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    labelled = frame["YEAR"].ne("")
+    end_year = frame["year"] + frame["YEAR"].str.fullmatch(_YEAR_SPAN.pattern).astype(int)
+    ends = [pd.Timestamp(year, 3, 31) if known else pd.NaT for year, known in zip(end_year, labelled, strict=True)]
+    return pd.Series(ends, index=frame.index, dtype="datetime64[ns]")
+
+
 def _read_folder(folder: Path, report: QualityReport) -> list[_Table]:
     if not folder.is_dir():
         raise SSDA903Error(f"{folder}: not a folder; expected a folder of SSDA903 CSV files")
@@ -259,12 +286,42 @@ def _read_folder(folder: Path, report: QualityReport) -> list[_Table]:
     return tables
 
 
+def _authorities(tables: list[_Table], la: str | None, folder: Path, report: QualityReport) -> list[_Table]:
+    """One authority's rows (`la` a code), every authority's pooled (`la` "all"), or the one the returns hold."""
+    if la is None:
+        _check_one_la(tables, folder)
+        return tables
+    if la.strip().casefold() == POOLED:
+        return [_pooled(table) for table in tables]
+    return _keep_la(tables, la, report)
+
+
+def _require_la_column(table: _Table, why: str) -> None:
+    if "LA" not in table.frame.columns:
+        raise SSDA903Error(f"{table.name}: no LA column; needed to {why}")
+
+
+def _pooled(table: _Table) -> _Table:
+    """Every row kept, its CHILD made unique across authorities: the same CHILD in two LAs is two children.
+
+    The key is the LA's length, the LA and the CHILD ("9:e08000001:1234"), so no two (LA, CHILD) pairs meet;
+    a blank CHILD stays blank for the blank-CHILD error.
+    """
+    _require_la_column(table, "pool the authorities (--la all): each row must say whose child it is")
+    frame = table.frame
+    _fail_if(
+        frame["LA"].eq(""), frame, "LA", "the authority's code on every row when --la all pools them", "LA is blank"
+    )
+    la = frame["LA"].str.casefold()
+    key = la.str.len().astype(str) + ":" + la + ":" + frame["CHILD"]
+    return _Table(table.name, table.kind, frame.assign(CHILD=key.mask(frame["CHILD"].eq(""), "")))
+
+
 def _keep_la(tables: list[_Table], la: str, report: QualityReport) -> list[_Table]:
     """Only the rows of one local authority; every file must say which authority each row belongs to."""
     kept = []
     for table in tables:
-        if "LA" not in table.frame.columns:
-            raise SSDA903Error(f"{table.name}: no LA column; needed to keep only the rows of LA {la!r}")
+        _require_la_column(table, f"keep only the rows of LA {la!r}")
         mine = table.frame["LA"].str.casefold().eq(la.strip().casefold())
         report.add(
             "other_la", int((~mine).sum()), "dropped", f"row of another local authority (LA is not {la})", table.name
@@ -276,17 +333,29 @@ def _keep_la(tables: list[_Table], la: str, report: QualityReport) -> list[_Tabl
     return kept
 
 
-def _check_one_la(tables: list[_Table]) -> None:
+def _check_one_la(tables: list[_Table], folder: Path) -> None:
     """Without `la`, the LA columns (where there are any) must all name the same authority."""
     seen: set[str] = set()
     for table in tables:
         if "LA" in table.frame.columns:
             seen |= set(table.frame["LA"].str.casefold()) - {""}
-            if len(seen) > 1:
-                raise SSDA903Error(
-                    f"{table.name}, column LA: rows of {len(seen)} local authorities in the returns; expected one "
-                    "authority's returns, or --la naming the one to keep"
-                )
+    if len(seen) > 1:
+        raise SSDA903Error(
+            f"{folder}, column LA: rows of {len(seen)} local authorities in the returns ({_la_list(seen)}); expected "
+            f"one authority's returns, --la CODE to keep one of them, or --la {POOLED} to pool them"
+        )
+
+
+def _la_list(values: set[str]) -> str:
+    """The authorities' codes; a value not shaped like a code is only counted (it could be any cell)."""
+    codes = sorted(value.upper() for value in values if _LA_CODE.fullmatch(value))
+    others = len(values) - len(codes)
+    if not others:
+        return ", ".join(codes)
+    counted = (
+        f"{others} value{'s' if others > 1 else ''} not shaped like an LA code such as E06000049 or 895, not shown"
+    )
+    return ", ".join([*codes, counted])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -359,10 +428,21 @@ def _header_rows(table: _Table, report: QualityReport) -> pd.DataFrame:
             "child": frame["CHILD"],
             "dob": dob,
             "sex_code": frame["SEX"],
+            "ethnic": _ethnic_groups(table, report),
             **{c: frame[c] for c in ("file", "row", "year", "file_index")},
         }
     )
     return rows[~outside]
+
+
+def _ethnic_groups(table: _Table, report: QualityReport) -> pd.Series | str:
+    """Each row's DfE ethnic group (see filters.py); a blank or unknown code counted; NO_ETHNIC_COLUMN without one."""
+    if "ETHNIC" not in table.frame.columns:
+        return NO_ETHNIC_COLUMN
+    groups, unknown = ethnic_groups(table.frame["ETHNIC"])
+    reason = "ETHNIC blank or not starting with W, M, A, B, C, O, R or N: group 'refused or not obtained'"
+    report.add("unknown_ethnic", int(unknown.sum()), "changed", reason, table.name)
+    return groups
 
 
 def _starts_inside(frame: pd.DataFrame, report: QualityReport, file: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -435,7 +515,7 @@ def _episode_rows(table: _Table, report: QualityReport) -> pd.DataFrame:
                 f"PLACE_PROVIDER blank or not one of {_codes(PROVIDERS)}: set to '' (counted as not in-house)",
             ),
             "rec": rec,
-            **{c: frame[c] for c in ("file", "row", "year", "file_index")},
+            **{c: frame[c] for c in ("file", "row", "year", "file_index", "year_end")},
         }
     )
     unknown_place = ~episodes["place"].isin(PLACE_TO_NEED)
@@ -485,6 +565,7 @@ def _children(header: pd.DataFrame, uasc: pd.DataFrame, report: QualityReport) -
             "dob": latest["dob"],
             "sex": sex.fillna("unknown"),
             "uasc": latest["child"].isin(uasc["child"]),
+            "ethnicity": latest["ethnic"],
         }
     ).reset_index(drop=True)
 
@@ -523,7 +604,7 @@ def _duplicates_by_file(before: pd.DataFrame, after: pd.DataFrame) -> pd.Series:
     return pairs.groupby(["file", "kept"]).size()
 
 
-def _clean(episodes: pd.DataFrame, extract: pd.Timestamp, report: QualityReport) -> pd.DataFrame:
+def _clean(episodes: pd.DataFrame, extract: pd.Timestamp, report: QualityReport, short_breaks: str) -> pd.DataFrame:
     """Cleaning rules 1-6 of cleaning.py, each counted in the report (periods come after)."""
     before = episodes
     episodes, _ = cleaning.deduplicate_episodes(episodes)
@@ -536,7 +617,37 @@ def _clean(episodes: pd.DataFrame, extract: pd.Timestamp, report: QualityReport)
             "else the latest return's)",
             file,
         )
-    steps = [
+    episodes = _run(episodes, _dates_steps(extract), report)
+    if short_breaks == "exclude":
+        episodes = _bridge_short_breaks(episodes, report)
+    return _run(episodes, MERGE_STEPS, report)
+
+
+Step = tuple[Callable[[pd.DataFrame], tuple[pd.DataFrame, int]], str, str, str]  # rule, action, reason
+MERGE_STEPS: list[Step] = [
+    (
+        cleaning.merge_legal_status_changes,
+        "legal_status_change",
+        "merged",
+        "RNE L at the same PLACE and PLACE_PROVIDER: the placement continues, joined to the previous episode",
+    ),
+    (
+        cleaning.reclassify_legal_status_moves,
+        "rne_l_with_move",
+        "changed",
+        "RNE L but PLACE or PLACE_PROVIDER changed: kept as a new placement (treated as RNE P)",
+    ),
+    (
+        cleaning.merge_same_placement,
+        "same_placement",
+        "merged",
+        "follows on at the same PLACE and PLACE_PROVIDER: joined to the previous episode as one placement",
+    ),
+]
+
+
+def _dates_steps(extract: pd.Timestamp) -> list[Step]:
+    return [
         (
             cleaning.clear_rec_of_open_episodes,
             "rec_on_open_episode",
@@ -561,34 +672,45 @@ def _clean(episodes: pd.DataFrame, extract: pd.Timestamp, report: QualityReport)
             "changed",
             "episode ends after (or is open when) the child's next episode starts: ended at that start",
         ),
-        (
-            cleaning.drop_short_breaks,
-            "short_breaks",
-            "dropped",
-            "legal status V3/V4 (short break): not a period of care in the looked-after counts",
-        ),
-        (
-            cleaning.merge_legal_status_changes,
-            "legal_status_change",
-            "merged",
-            "RNE L at the same PLACE and PLACE_PROVIDER: the placement continues, joined to the previous episode",
-        ),
-        (
-            cleaning.reclassify_legal_status_moves,
-            "rne_l_with_move",
-            "changed",
-            "RNE L but PLACE or PLACE_PROVIDER changed: kept as a new placement (treated as RNE P)",
-        ),
-        (
-            cleaning.merge_same_placement,
-            "same_placement",
-            "merged",
-            "follows on at the same PLACE and PLACE_PROVIDER: joined to the previous episode as one placement",
-        ),
     ]
+
+
+def _run(episodes: pd.DataFrame, steps: list[Step], report: QualityReport) -> pd.DataFrame:
     for step, rule, action, reason in steps:
         episodes, n = step(episodes)
         report.add(rule, n, action, reason)
+    return episodes
+
+
+def _bridge_short_breaks(episodes: pd.DataFrame, report: QualityReport) -> pd.DataFrame:
+    """Rule 5 (--short-breaks exclude): short breaks removed, the periods around them kept whole, all counted."""
+    episodes, counts = cleaning.bridge_short_breaks(episodes)
+    not_care = "not care in the DfE's looked-after counts (--short-breaks exclude)"
+    report.add("short_breaks", counts.episodes, "dropped", f"legal status V3/V4 (short break): {not_care}")
+    report.add(
+        "short_break_periods",
+        counts.periods,
+        "dropped",
+        "period of care made only of short breaks: no period of care (its episodes are counted in short_breaks)",
+    )
+    report.add(
+        "short_break_bridged",
+        counts.bridged,
+        "changed",
+        "short breaks between two episodes of one period of care: one period across them, their days not care",
+    )
+    report.add(
+        "short_break_start",
+        counts.starts,
+        "changed",
+        "period of care that began with short breaks: starts at its first other episode, RNE set to S",
+    )
+    report.add(
+        "short_break_exit",
+        counts.exits,
+        "changed",
+        "period of care that ended with short breaks: ends at its last other episode, with the REC they ended with",
+    )
     return episodes
 
 
@@ -648,35 +770,48 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(full, ignore_index=True) if full else (frames[0] if frames else pd.DataFrame())
 
 
-def read_ssda903(folder: Path | str, la: str | None = None, extract_date: dt.date | None = None) -> CareHistory:
-    """Read, validate and clean a folder of SSDA903 returns (see the module docstring for every decision)."""
+def read_ssda903(
+    folder: Path | str,
+    la: str | None = None,
+    extract_date: dt.date | None = None,
+    short_breaks: str = "exclude",
+) -> CareHistory:
+    """Read, validate and clean a folder of SSDA903 returns (see the module docstring for every decision).
+
+    `la`: an authority's code keeps its rows; "all" pools every authority's children, keyed by (LA, CHILD).
+    `short_breaks`: "exclude" (default) removes short breaks without splitting periods; "include" keeps them
+    as care (cleaning.py, rule 5).
+    """
+    if short_breaks not in SHORT_BREAK_RULES:
+        raise SSDA903Error(f"short breaks: expected one of {', '.join(SHORT_BREAK_RULES)}, got {short_breaks!r}")
+    folder = Path(folder)
     report = QualityReport()
-    tables = _read_folder(Path(folder), report)
-    if la is not None:
-        tables = _keep_la(tables, la, report)
-    else:
-        _check_one_la(tables)
+    tables = _authorities(_read_folder(folder, report), la, folder, report)
     header = _concat([_header_rows(t, report) for t in tables if t.kind == "header"])
     episodes = _concat([_episode_rows(t, report) for t in tables if t.kind == "episodes"])
     if episodes.empty:
         if not report.rows_read.get("episodes"):
-            raise SSDA903Error(f"{Path(folder)}: no episode rows to read; the episodes tables are empty")
-        raise SSDA903Error(f"{Path(folder)}: no episode rows left to read ({report.dropped_text()})")
+            raise SSDA903Error(f"{folder}: no episode rows to read; the episodes tables are empty")
+        raise SSDA903Error(f"{folder}: no episode rows left to read ({report.dropped_text()})")
     children = _children(header, _uasc_children(tables), report)
     episodes = _drop_children_without_header(episodes, children, report)
     if episodes.empty:
-        raise SSDA903Error(f"{Path(folder)}: no episode belongs to a child in a header table ({report.dropped_text()})")
+        raise SSDA903Error(f"{folder}: no episode belongs to a child in a header table ({report.dropped_text()})")
     _check_started_after_birth(episodes, children)
-    extract = (
-        pd.Timestamp(extract_date).normalize()
-        if extract_date
-        else pd.concat([episodes["start"], episodes["end"]]).max()
-    )
+    extract = pd.Timestamp(extract_date).normalize() if extract_date else _extract_date(episodes)
     report.extract_date = extract.date().isoformat()
-    episodes = _clean(episodes, extract, report)
+    episodes = _clean(episodes, extract, report, short_breaks)
     if episodes.empty:
-        raise SSDA903Error(f"{Path(folder)}: no episode left after cleaning ({report.dropped_text()})")
+        raise SSDA903Error(f"{folder}: no episode left after cleaning ({report.dropped_text()})")
     episodes, children = _number_children(episodes, children, report)
     episodes, periods = _periods(episodes, children, report)
     report.children, report.episodes, report.periods = len(children), len(episodes), len(periods)
     return CareHistory(extract.date(), children, _final_episodes(episodes), periods, report)
+
+
+def _extract_date(episodes: pd.DataFrame) -> pd.Timestamp:
+    """The end of the latest return year a YEAR names, or the latest DECOM or DEC of rows without a YEAR."""
+    labelled = episodes["year_end"].notna()
+    unlabelled = episodes[~labelled]
+    candidates = pd.concat([episodes.loc[labelled, "year_end"], unlabelled["start"], unlabelled["end"]])
+    return candidates.max()
