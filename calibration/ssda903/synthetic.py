@@ -16,7 +16,13 @@ Mapping of one replication (`sim.engine.model.ReplicationRecord`) onto the retur
   if the pool serves it, else the first need the pool serves (a child needing fostering placed in a children's
   home by a fallback stands in the return as K2, as a real return would show it);
 - REC "X1" when the period continues in another placement, `codes.ROUTE_TO_REC[exit route]` on the last
-  episode, blank while the period is open;
+  episode, except "E17" (aged 18 and remained with current carers, inc. Staying Put) for a young person the
+  simulation kept Staying Put with their carers; blank while the period is open;
+- with `short_break_share` above 0 (default 0: none), short breaks inside periods: at that share of the
+  moves between two placements, the last 1-7 days of the earlier placement (never all of it) become a short
+  break, an episode with LS V3 or V4 at K2/PR1 (a short-break unit), RNE "T", REC "X1", and the placement
+  after it opens with RNE "T" (legal status and placement both change back). Their draws come from a
+  generator of their own, so identifiers, postcodes and URNs are the same with or without them;
 - the simulator has no re-entry (each entry is a new child), so every CHILD has one period of care.
 
 Days are floored to whole days from the horizon start. Consecutive episodes share the instant of the move,
@@ -46,9 +52,9 @@ from pathlib import Path
 
 import numpy as np
 
-from calibration.ssda903.codes import CONTINUES, NEED_TO_PLACE, ROUTE_TO_REC, START_OF_PERIOD
+from calibration.ssda903.codes import CONTINUES, NEED_TO_PLACE, ROUTE_TO_REC, SHORT_BREAK_STATUSES, START_OF_PERIOD
 from sim.engine.demand import NO_CIN
-from sim.engine.model import IN_CARE, PLACEMENT_COLUMNS, simulate_replication
+from sim.engine.model import IN_CARE, PLACEMENT_COLUMNS, STAYING_PUT, simulate_replication
 from sim.engine.scenario import Scenario
 from sim.engine.vocabulary import CATEGORIES_OF_NEED, DAYS_PER_YEAR, EXIT_ROUTES, PLACEMENT_NEEDS
 from sim.present.output_folders import check_out_folder, replaced_folder
@@ -73,6 +79,10 @@ UASC_COLUMNS = ("CHILD", "SEX", "DOB", "DUC")
 TABLES = ("header", "episodes", "uasc")
 
 PLACEMENT_CHANGE = "P"
+LEGAL_STATUS_AND_PLACEMENT_CHANGE = "T"
+STAYED_WITH_CARERS = "E17"  # aged 18 and remained with current carers (inc. Staying Put)
+SHORT_BREAK_PLACE = ("K2", "PR1")  # a short-break unit of the authority's own
+SHORT_BREAK_DAYS = 7  # the longest short break written
 PLACEMENT_CHANGE_REASON = "CARPL"  # change to, or implementation of, the care plan
 LEGAL_STATUS_CARE_ORDER = "C2"
 LEGAL_STATUS_ACCOMMODATED = "V2"
@@ -101,6 +111,7 @@ class SyntheticSummary:
     episode_rows: int  # rows over all episodes files
     periods: int  # periods of care in the files (one per child: the simulator has no re-entry)
     starting_children: int  # written children in care at the horizon start: their true start is unknown
+    short_breaks: int = 0  # distinct short-break episodes (V3/V4) written inside periods
     notes: list[str] = field(default_factory=list)
 
 
@@ -132,12 +143,18 @@ class _Identities:
 
 
 def write_synthetic_ssda903(
-    scenario: Scenario, out_dir: Path, seed: int, replication: int = 0, first_year: int | None = None
+    scenario: Scenario,
+    out_dir: Path,
+    seed: int,
+    replication: int = 0,
+    first_year: int | None = None,
+    short_break_share: float = 0.0,
 ) -> SyntheticSummary:
     """Simulate one replication of `scenario` and write it as yearly SSDA903 returns in `out_dir`.
 
     Writes `YYYY-header.csv`, `YYYY-episodes.csv` and `YYYY-uasc.csv` for each year ending 31 March YYYY inside
-    the horizon, from `first_year` (default: the first year starting on or after the horizon start).
+    the horizon, from `first_year` (default: the first year starting on or after the horizon start), with a
+    short break at `short_break_share` of the moves between placements (see the module docstring).
 
     Prefer a scenario with an empty start population and a warm-up before `first_year` (see the module
     docstring): children in care at the horizon start have no known entry date, so they are written from the
@@ -151,6 +168,8 @@ def write_synthetic_ssda903(
     anything is simulated: a folder of real returns is never overwritten (see sim.present.output_folders).
     """
     out_dir = Path(out_dir)
+    if not 0.0 <= short_break_share <= 1.0:
+        raise ValueError(f"short_break_share must be from 0 to 1, got {short_break_share}")
     years = _years(scenario, first_year)
     names = [f"{year}-{table}.csv" for year in years for table in TABLES]
     check_out_folder(out_dir)
@@ -158,6 +177,9 @@ def write_synthetic_ssda903(
     cohort = record.cohort
     identities = _identities(scenario, cohort.size, np.random.default_rng([seed, replication, GENERATOR_TAG]))
     episodes = _episodes(scenario, record, identities, np.random.default_rng([seed, replication, GENERATOR_TAG, 1]))
+    if short_break_share:
+        breaks = np.random.default_rng([seed, replication, GENERATOR_TAG, 2])
+        episodes = _with_short_breaks(episodes, short_break_share, breaks)
     start = scenario.horizon.start
 
     written_children: set[int] = set()
@@ -196,6 +218,7 @@ def write_synthetic_ssda903(
         episode_rows=rows,
         periods=len(written_children),
         starting_children=starting,
+        short_breaks=sum(1 for e in episodes if e.ls in SHORT_BREAK_STATUSES and _written(e, written_episodes)),
         notes=notes,
     )
 
@@ -253,6 +276,7 @@ def _episodes(scenario: Scenario, record, identities: _Identities, generator: np
     urn = generator.integers(1_000_000, 10_000_000, size=len(in_care))
     pools = list(scenario.pools.values())
     children = in_care[:, _COL["child"]].astype(np.int64)
+    stayed = set(placements[placements[:, _COL["kind"]] == STAYING_PUT, _COL["child"]].astype(np.int64).tolist())
     episodes: list[_Episode] = []
     legal_status, cin = "", ""
     for row, placement in enumerate(in_care):
@@ -277,7 +301,7 @@ def _episodes(scenario: Scenario, record, identities: _Identities, generator: np
             route = int(record.exit_route[child])
             if route < 0:
                 raise AssertionError(f"child {child}: its last in-care placement ended without an exit route")
-            rec = ROUTE_TO_REC[EXIT_ROUTES[route]]
+            rec = STAYED_WITH_CARERS if child in stayed else ROUTE_TO_REC[EXIT_ROUTES[route]]
         episodes.append(
             _Episode(
                 child=child,
@@ -295,6 +319,48 @@ def _episodes(scenario: Scenario, record, identities: _Identities, generator: np
             )
         )
     return episodes
+
+
+def _with_short_breaks(episodes: list[_Episode], share: float, generator: np.random.Generator) -> list[_Episode]:
+    """A short break cut from the end of the placement before `share` of the moves (whole days, at least one
+    day of the placement left); the same draws are made for every episode, so each move's fate is its own."""
+    out: list[_Episode] = []
+    for episode, following in zip(episodes, [*episodes[1:], None], strict=True):
+        out.append(episode)
+        moves = following is not None and following.child == episode.child and episode.rec == CONTINUES
+        draw, days, status = generator.random(), generator.integers(1, SHORT_BREAK_DAYS + 1), generator.integers(2)
+        post, urn = _postcodes(generator, 1)[0], generator.integers(1_000_000, 10_000_000)
+        length = (episode.dec or 0) - episode.decom
+        if not moves or draw >= share or length < 2:
+            continue
+        days = min(int(days), length - 1)
+        episode.dec -= days
+        out.append(_short_break(episode, days, sorted(SHORT_BREAK_STATUSES)[int(status)], post, str(urn)))
+        following.rne = LEGAL_STATUS_AND_PLACEMENT_CHANGE
+    return out
+
+
+def _short_break(before: _Episode, days: int, status: str, post: str, urn: str) -> _Episode:
+    """The short-break episode that follows `before` (already shortened) for `days` days."""
+    place, provider = SHORT_BREAK_PLACE
+    return _Episode(
+        child=before.child,
+        decom=before.dec,
+        dec=before.dec + days,
+        rne=LEGAL_STATUS_AND_PLACEMENT_CHANGE,
+        ls=status,
+        cin=before.cin,
+        place=place,
+        provider=provider,
+        rec=CONTINUES,
+        reason_change=PLACEMENT_CHANGE_REASON,
+        pl_post=post,
+        urn=urn,
+    )
+
+
+def _written(episode: _Episode, written: set[tuple[int, int]]) -> bool:
+    return (episode.child, episode.decom) in written
 
 
 def _letters(generator: np.random.Generator, n: int) -> np.ndarray:
