@@ -17,12 +17,14 @@ worked out from the table below.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
 
-from calibration.ssda903.filters import NOT_OBTAINED, Population, filter_population, parse_list
+from calibration.ssda903.filters import LISTS, NOT_OBTAINED, Population, filter_population, parse_list
 from calibration.ssda903.reader import CareHistory, SSDA903Error, read_ssda903
+from sim.cli import main
 from tests.test_ssda903_hostile import CHILD, DOB, HOME, PLACED, _leaks
 
 HEADER = f"""CHILD,SEX,DOB,ETHNIC
@@ -155,9 +157,43 @@ def test_option_lists_are_checked() -> None:
         ("entry-age", "18-21", "18-21"),
         ("entry-age", "", ""),
     ]:
-        with pytest.raises(ValueError, match=f"--{kind}: expected a comma-separated list of .*; got {bad!r}"):
+        with pytest.raises(ValueError, match=f"expected a comma-separated list of {LISTS[kind][0]}, .*; got {bad!r}"):
             parse_list(kind, text)
     with pytest.raises(ValueError, match="sex must be one of male, female"):
         Population(sex="unknown")
-    with pytest.raises(ValueError, match="--entry-age"):
+    with pytest.raises(ValueError, match="list of under1, 1-4, 5-9, 10-15, 16-17; got '5-10'"):
         Population(entry_age=("5-10",))
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        (["--ethnicity", "white,purple"], "argument --ethnicity: expected a comma-separated list of white, mixed"),
+        (["--entry-age", "5-10"], "argument --entry-age: expected a comma-separated list of under1, 1-4"),
+        (["--sex", "other"], "argument --sex: invalid choice: 'other'"),
+        (["--short-breaks", "drop"], "argument --short-breaks: invalid choice: 'drop'"),
+        (["--sex", "female", "--short-breaks", "include"], "--short-breaks include, --sex: not applied yet"),
+        (["--la", "all"], "episodes.csv: no LA column; needed to pool the authorities (--la all)"),
+    ],
+)
+@pytest.mark.parametrize("command", ["calibrate", "backtest"])
+def test_the_commands_check_the_read_options(
+    history: CareHistory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    options: list[str],
+    fragment: str,
+) -> None:
+    folder = tmp_path / "returns"
+    folder.mkdir()
+    (folder / "header.csv").write_text(HEADER, encoding="utf-8")
+    (folder / "episodes.csv").write_text(EPISODES, encoding="utf-8")
+    out = tmp_path / "out"
+    dates = ["--as-of", "2020-06-01", "--out", str(out / "s.toml")] if command == "calibrate" else []
+    dates = dates or ["--origin", "2020-06-01", "--out", str(out)]
+    with contextlib.suppress(SystemExit):  # argparse exits 2 itself
+        assert main([command, "--ssda903", str(folder), *dates, *options]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and fragment in err, err
+    assert not out.exists() and not _leaks(err)

@@ -82,7 +82,7 @@ def parse_list(kind: str, text: str) -> tuple[str, ...]:
 def _check_listed(kind: str, values: tuple[str, ...]) -> None:
     unknown = [value for value in values if value not in LISTS[kind]]
     if unknown:
-        raise ValueError(f"--{kind}: expected a comma-separated list of {', '.join(LISTS[kind])}; got {unknown[0]!r}")
+        raise ValueError(f"expected a comma-separated list of {', '.join(LISTS[kind])}; got {unknown[0]!r}")
 
 
 def filter_population(history: CareHistory, population: Population) -> CareHistory:
