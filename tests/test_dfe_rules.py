@@ -126,6 +126,37 @@ def test_a_crash_or_an_unexpected_reply_is_one_line_without_data(tmp_path, reply
     assert CHILD_ID not in reason and "01/02/2010" not in reason and "1AA" not in reason
 
 
+def test_a_return_the_validator_stopped_on_is_a_note_and_the_text_says_it(tmp_path) -> None:
+    folder = _returns(tmp_path / "returns", {2019: ("01/05/2018", "01/06/2018")} | ONE_YEAR)
+    stopped = {"label": "2019", "problem": "UploadError"}
+    reply = json.loads(_reply([FAILURE]))
+    reply["returns"] = [stopped, reply["returns"][0] | {"unrecognised_files": 1}]
+    summary, reason = run_dfe_rules(folder, la="E06000049", environment=_stand_in(tmp_path / "side", json.dumps(reply)))
+    assert summary is not None and summary.notes == ()
+    first, second = summary.returns
+    assert (first.ruleset, first.notes) == (
+        "",
+        ("the validator stopped on this return (UploadError): no rule results",),
+    )
+    assert second.notes[-1] == "1 file(s) lack a column the DfE's tables need, so were left out"
+    lines = summary_text(summary, reason, QualityReport()).splitlines()
+    assert lines[0].startswith("The DfE's SSDA903 validation rules (csc-validator-be-903 0.1.17, rulesets lac2022_23")
+    assert (
+        lines[1]
+        == "2019 return (collection year 2018/19): the validator stopped on this return (UploadError): no rule results"
+    )
+    assert lines[2].startswith("2020 return (collection year 2019/20): lac2022_23: 1 of 293 rules failed, 1 skipped")
+    assert "  148         0        3  Date episode ceased and REC must both be coded." in lines
+
+
+def test_a_side_python_that_cannot_start_is_one_line(tmp_path) -> None:
+    folder = _returns(tmp_path / "returns", ONE_YEAR)
+    side = _stand_in(tmp_path / "side", _reply([FAILURE]))
+    (side / "bin" / "python").chmod(0o644)
+    summary, reason = run_dfe_rules(folder, environment=side)
+    assert summary is None and "cannot be started" in reason
+
+
 def test_a_slow_validator_is_stopped_at_the_timeout(tmp_path) -> None:
     folder = _returns(tmp_path / "returns", ONE_YEAR)
     side = _stand_in(tmp_path / "side", _reply([FAILURE]), sleep=2)
@@ -151,6 +182,8 @@ def test_a_label_names_the_collection_year_holding_most_of_its_dates(tmp_path) -
     assert both[1]["last_year"] == [str(folder / "2019-episodes.csv"), str(folder / "2019-header.csv")]
     (folder / "2021-header.csv").write_text(HEADER)
     assert dfe_rules.collection_end_year(2021, [folder / "2021-header.csv"]) == 2021  # no date: the DfE's labels
+    (folder / "2021-episodes.csv").write_bytes(b"\xff\xfe\x00C\x00H")
+    assert dfe_rules.collection_end_year(2021, [folder / "2021-episodes.csv"]) == 2021
 
 
 def test_the_nearest_ruleset_stands_in_for_a_missing_year() -> None:

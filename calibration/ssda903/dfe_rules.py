@@ -243,7 +243,7 @@ def _episode_dates(path: Path) -> pd.Series:
     wanted = {"DECOM", "DEC"}
     try:
         frame = pd.read_csv(path, dtype=str, usecols=lambda c: str(c).strip().upper() in wanted)
-    except (ValueError, OSError, UnicodeDecodeError):  # unreadable here too: the validator will say so
+    except (ValueError, OSError):  # unreadable (a decoding error is a ValueError) here too: the validator will say so
         return pd.Series(dtype="datetime64[ns]")
     if frame.columns.empty:
         return pd.Series(dtype="datetime64[ns]")
