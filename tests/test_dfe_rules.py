@@ -149,6 +149,12 @@ def test_a_return_the_validator_stopped_on_is_a_note_and_the_text_says_it(tmp_pa
     assert "  148         0        3  Date episode ceased and REC must both be coded." in lines
 
 
+def test_pooled_authorities_are_not_run(tmp_path) -> None:
+    side = _stand_in(tmp_path / "side", _reply([FAILURE]))
+    summary, reason = run_dfe_rules(_returns(tmp_path / "returns", ONE_YEAR), la="all", environment=side)
+    assert summary is None and reason == "DfE rules not run: they check one authority's return at a time, not --la all"
+
+
 def test_a_side_python_that_cannot_start_is_one_line(tmp_path) -> None:
     folder = _returns(tmp_path / "returns", ONE_YEAR)
     side = _stand_in(tmp_path / "side", _reply([FAILURE]))

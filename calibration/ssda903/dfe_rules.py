@@ -31,11 +31,12 @@ from typing import Any
 import pandas as pd
 
 from calibration.ssda903.quality import QualityReport
+from calibration.ssda903.reader import POOLED
 
 ENVIRONMENT_VARIABLE = "SUFFICIENCY_DFE_RULES_ENV"  # a side environment elsewhere than .venv-dfe-rules
 DEFAULT_ENVIRONMENT = Path(__file__).resolve().parents[2] / ".venv-dfe-rules"
 RUNNER = Path(__file__).with_name("dfe_rules_runner.py")
-TIMEOUT_SECONDS = 600  # about 10 s a return year for a small authority
+TIMEOUT_SECONDS = 600  # about 7 s a return year for the samples
 NOT_RUN = "DfE rules not run"
 INSTALL = f"{NOT_RUN}: install with make dfe-rules"
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(\d{4})(?!\d)")
@@ -159,11 +160,13 @@ def run_dfe_rules(
     """The DfE rules on each return year in `folder`, or None and a one-line reason why they did not run.
 
     `la` keeps one authority's rows where files have an LA column, as in read_ssda903, and is given to the
-    validator as the authority (its placement-location rules compare with it).
+    validator as the authority (its placement-location rules compare with it); "all" (pooled) is refused.
     """
     python = find_environment(environment)
     if python is None:
         return None, INSTALL
+    if la is not None and la.strip().casefold() == POOLED:  # CHILD ids of two authorities can collide
+        return None, f"{NOT_RUN}: they check one authority's return at a time, not --la {POOLED}"
     jobs, notes = plan_returns(Path(folder).resolve())  # the runner starts in a scratch folder
     if la is None:
         notes.append("no authority given (--la): the rules on where children are placed compare with none")
