@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: run test bench app clean dfe-rules
+.PHONY: run test bench app clean dfe-rules peers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ dfe-rules:
 	$(PYTHON) -m venv .venv-dfe-rules
 	.venv-dfe-rules/bin/pip install --quiet -r requirements/dfe-rules.txt
 	echo '*' > .venv-dfe-rules/.gitignore
+
+# cs-demand-model, the sector's open demand model, in a side environment of its own (it pins pandas 1.5.3), for
+# calibration/ssda903/peer_comparison.py: docs/decisions/0008. Optional: `make test` and `make run` never need it.
+peers:
+	$(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/pip install --quiet -r requirements/peers.txt
+	echo '*' > .venv-peers/.gitignore
 
 clean:
 	rm -rf $(VENV) out
