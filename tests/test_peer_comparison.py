@@ -125,7 +125,7 @@ def test_the_table_has_every_configuration_month_and_category() -> None:
     assert math.isnan(like.loc[(0, "other"), "percent"])  # no children in the peer: no percentage
     assert table[table["configuration"] == "defaults"]["project"].isna().all()
     text = markdown(table)
-    assert text.count("| 24 | 2023-04-01 |") == 2 and "11.0 / 10.0 (+10.0%)" in text and "nan / 10.0" in text
+    assert text.count("| 24 | 2023-04-01 |") == 2 and "11.0 / 10.0 (+10.0%)" in text and "n/a / 10.0" in text
 
 
 def test_writing_gives_the_csv_and_the_markdown_with_its_notes(tmp_path: Path) -> None:

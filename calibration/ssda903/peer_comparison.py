@@ -323,8 +323,10 @@ def markdown(table: pd.DataFrame) -> str:
 
 
 def _cell(row: pd.Series) -> str:
+    """'project / peer (percent)'; n/a for a side that gave no stock (a refused calibration)."""
+    mine, theirs = (("n/a" if math.isnan(row[k]) else f"{row[k]:.1f}") for k in ("project", "peer"))
     percent = "" if math.isnan(row["percent"]) else f" ({row['percent']:+.1f}%)"
-    return f"{row['project']:.1f} / {row['peer']:.1f}{percent}"
+    return f"{mine} / {theirs}{percent}"
 
 
 def write_comparison(table: pd.DataFrame, notes: list[str], out: Path) -> list[Path]:
