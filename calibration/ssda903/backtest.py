@@ -30,13 +30,18 @@ def backtest_ssda903(
     la: str | None = None,
     window_years: int = 3,
     jobs: int = 1,
+    *,
+    reference_start: dt.date | None = None,
+    reference_end: dt.date | None = None,
 ) -> Backtest:
-    """Each month's stock by need against the forecast from the calibration on `origin`."""
+    """Each month's stock by need against the forecast from the calibration on `origin` (its reference period
+    ends on the origin unless `reference_end` is earlier)."""
     history = read_ssda903(folder, la=la)
     end = min(pd.Timestamp(origin) + pd.DateOffset(months=horizon_months), pd.Timestamp(history.extract_date))
     if end <= pd.Timestamp(origin):
         raise ValueError(f"the returns end on {history.extract_date}: nothing to compare after the origin {origin}")
-    scenario = build_scenario(calibrate(history, origin, window_years), "backtest")
+    fitted = calibrate(history, origin, window_years, reference_start=reference_start, reference_end=reference_end)
+    scenario = build_scenario(fitted, "backtest")
     years = max(1, int(np.ceil((end - pd.Timestamp(origin)).days / 365.25)))
     scenario = scenario.model_copy(update={"horizon": scenario.horizon.model_copy(update={"years": years})})
     stock = run(scenario, replications, jobs=jobs).tables["stock"]

@@ -17,7 +17,7 @@ import pandas as pd
 
 from calibration.fit import POOLS
 from calibration.scenario_builder import MATCHING, _sum_to_one
-from calibration.ssda903 import estimate
+from calibration.ssda903 import estimate, moves
 from calibration.ssda903.reader import EARLIEST, CareHistory, read_ssda903
 from calibration.ssda903.report import report_html
 from sim.engine.scenario import Scenario, ScenarioError
@@ -52,54 +52,85 @@ EARLIEST_YEAR = EARLIEST.year
 class Calibration:
     history: CareHistory
     as_of: dt.date
-    window_years: int
+    reference: estimate.Reference
     entries: estimate.EntryEstimate
     durations: dict[str, estimate.BandDurations]
     first_need: dict[str, dict[str, float]]
-    moves: list[dict]
+    moves: moves.MoveEstimate
     stock: pd.DataFrame
     capacities: dict[str, int]
     time_to_order: dict[str, float]
     staying_put: float
 
 
-def calibrate(history: CareHistory, as_of: dt.date, window_years: int = 3) -> Calibration:
-    """Every fitted quantity of the scenario, from the periods of care in the `window_years` before as_of."""
-    check_window(history, as_of, window_years)
+def calibrate(
+    history: CareHistory,
+    as_of: dt.date,
+    window_years: int = 3,
+    *,
+    reference_start: dt.date | None = None,
+    reference_end: dt.date | None = None,
+    analytic_gradient: bool = True,
+) -> Calibration:
+    """Every fitted quantity of the scenario, from the reference period: by default the `window_years` before
+    as_of (see `reference_period`). `analytic_gradient=False` fits the stays with finite differences (bench)."""
+    reference = reference_period(history, as_of, window_years, reference_start, reference_end)
     stock = estimate.stock_on(history, as_of)
     return Calibration(
         history=history,
         as_of=as_of,
-        window_years=window_years,
-        entries=estimate.estimate_entries(history, as_of, window_years),
-        durations=estimate.estimate_durations(history, as_of, window_years),
-        first_need=estimate.first_needs(history, as_of, window_years),
-        moves=estimate.planned_moves(history, as_of, window_years),
+        reference=reference,
+        entries=estimate.estimate_entries(history, reference),
+        durations=estimate.estimate_durations(history, reference, analytic_gradient),
+        first_need=estimate.first_needs(history, reference),
+        moves=moves.estimate_moves(history, reference),
         stock=stock,
         capacities=_peak_occupancy(history, as_of, stock),
-        time_to_order=_time_to_order(history, as_of, window_years),
-        staying_put=_staying_put(history, as_of, window_years),
+        time_to_order=_time_to_order(history, reference),
+        staying_put=_staying_put(history, reference),
     )
 
 
-def check_window(history: CareHistory, as_of: dt.date, window_years: int) -> None:
-    """Refuse a window that holds no years, or data that cannot be known, before anything is fitted.
+def reference_period(
+    history: CareHistory,
+    as_of: dt.date,
+    window_years: int = 3,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> estimate.Reference:
+    """The period the fit reads: from `start` (default: `window_years` before its end) to `end` (default and at
+    most the as-of date). Refused before anything is fitted when it holds no time or data that cannot be known.
 
-    Why: a window of zero or fewer years divides by zero or fits nothing, and an as-of date after the extract
-    date would count the unobserved months as months without entries (a silent under-estimate).
+    Why: a window of zero or fewer years divides by zero or fits nothing, a period reaching past the as-of date
+    (or an as-of date past the extract date) reads what is not known on the scenario's start date, and unobserved
+    months would count as months without entries (a silent under-estimate).
     """
     if isinstance(window_years, bool) or not isinstance(window_years, int) or window_years < 1:
         raise ValueError(f"--window-years must be a whole number of years, at least 1; got {window_years}")
-    if as_of.year - window_years < EARLIEST_YEAR:
-        raise ValueError(
-            f"--as-of {as_of} with --window-years {window_years} reaches back before {EARLIEST_YEAR}; expected a "
-            f"window inside the returns (they hold no date before {EARLIEST_YEAR})"
-        )
     if as_of > history.extract_date:
         raise ValueError(
             f"--as-of {as_of} is after the returns' extract date {history.extract_date}: nothing is known after it; "
             f"expected --as-of on or before {history.extract_date}"
         )
+    if end is not None and end > as_of:
+        raise ValueError(
+            f"--reference-end {end} is after --as-of {as_of}: the fit would read what is not known on the "
+            "scenario's start date; expected --reference-end on or before --as-of"
+        )
+    last = end or as_of
+    if start is None and last.year - window_years < EARLIEST_YEAR:
+        raise ValueError(
+            f"--as-of {as_of} with --window-years {window_years} reaches back before {EARLIEST_YEAR}; expected a "
+            f"window inside the returns (they hold no date before {EARLIEST_YEAR})"
+        )
+    if start is not None and (start >= last or start.year < EARLIEST_YEAR):
+        raise ValueError(
+            f"--reference-start {start} must be before the reference end {last} and in {EARLIEST_YEAR} or later"
+        )
+    window = estimate.Reference.before(last, window_years)
+    if start is None:
+        return estimate.Reference(window.start, window.end, pd.Timestamp(as_of), window_years)
+    return estimate.Reference(pd.Timestamp(start), window.end, pd.Timestamp(as_of))
 
 
 def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], Comments]:
@@ -113,7 +144,7 @@ def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], C
         "seed": "assumption: any fixed seed",
         "horizon.years": "assumption: a ten-year planning horizon",
     }
-    window = f"{SOURCE}: periods of care starting in the {result.window_years} years before {result.as_of}"
+    window = f"{SOURCE}: periods of care starting in {result.reference.label}"
     document["start_population"] = {"groups": _start_groups(result)}
     comments["start_population"] = f"{SOURCE}: children in care at 00:00 on {result.as_of}"
     entries = result.entries
@@ -131,10 +162,14 @@ def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], C
     comments["entries.trend_percent_per_year"] = (
         f"{SOURCE}: log-linear Poisson fit of yearly entries {entries.counts}; 95% interval {low:.1f}% to {high:.1f}%"
     )
-    comments["entries.rate_per_year"] = f"{window}, excluding UASC, per year"
+    comments["entries.rate_per_year"] = (
+        f"{window}, excluding UASC: each band's share of the entrants times the fitted trend's level on "
+        f"{result.as_of}, {entries.rate_at_start:.1f} a year in all (sd of the log {entries.rate_log_sd:.3f}; the "
+        f"period's mean was {entries.window_rate:.1f} a year)"
+    )
     comments["entries.need_mix"] = f"{window}: category of need of entrants"
-    comments["entries.uasc"] = f"{window}: UASC entrants"
-    document["journeys"] = {band: _journey(result, band) for band in AGE_BANDS}
+    comments["entries.uasc"] = f"{window}: UASC entrants' share times the fitted level on {result.as_of}"
+    document["journeys"] = {band: _journey(result, band, comments) for band in AGE_BANDS}
     for band in AGE_BANDS:
         fit = result.durations[band]
         chosen = ", ".join(
@@ -174,7 +209,7 @@ def build_scenario(result: Calibration, name: str = "ssda903_baseline") -> Scena
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ScenarioError(
             f"the scenario fitted from the returns is not valid: {problems[0]}{more}; the returns may hold too "
-            "few periods of care in the window to fit it"
+            "few periods of care in the reference period to fit it"
         ) from None
 
 
@@ -207,7 +242,7 @@ def _start_groups(result: Calibration) -> list[dict]:
     ]
 
 
-def _journey(result: Calibration, band: str) -> dict[str, Any]:
+def _journey(result: Calibration, band: str, comments: Comments | None = None) -> dict[str, Any]:
     fit = result.durations[band]
     shares = {r: round(s, 6) for r, s in fit.route_shares.items() if s > 1e-6}
     duration = {r: _distribution(f) for r, f in fit.fits.items() if r in shares}
@@ -222,13 +257,12 @@ def _journey(result: Calibration, band: str) -> dict[str, Any]:
         "duration": duration,
         "first_need": _sum_to_one({n: round(s / total, 6) for n, s in first_need.items()}),
     }
-    moves = [
-        {k: m[k] for k in ("from_need", "to_need", "probability", "after_days")}
-        for m in result.moves
-        if m["from_need"] != "placed_for_adoption" and m["to_need"] != "placed_for_adoption"
-    ]
-    if moves:
-        journey["moves"] = moves
+    planned = moves.journey_moves(result.moves, band)
+    if planned:
+        journey["moves"] = [move for move, _ in planned]
+    for index, (_, note) in enumerate(planned):
+        if comments is not None:
+            comments[f"journeys.{band}.moves.#{index}.probability"] = note
     return journey
 
 
@@ -286,14 +320,11 @@ def _pools(result: Calibration) -> dict[str, Any]:
     return pools
 
 
-def _time_to_order(history: CareHistory, as_of: dt.date, window_years: int) -> dict[str, float]:
+def _time_to_order(history: CareHistory, reference: estimate.Reference) -> dict[str, float]:
     episodes = history.episodes
-    cut = pd.Timestamp(as_of)
     adopted = episodes[
         (episodes["need"] == "placed_for_adoption")
-        & episodes["end"].notna()
-        & (episodes["end"] <= cut)
-        & (episodes["end"] >= cut - pd.DateOffset(years=window_years))
+        & _ended_in(episodes, reference)
         & episodes["rec"].isin(["E11", "E12"])
     ]
     days = (adopted["end"] - adopted["start"]).dt.days.to_numpy(dtype=float)
@@ -302,14 +333,14 @@ def _time_to_order(history: CareHistory, as_of: dt.date, window_years: int) -> d
     return {"distribution": "gamma", "mean": round(float(days.mean()), 2), "sd": round(float(max(days.std(), 1.0)), 2)}
 
 
-def _staying_put(history: CareHistory, as_of: dt.date, window_years: int) -> float:
+def _ended_in(episodes: pd.DataFrame, reference: estimate.Reference) -> pd.Series:
+    """Episodes ending inside the reference period (or on its last day)."""
+    return episodes["end"].notna() & (episodes["end"] >= reference.start) & (episodes["end"] <= reference.end)
+
+
+def _staying_put(history: CareHistory, reference: estimate.Reference) -> float:
     episodes = history.episodes
-    cut = pd.Timestamp(as_of)
-    last = episodes[
-        episodes["end"].notna()
-        & (episodes["end"] <= cut)
-        & (episodes["end"] >= cut - pd.DateOffset(years=window_years))
-    ]
+    last = episodes[_ended_in(episodes, reference)]
     fostered = last[last["need"].isin(["fostering", "kinship_fostering"])]
     periods = history.periods.set_index("period")
     at_18 = fostered[periods.loc[fostered["period"], "exit_route"].to_numpy() == "age_18"]
@@ -320,9 +351,18 @@ def _staying_put(history: CareHistory, as_of: dt.date, window_years: int) -> flo
 
 
 def write_calibration(
-    folder: Path, as_of: dt.date, out: Path, command: str, la: str | None = None, window_years: int = 3
+    folder: Path,
+    as_of: dt.date,
+    out: Path,
+    command: str,
+    la: str | None = None,
+    window_years: int = 3,
+    *,
+    reference_start: dt.date | None = None,
+    reference_end: dt.date | None = None,
 ) -> tuple[Path, Path]:
-    """Read, calibrate and write the scenario and calibration_report.html next to it.
+    """Read, calibrate (on the reference period, see `reference_period`) and write the scenario and
+    calibration_report.html next to it.
 
     Each file replaces an existing one only if `sufficiency calibrate` wrote it (InputError before anything is
     read otherwise), through a temporary sibling and os.replace (see sim.present.output_folders).
@@ -335,7 +375,7 @@ def write_calibration(
     check_out_file(out)
     check_out_file(report, report_label)
     history = read_ssda903(folder, la=la)
-    result = calibrate(history, as_of, window_years)
+    result = calibrate(history, as_of, window_years, reference_start=reference_start, reference_end=reference_end)
     name = out.stem
     text = scenario_text(result, name, command)
     build_scenario(result, name)  # validate before anything is written

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from calibration.ssda903 import estimate
+from calibration.ssda903 import estimate, moves
 from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
 from sim.present import style
 
@@ -31,17 +31,27 @@ def report_html(result: Calibration, scenario_name: str) -> str:
     entries = result.entries
     parts = [
         f"<h1>Calibration from SSDA903 returns: {html.escape(scenario_name)}</h1>",
-        f"<p>As of {result.as_of}; calibration window: the {result.window_years} years before it; data extracted to "
+        f"<p>As of {result.as_of}; fitted to {result.reference.label}; data extracted to "
         f"{result.history.extract_date}. Bands on charts are labelled. No child-level data appear in this report.</p>",
         "<h2>Entries per year</h2>",
         _img(_entries_chart(entries)),
         f"<p>Trend {entries.trend_percent:.1f}% a year (95% interval {entries.trend_ci[0]:.1f}% to "
-        f"{entries.trend_ci[1]:.1f}%, log-linear Poisson fit). UASC entries {entries.uasc_rate:.1f} a year.</p>",
+        f"{entries.trend_ci[1]:.1f}%, log-linear Poisson fit). The scenario starts from the fitted line's level on "
+        f"{result.as_of}: {entries.rate_at_start:.1f} entries a year (sd of the log {entries.rate_log_sd:.3f}), "
+        f"against the period's mean of {entries.window_rate:.1f}; UASC entries {entries.uasc_rate:.1f} a year of "
+        "them.</p>",
         "<h2>Time in care by age at entry</h2>",
         "<p>Kaplan-Meier estimate of staying in care (all exit routes, open periods censored) against the fitted "
         "competing-risks model (routes and stays, cut at the 18th birthday).</p>",
         _img(_durations_chart(result)),
         _durations_table(result),
+        "<h2>Moves between placement needs</h2>",
+        f"<p>{result.moves.need_changes} moves between needs in the reference period; the adoption route and "
+        "placements for adoption are left out (the model gives them no moves). Hazards are moves per year at risk "
+        "by age band at the time, with exact 95% intervals, shrunk towards the pair's all-band hazard (empirical "
+        f"Bayes); bands marked pooled have fewer than {moves.MIN_EVENTS} moves and lean on the other bands.</p>",
+        _birthday_table(result),
+        _hazard_table(result),
         "<h2>Placement mix on the as-of date</h2>",
         _mix_table(result),
         "<h2>Data cleaning</h2>",
@@ -70,9 +80,7 @@ def _entries_chart(entries: estimate.EntryEstimate) -> Figure:
     style.style_axes(axis)
     years = [str(y) for y in entries.years]
     axis.bar(years, entries.counts, color=style.TOL_MUTED[1], label="observed entries (12 months)")
-    middle = (len(entries.counts) - 1) / 2
-    fitted = np.mean(entries.counts) * (1 + entries.trend_percent / 100) ** (np.arange(len(entries.counts)) - middle)
-    axis.plot(years, fitted, color=style.TOL_MUTED[0], linewidth=2, marker="o", label="fitted trend")
+    axis.plot(years, entries.fitted_counts, color=style.TOL_MUTED[0], linewidth=2, marker="o", label="fitted trend")
     axis.set_ylabel("children entering care", fontsize=style.LABEL_POINTS)
     axis.set_title("Children entering care per year (12 months from the date shown)", fontsize=style.LABEL_POINTS + 1)
     axis.legend(frameon=False, fontsize=style.LEGEND_POINTS)
@@ -131,6 +139,43 @@ def _durations_table(result: Calibration) -> str:
                 }
             )
     return pd.DataFrame(rows).to_html(index=False, border=0)
+
+
+def _birthday_table(result: Calibration) -> str:
+    rows = [
+        {
+            "from": m.from_need,
+            "to": m.to_need,
+            "birthday": m.age,
+            "moved": m.moved,
+            "in the need on the birthday": m.at_risk,
+            "probability (95% interval)": f"{m.probability:.3f} ({m.low:.3f} to {m.high:.3f})",
+        }
+        for m in result.moves.birthdays
+    ]
+    if not rows:
+        return f"<p>No moves cluster after a 16th or 17th birthday (within {moves.BIRTHDAY_WINDOW_DAYS} days).</p>"
+    return pd.DataFrame(rows).to_html(index=False, border=0)
+
+
+def _hazard_table(result: Calibration) -> str:
+    rows = [
+        {
+            "from": pair.from_need,
+            "to": pair.to_need,
+            "age band": band.band,
+            "moves": band.moves,
+            "years at risk": round(band.years_at_risk, 1),
+            "hazard a year (95% interval)": f"{band.raw:.3f} ({band.low:.3f} to {band.high:.3f})",
+            "fitted hazard": round(band.rate, 4),
+            "own weight": round(band.weight, 2),
+            "pooled": "yes" if band.pooled else "",
+        }
+        for pair in result.moves.hazards.values()
+        for band in pair.bands.values()
+        if band.years_at_risk > 0
+    ]
+    return pd.DataFrame(rows).to_html(index=False, border=0) if rows else "<p>No moves between needs.</p>"
 
 
 def _mix_table(result: Calibration) -> str:
