@@ -7,10 +7,12 @@ docs/decisions/0003-journeys-as-timeout-callbacks.md for why children are not).
 
 At the start of every segment the matching policy offers the child the pools for its placement
 need in order of preference; the first with a free place (and that takes the child's age) is
-used. A child not placed in its first choice is a sufficiency gap, recorded on the placement.
-Capacity moves over time: dated openings and closures, foster-carer recruitment and
-deregistration, and young people Staying Put, who keep their carer's place after leaving care
-at 18.
+used. A pool with `availability` below 1 is found only by that share of searches, and an
+emergency placement bridges to a new search after its `bridging_days`. A child not placed in its
+first choice is a sufficiency gap, recorded on the placement. Capacity moves over time: dated
+openings and closures, foster-carer recruitment and deregistration, and young people Staying
+Put, who keep their carer's place after leaving care at 18. Authorities sharing a regional pool
+run in one event loop (`simulate_linked`), their pools so named counting the same places.
 
 Nothing here uses pandas or formats strings: records are appended to plain lists and turned
 into arrays once the replication ends.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,7 +32,7 @@ import simpy
 
 from sim.engine.demand import AGE_18_DAYS, NEED_INDEX, PLACEMENT_DRAWS, ROUTE_INDEX, Cohort, draw_cohort, horizon_day
 from sim.engine.scenario import FOSTER_CARE, Pool, Scenario
-from sim.engine.streams import stream
+from sim.engine.streams import pool_stream, stream
 from sim.engine.vocabulary import DAYS_PER_YEAR, PLACEMENT_NEEDS
 
 # Placement kinds: in care, or a post-18 arrangement holding a place.
@@ -38,6 +41,7 @@ ADOPTION = ROUTE_INDEX["adoption"]
 AGE_18 = ROUTE_INDEX["age_18"]
 PLACED_FOR_ADOPTION = NEED_INDEX["placed_for_adoption"]
 NO_POOL = -1
+DRAWS_PER_BLOCK = 256  # availability and bridging draws are made in blocks and read one at a time
 
 
 def events_scheduled(env: simpy.Environment) -> int:
@@ -53,6 +57,8 @@ class PoolState:
     """Places in one pool during a replication. Unlimited pools have infinite capacity."""
 
     __slots__ = (
+        "availability",
+        "bridging",
         "capacity",
         "index",
         "max_age_days",
@@ -63,15 +69,57 @@ class PoolState:
         "within_20_miles",
     )
 
-    def __init__(self, index: int, capacity: float, min_age: float, max_age: float, within_20_miles: float):
+    def __init__(self, index: int, capacity: float, pool: Pool):
         self.index = index
         self.capacity = capacity
         self.occupied = 0
+        self._describe(pool)
+
+    def _describe(self, pool: Pool) -> None:
+        """What the pool's scenario entry says of it, beside its places."""
         self.pending_closures = 0  # places to close as soon as they are vacated
-        self.min_age_days = min_age * DAYS_PER_YEAR
-        self.max_age_days = max_age * DAYS_PER_YEAR
-        self.within_20_miles = within_20_miles
+        self.min_age_days = pool.min_age * DAYS_PER_YEAR
+        self.max_age_days = pool.max_age * DAYS_PER_YEAR
+        self.within_20_miles = pool.within_20_miles
+        self.availability = pool.availability  # chance a search finds a free place here
+        self.bridging: Iterator[float] | None = None  # emergency pools: the days each placement bridges
         self.waiting: dict[int, int] = {}  # child -> need, children who would step back into this pool
+
+
+class SharedPlaces:
+    """The places of a regional pool, counted once for every authority sharing it."""
+
+    __slots__ = ("capacity", "occupied")
+
+    def __init__(self, capacity: float):
+        self.capacity = capacity
+        self.occupied = 0
+
+
+class SharedPoolState(PoolState):
+    """One authority's view of a shared pool: its own ages, locality and draws, the region's places.
+
+    Only pools shared in a linked run pay for the indirection: every other pool stays a plain PoolState.
+    """
+
+    __slots__ = ("places",)
+
+    def __init__(self, index: int, places: SharedPlaces, pool: Pool):
+        self.index = index
+        self.places = places
+        self._describe(pool)
+
+    @property
+    def capacity(self) -> float:
+        return self.places.capacity
+
+    @property
+    def occupied(self) -> int:
+        return self.places.occupied
+
+    @occupied.setter
+    def occupied(self, value: int) -> None:
+        self.places.occupied = value
 
 
 @dataclass
@@ -117,17 +165,24 @@ class LogColumn:
 class CareSystem:
     """One replication: the pools, the matching policy and the children moving through them."""
 
-    def __init__(self, scenario: Scenario, seed: int, replication: int):
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        replication: int,
+        env: simpy.Environment | None = None,
+        shared: dict[str, SharedPlaces] | None = None,
+    ):
+        """`env` and `shared` link this authority to others in one event loop (`simulate_linked`): its pools
+        `shared` under a name in `shared` count those places."""
         self.scenario = scenario
         self.seed = seed
         self.replication = replication
-        self.env = simpy.Environment()
+        self.env = env or simpy.Environment()
         self.horizon = scenario.horizon.days
         self.pool_names = list(scenario.pools)
-        self.pools = [
-            PoolState(i, math.inf if p.unlimited else float(p.capacity), p.min_age, p.max_age, p.within_20_miles)
-            for i, p in enumerate(scenario.pools.values())
-        ]
+        self.pools = [_pool_state(i, p, shared or {}) for i, p in enumerate(scenario.pools.values())]
+        self._searching_pools()
         pool_index = {name: i for i, name in enumerate(self.pool_names)}
         self.options = [[] for _ in PLACEMENT_NEEDS]
         self.preferred = [[] for _ in PLACEMENT_NEEDS]
@@ -142,6 +197,8 @@ class CareSystem:
         close_pool = scenario.leaving_care.staying_close.pool
         self.staying_close_pool = pool_index[close_pool] if close_pool else NO_POOL
         self.step_back = scenario.step_back
+        # Pools children do not wait for: found only by searching (availability below 1, shared places)
+        self.unwaited = frozenset(i for i, p in enumerate(scenario.pools.values()) if p.found_by_searching)
         self.cohort = draw_cohort(scenario, seed, replication, self.pool_names)
         n = self.cohort.size
         # The event loop reads one child at a time: Python lists index several times faster than arrays.
@@ -169,6 +226,15 @@ class CareSystem:
     # -- running ------------------------------------------------------------------------------
 
     def run(self) -> ReplicationRecord:
+        self.start()
+        with _collector_paused():
+            self.env.run(until=self.horizon)
+        record = self.record()
+        _discard_pending_events(self.env)
+        return record
+
+    def start(self) -> None:
+        """Seat the people in care or Staying Put on the start date and schedule everything that follows."""
         env = self.env
         cohort = self.cohort
         # Young people Staying Put first: a starting child stepping back must not take the place they hold.
@@ -180,17 +246,13 @@ class CareSystem:
             wanted = self._first_choice(child, need)
             self._open(child, need, pool, wanted, IN_CARE)
             self._offer_step_back(child, need, pool, wanted)
+            self._bridge(child, pool)
         for child in starting:  # the children in care at the start wait for their first segment to end
             self._await_segment_end(child, 0)
         self._schedule_next_arrival()
         env.process(self._capacity_changes(self._capacity_timeline()))
         if self.scenario.adoption.adopter_approvals_per_year != "unlimited":
             env.process(self._adopter_approvals())
-        with _collector_paused():
-            env.run(until=self.horizon)
-        record = self._record()
-        _discard_pending_events(env)
-        return record
 
     def _after(self, delay: float, callback: Callable[[simpy.Event], None], child: int) -> None:
         """Call `callback` in `delay` days with an event whose value is the child."""
@@ -288,6 +350,58 @@ class CareSystem:
                     return
         raise AssertionError("matching lists end with an unlimited pool taking all ages")  # checked in scenario
 
+    def _place_searching(self, child: int, need: int) -> None:
+        """`_place` for scenarios with pools found only by some searches, or emergency pools: a pool with a
+        free place takes the child if this search finds it (one draw of its own stream), and an emergency
+        placement is given the day it ends. A separate method, so other scenarios' placements pay nothing."""
+        age = self.env.now - self.birth_day[child]
+        wanted = NO_POOL
+        for index in self.options[need]:
+            pool = self.pools[index]
+            if pool.min_age_days <= age < pool.max_age_days:
+                if wanted == NO_POOL:
+                    wanted = index
+                if pool.occupied < pool.capacity and (pool.availability >= 1.0 or self._found(index)):
+                    self._open(child, need, index, wanted, IN_CARE)
+                    self._offer_step_back(child, need, index, wanted)
+                    self._bridge(child, index)
+                    return
+        raise AssertionError("matching lists end with an unlimited pool taking all ages")  # checked in scenario
+
+    def _found(self, pool_index: int) -> bool:
+        """Does this search of the pool find its free place? The pool's next availability draw says."""
+        return next(self.searches[pool_index]) < self.pools[pool_index].availability
+
+    def _bridge(self, child: int, pool_index: int) -> None:
+        """An emergency placement bridges: after its drawn days the child leaves it and a new search runs."""
+        bridging = self.pools[pool_index].bridging
+        if bridging is not None:
+            placement = self.current[child]
+            simpy.Timeout(self.env, next(bridging), (child, placement)).callbacks.append(self._bridge_ends)
+
+    def _bridge_ends(self, event: simpy.Event) -> None:
+        child, placement = event.value
+        if self.current[child] != placement:  # moved on, stepped back or left care before the bridge ended
+            return
+        need = int(self.placements[placement][2])  # need
+        self._close(child)
+        self._place(child, need)
+
+    def _searching_pools(self) -> None:
+        """Draws for pools found only by some searches, and for emergency pools: each pool's own stream, in
+        blocks, read in the order the searches and placements come. Other scenarios make none."""
+        self.searches: dict[int, Iterator[float]] = {}
+        for index, (name, pool) in enumerate(self.scenario.pools.items()):
+            if pool.availability < 1.0:
+                generator = pool_stream(self.seed, self.replication, "availability", name)
+                self.searches[index] = _drawn(lambda g=generator: g.random(DRAWS_PER_BLOCK))
+            if pool.bridging_days is not None:
+                generator = pool_stream(self.seed, self.replication, "bridging", name)
+                days = pool.bridging_days
+                self.pools[index].bridging = _drawn(lambda g=generator, d=days: d.sample(g.random(DRAWS_PER_BLOCK)))
+        if self.searches or any(p.bridging is not None for p in self.pools):
+            self._place = self._place_searching
+
     def _first_choice(self, child: int, need: int) -> int:
         """The first pool in the matching order that takes the child's age (free or not)."""
         age = self.env.now - self.birth_day[child]
@@ -333,7 +447,8 @@ class CareSystem:
         """Register the child with every preferred pool ranked above the one it was placed in."""
         preferred = self.preferred[need]
         for index in preferred[: preferred.index(placed_in)] if placed_in in preferred else preferred:
-            self.pools[index].waiting[child] = need
+            if index not in self.unwaited:
+                self.pools[index].waiting[child] = need
         if self.step_back.min_days > 0:
             self.env.timeout(self.step_back.min_days).callbacks.append(lambda _: self._try_step_back(child, need))
         else:
@@ -388,6 +503,7 @@ class CareSystem:
         self._close(child)
         self._open(child, need, pool_index, wanted, IN_CARE)
         self._offer_step_back(child, need, pool_index, wanted)
+        self._bridge(child, pool_index)
 
     # -- leaving care -------------------------------------------------------------------------
 
@@ -494,7 +610,8 @@ class CareSystem:
 
     # -- results ------------------------------------------------------------------------------
 
-    def _record(self) -> ReplicationRecord:
+    def record(self) -> ReplicationRecord:
+        """The replication's record, once its event loop has run to the horizon end."""
         column = PlacementColumn
         placements = np.array(self.placements, dtype=float).reshape(-1, len(PLACEMENT_COLUMNS))
         end = placements[:, column.END]  # a view: writing it writes the record
@@ -543,6 +660,17 @@ def _discard_pending_events(env: simpy.Environment) -> None:
     env._queue.clear()
 
 
+def _pool_state(index: int, pool: Pool, shared: dict[str, SharedPlaces]) -> PoolState:
+    if pool.shared is not None and pool.shared in shared:
+        return SharedPoolState(index, shared[pool.shared], pool)
+    return PoolState(index, math.inf if pool.unlimited else float(pool.capacity), pool)
+
+
+def _drawn(block: Callable[[], np.ndarray]) -> Iterator[float]:
+    """Draws one at a time from blocks made as needed (the values do not depend on the block size's use)."""
+    return itertools.chain.from_iterable(block().tolist() for _ in itertools.count())
+
+
 def _foster_care_need(pool: Pool) -> int:
     """The need of a Staying Put placement: the foster care the pool gives (fostering before kinship)."""
     return NEED_INDEX[next(need for need in FOSTER_CARE if need in pool.serves)]
@@ -558,3 +686,25 @@ def _poisson_days(generator: np.random.Generator, rate_per_year: float, start: f
 def simulate_replication(scenario: Scenario, seed: int, replication: int) -> ReplicationRecord:
     """Run one replication of a scenario."""
     return CareSystem(scenario, seed, replication).run()
+
+
+def simulate_linked(scenarios: list[Scenario], seeds: list[int], replication: int) -> list[ReplicationRecord]:
+    """One replication of authorities sharing regional pools, in one event loop: their pools `shared` under one
+    name count the same places, so together they never hold more than its capacity. Each authority keeps its
+    own seed, draws and record; the scenarios are checked together first (`scenario.shared_pool_groups`).
+
+    Every record's `events` is the joint loop's count."""
+    env = simpy.Environment()
+    shared: dict[str, SharedPlaces] = {}
+    for scenario in scenarios:
+        for pool in scenario.pools.values():
+            if pool.shared is not None:
+                shared.setdefault(pool.shared, SharedPlaces(float(pool.capacity)))
+    systems = [CareSystem(s, seed, replication, env, shared) for s, seed in zip(scenarios, seeds, strict=True)]
+    for system in systems:
+        system.start()
+    with _collector_paused():
+        env.run(until=scenarios[0].horizon.days)
+    records = [system.record() for system in systems]
+    _discard_pending_events(env)
+    return records

@@ -84,6 +84,9 @@ SUM_TOLERANCE = 1e-6
 # doubling is the scale of the changes the sufficiency statements describe).
 MAX_MULTIPLIER = 10.0
 Multiplier = Annotated[float, Field(gt=0, le=MAX_MULTIPLIER)]
+# What a placement in a pool is: a proper placement, or one of the fallbacks the gap ledger counts as not
+# sufficient whatever the pool serves (sim.engine.vocabulary.GAP_KINDS).
+PoolKind = Literal["placement", "emergency", "unregistered", "deprivation_of_liberty"]
 FOSTER_CARE = ("fostering", "kinship_fostering")  # the placements Staying Put continues
 
 assert set(AGE_BANDS) == set(AgeBand.__args__)  # the Literal mirrors the vocabulary
@@ -583,6 +586,9 @@ class FosteringSupply(ScenarioModel):
 
 
 class Pool(ScenarioModel):
+    """A source of placements. `kind` says whether a placement here is a proper one or a fallback the ledger
+    counts as not sufficient; `availability` and `shared` make an external market that can run out."""
+
     serves: list[Need] = Field(min_length=1, max_length=len(PLACEMENT_NEEDS))
     capacity: Places | Literal["unlimited"]
     in_house: bool
@@ -592,7 +598,19 @@ class Pool(ScenarioModel):
     homes: Homes = 0  # homes on the start date, for block costs
     capacity_changes: list[CapacityChange] = Field([], max_length=MAX_LIST)
     fostering: FosteringSupply | None = None
+    kind: PoolKind = "placement"
+    availability: Probability = 1.0  # chance that one search of the pool finds a place (when it has one free)
+    bridging_days: Distribution | None = None  # emergency pools: how long a placement bridges to the next search
+    shared: str | None = None  # a regional pool's name: in a region run, every pool so named is one pool
     description: Text = ""
+
+    @model_serializer(mode="wrap")
+    def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped = handler(self)
+        for key, default in (("kind", "placement"), ("availability", 1.0)):
+            if dumped.get(key) == default:
+                dumped.pop(key)
+        return _drop_unused(dumped, bridging_days=self.bridging_days, shared=self.shared)
 
     @model_validator(mode="after")
     def _consistent(self) -> Pool:
@@ -600,11 +618,47 @@ class Pool(ScenarioModel):
             raise ValueError(f"max_age ({self.max_age}) must be above min_age ({self.min_age})")
         if self.unlimited and (self.capacity_changes or self.fostering):
             raise ValueError("an unlimited pool cannot have capacity_changes or fostering supply")
+        if self.kind == "emergency" and self.bridging_days is None:
+            raise ValueError(
+                "bridging_days: needed for kind = 'emergency' (a distribution of days, e.g. { distribution = "
+                '"fixed", days = 28 }): an emergency placement bridges to a new search after that long'
+            )
+        if self.kind != "emergency" and self.bridging_days is not None:
+            raise ValueError(f"bridging_days: only an emergency pool bridges to a new search; this is '{self.kind}'")
+        if self.shared is not None:
+            self._check_shared()
         return self
+
+    def _check_shared(self) -> None:
+        if not POOL_NAME.fullmatch(self.shared):
+            raise ValueError(
+                f"shared {self.shared[:40]!r}: expected a letter, then up to 63 letters, digits, '_' or '-'"
+            )
+        if self.unlimited or self.capacity_changes or self.fostering:
+            raise ValueError(
+                "shared: a shared pool has a fixed number of places, so expected a whole-number capacity and no "
+                "capacity_changes or fostering supply (authorities competing for an unlimited pool never meet)"
+            )
 
     @property
     def unlimited(self) -> bool:
         return self.capacity == "unlimited"
+
+    @property
+    def proper(self) -> bool:
+        """A placement here is a proper placement of the needs it serves (not a fallback kind)."""
+        return self.kind == "placement"
+
+    @property
+    def found_by_searching(self) -> bool:
+        """Its places are found only by a search (availability below 1, or shared with other authorities), so
+        children do not wait for them: each new search tries them again."""
+        return self.availability < 1.0 or self.shared is not None
+
+    @property
+    def last_resort(self) -> bool:
+        """It can always place any child: unlimited, every age, found at every search."""
+        return self.unlimited and self.takes_all_ages and self.availability >= 1.0
 
     @property
     def takes_all_ages(self) -> bool:
@@ -782,7 +836,7 @@ class Scenario(ScenarioModel):
         """The pools where Staying Put is possible: `leaving_care.staying_put.pools`, else every foster-care pool."""
         pools = self.leaving_care.staying_put.pools
         if pools is None:
-            return [name for name, pool in self.pools.items() if set(FOSTER_CARE) & set(pool.serves)]
+            return [name for name, pool in self.pools.items() if set(FOSTER_CARE) & set(pool.serves) and pool.proper]
         return pools
 
     def needs_in_use(self) -> set[str]:
@@ -897,16 +951,24 @@ def _check_matching(s: Scenario) -> None:
                     f"(it serves {s.pools[name].serves}); put it under fallback instead"
                 )
         last = s.pools[matching.options[-1]]
-        if not (last.unlimited and last.takes_all_ages):
+        if not last.last_resort:
             key = "fallback" if matching.fallback else "pools"
-            why = f"capacity {last.capacity}" if not last.unlimited else f"ages {last.min_age:g} to {last.max_age:g}"
             raise ValueError(
-                f"matching.{need}.{key}: the last option ('{matching.options[-1]}', {why}) must be an unlimited "
-                "pool taking all ages, so that every child can be placed somewhere"
+                f"matching.{need}.{key}: the last option ('{matching.options[-1]}', {_why_not_last_resort(last)}) "
+                "must be an unlimited pool taking all ages with availability 1 (a last resort of any kind), so that "
+                "every child can be placed somewhere"
             )
     missing = sorted(s.needs_in_use() - set(s.matching))
     if missing:
         raise ValueError(f"matching: no entry for placement need(s) {missing}, which children can have")
+
+
+def _why_not_last_resort(pool: Pool) -> str:
+    if not pool.unlimited:
+        return f"capacity {pool.capacity}"
+    if not pool.takes_all_ages:
+        return f"ages {pool.min_age:g} to {pool.max_age:g}"
+    return f"availability {pool.availability:g}"
 
 
 def _check_start_population(s: Scenario) -> None:
@@ -1032,6 +1094,71 @@ def _check_leaving_care(s: Scenario) -> None:
                 f"leaving_care.staying_put.pools: pool '{name}' serves {s.pools[name].serves}; Staying Put is with "
                 f"foster carers, so expected pools serving {' or '.join(FOSTER_CARE)} (Staying Close is for homes)"
             )
+        if not s.pools[name].proper:
+            raise ValueError(
+                f"leaving_care.staying_put.pools: pool '{name}' is of kind '{s.pools[name].kind}'; Staying Put is "
+                "with foster carers, so expected a pool of kind 'placement'"
+            )
     close_pool = s.leaving_care.staying_close.pool
     if close_pool is not None and close_pool not in s.pools:
         raise ValueError(f"leaving_care.staying_close.pool: pool '{close_pool}' is not defined under [pools]")
+
+
+def shared_pool_groups(scenarios: list[Scenario], labels: list[str]) -> list[list[int]]:
+    """The authorities of a region that must run in one simulation: those linked by pools `shared` under one
+    name (groups of one run alone). ScenarioError, naming the key, when linked authorities disagree on what
+    they share: its places, the horizon, or more children starting in it than it has places."""
+    holders: dict[str, list[int]] = {}
+    for index, scenario in enumerate(scenarios):
+        for pool in scenario.pools.values():
+            if pool.shared is not None and index not in holders.setdefault(pool.shared, []):
+                holders[pool.shared].append(index)
+    group = list(range(len(scenarios)))  # union-find over the authorities
+    for shared, indices in holders.items():
+        if len(indices) > 1:
+            _check_shared(shared, [scenarios[i] for i in indices], [labels[i] for i in indices])
+            for other in indices[1:]:
+                group[_root(group, other)] = _root(group, indices[0])
+    groups: dict[int, list[int]] = {}
+    for index in range(len(scenarios)):
+        groups.setdefault(_root(group, index), []).append(index)
+    return list(groups.values())
+
+
+def _root(group: list[int], index: int) -> int:
+    while group[index] != index:
+        index = group[index]
+    return index
+
+
+def _check_shared(shared: str, scenarios: list[Scenario], labels: list[str]) -> None:
+    pools = [
+        (label, scenario, name, pool)
+        for label, scenario in zip(labels, scenarios, strict=True)
+        for name, pool in scenario.pools.items()
+        if pool.shared == shared
+    ]
+    capacity = pools[0][3].capacity
+    if any(pool.capacity != capacity for *_, pool in pools):
+        listed = ", ".join(f"{label}: pools.{name}.capacity = {pool.capacity}" for label, _, name, pool in pools)
+        raise ScenarioError(f"shared pool '{shared}': its authorities give different places ({listed}); expected one")
+    if len({(s.horizon.start, s.horizon.years) for s in scenarios}) > 1:
+        spans = zip(labels, scenarios, strict=True)
+        listed = ", ".join(f"{label}: {s.horizon.start} for {s.horizon.years} years" for label, s in spans)
+        raise ScenarioError(
+            f"shared pool '{shared}': authorities sharing a pool run in one simulation, so expected the same "
+            f"[horizon] start and years ({listed})"
+        )
+    starting = sum(_starting_in(scenario, name) for _, scenario, name, _ in pools)
+    if starting > capacity:
+        raise ScenarioError(
+            f"shared pool '{shared}': {starting} children and young people start in it across {', '.join(labels)}; "
+            f"expected at most its capacity, {capacity} (start_population of each)"
+        )
+
+
+def _starting_in(scenario: Scenario, pool_name: str) -> int:
+    """Children in care and young people Staying Put who start in the pool."""
+    population = scenario.start_population
+    groups = sum(g.count for g in (*population.groups, *population.staying_put) if g.pool == pool_name)
+    return groups + sum(1 for child in population.children if child.pool == pool_name)

@@ -23,6 +23,8 @@ STREAM_NAMES = (
     "fostering_deregistration",
     "adopters",
     "parameters",
+    "availability",  # per pool (pool_stream): does a search of a pool with availability below 1 find a place?
+    "bridging",  # per pool (pool_stream): how long each emergency placement bridges
 )
 
 
@@ -31,6 +33,16 @@ def stream(seed: int, replication: int, name: str) -> np.random.Generator:
     if name not in STREAM_NAMES:
         raise KeyError(f"unknown random stream {name!r}")
     key = (replication, zlib.crc32(name.encode("utf-8")))
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=seed, spawn_key=key)))
+
+
+def pool_stream(seed: int, replication: int, name: str, pool: str) -> np.random.Generator:
+    """One named stream of one pool of one replication: a pool's searches or bridging stays draw apart from
+    every other pool's, so changing one pool leaves the others' draws alone (and scenarios without these
+    pools draw nothing from them)."""
+    if name not in STREAM_NAMES:
+        raise KeyError(f"unknown random stream {name!r}")
+    key = (replication, zlib.crc32(name.encode("utf-8")), zlib.crc32(pool.encode("utf-8")))
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=seed, spawn_key=key)))
 
 
