@@ -33,10 +33,21 @@ SUMMARY_KEYS = {
     "entries": (["month", "age_band", "uasc"], "children"),
     "exits": (["month", "route"], "children"),
     "gaps": (["month", "need", "wanted_pool", "used_pool"], "placements"),
+    "gap_ledger": (["month", "kind", "need"], "child_days"),
     "placement_days": (["month", "pool", "need"], "days"),
     "spend": (["financial_year", "pool", "need", "component"], "spend"),
 }
 OCCUPANCY_VALUES = ("occupied", "capacity", "post_18")
+# The measures of `yearly_measures` that the gap ledger added, or renamed, in words (what each figure counts).
+LEDGER_MEASURE_LABELS = {
+    "fallback_placements": "placements outside the preferred pools (a fallback of any kind)",
+    "not_sufficient_placements": "not sufficient: placements started, by kind",
+    "not_sufficient_child_days": "not sufficient: child-days, by kind",
+    "not_sufficient_child_days_total": "not sufficient: child-days (wrong kind, emergency, unregistered, secure "
+    "shortage, beyond 20 miles)",
+    "placed_externally_child_days_total": "placed externally: child-days of the right kind bought in below the "
+    "first choice, within 20 miles",
+}
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,33 @@ class RunSummary:
         return summarise(self._gaps_by_year, ["financial_year"], "child_days", self.replications)
 
     @cached_property
+    def _ledger_by_year(self) -> pd.DataFrame:
+        ledger = self._tables["gap_ledger"]
+        return ledger.assign(financial_year=financial_year(ledger["month"]))
+
+    @cached_property
+    def ledger_days_by_kind(self) -> pd.DataFrame:
+        """Child-days per financial year by gap kind (sim.engine.vocabulary.GAP_KINDS), with `sufficient`."""
+        keys = ["financial_year", "kind", "sufficient"]
+        return summarise(self._ledger_by_year, keys, "child_days", self.replications)
+
+    @cached_property
+    def not_sufficient_days_total(self) -> pd.DataFrame:
+        """Child-days per financial year in a placement that is not sufficient, every such kind together."""
+        return self._ledger_total(sufficient=False)
+
+    @cached_property
+    def right_kind_days_total(self) -> pd.DataFrame:
+        """Child-days per financial year of the right kind below the first choice (placed externally or in
+        another in-house pool), both together."""
+        return self._ledger_total(sufficient=True)
+
+    def _ledger_total(self, sufficient: bool) -> pd.DataFrame:
+        ledger = self._ledger_by_year
+        rows = ledger[ledger["sufficient"] == sufficient]
+        return summarise(rows, ["financial_year"], "child_days", self.replications)
+
+    @cached_property
     def budget(self) -> pd.DataFrame:
         """Spend by financial year in every breakdown (see `budget.budget_summary`); empty without a price book."""
         return budget_summary(self._tables["spend"], self.replications, self.calendar.financial_years)
@@ -201,13 +239,17 @@ class RunSummary:
         stock = stock[stock["date"].isin(year_ends)].rename(columns={"date": "period"})
         stock.insert(0, "measure", "children_in_care")
         parts = [stock]
-        for measure, table, keys, value in (
-            ("entries", "entries", [], "children"),
-            ("exits", "exits", ["route"], "children"),
-            ("gap_placements", "gaps", ["need", "wanted_pool", "used_pool"], "placements"),
-            ("gap_child_days", "gaps", ["need", "wanted_pool", "used_pool"], "child_days"),
+        tables, ledger = self._tables, self._tables["gap_ledger"]
+        for measure, frame, keys, value in (
+            ("entries", tables["entries"], [], "children"),
+            ("exits", tables["exits"], ["route"], "children"),
+            ("gap_placements", tables["gaps"], ["need", "wanted_pool", "used_pool"], "placements"),
+            ("gap_child_days", tables["gaps"], ["need", "wanted_pool", "used_pool"], "child_days"),
+            ("gap_ledger_placements", ledger, ["kind", "need"], "placements"),
+            ("gap_ledger_child_days", ledger, ["kind", "need"], "child_days"),
+            ("not_sufficient_child_days", ledger[~ledger["sufficient"]], [], "child_days"),
+            ("placed_externally_child_days", ledger[ledger["kind"] == "external_right_kind"], [], "child_days"),
         ):
-            frame = self._tables[table]
             if len(frame) == 0:
                 continue
             frame = frame.assign(period=self._year_start(frame["month"]))
@@ -271,15 +313,21 @@ def _yearly_measures(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Per replication and financial year: placements, gaps, distance and spend measures, from a run's tables."""
     placements = tables["placements"].assign(financial_year=lambda t: financial_year(t["month"]))
     gaps = tables["gaps"].assign(financial_year=lambda t: financial_year(t["month"]))
+    ledger = tables["gap_ledger"].assign(financial_year=lambda t: financial_year(t["month"]))
+    not_sufficient = ledger[~ledger["sufficient"]]
     spend = tables["spend"]
     parts = [
         _total(placements[placements["in_house"]], "placements", "placed_in_house"),
         _total(placements[~placements["in_house"]], "placements", "placed_externally"),
-        _total(placements[placements["fallback"]], "placements", "emergency_placements"),
+        _total(placements[placements["fallback"]], "placements", "fallback_placements"),
         _total(placements[placements["beyond_20_miles"]], "placements", "beyond_20_miles"),
         _by(gaps, "need", "placements", "gap_placements"),
         _by(gaps, "need", "child_days", "gap_child_days"),
         _total(gaps, "child_days", "gap_child_days_total"),
+        _by(not_sufficient, "kind", "placements", "not_sufficient_placements"),
+        _by(not_sufficient, "kind", "child_days", "not_sufficient_child_days"),
+        _total(not_sufficient, "child_days", "not_sufficient_child_days_total"),
+        _total(ledger[ledger["kind"] == "external_right_kind"], "child_days", "placed_externally_child_days_total"),
     ]
     if not spend.empty:
         in_house = spend["in_house"].astype(bool)

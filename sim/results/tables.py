@@ -22,7 +22,9 @@ from sim.engine.vocabulary import (
     CATEGORIES_OF_NEED,
     DAYS_PER_YEAR,
     EXIT_ROUTES,
+    GAP_KINDS,
     PLACEMENT_NEEDS,
+    SUFFICIENT_GAP_KINDS,
 )
 from sim.results.costs import NEED_LABELS, FinancialYears, PricedPlacements, placement_need_index, spend_columns
 
@@ -33,6 +35,7 @@ TABLES = (
     "entries",
     "exits",
     "gaps",
+    "gap_ledger",
     "placement_days",
     "placements",
     "households",
@@ -121,6 +124,8 @@ BANDS = Labels(AGE_BANDS)
 NEEDS = Labels(NEED_LABELS)
 ROUTES = Labels(EXIT_ROUTES)
 CATEGORIES = Labels(CATEGORIES_OF_NEED)
+KINDS = Labels(GAP_KINDS)
+SECURE = PLACEMENT_NEEDS.index("secure")
 
 
 def batch_tables(records: list[ReplicationRecord], scenario: Scenario, calendar: Calendar) -> dict[str, pd.DataFrame]:
@@ -136,6 +141,7 @@ def batch_tables(records: list[ReplicationRecord], scenario: Scenario, calendar:
         "entries": _entries(batch),
         "exits": _exits(batch),
         "gaps": _gaps(batch),
+        "gap_ledger": _gap_ledger(batch),
         "placement_days": _placement_days(batch),
         "placements": _placements_started(batch),
         "households": _households(batch),
@@ -366,29 +372,79 @@ def _gaps(batch: Batch) -> pd.DataFrame:
     placements = batch.placements
     gap = placements[:, PlacementColumn.POOL] != placements[:, PlacementColumn.WANTED]
     p, position, birth = batch.rows((placements[:, PlacementColumn.KIND] == IN_CARE) & gap)
+    return _gap_flows(batch, p, position, birth, {})
+
+
+def _gap_ledger(batch: Batch) -> pd.DataFrame:
+    """Every placement of a child in care that is not a first choice within 20 miles, by its gap kind (GAP_KINDS):
+    `sufficient` keeps the right kind from a pool below the first choice (placed externally, a cost question)
+    apart from the kinds that are not sufficient. The rows with wanted_pool != used_pool add up to `gaps`."""
+    placements = batch.placements
+    in_care = placements[:, PlacementColumn.KIND] == IN_CARE
+    kind = _gap_kind(batch, placements)
+    p, position, birth = batch.rows(in_care & (kind >= 0))
+    table = _gap_flows(batch, p, position, birth, {"kind": (KINDS, kind[in_care & (kind >= 0)])})
+    table.insert(table.columns.get_loc("kind") + 1, "sufficient", table["kind"].isin(SUFFICIENT_GAP_KINDS).to_numpy())
+    return table
+
+
+def _gap_kind(batch: Batch, p: np.ndarray) -> np.ndarray:
+    """Each placement's index in GAP_KINDS, the first that applies in that order; -1 for a first choice within
+    20 miles (no gap at all). `placed_apart` waits for sibling groups."""
+    scenario = batch.scenario
+    pools = list(scenario.pools.values())
+    kinds = np.array([pool.kind for pool in pools])
+    proper = np.zeros((len(PLACEMENT_NEEDS), len(pools)), dtype=bool)  # need x pool: a proper placement of it
+    for column, pool in enumerate(pools):
+        for need in pool.serves:
+            proper[PLACEMENT_NEEDS.index(need), column] = pool.proper
+    need, used = p[:, PlacementColumn.NEED].astype(np.int64), p[:, PlacementColumn.POOL].astype(np.int64)
+    elsewhere = used != p[:, PlacementColumn.WANTED]
+    right_kind = proper[need, used]
+    conditions = {
+        "secure_shortage": (need == SECURE) & ~right_kind,
+        "emergency": kinds[used] == "emergency",
+        "unregistered": kinds[used] == "unregistered",
+        "wrong_kind": ~right_kind,
+        "beyond_20_miles": p[:, PlacementColumn.WITHIN_20_MILES] == 0,
+        "external_right_kind": elsewhere & ~batch.in_house[used],
+        "in_house_right_kind": elsewhere,
+    }
+    return np.select(list(conditions.values()), [GAP_KINDS.index(kind) for kind in conditions], default=-1)
+
+
+def _gap_flows(
+    batch: Batch, p: np.ndarray, position: np.ndarray, birth: np.ndarray, extra: dict[str, tuple[Labels, np.ndarray]]
+) -> pd.DataFrame:
+    """Gap placements by start month and child-days by month, by need, `extra` keys (label, index per row),
+    first-choice pool, pool used and age band at the start."""
     pools = batch.pools
     start, end = p[:, PlacementColumn.START], p[:, PlacementColumn.END]
     band = age_band_at(birth, start)
     need, wanted, used = (
         p[:, column].astype(np.int64) for column in (PlacementColumn.NEED, PlacementColumn.WANTED, PlacementColumn.POOL)
     )
-    sizes = [len(batch.records), len(NEEDS), len(pools), len(pools), len(BANDS)]
-    keys, group = _groups([position, NEEDS.code(need), pools.code(wanted), pools.code(used), BANDS.code(band)], sizes)
+    columns = [
+        ("need", NEEDS, need),
+        *((name, labels, index) for name, (labels, index) in extra.items()),
+        ("wanted_pool", pools, wanted),
+        ("used_pool", pools, used),
+        ("age_band", BANDS, band),
+    ]
+    sizes = [len(batch.records)] + [len(labels) for _, labels, _ in columns]
+    keys, group = _groups([position] + [labels.code(index) for _, labels, index in columns], sizes)
     n_groups, n_months = len(keys[0]), len(batch.calendar.month_labels)
     child_days = _days_by_group(group, n_groups, start, end, batch.calendar)
     started = np.bincount(group * n_months + _month_of(start, batch.calendar), minlength=n_groups * n_months)
     started = started[: n_groups * n_months].reshape(n_groups, n_months)
     g, month = np.nonzero((child_days > 0) | (started > 0))
-    order = np.lexsort((keys[4][g], keys[3][g], keys[2][g], keys[1][g], month, keys[0][g]))
+    order = np.lexsort((*(key[g] for key in reversed(keys[1:])), month, keys[0][g]))
     g, month = g[order], month[order]
     return pd.DataFrame(
         {
             "replication": batch.replications[keys[0][g]],
             "month": _dates(batch.calendar.month_labels)[month],
-            "need": NEEDS.label(keys[1][g]),
-            "wanted_pool": pools.label(keys[2][g]),
-            "used_pool": pools.label(keys[3][g]),
-            "age_band": BANDS.label(keys[4][g]),
+            **{name: labels.label(key[g]) for (name, labels, _), key in zip(columns, keys[1:], strict=True)},
             "placements": started[g, month].astype(np.int64),
             "child_days": child_days[g, month],
         }
