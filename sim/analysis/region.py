@@ -5,6 +5,10 @@ files. Every authority keeps its own seed, so authorities are independent, and t
 of a measure in replication r is the sum of the authorities' replication r: a valid draw of the
 total, summarised like any other measure. Totals are given only for financial years that every
 authority's horizon covers in full, so no year mixes whole and part years.
+
+Authorities whose pools are `shared` under one name (a regional market) run in one simulation a
+replication, so their demand competes for its places and together they never hold more than its
+capacity (`sim.engine.model.simulate_linked`; docs/decisions/0009-gap-ledger-and-fallbacks.md).
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.engine.scenario import ScenarioError
+from sim.engine.scenario import ScenarioError, shared_pool_groups
 from sim.engine.scenario_files import load_scenario
-from sim.results.runner import Progress, RunResult, run_many
+from sim.results.runner import Progress, RunResult, run_linked, run_many
 from sim.results.summary import financial_year
 from sim.results.tables import summarise
 
@@ -26,6 +30,8 @@ MEASURES = {
     "placed_in_house": "placements started in-house",
     "placed_externally": "placements started externally",
     "gap_child_days_total": "child-days not in the first-choice placement",
+    "not_sufficient_child_days_total": "child-days in placements not sufficient",
+    "placed_externally_child_days_total": "child-days placed externally, right kind",
     "spend_total": "spend, £",
     "spend_external": "external spend, £",
 }
@@ -74,8 +80,12 @@ def run_region(
             "two authorities share a seed, so their random draws would be identical rather than independent: "
             f"give each scenario its own `seed` ({listed})"
         )
-    results = run_many(scenarios, replications, jobs=jobs, progress=progress, dask=dask)
     authorities = [path.stem for path in files]
+    groups = shared_pool_groups(scenarios, [path.name for path in files])
+    if all(len(group) == 1 for group in groups):
+        results = run_many(scenarios, replications, jobs=jobs, progress=progress, dask=dask)
+    else:
+        results = run_linked(scenarios, groups, replications, jobs=jobs, progress=progress, dask=dask)
     years = _common_full_years(results)
     per_authority = [
         _measures(result).assign(authority=name) for name, result in zip(authorities, results, strict=True)

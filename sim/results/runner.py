@@ -24,7 +24,7 @@ from functools import cached_property
 import pandas as pd
 
 from sim.engine.errors import InputError
-from sim.engine.model import simulate_replication
+from sim.engine.model import ReplicationRecord, simulate_linked, simulate_replication
 from sim.engine.parameters import with_drawn_parameters
 from sim.engine.scenario import Scenario
 from sim.results.costs import at_drawn_prices
@@ -86,27 +86,56 @@ def run_many(
     Each scenario uses `seed`, or its own seed when `seed` is None. Results are the same whichever
     way the batches ran. SIGTERM and SIGHUP stop the run like Ctrl-C (see `stopping_on_signals`).
     """
+    seeds = [scenario.seed if seed is None else seed for scenario in scenarios]
+    return _run_groups(scenarios, seeds, [[s] for s in range(len(scenarios))], replications, jobs, progress, dask)
+
+
+def run_linked(
+    scenarios: list[Scenario],
+    groups: list[list[int]],
+    replications: int,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    dask: str | None = None,
+) -> list[RunResult]:
+    """Run several scenarios on their own seeds, the scenarios of each group (indices) in one event loop per
+    replication: authorities sharing regional pools (`scenario.shared_pool_groups`). A group of one runs as in
+    `run_many`. Each scenario gets its own result, as if run alone, but for the places it competed for."""
+    return _run_groups(scenarios, [s.seed for s in scenarios], groups, replications, jobs, progress, dask)
+
+
+def _run_groups(
+    scenarios: list[Scenario],
+    seeds: list[int],
+    groups: list[list[int]],
+    replications: int,
+    jobs: int,
+    progress: Progress | None,
+    dask: str | None,
+) -> list[RunResult]:
     if replications < 1:
         raise ValueError("replications must be at least 1")
     if jobs < 0:
         raise InputError(f"--jobs must be 0 (one worker per core) or a positive number of workers, got {jobs}")
-    jobs = min(jobs if jobs > 0 else os.cpu_count() or 1, replications * len(scenarios))
+    jobs = min(jobs if jobs > 0 else os.cpu_count() or 1, replications * len(groups))
     started = time.perf_counter()
-    seeds = [scenario.seed if seed is None else seed for scenario in scenarios]
     with stopping_on_signals(), _executor(jobs, dask) as (submit, workers):
         batches = _batches(replications, workers)
-        tasks = [(s, scenario_seed, batch) for s, scenario_seed in enumerate(seeds) for batch in batches]
-        futures = [submit(_run_batch, scenarios[s], scenario_seed, batch) for s, scenario_seed, batch in tasks]
-        done = []
-        for future in futures:
-            done.append(future.result())
-            if progress:
-                progress(len(done[-1]["flows"]))
+        tasks = [(group, batch) for group in groups for batch in batches]
+        futures = [
+            submit(_run_group_batch, [scenarios[s] for s in group], [seeds[s] for s in group], batch)
+            for group, batch in tasks
+        ]
+        done: dict[int, list[dict[str, pd.DataFrame]]] = {s: [] for s in range(len(scenarios))}
+        for (group, _), future in zip(tasks, futures, strict=True):
+            for s, tables in zip(group, future.result(), strict=True):
+                done[s].append(tables)
+                if progress:
+                    progress(len(tables["flows"]))
     seconds = time.perf_counter() - started
     results = []
     for s, (scenario, scenario_seed) in enumerate(zip(scenarios, seeds, strict=True)):
-        parts = [tables for (task_scenario, _, _), tables in zip(tasks, done, strict=True) if task_scenario == s]
-        combined = {name: pd.concat([part[name] for part in parts], ignore_index=True) for name in TABLES}
+        combined = {name: pd.concat([part[name] for part in done[s]], ignore_index=True) for name in TABLES}
         results.append(
             RunResult(
                 scenario=scenario,
@@ -242,24 +271,40 @@ def _batches(replications: int, workers: int) -> list[list[int]]:
     return [list(range(i, min(i + size, replications))) for i in range(0, replications, size)]
 
 
-def _run_batch(scenario: Scenario, seed: int, batch: list[int]) -> dict[str, pd.DataFrame]:
-    """Simulate a batch and build its tables, a slice of replications at a time to bound memory: a
-    replication of an England-sized system holds about 460,000 children and 530,000 placements, so
-    it gets a table pass of its own, while a pass covers about a hundred Cheshire East replications."""
-    calendar = Calendar.for_scenario(scenario)
-    parts, records, rows = [], [], 0
+def _run_group_batch(scenarios: list[Scenario], seeds: list[int], batch: list[int]) -> list[dict[str, pd.DataFrame]]:
+    """Simulate a batch of a group (one scenario, or authorities linked by shared pools) and build each one's
+    tables, a slice of replications at a time to bound memory: a replication of an England-sized system
+    holds about 460,000 children and 530,000 placements, so it gets a table pass of its own, while a pass
+    covers about a hundred Cheshire East replications."""
+    calendars = [Calendar.for_scenario(scenario) for scenario in scenarios]
+    parts: list[list[dict[str, pd.DataFrame]]] = [[] for _ in scenarios]
+    records: list[list[ReplicationRecord]] = [[] for _ in scenarios]
+    rows = 0
     for replication in batch:
-        drawn = with_drawn_parameters(scenario, seed, replication)  # its own entries, stays and prices
-        records.append(simulate_replication(drawn, seed, replication))
-        rows += records[-1].cohort.size + len(records[-1].placements)
+        # each its own entries, stays and prices
+        drawn = [with_drawn_parameters(s, seed, replication) for s, seed in zip(scenarios, seeds, strict=True)]
+        if len(drawn) == 1:
+            simulated = [simulate_replication(drawn[0], seeds[0], replication)]
+        else:
+            simulated = simulate_linked(drawn, seeds, replication)
+        for held, record in zip(records, simulated, strict=True):
+            held.append(record)
+        rows += sum(record.cohort.size + len(record.placements) for record in simulated)
         if rows >= MAX_ROWS_PER_TABLE_PASS or replication == batch[-1]:
-            tables = batch_tables(records, scenario, calendar)  # priced at the scenario's prices, then scaled
-            columns = {name: values.to_numpy() for name, values in tables["spend"].items()}
-            tables["spend"] = pd.DataFrame(at_drawn_prices(columns, scenario, seed, calendar.financial_years))
-            parts.append(tables)
-            records, rows = [], 0
-    if len(parts) == 1:
-        return parts[0]
+            for index, (scenario, seed, calendar) in enumerate(zip(scenarios, seeds, calendars, strict=True)):
+                parts[index].append(_tables(records[index], scenario, seed, calendar))
+            records, rows = [[] for _ in scenarios], 0
+    return [part[0] if len(part) == 1 else _concatenated(part) for part in parts]
+
+
+def _tables(records: list[ReplicationRecord], scenario: Scenario, seed: int, calendar: Calendar):
+    tables = batch_tables(records, scenario, calendar)  # priced at the scenario's prices, then scaled
+    columns = {name: values.to_numpy() for name, values in tables["spend"].items()}
+    tables["spend"] = pd.DataFrame(at_drawn_prices(columns, scenario, seed, calendar.financial_years))
+    return tables
+
+
+def _concatenated(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
     return {name: pd.concat([part[name] for part in parts], ignore_index=True) for name in TABLES}
 
 
