@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 
 from sim.analysis.compare import Comparison
 from sim.analysis.sizing import TARGETS, SizingCurve, finite_in_house_pools
-from sim.engine.vocabulary import PLACEMENT_NEEDS, POST_18_ARRANGEMENTS
+from sim.engine.vocabulary import GAP_KINDS, PLACEMENT_NEEDS, POST_18_ARRANGEMENTS, SUFFICIENT_GAP_KINDS
 from sim.present.style import (
     FOOTNOTE_GREY,
     GUIDE_GREY,
@@ -69,12 +69,35 @@ NEED_LABELS = {
     "staying_close": "Staying Close (18+)",
 }
 
+KIND_LABELS = {
+    "secure_shortage": "Secure shortage (needs secure, none)",
+    "emergency": "Emergency (bridging)",
+    "unregistered": "Unregistered",
+    "wrong_kind": "Wrong kind of placement",
+    "placed_apart": "Placed apart from siblings",
+    "beyond_20_miles": "Right kind, beyond 20 miles",
+    "external_right_kind": "Placed externally (right kind)",
+    "in_house_right_kind": "Another in-house pool (right kind)",
+}
+KIND_COLOURS = {
+    "secure_shortage": TOL_MUTED[7],
+    "emergency": TOL_MUTED[6],
+    "unregistered": TOL_MUTED[8],
+    "wrong_kind": TOL_MUTED[4],
+    "placed_apart": TOL_MUTED[5],
+    "beyond_20_miles": TOL_MUTED[0],
+    "external_right_kind": TOL_MUTED[1],
+    "in_house_right_kind": TOL_MUTED[2],
+}
+
 DIFFERENCE_MEASURES = (
     "placed_in_house",
     "placed_externally",
-    "emergency_placements",
+    "fallback_placements",
     "beyond_20_miles",
     "gap_child_days_total",
+    "not_sufficient_child_days_total",
+    "placed_externally_child_days_total",
     "spend_external",
     "spend_in_house",
     "spend_total",
@@ -82,9 +105,11 @@ DIFFERENCE_MEASURES = (
 MEASURE_LABELS = {
     "placed_in_house": "Placed in-house",
     "placed_externally": "Placed externally",
-    "emergency_placements": "Emergency or different-kind placements",
+    "fallback_placements": "Fallback placements (outside the preferred pools)",
     "beyond_20_miles": "Placed over 20 miles from home",
-    "gap_child_days_total": "Sufficiency gap, all needs",
+    "gap_child_days_total": "Outside the first choice (every gap)",
+    "not_sufficient_child_days_total": "Not sufficient (gap ledger)",
+    "placed_externally_child_days_total": "Placed externally, right kind",
     "spend_external": "External spend",
     "spend_in_house": "In-house spend",
     "spend_total": "Total spend",
@@ -94,9 +119,11 @@ MEASURE_LABELS = {
 MEASURE_UNITS = {
     "placed_in_house": "placements started",
     "placed_externally": "placements started",
-    "emergency_placements": "placements started",
+    "fallback_placements": "placements started",
     "beyond_20_miles": "placements started",
     "gap_child_days_total": "child-days",
+    "not_sufficient_child_days_total": "child-days",
+    "placed_externally_child_days_total": "child-days",
     "spend_external": "£ million",
     "spend_in_house": "£ million",
     "spend_total": "£ million",
@@ -207,8 +234,49 @@ def gap_by_need(run: RunSummary) -> Figure:
         _stacked_years(ax, means, total, [_need_label(n) for n in needs], [_need_colour(n) for n in needs])
     _year_axis(ax, run)
     ax.yaxis.set_major_formatter(THOUSANDS)
-    note = "Gap: days children spent in a pool other than their first choice (a fallback or a different kind)."
+    note = (
+        "Gap: days children spent in a pool other than their first choice, placed externally and not sufficient "
+        "together (the gap ledger chart tells them apart)."
+    )
     return finish(figure, _scenario_note(run), note, P10_P90_BARS + ".")
+
+
+def gap_ledger(run: RunSummary) -> Figure:
+    """The gap ledger per financial year: child-days not sufficient, stacked by kind, beside those of the right
+    kind from a pool below the first choice (placed externally).
+
+    Why two panels: the first is the sufficiency duty not met (wrong kind, emergency, unregistered, a secure
+    shortage, beyond 20 miles), the second a question of cost; summed, they would hide which drives the gap.
+    """
+    years = run.calendar.financial_years.labels
+    title = "Sufficiency gap ledger by kind and financial year"
+    figure, axes = panels(2, title, YEAR_LABEL, "child-days", (5.2, 4.0))
+    by_kind = run.ledger_days_by_kind
+    present = set(by_kind.loc[by_kind["mean"] > 0, "kind"])
+    for ax, (sufficient, total, heading) in zip(
+        axes,
+        (
+            (False, run.not_sufficient_days_total, "Not sufficient"),
+            (True, run.right_kind_days_total, "Right kind, below the first choice"),
+        ),
+        strict=True,
+    ):
+        kinds = [k for k in GAP_KINDS if k in present and (k in SUFFICIENT_GAP_KINDS) == sufficient]
+        ax.set_title(heading, fontsize=9)
+        if not kinds:
+            _nothing(ax, "None in this run.")
+            continue
+        means = _grid(by_kind, "financial_year", "kind", years, kinds)["mean"]
+        series = _series(total, "financial_year", years)
+        _stacked_years(ax, means, series, [KIND_LABELS[k] for k in kinds], [KIND_COLOURS[k] for k in kinds])
+        _year_axis(ax, run)
+        ax.yaxis.set_major_formatter(THOUSANDS)
+    note = (
+        "Every day a child in care spends outside a first-choice placement within 20 miles counts under one kind, "
+        "the first that applies: secure shortage, emergency, unregistered, wrong kind, beyond 20 miles, placed "
+        "externally, another in-house pool."
+    )
+    return finish(figure, _scenario_note(run), note, P10_P90_BARS + ", of each panel's total.")
 
 
 def spend_by_pool(run: RunSummary) -> Figure | None:

@@ -17,6 +17,7 @@ from sim import __version__
 from sim.analysis.compare import Comparison
 from sim.analysis.region import RegionResult
 from sim.analysis.sizing import finite_in_house_pools, sizing_curve, sizing_table
+from sim.engine.vocabulary import GAP_KINDS, SUFFICIENT_GAP_KINDS
 from sim.present import charts
 from sim.present.output_folders import replaced_folder
 from sim.present.report import comparison_report, run_report
@@ -54,6 +55,7 @@ def _write_charts(comparison: Comparison, curves, folder: Path, sizing_replicati
         "overlay": charts.overlay([base, *comparison.what_ifs]),
         "occupancy": charts.occupancy(base),
         "gap_by_need": charts.gap_by_need(base),
+        "gap_ledger": charts.gap_ledger(base),
         "spend_by_pool": charts.spend_by_pool(base),
         "differences": charts.differences(comparison, year),
         "sizing": charts.sizing(curves, scenario_name=base.scenario.name, replications=sizing_replications)
@@ -149,9 +151,28 @@ def print_summary(result: RunResult) -> str:
         )
         table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
         lines.append(table.round(1).to_string())
+    lines += _ledger_lines(summary)
     if scenario.prices is not None:
         lines += ["", *_spend_lines(run)]
     return "\n".join(lines)
+
+
+def _ledger_lines(summary: pd.DataFrame) -> list[str]:
+    """The gap ledger per simulation year: child-days by kind, not sufficient apart from placed externally."""
+    ledger = summary[summary["measure"] == "gap_ledger_child_days"]
+    if ledger.empty:
+        return []
+    table = ledger.pivot_table(index="kind", columns="period", values="mean", aggfunc="sum", fill_value=0, sort=False)
+    order = [kind for kind in GAP_KINDS if kind in table.index]
+    table = table.reindex(order)
+    table.index = [f"{'right kind' if kind in SUFFICIENT_GAP_KINDS else 'not sufficient'}: {kind}" for kind in order]
+    table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
+    return [
+        "",
+        "Sufficiency gap ledger per simulation year, child-days by kind (mean; column = year starting): "
+        "not sufficient, or the right kind below the first choice:",
+        table.round(1).to_string(),
+    ]
 
 
 def _spend_lines(run: RunSummary) -> list[str]:

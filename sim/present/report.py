@@ -19,7 +19,7 @@ from sim import __version__
 from sim.analysis.compare import MEASURE_LABELS, Comparison
 from sim.analysis.sizing import SizingCurve, sizing_table
 from sim.present import charts
-from sim.results.summary import RunSummary
+from sim.results.summary import LEDGER_MEASURE_LABELS, RunSummary
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}"
@@ -27,6 +27,14 @@ STYLE = (
     "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
     "img{max-width:100%;margin:0.5em 0}.summary{font-size:1.1em;background:#f6f8fb;padding:0.8em;border-left:4px solid"
     " #332288}.note{color:#555;font-size:0.9em}"
+)
+LABELS = {**MEASURE_LABELS, **LEDGER_MEASURE_LABELS}
+GAP_NOTE = (
+    "Two figures, told apart: <b>placed externally</b> (the right kind of placement, bought in because the places "
+    "above it were full: a question of cost and distance) and <b>not sufficient</b> (the wrong kind of placement, "
+    "an emergency or unregistered placement, a child needing secure care without it, or a placement of the right "
+    "kind beyond 20 miles). The first chart counts every day outside the first-choice pool, both together; the "
+    "ledger below it splits them by kind."
 )
 METHOD = (
     "Each child is simulated from entering care to leaving it; the care they need is drawn when they enter, "
@@ -51,7 +59,9 @@ def run_report(run: RunSummary, scenario_path: Path | None, sizing: list[SizingC
         "<h2>In-house places: occupancy against capacity</h2>",
         _image(charts.occupancy(run)),
         "<h2>Sufficiency gap</h2>",
+        f"<p class='note'>{GAP_NOTE}</p>",
         _image(charts.gap_by_need(run)),
+        _image(charts.gap_ledger(run)),
         _year_end_table(run),
     ]
     parts += _spend_section(run)
@@ -82,6 +92,7 @@ def comparison_report(
         _image(charts.fan_chart(base)),
         _image(charts.occupancy(base)),
         _image(charts.gap_by_need(base)),
+        _image(charts.gap_ledger(base)),
     ]
     parts += _spend_section(base)
     parts += _drivers_section(base)
@@ -160,7 +171,7 @@ def _differences_table(comparison: Comparison, year: str) -> str:
     shown = pd.DataFrame(
         {
             "what-if": rows["what_if"].to_numpy(),
-            "measure": [MEASURE_LABELS.get(m, m) for m in rows["measure"]],
+            "measure": [LABELS.get(m, m) for m in rows["measure"]],
             "base (mean)": column(rows["base_mean"]),
             "what-if (mean)": column(rows["what_if_mean"]),
             "difference": column(rows["difference"]),
