@@ -145,7 +145,10 @@ def print_summary(result: RunResult) -> str:
         if gaps.empty:
             lines.append("Sufficiency gap: every child was placed in their first-choice pool.")
             break
-        lines.append(f"Sufficiency gap per simulation year, {what} (mean; column = year starting):")
+        lines.append(
+            f"Sufficiency gap per simulation year, {what} (placed externally and not sufficient together; mean; "
+            "column = year starting):"
+        )
         table = gaps.pivot_table(
             index=["need", "wanted_pool", "used_pool"], columns="period", values="mean", aggfunc="sum", fill_value=0
         )
