@@ -20,7 +20,8 @@ from sim.engine.model import IN_CARE, LogColumn, PlacementColumn, simulate_linke
 from sim.engine.scenario import ScenarioError, shared_pool_groups
 from sim.engine.scenario_files import scenario_from_dict
 from sim.engine.toml_writer import to_toml
-from sim.results.runner import run
+from sim.results import runner
+from sim.results.runner import run, run_linked
 from tests.builders import build, one_pool_scenario, rich_scenario
 from tests.test_closed_forms import WARM_UP_DAYS, confidence_interval, erlang_b
 
@@ -258,6 +259,19 @@ def test_authorities_sharing_a_pool_must_agree_on_its_places_and_horizon() -> No
         shared_pool_groups([a, longer], ["a", "b"])
     alone = build(one_pool_scenario(), seed=3)
     assert shared_pool_groups([a, alone, build(_authority(2))], ["a", "c", "b"]) == [[0, 2], [1]]
+    start = [{"age_band": "5-9", "need": "fostering", "pool": "market", "count": 5, "days_in_care": 100}]
+    crowded = build(_authority(2), **{"start_population__groups": start})
+    with pytest.raises(ScenarioError, match=r"10 children and young people start in it across a, b.*at most .*8"):
+        shared_pool_groups([build(_authority(1), **{"start_population__groups": start}), crowded], ["a", "b"])
+
+
+def test_linked_tables_are_the_same_however_the_batch_is_cut(monkeypatch) -> None:
+    scenarios = [build(_authority(1)), build(_authority(2))]
+    whole = run_linked(scenarios, [[0, 1]], 3)
+    monkeypatch.setattr(runner, "MAX_ROWS_PER_TABLE_PASS", 1)  # a table pass after every replication
+    for one, other in zip(whole, run_linked(scenarios, [[0, 1]], 3), strict=True):
+        for name in one.tables:
+            assert one.tables[name].equals(other.tables[name]), name
 
 
 # ---------------------------------------------------------------------------------------------
