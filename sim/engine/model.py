@@ -178,7 +178,7 @@ class CareSystem:
         self.scenario = scenario
         self.seed = seed
         self.replication = replication
-        self.env = env or simpy.Environment()
+        self.env = env if env is not None else simpy.Environment()
         self.horizon = scenario.horizon.days
         self.pool_names = list(scenario.pools)
         self.pools = [_pool_state(i, p, shared or {}) for i, p in enumerate(scenario.pools.values())]
@@ -667,7 +667,7 @@ def _pool_state(index: int, pool: Pool, shared: dict[str, SharedPlaces]) -> Pool
 
 
 def _drawn(block: Callable[[], np.ndarray]) -> Iterator[float]:
-    """Draws one at a time from blocks made as needed (the values do not depend on the block size's use)."""
+    """Draws one at a time from blocks made as they are needed: a uniform a call would cost more."""
     return itertools.chain.from_iterable(block().tolist() for _ in itertools.count())
 
 
