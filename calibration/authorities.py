@@ -33,9 +33,7 @@ class Authority:
     def history(self, as_of: dt.date) -> list[Dated]:
         """Every figure the history fit uses, dated up to `as_of` (published projections are not figures)."""
         data = PublishedData(self.folder)
-        stocks = [
-            Dated("stock", f.date, f.value, f.source) for f in data.all("children_in_care", "total", "children")
-        ]
+        stocks = [Dated("stock", f.date, f.value, f.source) for f in data.all("children_in_care", "total", "children")]
         known = {figure.date for figure in stocks}
         stocks += [  # a stock only derived (Stockport's March 2016 area table)
             Dated("stock", day, self.targets(day).stock.value, self.targets(day).stock.comment)

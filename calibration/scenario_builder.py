@@ -65,9 +65,7 @@ def _header(targets: Targets, fitted: Fit, command: str, prices: str) -> list[st
 def _entries_and_stays(targets: Targets, fitted: Fit) -> list[str]:
     """How the entry rate, its trend and the stays were fitted: to the dated history, or by Little's law."""
     entries = sum(v.value for v in fitted.entry_rate.values()) + (fitted.uasc_rate.value if fitted.uasc_rate else 0.0)
-    steady = (
-        f"entries x mean stay = {fitted.expected_stock:.1f} children against the published {targets.stock.value:g}"
-    )
+    steady = f"entries x mean stay = {fitted.expected_stock:.1f} children against the published {targets.stock.value:g}"
     if fitted.history is None:
         return [
             f"- entries {entries:.1f} a year; mean stay {fitted.mean_stay_days:.0f} days; {steady} (Little's law);",

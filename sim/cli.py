@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from tqdm import tqdm
 
@@ -161,7 +161,6 @@ def _add_calibrate(commands: argparse._SubParsersAction) -> None:
     calibrate.add_argument(
         "--prices", type=Path, default=None, help="with --authority: the price book to extend (default its own)"
     )
-    calibrate.add_argument("--window-years", type=int, default=3, help="with --ssda903: years of history to fit")
     _ssda903_options(calibrate)
     calibrate.set_defaults(handler=_calibrate)
 
@@ -183,7 +182,22 @@ def _add_backtest(commands: argparse._SubParsersAction) -> None:
 
 
 def _ssda903_options(command: argparse.ArgumentParser) -> None:
-    """Which authority, which short breaks and which children an SSDA903 calibration reads."""
+    """Which authority, period, short breaks and children an SSDA903 calibration reads."""
+    command.add_argument(
+        "--window-years", type=int, default=3, help="with --ssda903: years of history to fit (default 3)"
+    )
+    command.add_argument(
+        "--reference-start",
+        type=_date,
+        default=None,
+        help="with --ssda903: first day of the reference period the fit reads (default --window-years before its end)",
+    )
+    command.add_argument(
+        "--reference-end",
+        type=_date,
+        default=None,
+        help="with --ssda903: last day of the reference period (default and at most the as-of or origin date)",
+    )
     command.add_argument(
         "--la", default=None, help="with --ssda903: keep only this LA code, or 'all' to pool every authority's children"
     )
@@ -225,15 +239,43 @@ def _listed(kind: str) -> Callable[[str], tuple[str, ...]]:
     return parse
 
 
-def _refuse_unwired(args: argparse.Namespace) -> None:
-    """--short-breaks include and the population filters are checked here, but the calibration does not take
-    them yet (calibrate.py and backtest.py read the returns themselves): refused, never silently ignored."""
-    given = [f"--short-breaks {args.short_breaks}"] if args.short_breaks != "exclude" else []
-    given += [
-        f"--{name.replace('_', '-')}" for name in ("sex", "uasc", "ethnicity", "entry_age") if getattr(args, name)
-    ]
-    if given:
-        raise ScenarioError(f"{', '.join(given)}: not applied yet by this command; expected them left out for now")
+def _chosen(args: argparse.Namespace) -> dict[str, Any]:
+    """The read options as keywords of write_calibration and backtest_ssda903: which returns and children."""
+    from calibration.ssda903.filters import Population
+
+    uasc = {"yes": True, "no": False, None: None}[args.uasc]
+    population = Population(sex=args.sex, uasc=uasc, ethnicity=args.ethnicity, entry_age=args.entry_age)
+    return {
+        "la": args.la,
+        "window_years": args.window_years,
+        "reference_start": args.reference_start,
+        "reference_end": args.reference_end,
+        "short_breaks": args.short_breaks,
+        "population": population,
+    }
+
+
+READ_DEFAULTS = {
+    "la": None,
+    "window_years": 3,
+    "reference_start": None,
+    "reference_end": None,
+    "short_breaks": "exclude",
+    "sex": None,
+    "uasc": None,
+    "ethnicity": (),
+    "entry_age": (),
+}
+
+
+def _given_options(args: argparse.Namespace) -> str:
+    """The read options given (not left at their defaults), so a written scenario records how it was made."""
+    given = ""
+    for name, default in READ_DEFAULTS.items():
+        value = getattr(args, name)
+        if value != default:
+            given += f" --{name.replace('_', '-')} {','.join(value) if isinstance(value, tuple) else value}"
+    return given
 
 
 def _add_synthetic(commands: argparse._SubParsersAction) -> None:
@@ -242,8 +284,10 @@ def _add_synthetic(commands: argparse._SubParsersAction) -> None:
     synthetic.add_argument("--out", required=True, type=Path, help="folder for YYYY-header/episodes/uasc.csv")
     synthetic.add_argument("--seed", type=SEED, default=None, help="default: the scenario's seed")
     synthetic.add_argument(
-        "--first-year", type=_count(FIRST_START_YEAR, LAST_START_YEAR), default=None, help="first return year (year "
-        "ending 31 March)"
+        "--first-year",
+        type=_count(FIRST_START_YEAR, LAST_START_YEAR),
+        default=None,
+        help="first return year (year ending 31 March)",
     )
     synthetic.set_defaults(handler=_synthetic)
 
@@ -322,11 +366,10 @@ def _calibrate(args: argparse.Namespace) -> int:
         if args.prices is not None:
             raise ScenarioError("--prices goes with --authority; a calibration from SSDA903 writes no price book")
 
-        _refuse_unwired(args)
         command = f"sufficiency calibrate --ssda903 {args.ssda903} --as-of {args.as_of} --out {args.out}"
         with _data_errors():
             scenario, report = write_calibration(
-                args.ssda903, args.as_of, args.out, command, args.la, args.window_years
+                args.ssda903, args.as_of, args.out, command + _given_options(args), **_chosen(args)
             )
         print(f"Wrote {scenario} and {report}")
         return 0
@@ -373,10 +416,11 @@ def _backtest_ssda903(args: argparse.Namespace) -> int:
 
     if args.origin is None:
         raise ScenarioError("backtest --ssda903 needs --origin YYYY-MM-DD")
-    _refuse_unwired(args)
     check_out_folder(args.out)
     with _data_errors():
-        result = backtest_ssda903(args.ssda903, args.origin, args.horizon, args.replications, args.la, jobs=args.jobs)
+        result = backtest_ssda903(
+            args.ssda903, args.origin, args.horizon, args.replications, jobs=args.jobs, **_chosen(args)
+        )
     paths = write_ssda903_backtest(result, args.out)
     print("Share of months inside the simulated bands, and mean absolute percentage error (model and naive):")
     print(format_summary(result))

@@ -42,4 +42,3 @@ def test_england_scenario_has_england_size() -> None:
     entries = sum(scenario.entries.rate_per_year.values()) + scenario.entries.uasc.rate_per_year
     assert in_care == pytest.approx(bench.ENGLAND_IN_CARE, rel=0.01)
     assert entries == pytest.approx(bench.ENGLAND_ENTRIES_PER_YEAR, rel=0.01)
-

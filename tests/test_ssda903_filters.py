@@ -18,6 +18,8 @@ worked out from the table below.
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,7 @@ EPISODES = f"""CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,HOME_POST,PL_
 5006,01/02/2019,S,C2,N1,U4,PR1,,,,
 """
 UASC = "CHILD,DUC\n5001,01/01/2021\n"
+SAMPLES = Path(os.environ.get("SUFFICIENCY_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "ssda903_samples"
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +175,7 @@ def test_option_lists_are_checked() -> None:
         (["--entry-age", "5-10"], "argument --entry-age: expected a comma-separated list of under1, 1-4"),
         (["--sex", "other"], "argument --sex: invalid choice: 'other'"),
         (["--short-breaks", "drop"], "argument --short-breaks: invalid choice: 'drop'"),
-        (["--sex", "female", "--short-breaks", "include"], "--short-breaks include, --sex: not applied yet"),
+        (["--reference-start", "2020-13-01"], "argument --reference-start: expected a date as YYYY-MM-DD"),
         (["--la", "all"], "episodes.csv: no LA column; needed to pool the authorities (--la all)"),
     ],
 )
@@ -197,3 +200,37 @@ def test_the_commands_check_the_read_options(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and fragment in err, err
     assert not out.exists() and not _leaks(err)
+
+
+def _entries_a_year(scenario: Path) -> float:
+    """The reference period's mean entries a year, from the comment calibrate writes above its entry rates."""
+    found = re.search(r"the period's mean was ([0-9.]+) a year", scenario.read_text())
+    assert found, "no entry-rate comment"
+    return float(found.group(1))
+
+
+def test_calibrate_applies_the_read_options_and_records_them(tmp_path: Path) -> None:
+    base = ["calibrate", "--ssda903", str(SAMPLES), "--as-of", "2020-04-01", "--reference-start", "2018-04-01"]
+    assert main([*base, "--out", str(tmp_path / "all" / "s.toml")]) == 0
+    chosen = ["--short-breaks", "include", "--sex", "female", "--entry-age", "10-15,16-17"]  # the command's order
+    assert main([*base, "--out", str(tmp_path / "some" / "s.toml"), *chosen]) == 0
+    everyone, some = _entries_a_year(tmp_path / "all" / "s.toml"), _entries_a_year(tmp_path / "some" / "s.toml")
+    assert 0 < some < everyone
+    text = (tmp_path / "some" / "s.toml").read_text()
+    assert "--reference-start 2018-04-01 " + " ".join(chosen) in text.splitlines()[1]  # the command line that wrote it
+    assert "periods of care starting in the reference period 2018-04-01 to 2020-04-01" in text
+    report = (tmp_path / "some" / "calibration_report.html").read_text()
+    assert "filter_sex" in report and "filter_entry_age" in report
+
+
+def test_backtest_applies_the_read_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["backtest", "--ssda903", str(SAMPLES), "--origin", "2020-04-01", "--horizon", "3"]
+    base += ["--replications", "3"]
+    assert main([*base, "--out", str(tmp_path / "all")]) == 0
+    assert main([*base, "--out", str(tmp_path / "boys"), "--sex", "male", "--uasc", "no"]) == 0
+    observed = {}
+    for name in ("all", "boys"):
+        monthly = (tmp_path / name / "backtest_monthly.csv").read_text()
+        observed[name] = monthly
+    assert observed["all"] != observed["boys"]
+    assert not _leaks(capsys.readouterr().out)

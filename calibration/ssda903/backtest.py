@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from calibration.backtest_result import Backtest, Compared, compare_figure, write_backtest
-from calibration.ssda903.calibrate import build_scenario, calibrate
+from calibration.ssda903.calibrate import build_scenario, calibrate, read_chosen
 from calibration.ssda903.estimate import stock_on
-from calibration.ssda903.reader import CareHistory, read_ssda903
+from calibration.ssda903.filters import EVERYONE, Population
+from calibration.ssda903.reader import CareHistory
 from sim.results.runner import run
 
 WIDER = ((5, 95),)
@@ -33,10 +34,12 @@ def backtest_ssda903(
     *,
     reference_start: dt.date | None = None,
     reference_end: dt.date | None = None,
+    short_breaks: str = "exclude",
+    population: Population = EVERYONE,
 ) -> Backtest:
     """Each month's stock by need against the forecast from the calibration on `origin` (its reference period
     ends on the origin unless `reference_end` is earlier)."""
-    history = read_ssda903(folder, la=la)
+    history = read_chosen(folder, la, short_breaks, population)
     end = min(pd.Timestamp(origin) + pd.DateOffset(months=horizon_months), pd.Timestamp(history.extract_date))
     if end <= pd.Timestamp(origin):
         raise ValueError(f"the returns end on {history.extract_date}: nothing to compare after the origin {origin}")

@@ -18,6 +18,7 @@ import pandas as pd
 from calibration.fit import POOLS
 from calibration.scenario_builder import MATCHING, _sum_to_one
 from calibration.ssda903 import estimate, moves
+from calibration.ssda903.filters import EVERYONE, Population, filter_population
 from calibration.ssda903.reader import EARLIEST, CareHistory, read_ssda903
 from calibration.ssda903.report import report_html
 from sim.engine.scenario import Scenario, ScenarioError
@@ -350,6 +351,14 @@ def _staying_put(history: CareHistory, reference: estimate.Reference) -> float:
     return float((at_18["rec"] == "E17").mean())
 
 
+def read_chosen(
+    folder: Path, la: str | None = None, short_breaks: str = "exclude", population: Population = EVERYONE
+) -> CareHistory:
+    """The returns read and cleaned (reader.read_ssda903), then only the chosen children kept (filters.py)."""
+    history = read_ssda903(folder, la=la, short_breaks=short_breaks)
+    return history if population == EVERYONE else filter_population(history, population)
+
+
 def write_calibration(
     folder: Path,
     as_of: dt.date,
@@ -360,8 +369,10 @@ def write_calibration(
     *,
     reference_start: dt.date | None = None,
     reference_end: dt.date | None = None,
+    short_breaks: str = "exclude",
+    population: Population = EVERYONE,
 ) -> tuple[Path, Path]:
-    """Read, calibrate (on the reference period, see `reference_period`) and write the scenario and
+    """Read (`read_chosen`), calibrate (on the reference period, see `reference_period`) and write the scenario and
     calibration_report.html next to it.
 
     Each file replaces an existing one only if `sufficiency calibrate` wrote it (InputError before anything is
@@ -374,7 +385,7 @@ def write_calibration(
     report_label = f"--out {out}: {report.name} next to it"
     check_out_file(out)
     check_out_file(report, report_label)
-    history = read_ssda903(folder, la=la)
+    history = read_chosen(folder, la, short_breaks, population)
     result = calibrate(history, as_of, window_years, reference_start=reference_start, reference_end=reference_end)
     name = out.stem
     text = scenario_text(result, name, command)

@@ -85,6 +85,9 @@ def _check_listed(kind: str, values: tuple[str, ...]) -> None:
         raise ValueError(f"expected a comma-separated list of {', '.join(LISTS[kind])}; got {unknown[0]!r}")
 
 
+EVERYONE = Population()  # no filter: every child in the returns
+
+
 def filter_population(history: CareHistory, population: Population) -> CareHistory:
     """The history of the chosen children only, renumbered, with a report counting what each filter left out."""
     report = dataclasses.replace(history.report, entries=list(history.report.entries))

@@ -44,6 +44,8 @@ LIMITS: dict[str, tuple[float, float]] = {
     "in_house_price_change_percent": (-50, 100),
     "inflation_change_points": (-10, 10),
 }
+
+
 def _within(lever: str) -> Any:
     low, high = LIMITS[lever]
     return Field(ge=low, le=high)

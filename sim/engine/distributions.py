@@ -29,7 +29,6 @@ PositiveDays = Annotated[float, Field(ge=MIN_DAYS, le=MAX_DAYS)]
 
 
 class _Distribution(ScenarioModel):
-
     def frozen(self) -> Any:
         """The equivalent scipy distribution (built on each call; the engine does not use it)."""
         raise NotImplementedError  # pragma: no cover - every distribution overrides it

@@ -634,4 +634,3 @@ def short(text: str, limit: int) -> str:
     """`text` with its runs of whitespace as single spaces, cut to at most `limit` characters with an ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
