@@ -161,6 +161,12 @@ def _add_calibrate(commands: argparse._SubParsersAction) -> None:
     calibrate.add_argument(
         "--prices", type=Path, default=None, help="with --authority: the price book to extend (default its own)"
     )
+    calibrate.add_argument(
+        "--dfe-rules",
+        action="store_true",
+        help="with --ssda903: also run the DfE's SSDA903 validation rules for the report (about 7 s a return year; "
+        "needs make dfe-rules once)",
+    )
     _ssda903_options(calibrate)
     calibrate.set_defaults(handler=_calibrate)
 
@@ -278,6 +284,13 @@ def _given_options(args: argparse.Namespace) -> str:
     return given
 
 
+def _refuse_read_options(args: argparse.Namespace, also: str) -> None:
+    """With --authority, the SSDA903 options would be silently ignored: refused instead."""
+    given = (_given_options(args) + (f" {also}" if also else "")).strip()
+    if given:
+        raise ScenarioError(f"{given}: these options go with --ssda903, not --authority")
+
+
 def _add_synthetic(commands: argparse._SubParsersAction) -> None:
     synthetic = commands.add_parser("synthetic", help="simulate a scenario and write SSDA903-format returns")
     synthetic.add_argument("scenario", type=Path)
@@ -366,13 +379,24 @@ def _calibrate(args: argparse.Namespace) -> int:
         if args.prices is not None:
             raise ScenarioError("--prices goes with --authority; a calibration from SSDA903 writes no price book")
 
+        if args.dfe_rules:
+            from calibration.ssda903.dfe_rules import INSTALL, find_environment
+
+            if find_environment() is None:
+                raise ScenarioError(f"--dfe-rules: {INSTALL}")
         command = f"sufficiency calibrate --ssda903 {args.ssda903} --as-of {args.as_of} --out {args.out}"
         with _data_errors():
             scenario, report = write_calibration(
-                args.ssda903, args.as_of, args.out, command + _given_options(args), **_chosen(args)
+                args.ssda903,
+                args.as_of,
+                args.out,
+                command + _given_options(args),
+                dfe_rules=args.dfe_rules,
+                **_chosen(args),
             )
         print(f"Wrote {scenario} and {report}")
         return 0
+    _refuse_read_options(args, "--dfe-rules" if args.dfe_rules else "")
     check_out_file(args.out)  # replaces only a file `sufficiency calibrate` wrote; refused before fitting
     prices = price_book_reference(args.authority, args.out, args.prices)  # found from wherever --out is
     with _data_errors():
@@ -387,6 +411,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     if args.ssda903 is not None:
         return _backtest_ssda903(args)
+    _refuse_read_options(args, "--origin" if args.origin else "")
     from calibration.backtest import backtest, write_published_backtest
     from calibration.backtest_result import format_scores, format_table
 

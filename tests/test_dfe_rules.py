@@ -318,3 +318,35 @@ def test_the_text_table_right_aligns_counts() -> None:
     frame = pd.DataFrame({"code": ["148", "EPI"], "2020/21": [3, 120], "message": ["a", "b"]})
     lines = dfe_rules._text_table(frame).splitlines()
     assert lines[2] == "  148         3  a" and lines[3] == "  EPI       120  b"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# In the calibration report
+
+
+@needs_samples
+def test_the_calibration_report_shows_the_rules_when_asked(tmp_path, monkeypatch, capsys) -> None:
+    from calibration.ssda903 import calibrate
+    from sim.cli import main
+
+    side = _stand_in(tmp_path / "side", _reply([FAILURE]))
+    summary, _ = run_dfe_rules(_returns(tmp_path / "returns", ONE_YEAR), environment=side)
+    asked = []
+    monkeypatch.setattr(calibrate, "run_dfe_rules", lambda folder, la: asked.append(la) or (summary, ""))
+    command = ["calibrate", "--ssda903", str(SAMPLES), "--as-of", "2020-04-01"]
+
+    monkeypatch.setenv(dfe_rules.ENVIRONMENT_VARIABLE, str(tmp_path / "absent"))
+    assert main([*command, "--out", str(tmp_path / "refused" / "s.toml"), "--dfe-rules"]) == 2
+    assert capsys.readouterr().err == f"error: --dfe-rules: {INSTALL}\n"
+    assert not (tmp_path / "refused").exists()
+
+    assert main([*command, "--out", str(tmp_path / "plain" / "s.toml")]) == 0
+    plain = (tmp_path / "plain" / "calibration_report.html").read_text()
+    assert "add --dfe-rules to run them" in plain and "rec_on_open_episode" in plain and not asked
+
+    monkeypatch.setenv(dfe_rules.ENVIRONMENT_VARIABLE, str(side))
+    assert main([*command, "--out", str(tmp_path / "asked" / "s.toml"), "--dfe-rules"]) == 0
+    asked_page = (tmp_path / "asked" / "calibration_report.html").read_text()
+    assert asked == [None] and "1 of 293 rules failed" in asked_page
+    assert "<td>148</td>" in asked_page and "REC must both be coded" in asked_page
+    assert "<td>148: 3</td>" in asked_page  # the cleaning step beside the DfE rule's failing rows

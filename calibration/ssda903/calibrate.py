@@ -18,6 +18,7 @@ import pandas as pd
 from calibration.fit import POOLS
 from calibration.scenario_builder import MATCHING, _sum_to_one
 from calibration.ssda903 import estimate, moves
+from calibration.ssda903.dfe_rules import NOT_ASKED, run_dfe_rules
 from calibration.ssda903.filters import EVERYONE, Population, filter_population
 from calibration.ssda903.reader import EARLIEST, CareHistory, read_ssda903
 from calibration.ssda903.report import report_html
@@ -371,9 +372,10 @@ def write_calibration(
     reference_end: dt.date | None = None,
     short_breaks: str = "exclude",
     population: Population = EVERYONE,
+    dfe_rules: bool = False,
 ) -> tuple[Path, Path]:
     """Read (`read_chosen`), calibrate (on the reference period, see `reference_period`) and write the scenario and
-    calibration_report.html next to it.
+    calibration_report.html next to it; `dfe_rules` also runs the DfE's validation rules for the report.
 
     Each file replaces an existing one only if `sufficiency calibrate` wrote it (InputError before anything is
     read otherwise), through a temporary sibling and os.replace (see sim.present.output_folders).
@@ -391,5 +393,7 @@ def write_calibration(
     text = scenario_text(result, name, command)
     build_scenario(result, name)  # validate before anything is written
     replace_file(out, text)
-    replace_file(report, f"<!-- {CALIBRATE_HEADER} -->\n" + report_html(result, name), report_label)
+    dfe = run_dfe_rules(folder, la) if dfe_rules else (None, NOT_ASKED)
+    page = report_html(result, name, dfe)
+    replace_file(report, f"<!-- {CALIBRATE_HEADER} -->\n" + page, report_label)
     return out, report

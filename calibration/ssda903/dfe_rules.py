@@ -39,6 +39,7 @@ RUNNER = Path(__file__).with_name("dfe_rules_runner.py")
 TIMEOUT_SECONDS = 600  # about 7 s a return year for the samples
 NOT_RUN = "DfE rules not run"
 INSTALL = f"{NOT_RUN}: install with make dfe-rules"
+NOT_ASKED = f"{NOT_RUN}: add --dfe-rules to run them (about 7 s a return year; needs make dfe-rules once)"
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _CODE = re.compile(r"[A-Za-z0-9]{1,16}")
 _RULESET = re.compile(r"lac\d{4}_\d{2}")
@@ -99,6 +100,10 @@ CLEANING_TO_DFE: dict[str, DfeMatch] = {
         ("357", "432", "433"), "first episode not RNE S: first ever, after care ended, or after a gap"
     ),
     "x1_without_next": DfeMatch(("388",), "REC X1 (new episode begins) but no continuation episode"),
+    "filter_sex": DfeMatch((), "none: a population the user chose (--sex), not a fault in the return"),
+    "filter_uasc": DfeMatch((), "none: a population the user chose (--uasc), not a fault in the return"),
+    "filter_ethnicity": DfeMatch((), "none: a population the user chose (--ethnicity), not a fault in the return"),
+    "filter_entry_age": DfeMatch((), "none: a population the user chose (--entry-age), not a fault in the return"),
 }
 # The reader's checks that stop the read (SSDA903Error): no safe fix, so no count.
 STOPPING_CHECKS_TO_DFE: dict[str, DfeMatch] = {

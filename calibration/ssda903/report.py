@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from calibration.ssda903 import estimate, moves
+from calibration.ssda903.dfe_rules import NOT_ASKED, DfeRulesSummary, failures_frame, steps_frame, summary_lines
 from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR
 from sim.present import style
 
@@ -26,8 +27,11 @@ if TYPE_CHECKING:  # calibrate imports this module to write the report
 REPORT_DPI = 90  # charts embedded in the page, small enough to keep it light
 
 
-def report_html(result: Calibration, scenario_name: str) -> str:
-    """Fitted against observed: entries per year, stays by age band, placement mix, and the data cleaning."""
+def report_html(
+    result: Calibration, scenario_name: str, dfe: tuple[DfeRulesSummary | None, str] = (None, NOT_ASKED)
+) -> str:
+    """Fitted against observed: entries per year, stays by age band, placement mix, the data cleaning, and the
+    DfE's validation rules on the returns (`dfe`: run_dfe_rules's summary and reason) beside the cleaning."""
     entries = result.entries
     parts = [
         f"<h1>Calibration from SSDA903 returns: {html.escape(scenario_name)}</h1>",
@@ -56,6 +60,7 @@ def report_html(result: Calibration, scenario_name: str) -> str:
         _mix_table(result),
         "<h2>Data cleaning</h2>",
         result.history.report.to_frame().to_html(index=False, border=0),
+        *_dfe_section(result, *dfe),
     ]
     page_style = (
         "body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
@@ -66,6 +71,24 @@ def report_html(result: Calibration, scenario_name: str) -> str:
         + "".join(parts)
         + "</body></html>"
     )
+
+
+def _dfe_section(result: Calibration, summary: DfeRulesSummary | None, reason: str) -> list[str]:
+    """The DfE rules' results per return and by rule code, then each cleaning step with the DfE codes that flag
+    the same fault (codes and counts only: calibration/ssda903/dfe_rules.py)."""
+    parts = ["<h2>The DfE's validation rules</h2>"]
+    parts += [f"<p>{html.escape(line)}</p>" for line in summary_lines(summary, reason)]
+    if summary is not None:
+        parts += ["<h3>Failing rows by DfE rule and collection year</h3>", _html_table(failures_frame(summary))]
+    parts += [
+        "<h3>The cleaning steps and the DfE rules that flag the same fault</h3>",
+        _html_table(steps_frame(result.history.report, summary)),
+    ]
+    return parts
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, border=0) if not frame.empty else "<p>(none)</p>"
 
 
 def _img(figure: Figure) -> str:
