@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_validate(commands)
     _add_calibrate(commands)
     _add_backtest(commands)
+    _add_peers(commands)
     _add_synthetic(commands)
     _add_bench(commands)
     _add_app(commands)
@@ -187,6 +188,22 @@ def _add_backtest(commands: argparse._SubParsersAction) -> None:
     backtest.set_defaults(handler=_backtest)
 
 
+def _add_peers(commands: argparse._SubParsersAction) -> None:
+    peers = commands.add_parser(
+        "peers", help="this project's SSDA903 projection beside cs-demand-model's on the same returns (make peers once)"
+    )
+    peers.add_argument("--ssda903", type=Path, required=True, help="a folder of SSDA903 returns")
+    peers.add_argument("--start", type=_date, required=True, help="the projections' start date, YYYY-MM-DD")
+    peers.add_argument(
+        "--reference-years",
+        type=_count(1, 20),
+        default=2,
+        help="like for like: years of reference before the start, for both tools (default 2)",
+    )
+    peers.add_argument("--out", type=Path, default=Path("out/peers"), help="folder for peer_comparison.csv and .md")
+    peers.set_defaults(handler=_peers)
+
+
 def _ssda903_options(command: argparse.ArgumentParser) -> None:
     """Which authority, period, short breaks and children an SSDA903 calibration reads."""
     command.add_argument(
@@ -202,7 +219,8 @@ def _ssda903_options(command: argparse.ArgumentParser) -> None:
         "--reference-end",
         type=_date,
         default=None,
-        help="with --ssda903: last day of the reference period (default and at most the as-of or origin date)",
+        help="with --ssda903: the day the reference period ends, itself left out (default and at most the as-of or "
+        "origin date)",
     )
     command.add_argument(
         "--la", default=None, help="with --ssda903: keep only this LA code, or 'all' to pool every authority's children"
@@ -450,6 +468,17 @@ def _backtest_ssda903(args: argparse.Namespace) -> int:
     print("Share of months inside the simulated bands, and mean absolute percentage error (model and naive):")
     print(format_summary(result))
     print("Written: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _peers(args: argparse.Namespace) -> int:
+    from calibration.ssda903.peer_comparison import compare, write_comparison
+
+    check_out_folder(args.out)  # refused before the two tools run, not after
+    with _data_errors():
+        table, notes = compare(args.ssda903, args.start, args.reference_years)
+    for path in write_comparison(table, notes, args.out):
+        print(f"Written: {path}")
     return 0
 
 

@@ -39,6 +39,8 @@ from calibration.ssda903.peer_comparison import (
     write_comparison,
 )
 from calibration.ssda903.peer_runner import by_category
+from sim.cli import main
+from sim.engine.errors import InputError
 from sim.engine.vocabulary import PLACEMENT_NEEDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +136,19 @@ def test_writing_gives_the_csv_and_the_markdown_with_its_notes(tmp_path: Path) -
     csv, text = write_comparison(table, ["a note"], tmp_path / "new")
     assert pd.read_csv(csv).shape == (len(MONTHS) * (len(SHARED) + 1), 8)
     assert text.read_text().endswith("\n- a note\n")
+    write_comparison(table, ["another note"], tmp_path / "new")  # its own earlier output: replaced
+    assert text.read_text().endswith("\n- another note\n")
+
+
+def test_a_folder_of_someone_else_s_is_never_replaced(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    project = Side(_stock({"fostering": 1.0, "residential": 0.0, "supported": 0.0, "other": 0.0}), 1.0)
+    with pytest.raises(InputError, match="--out"):
+        write_comparison(comparison_table(START, {"like_for_like": (project, project)}), [], mine)
+    assert main(["peers", "--ssda903", str(SAMPLES), "--start", "2021-04-01", "--out", str(mine)]) == 2
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"] and (mine / "notes.txt").read_text() == "keep me"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -181,7 +196,7 @@ def test_the_command_stops_with_one_line_when_the_peer_is_absent(
 ) -> None:
     monkeypatch.setenv(peer_comparison.ENVIRONMENT_VARIABLE, str(tmp_path / "absent"))
     monkeypatch.setattr(peer_comparison, "DEFAULT_ENVIRONMENT", tmp_path / "absent")
-    code = peer_comparison.main(["--ssda903", str(SAMPLES), "--start", "2021-04-01", "--out", str(tmp_path / "out")])
+    code = main(["peers", "--ssda903", str(SAMPLES), "--start", "2021-04-01", "--out", str(tmp_path / "out")])
     assert code == 2 and capsys.readouterr().err == "error: cs-demand-model not run: install it with make peers\n"
     assert not (tmp_path / "out").exists()
 
@@ -241,11 +256,12 @@ def test_a_reply_of_another_shape_is_refused(changes: dict) -> None:
 @needs_peer
 @needs_samples
 def test_with_the_peer_like_for_like_starts_equal_and_nothing_personal_is_written(tmp_path: Path) -> None:
-    assert peer_comparison.main(["--ssda903", str(SAMPLES), "--start", START.isoformat(), "--out", str(tmp_path)]) == 0
-    table = pd.read_csv(tmp_path / "peer_comparison.csv")
+    out = tmp_path / "peers"
+    assert main(["peers", "--ssda903", str(SAMPLES), "--start", START.isoformat(), "--out", str(out)]) == 0
+    table = pd.read_csv(out / "peer_comparison.csv")
     like = table[(table["configuration"] == "like_for_like") & (table["month"] == 0)]
     assert (like["difference"].abs() < 1e-9).all(), "both tools reconstruct the same stock on the start date"
-    written = "".join((tmp_path / name).read_text() for name in ("peer_comparison.csv", "peer_comparison.md"))
+    written = "".join((out / name).read_text() for name in ("peer_comparison.csv", "peer_comparison.md"))
     assert table["peer"].notna().all() and "cs-demand-model 0.5.1" in written and "not like for like" not in written
     headers = [path.read_text().splitlines()[1:] for path in SAMPLES.glob("*-header.csv")]
     children = {line.split(",")[0] for lines in headers for line in lines}

@@ -218,7 +218,7 @@ def test_calibrate_applies_the_read_options_and_records_them(tmp_path: Path) -> 
     assert 0 < some < everyone
     text = (tmp_path / "some" / "s.toml").read_text()
     assert "--reference-start 2018-04-01 " + " ".join(chosen) in text.splitlines()[1]  # the command line that wrote it
-    assert "periods of care starting in the reference period 2018-04-01 to 2020-04-01" in text
+    assert "periods of care starting in the reference period 2018-04-01 to 2020-03-31, both days in" in text
     report = (tmp_path / "some" / "calibration_report.html").read_text()
     assert "filter_sex" in report and "filter_entry_age" in report
 

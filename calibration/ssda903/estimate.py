@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -66,7 +66,8 @@ class Reference:
     def label(self) -> str:
         if self.window_years is not None:
             return f"the {self.window_years} years before {self.end.date()}"
-        return f"the reference period {self.start.date()} to {self.end.date()}"
+        last_day = (self.end - pd.Timedelta(days=1)).date()
+        return f"the reference period {self.start.date()} to {last_day}, both days in"
 
     def holds(self, dates: pd.Series) -> pd.Series:
         return (dates >= self.start) & (dates < self.end)
@@ -169,6 +170,21 @@ def estimate_entries(history: CareHistory, reference: Reference) -> EntryEstimat
         male_share=float((entering["sex"] == "male").mean()),
         trend_percent=growth,
         trend_ci=(low, high),
+    )
+
+
+def without_trend(entries: EntryEstimate) -> EntryEstimate:
+    """The entries a fit with no trend gives: the reference period's mean rate (the Poisson estimate of a
+    constant rate), the bands' and UASC's shares unchanged, trend 0. How a peer without a trend counts."""
+    scale = entries.window_rate / entries.rate_at_start
+    return replace(
+        entries,
+        rate_by_band={band: rate * scale for band, rate in entries.rate_by_band.items()},
+        uasc_rate=entries.uasc_rate * scale,
+        rate_at_start=entries.window_rate,
+        fitted_counts=[float(np.mean(entries.counts))] * len(entries.counts),
+        trend_percent=0.0,
+        trend_ci=(0.0, 0.0),
     )
 
 

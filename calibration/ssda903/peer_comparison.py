@@ -12,19 +12,17 @@ Two configurations, on one start date: each tool's defaults as a user would run 
 are mapped onto four shared ones (SHARED). docs/calibration.md, "Against cs-demand-model", holds the table on the
 shared samples and every method difference that remains.
 
-    python -m calibration.ssda903.peer_comparison --ssda903 DIR --start YYYY-MM-DD --out DIR
+    sufficiency peers --ssda903 DIR --start YYYY-MM-DD --out DIR
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import math
 import os
 import re
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,16 +32,18 @@ import pandas as pd
 
 from calibration.ssda903.calibrate import build_scenario, calibrate
 from calibration.ssda903.codes import PLACE_TO_NEED
-from calibration.ssda903.estimate import stock_on
+from calibration.ssda903.estimate import stock_on, without_trend
 from calibration.ssda903.reader import SSDA903Error, read_ssda903
 from sim.analysis.projection import expected_stock
 from sim.engine.scenario import ScenarioError
+from sim.present.output_folders import replaced_folder
 
 ENVIRONMENT_VARIABLE = "SUFFICIENCY_PEERS_ENV"  # a side environment elsewhere than .venv-peers
 DEFAULT_ENVIRONMENT = Path(__file__).resolve().parents[2] / ".venv-peers"
 RUNNER = Path(__file__).with_name("peer_runner.py")
 TIMEOUT_SECONDS = 600  # the shared samples take about 4 s
 NOT_RUN = "cs-demand-model not run"
+CSV_NAME, MARKDOWN_NAME = "peer_comparison.csv", "peer_comparison.md"
 MONTHS = (0, 6, 12, 18, 24)
 SHARED = ("fostering", "residential", "supported", "other")
 TOTAL = "total"
@@ -123,24 +123,30 @@ class Side:
     stock: pd.DataFrame | None
     entries_per_year: float
     note: str = ""
+    reference: str = ""  # the period the rates were read from, as the calibration names it
 
 
 def project_side(folder: Path, start: dt.date, configuration: Configuration, dates: list[dt.date]) -> Side:
     """The calibration on `start` and its expected-value (unconstrained) projection, by shared category.
 
-    The one place that calls the SSDA903 calibration, so a change of its options is made here only. A fit the
-    scenario rules refuse is reported, not raised: the other configuration may still compare.
+    The one place that calls the SSDA903 calibration, so a change of its options is made here only. Like for
+    like, the reference period is the peer's own days (`reference_period`: its last day is the day before the
+    start, where the project's period, [start, end), ends); the defaults keep the project's
+    window ending on the start date. A fit the scenario rules refuse is reported, not raised: the other
+    configuration may still compare.
     """
     history = read_ssda903(folder, short_breaks=configuration.short_breaks)
-    fitted = calibrate(history, start, configuration.window_years)
+    first = reference_period(start, configuration.peer_months)[0] if not configuration.trend else None
+    fitted = calibrate(history, start, configuration.window_years, reference_start=first)  # [first, start)
     if not configuration.trend:
-        fitted = replace(fitted, entries=replace(fitted.entries, trend_percent=0.0))
+        fitted = replace(fitted, entries=without_trend(fitted.entries))
     entries = sum(fitted.entries.rate_by_band.values()) + fitted.entries.uasc_rate
     try:
         scenario = build_scenario(fitted, "peer_comparison")
     except ScenarioError as error:
-        return Side(None, entries, f"the project's calibration was refused: {error}")
-    return Side(shared_stock(expected_stock(scenario, dates), PROJECT_TO_SHARED, "need"), entries)
+        return Side(None, entries, f"the project's calibration was refused: {error}", fitted.reference.label)
+    stock = shared_stock(expected_stock(scenario, dates), PROJECT_TO_SHARED, "need")
+    return Side(stock, entries, reference=fitted.reference.label)
 
 
 def reconstructed_stock(folder: Path, day: dt.date, short_breaks: str) -> pd.Series:
@@ -330,13 +336,13 @@ def _cell(row: pd.Series) -> str:
 
 
 def write_comparison(table: pd.DataFrame, notes: list[str], out: Path) -> list[Path]:
-    """peer_comparison.csv and peer_comparison.md (the tables and the notes) in `out`, created if need be."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    csv, text = out / "peer_comparison.csv", out / "peer_comparison.md"
-    table.round(4).to_csv(csv, index=False)
-    text.write_text(markdown(table) + "".join(f"\n- {note}" for note in notes) + ("\n" if notes else ""))
-    return [csv, text]
+    """peer_comparison.csv and peer_comparison.md (the tables and the notes) in `out`, which is replaced whole
+    and only when it is new, empty or this tool's own earlier output (sim.present.output_folders)."""
+    with replaced_folder(out, "peers") as staging:
+        table.round(4).to_csv(staging / CSV_NAME, index=False)
+        text = markdown(table) + "".join(f"\n- {note}" for note in notes) + ("\n" if notes else "")
+        (staging / MARKDOWN_NAME).write_text(text, encoding="utf-8")
+    return [Path(out) / CSV_NAME, Path(out) / MARKDOWN_NAME]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -363,29 +369,8 @@ def compare(
         sides[run.name] = (project, peer)
         first, last = reference_period(start, run.peer_months)
         notes.append(
-            f"{run.name}: entries a year, project {project.entries_per_year:.1f} (the {run.window_years} years to "
-            f"{start}), peer {peer.entries_per_year:.1f} ({first} to {last})"
+            f"{run.name}: entries a year, project {project.entries_per_year:.1f} ({project.reference}), "
+            f"peer {peer.entries_per_year:.1f} ({first} to {last}, both days in)"
         )
         notes += [f"{run.name}: {project.note}"] if project.note else []
     return comparison_table(start, sides), notes
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m calibration.ssda903.peer_comparison", description=__doc__)
-    parser.add_argument("--ssda903", type=Path, required=True, help="a folder of SSDA903 returns")
-    parser.add_argument("--start", type=dt.date.fromisoformat, required=True, help="start date, YYYY-MM-DD")
-    parser.add_argument("--reference-years", type=int, default=2, help="like for like: years of reference")
-    parser.add_argument("--out", type=Path, required=True, help="folder for peer_comparison.csv and .md")
-    args = parser.parse_args(argv)
-    try:
-        table, notes = compare(args.ssda903, args.start, args.reference_years)
-    except (SSDA903Error, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    for path in write_comparison(table, notes, args.out):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
