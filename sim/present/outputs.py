@@ -23,7 +23,7 @@ from sim.present.output_folders import replaced_folder
 from sim.present.report import comparison_report, run_report
 from sim.present.workbook import spreadsheet_safe, write_budget_workbook
 from sim.results.runner import RunResult
-from sim.results.summary import SUMMARY_KEYS, RunSummary
+from sim.results.summary import FALLBACK_ROWS, FALLBACK_UNITS, SUMMARY_KEYS, RunSummary
 
 
 def write_run(result: RunResult, out_dir: Path, scenario_path: Path | None = None) -> None:
@@ -97,7 +97,8 @@ def write_tables(result: RunResult, directory: Path) -> None:
         summary = run.table_summary(name)
         if summary is not None:
             summary.to_parquet(directory / f"{name}_summary.parquet", index=False)
-    spreadsheet_safe(run.yearly).to_csv(directory / "summary.csv", index=False, float_format="%.4g")
+    rows = pd.concat([run.yearly, run.fallbacks_csv], ignore_index=True)  # per simulation year, then financial
+    spreadsheet_safe(rows).to_csv(directory / "summary.csv", index=False, float_format="%.4g")
     if run.scenario.prices is not None:
         spreadsheet_safe(run.budget).to_csv(directory / "budget.csv", index=False, float_format="%.2f")
         write_budget_workbook(run, directory / "budget.xlsx")
@@ -112,6 +113,15 @@ def write_region(region: RegionResult, out_dir: Path) -> Path:
             (staging / name).mkdir()
             write_tables(result, staging / name)
     return out_dir / "region_summary.csv"
+
+
+# Column heads of the by-year fallback tables (in full in FALLBACK_ROWS, printed above them).
+FALLBACK_SHORT_NAMES = {
+    "emergency": "emergency",
+    "unregistered": "unregistered",
+    "secure_shortage": "secure shortage",
+    "secure_shortage_deprivation_of_liberty": "of which DoL",
+}
 
 
 def print_summary(result: RunResult) -> str:
@@ -155,6 +165,7 @@ def print_summary(result: RunResult) -> str:
         table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
         lines.append(table.round(1).to_string())
     lines += _ledger_lines(summary)
+    lines += ["", *_fallback_lines(run)]
     if scenario.prices is not None:
         lines += ["", *_spend_lines(run)]
     return "\n".join(lines)
@@ -176,6 +187,36 @@ def _ledger_lines(summary: pd.DataFrame) -> list[str]:
         "not sufficient, or the right kind below the first choice:",
         table.round(1).to_string(),
     ]
+
+
+def _fallback_lines(run: RunSummary) -> list[str]:
+    """Emergency and unregistered placements and secure shortages by financial year: mean (P10 to P90)."""
+    table = run.fallbacks_by_year
+    cells = [
+        f"{mean:.1f} ({low:.0f}-{high:.0f})"
+        for mean, low, high in zip(table["mean"], table["p10"], table["p90"], strict=True)
+    ]
+    table = table.assign(
+        cell=cells,
+        year=[
+            f"{year}{' (part)' if part else ''}"
+            for year, part in zip(table["financial_year"], table["part_year"], strict=True)
+        ],
+        what=table["row"].map(FALLBACK_SHORT_NAMES),
+    )
+    lines = [
+        "Emergency and unregistered placements and secure shortages by financial year (April to March; part: the "
+        "horizon covers only part of it),",
+        f"mean ({run.band_label}; the 95% CIs of the means are in summary.csv):",
+        *(f"  {FALLBACK_SHORT_NAMES[row]}: {words}" for row, words in FALLBACK_ROWS.items()),
+    ]
+    for unit, words in FALLBACK_UNITS.items():
+        rows = table[table["unit"] == unit]
+        shown = rows.pivot_table(index="year", columns="what", values="cell", aggfunc="first", sort=False)
+        shown = shown[[FALLBACK_SHORT_NAMES[row] for row in FALLBACK_ROWS]]
+        shown.index.name, shown.columns.name = None, None
+        lines += [f"{words.capitalize()}:", shown.to_string()]
+    return lines
 
 
 def _spend_lines(run: RunSummary) -> list[str]:

@@ -19,7 +19,7 @@ from sim import __version__
 from sim.analysis.compare import MEASURE_LABELS, Comparison
 from sim.analysis.sizing import SizingCurve, sizing_table
 from sim.present import charts
-from sim.results.summary import LEDGER_MEASURE_LABELS, RunSummary
+from sim.results.summary import FALLBACK_ROWS, LEDGER_MEASURE_LABELS, RunSummary
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}"
@@ -63,6 +63,7 @@ def run_report(run: RunSummary, scenario_path: Path | None, sizing: list[SizingC
         _image(charts.gap_by_need(run)),
         _image(charts.gap_ledger(run)),
         _year_end_table(run),
+        *_fallbacks_section(run),
     ]
     parts += _spend_section(run)
     parts += _drivers_section(run)
@@ -93,6 +94,7 @@ def comparison_report(
         _image(charts.occupancy(base)),
         _image(charts.gap_by_need(base)),
         _image(charts.gap_ledger(base)),
+        *_fallbacks_section(base),
     ]
     parts += _spend_section(base)
     parts += _drivers_section(base)
@@ -141,6 +143,44 @@ def _year_end_table(run: RunSummary) -> str:
     table = stock.pivot_table(index="need", columns="date", values="mean", aggfunc="sum").round(1)
     table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
     return "<h3>Children in care at each year end (mean across replications)</h3>" + table.to_html(border=0)
+
+
+def _fallbacks_section(run: RunSummary) -> list[str]:
+    """Emergency and unregistered placements and secure shortages by financial year: a table a kind, each figure
+    named (placements started, child-days), with its mean, 95% CI of the mean and P10-P90 band."""
+    table = run.fallbacks_by_year
+    counted = "".join(f"<li><b>{html.escape(words)}</b></li>" for words in FALLBACK_ROWS.values())
+    parts = [
+        "<h3>Emergency and unregistered placements and secure shortages by financial year</h3>",
+        "<p class='note'>Financial years run April to March (as the budget counts them); a year marked "
+        "<i>part year</i> is only partly inside the horizon. Each table counts, per financial year, the "
+        "<b>placements started</b> in it and the <b>child-days</b> spent in it (a placement over 31 March counts "
+        "its days in each year). Mean across replications; 95% CI: the confidence interval of that mean "
+        f"(simulation error); {html.escape(run.band_label)}. The first year's placements started include the "
+        "children already in such a placement on the start date. The figures count:</p>",
+        f"<ul class='note'>{counted}</ul>",
+    ]
+    for row, words in FALLBACK_ROWS.items():
+        rows = table[table["row"] == row]
+        shown = pd.DataFrame({"financial year": _year_labels(rows[rows["unit"] == "placements"])})
+        for unit, unit_words in (("placements", "placements started"), ("child_days", "child-days")):
+            values = rows[rows["unit"] == unit]
+            shown[f"{unit_words}: mean"] = [f"{v:,.1f}" for v in values["mean"]]
+            shown[f"{unit_words}: 95% CI"] = _ranges(values["ci95_low"], values["ci95_high"], 1)
+            shown[f"{unit_words}: P10-P90"] = _ranges(values["p10"], values["p90"], 0)
+        parts += [f"<p>{html.escape(words.capitalize())}</p>", shown.to_html(index=False, border=0)]
+    return parts
+
+
+def _year_labels(rows: pd.DataFrame) -> list[str]:
+    return [
+        f"{y} (part year)" if part else y for y, part in zip(rows["financial_year"], rows["part_year"], strict=True)
+    ]
+
+
+def _ranges(low: pd.Series, high: pd.Series, places: int) -> list[str]:
+    """'3.2 to 4.1'; 'n/a' where there is no interval (one replication)."""
+    return ["n/a" if pd.isna(a) else f"{a:,.{places}f} to {b:,.{places}f}" for a, b in zip(low, high, strict=True)]
 
 
 def _spend_section(run: RunSummary) -> list[str]:

@@ -1,9 +1,10 @@
 """budget.xlsx, and the escaping every spreadsheet-bound file goes through (budget.csv, differences.csv, ...).
 
-Every figure is a number with a currency format (never text), and every price and inflation
-rate appears on the Assumptions sheet with its source, so a finance officer can trace it. Every text cell
+Every figure is a number (money with a currency format, counts to one decimal), never text; every price and
+inflation rate appears on the Assumptions sheet with its source, so a finance officer can trace it. Every text cell
 goes through `spreadsheet_text`: a source or a name from a scenario file is never read by Excel as a formula.
-The figures come from the run's summary (`RunSummary.budget`); nothing is computed here.
+The figures come from the run's summary (`RunSummary.budget`, `RunSummary.fallbacks_by_year`); nothing is
+computed here.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from openpyxl.utils import get_column_letter
 from sim.engine.price_book import PriceBook
 from sim.engine.vocabulary import AGE_BANDS
 from sim.results.budget import BUDGET_COLUMNS, STATISTICS
-from sim.results.summary import RunSummary
+from sim.results.summary import FALLBACK_ROWS, FALLBACK_UNITS, STATISTIC_COLUMNS, RunSummary
 
+FALLBACKS_SHEET = "Emergency and shortages"  # a sheet name holds at most 31 characters
 POUNDS = '"£"#,##0'
 POUNDS_PENCE = '"£"#,##0.00'
 RANGES_NOTE = (
@@ -65,8 +67,8 @@ def _has_text(column: pd.Series) -> bool:
 
 
 def write_budget_workbook(run: RunSummary, path: Path | BinaryIO) -> None:
-    """budget.xlsx of a run's budget: Summary, By pool, By need, Weekly cost check, Assumptions, Notes (to a file,
-    or to an in-memory file for the workshop app's download)."""
+    """budget.xlsx of a run's budget: Summary, By pool, By need, Weekly cost check, Emergency and shortages,
+    Assumptions, Notes (to a file, or to an in-memory file for the workshop app's download)."""
     summary = run.budget
     workbook = Workbook()
     sheets = [
@@ -78,6 +80,7 @@ def write_budget_workbook(run: RunSummary, path: Path | BinaryIO) -> None:
     workbook.remove(workbook.active)
     for title, frame, number_format in sheets:
         _table_sheet(workbook, title, frame[BUDGET_COLUMNS], number_format)
+    _fallbacks_sheet(workbook, run)
     _assumptions_sheet(workbook, run.scenario.prices)
     _notes_sheet(workbook, run)
     workbook.save(path)
@@ -92,6 +95,23 @@ def _table_sheet(workbook: Workbook, title: str, frame: pd.DataFrame, number_for
     for column in money_columns:
         for cell in sheet[get_column_letter(column)][1:]:
             cell.number_format = number_format
+    _finish(sheet)
+
+
+def _fallbacks_sheet(workbook: Workbook, run: RunSummary) -> None:
+    """Emergency and unregistered placements and secure shortages by financial year (`fallbacks_by_year`), each
+    row saying what it counts; the band and the words for each row are on the Notes sheet too."""
+    table = run.fallbacks_by_year
+    sheet = workbook.create_sheet(FALLBACKS_SHEET)
+    _append(sheet, ["financial_year", "part_year", "what", "counts", *STATISTIC_COLUMNS])
+    for row in table.itertuples(index=False):
+        values = [getattr(row, column) for column in STATISTIC_COLUMNS]
+        what, counts = FALLBACK_ROWS[row.row], FALLBACK_UNITS[row.unit]
+        part = "part year" if row.part_year else "whole year"
+        _append(sheet, [row.financial_year, part, what, counts, *(None if np.isnan(v) else v for v in values)])
+    for column in range(5, 5 + len(STATISTIC_COLUMNS)):
+        for cell in sheet[get_column_letter(column)][1:]:
+            cell.number_format = "#,##0.0"
     _finish(sheet)
 
 
@@ -154,6 +174,10 @@ def _notes_sheet(workbook: Workbook, run: RunSummary) -> None:
         "Spend by pool and by need sum to the total (means); in-house plus external equals the total.",
         "average_weekly_cost: a pool's total cost divided by the weeks its places were occupied; compare with the "
         "price book (Assumptions) as a check. For block-cost homes it shows the cost per occupied bed-week.",
+        f"{FALLBACKS_SHEET}: per financial year, placements started in it and child-days spent in it (a placement "
+        f"over 31 March counts its days in each year); mean, 95% CI of the mean, {run.band_label}. The first "
+        "year's placements started include the children already in such a placement on the start date. Rows:",
+        *(words[0].upper() + words[1:] + "." for words in FALLBACK_ROWS.values()),
     ]
     sheet = workbook.create_sheet("Notes")
     _append(sheet, ["Notes"])

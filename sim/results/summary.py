@@ -38,6 +38,7 @@ SUMMARY_KEYS = {
     "spend": (["financial_year", "pool", "need", "component"], "spend"),
 }
 OCCUPANCY_VALUES = ("occupied", "capacity", "post_18")
+STATISTIC_COLUMNS = ["mean", "ci95_low", "ci95_high", "p10", "p50", "p90"]
 # The measures of `yearly_measures` that the gap ledger added, or renamed, in words (what each figure counts).
 LEDGER_MEASURE_LABELS = {
     "fallback_placements": "placements outside the preferred pools (a fallback of any kind)",
@@ -47,6 +48,29 @@ LEDGER_MEASURE_LABELS = {
     "shortage, beyond 20 miles)",
     "placed_externally_child_days_total": "placed externally: child-days of the right kind bought in below the "
     "first choice, within 20 miles",
+}
+
+# The by-financial-year table of the fallbacks the budget counts (`RunSummary.fallbacks_by_year`): each row, and
+# in words what it counts. Read from the gap ledger; a placement is under its pool's kind whatever the child's
+# need, so a child needing secure care in an emergency placement is in both `emergency` and `secure_shortage`.
+FALLBACK_ROWS = {
+    "emergency": "emergency placements: every placement in a pool of kind emergency (a bridge to a new search)",
+    "unregistered": "unregistered placements: every placement in a pool of kind unregistered",
+    "secure_shortage": "secure shortages: placements of children needing secure care in anything but a secure "
+    "place (gap kind secure_shortage)",
+    "secure_shortage_deprivation_of_liberty": "of these secure shortages, the Deprivation of Liberty placements "
+    "used instead (a pool of kind deprivation_of_liberty)",
+}
+# What the two values of each row count.
+FALLBACK_UNITS = {
+    "placements": "placements started in the financial year",
+    "child_days": "child-days in the financial year",
+}
+# summary.csv's measure for each row and value: the rows by financial year beside the per simulation year ones.
+FALLBACK_CSV_MEASURES = {
+    (row, unit): f"{row}_{'placements_started' if unit == 'placements' else 'child_days'}"
+    for row in FALLBACK_ROWS
+    for unit in FALLBACK_UNITS
 }
 
 
@@ -209,6 +233,78 @@ class RunSummary:
         ledger = self._ledger_by_year
         rows = ledger[ledger["sufficient"] == sufficient]
         return summarise(rows, ["financial_year"], "child_days", self.replications)
+
+    @cached_property
+    def fallbacks_by_year(self) -> pd.DataFrame:
+        """Emergency and unregistered placements and secure shortages per financial year (FALLBACK_ROWS), as
+        placements started and child-days: mean, 95% CI of the mean, P10/P50/P90 across replications.
+
+        Columns financial_year, part_year (the horizon covers only part of it), row, unit, mean, ci95_low,
+        ci95_high, p10, p50, p90; one line for every financial year, row and unit, zero where no child was in
+        one, so a year without an emergency placement reads 0 rather than missing. Child-days come from the
+        ledger's calendar months, so a placement over 31 March counts its days in each year exactly.
+        """
+        ledger = self._ledger_by_year
+        long = [self._fallback_rows(ledger)]
+        years = self.calendar.financial_years.labels
+        skeleton = pd.MultiIndex.from_product([years, list(FALLBACK_ROWS), list(FALLBACK_UNITS)]).to_frame(
+            index=False, name=["financial_year", "row", "unit"]
+        )
+        long.append(skeleton.assign(replication=0, value=0.0))  # zero rows: every cell summarised, none added
+        frame = pd.concat(long, ignore_index=True)
+        summary = summarise(frame, ["financial_year", "row", "unit"], "value", self.replications)
+        order = {"financial_year": years, "row": list(FALLBACK_ROWS), "unit": list(FALLBACK_UNITS)}
+        for column, values in order.items():
+            summary[column] = pd.Categorical(summary[column], categories=values, ordered=True)
+        summary = summary.sort_values(list(order), ignore_index=True)
+        for column in order:
+            summary[column] = summary[column].astype(str)
+        summary.insert(1, "part_year", summary["financial_year"].map(self._part_years))
+        return summary
+
+    def _fallback_rows(self, ledger: pd.DataFrame) -> pd.DataFrame:
+        """The ledger's rows under each row of FALLBACK_ROWS, long: replication, financial_year, row, unit, value."""
+        pool_kind = {name: pool.kind for name, pool in self.scenario.pools.items()}
+        used_kind = ledger["used_pool"].astype(str).map(pool_kind)
+        shortage = ledger["kind"].astype(str) == "secure_shortage"
+        chosen = {
+            "emergency": used_kind == "emergency",
+            "unregistered": used_kind == "unregistered",
+            "secure_shortage": shortage,
+            "secure_shortage_deprivation_of_liberty": shortage & (used_kind == "deprivation_of_liberty"),
+        }
+        columns = ["replication", "financial_year", *FALLBACK_UNITS]
+        parts = [ledger.loc[rows.to_numpy(), columns].assign(row=row) for row, rows in chosen.items()]
+        frame = pd.concat(parts, ignore_index=True)
+        frame["financial_year"] = frame["financial_year"].astype(str)
+        return frame.melt(["replication", "financial_year", "row"], list(FALLBACK_UNITS), "unit", "value")
+
+    @cached_property
+    def _part_years(self) -> dict[str, bool]:
+        """Whether the horizon covers only part of each financial year (it starts or ends inside it)."""
+        years = self.calendar.financial_years
+        spans = zip(years.labels, years.ends - years.starts, years.lengths, strict=True)
+        return {label: bool(days < length) for label, days, length in spans}
+
+    @property
+    def band_label(self) -> str:
+        """What a P10-P90 band of this run is, in words, for every table that shows one."""
+        return f"P10-P90: the spread across replications ({self.band_source})"
+
+    @cached_property
+    def fallbacks_csv(self) -> pd.DataFrame:
+        """`fallbacks_by_year` as summary.csv rows: measure (FALLBACK_CSV_MEASURES), period (the day the financial
+        year starts within the horizon), financial_year and part_year, beside the per simulation year rows."""
+        table = self.fallbacks_by_year
+        years = self.calendar.financial_years
+        start = pd.Timestamp(self.scenario.horizon.start)
+        days = zip(years.labels, years.starts, strict=True)
+        first_day = {label: start + pd.Timedelta(days=float(day)) for label, day in days}
+        measures = [FALLBACK_CSV_MEASURES[key] for key in zip(table["row"], table["unit"], strict=True)]
+        rows = table.drop(columns=["row", "unit"]).assign(
+            measure=measures, period=table["financial_year"].map(first_day)
+        )
+        return rows[["measure", "period", "financial_year", "part_year", *STATISTIC_COLUMNS]]
 
     @cached_property
     def budget(self) -> pd.DataFrame:
