@@ -74,7 +74,7 @@ def _row(replication: int, month: str, kind: str, used: str, placements: int, da
 # 2020-21, 5 in 2021-22), and a child needing secure care in a Deprivation of Liberty placement; replication 1:
 # two emergency placements in May 2021 and a child needing secure care placed in an emergency bed (an emergency
 # placement and a secure shortage, not a DoL one); replication 2 none. An agency placement of the right kind and
-# nothing unregistered anywhere.
+# nothing unregistered anywhere. Replication 2's child needing secure care was in a DoL placement on the start date.
 LEDGER = pd.DataFrame(
     [
         _row(0, "2021-03-01", "emergency", "emergency", 1, 10.0),
@@ -83,7 +83,20 @@ LEDGER = pd.DataFrame(
         _row(1, "2021-05-01", "emergency", "emergency", 2, 20.0),
         _row(1, "2021-07-01", "secure_shortage", "emergency", 1, 7.0, need="secure"),
         _row(2, "2021-05-01", "external_right_kind", "ifa", 4, 90.0),
+        _row(2, "2020-10-01", "secure_shortage", "dol", 1, 31.0, need="secure"),  # open on the start date
+        _row(2, "2020-11-01", "secure_shortage", "dol", 0, 9.0, need="secure"),
     ]
+)
+# Children in care at 00:00 on the start date: replication 2's child needing secure care is in the DoL placement.
+STOCK = pd.DataFrame(
+    {
+        "replication": [2, 2],
+        "date": pd.to_datetime(["2020-10-01", "2020-10-01"]),
+        "need": ["secure", "fostering"],
+        "pool": ["dol", "inhouse"],
+        "age_band": ["10-15", "10-15"],
+        "children": [1, 7],
+    }
 )
 
 
@@ -96,7 +109,7 @@ def constructed() -> RunSummary:
         replications=3,
         calendar=Calendar.for_scenario(scenario),
         wall_seconds=0.0,
-        _tables={"gap_ledger": LEDGER},
+        _tables={"gap_ledger": LEDGER, "stock": STOCK},
     )
 
 
@@ -130,6 +143,10 @@ def test_each_row_holds_the_hand_computed_figures_of_a_constructed_ledger(constr
     _check(_cell(table, "2021-22", "secure_shortage", "child_days"), [30, 7, 0])
     _check(_cell(table, "2021-22", "secure_shortage_deprivation_of_liberty", "placements"), [1, 0, 0])
     _check(_cell(table, "2021-22", "secure_shortage_deprivation_of_liberty", "child_days"), [30, 0, 0])
+    # Replication 2's child in the DoL placement on the start date: its 40 days count, its start does not.
+    for row in ("secure_shortage", "secure_shortage_deprivation_of_liberty"):
+        _check(_cell(table, "2020-21", row, "placements"), [0, 0, 0])
+        _check(_cell(table, "2020-21", row, "child_days"), [0, 0, 40])
     assert _cell(table, "2021-22", "emergency", "placements")["p90"] == pytest.approx(2.4)  # 0, 0, 3: 0.8 * 3
 
 
@@ -162,12 +179,14 @@ def test_a_run_with_no_gap_at_all_reports_zeros_in_every_row() -> None:
 
 def test_child_days_and_placements_by_financial_year_equal_the_raw_record_across_31_march() -> None:
     """Every child is in an unregistered placement (the only pool), so the row holds every in-care day: the raw
-    record's placements cut at each 1 April give each replication's child-days exactly, and their starts the
-    placements started."""
+    record's placements cut at each 1 April give each replication's child-days exactly, and their starts after
+    the start date the placements started (the 6 children placed there on the start date started before it)."""
     raw = one_pool_scenario(rate_per_year=60, mean_days=200, years=3)
     raw["horizon"]["start"] = pd.Timestamp("2020-10-01").date()
     raw["pools"] = {"unregistered": POOLS["unregistered"]}
     raw["matching"] = {"fostering": {"pools": ["unregistered"]}}
+    group = {"age_band": "5-9", "need": "fostering", "pool": "unregistered", "count": 6, "days_in_care": 100}
+    raw["start_population"] = {"groups": [group]}
     scenario = build(raw)
     replications = 4
     table = run(scenario, replications).run_summary.fallbacks_by_year
@@ -180,7 +199,8 @@ def test_child_days_and_placements_by_financial_year_equal_the_raw_record_across
         days = days_by_period(start, end, years.starts, years.ends)
         spanning += int(((days > 0).sum(axis=1) > 1).sum())
         child_days.append(days.sum(axis=0))
-        started.append([np.sum((start >= a) & (start < b)) for a, b in zip(years.starts, years.ends, strict=True)])
+        started.append([np.sum((start > a) & (start < b)) for a, b in zip(years.starts, years.ends, strict=True)])
+        assert np.sum(start == 0) == 6 and started[-1][0] < np.sum(start < years.ends[0])
     assert spanning > 10  # placements over 31 March are there to be split
     for unit, values in (("child_days", np.array(child_days)), ("placements", np.array(started))):
         for k, year in enumerate(years.labels):

@@ -156,8 +156,8 @@ def _fallbacks_section(run: RunSummary) -> list[str]:
         "<i>part year</i> is only partly inside the horizon. Each table counts, per financial year, the "
         "<b>placements started</b> in it and the <b>child-days</b> spent in it (a placement over 31 March counts "
         "its days in each year). Mean across replications; 95% CI: the confidence interval of that mean "
-        f"(simulation error); {html.escape(run.band_label)}. The first year's placements started include the "
-        "children already in such a placement on the start date. The figures count:</p>",
+        f"(simulation error); {html.escape(run.band_label)}. A child already in such a placement on the "
+        "start date counts its days, not a placement started. The figures count:</p>",
         f"<ul class='note'>{counted}</ul>",
     ]
     for row, words in FALLBACK_ROWS.items():

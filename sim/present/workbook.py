@@ -175,8 +175,8 @@ def _notes_sheet(workbook: Workbook, run: RunSummary) -> None:
         "average_weekly_cost: a pool's total cost divided by the weeks its places were occupied; compare with the "
         "price book (Assumptions) as a check. For block-cost homes it shows the cost per occupied bed-week.",
         f"{FALLBACKS_SHEET}: per financial year, placements started in it and child-days spent in it (a placement "
-        f"over 31 March counts its days in each year); mean, 95% CI of the mean, {run.band_label}. The first "
-        "year's placements started include the children already in such a placement on the start date. Rows:",
+        f"over 31 March counts its days in each year); mean, 95% CI of the mean, {run.band_label}. A child "
+        "already in such a placement on the start date counts its days, not a placement started. Rows:",
         *(words[0].upper() + words[1:] + "." for words in FALLBACK_ROWS.values()),
     ]
     sheet = workbook.create_sheet("Notes")

@@ -242,7 +242,8 @@ class RunSummary:
         Columns financial_year, part_year (the horizon covers only part of it), row, unit, mean, ci95_low,
         ci95_high, p10, p50, p90; one line for every financial year, row and unit, zero where no child was in
         one, so a year without an emergency placement reads 0 rather than missing. Child-days come from the
-        ledger's calendar months, so a placement over 31 March counts its days in each year exactly.
+        ledger's calendar months, so a placement over 31 March counts its days in each year exactly. A placement
+        open on the start date was not started in the horizon: its days count, its start does not.
         """
         ledger = self._ledger_by_year
         long = [self._fallback_rows(ledger)]
@@ -263,21 +264,49 @@ class RunSummary:
         return summary
 
     def _fallback_rows(self, ledger: pd.DataFrame) -> pd.DataFrame:
-        """The ledger's rows under each row of FALLBACK_ROWS, long: replication, financial_year, row, unit, value."""
-        pool_kind = {name: pool.kind for name, pool in self.scenario.pools.items()}
-        used_kind = ledger["used_pool"].astype(str).map(pool_kind)
+        """The ledger's rows under each row of FALLBACK_ROWS, long: replication, financial_year, row, unit, value;
+        less the placements already open on the start date (`_open_at_start`)."""
         shortage = ledger["kind"].astype(str) == "secure_shortage"
-        chosen = {
+        columns = ["replication", "financial_year", *FALLBACK_UNITS]
+        parts = [
+            ledger.loc[rows.to_numpy(), columns].assign(row=row)
+            for row, rows in self._chosen(ledger["used_pool"], shortage).items()
+        ]
+        frame = pd.concat(parts, ignore_index=True)
+        frame["financial_year"] = frame["financial_year"].astype(str)
+        frame = frame.melt(["replication", "financial_year", "row"], list(FALLBACK_UNITS), "unit", "value")
+        return pd.concat([frame, self._open_at_start()], ignore_index=True)
+
+    def _chosen(self, used_pool: pd.Series, shortage: pd.Series) -> dict[str, pd.Series]:
+        """Which rows belong to each row of FALLBACK_ROWS: by the kind of the pool used, and for the secure rows
+        by `shortage` (a child needing secure care outside a secure place)."""
+        pool_kind = {name: pool.kind for name, pool in self.scenario.pools.items()}
+        used_kind = used_pool.astype(str).map(pool_kind)
+        return {
             "emergency": used_kind == "emergency",
             "unregistered": used_kind == "unregistered",
             "secure_shortage": shortage,
             "secure_shortage_deprivation_of_liberty": shortage & (used_kind == "deprivation_of_liberty"),
         }
-        columns = ["replication", "financial_year", *FALLBACK_UNITS]
-        parts = [ledger.loc[rows.to_numpy(), columns].assign(row=row) for row, rows in chosen.items()]
+
+    def _open_at_start(self) -> pd.DataFrame:
+        """Minus one placement started in the first financial year for each child in such a placement at 00:00 on
+        the start date: the ledger counts the placement of a child in care at the start as started in the first
+        month, but it started before the horizon (the `placements` table leaves them out too). Their days stay."""
+        stock = self._tables.get("stock")
+        columns = ["replication", "financial_year", "row", "unit", "value"]
+        if stock is None or stock.empty:
+            return pd.DataFrame(columns=columns)
+        first = stock[stock["date"] == pd.Timestamp(self.scenario.horizon.start)]
+        secure_place = {name: pool.proper and "secure" in pool.serves for name, pool in self.scenario.pools.items()}
+        shortage = (first["need"].astype(str) == "secure") & ~first["pool"].astype(str).map(secure_place).astype(bool)
+        parts = [
+            first.loc[rows.to_numpy(), ["replication", "children"]].assign(row=row)
+            for row, rows in self._chosen(first["pool"], shortage).items()
+        ]
         frame = pd.concat(parts, ignore_index=True)
-        frame["financial_year"] = frame["financial_year"].astype(str)
-        return frame.melt(["replication", "financial_year", "row"], list(FALLBACK_UNITS), "unit", "value")
+        year = self.calendar.financial_years.labels[0]
+        return frame.assign(financial_year=year, unit="placements", value=-frame["children"])[columns]
 
     @cached_property
     def _part_years(self) -> dict[str, bool]:
