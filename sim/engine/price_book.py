@@ -2,27 +2,49 @@
 
 Prices are in pounds at the price base date. Each carries a `source` (document and line, or
 "assumption: ...") so every figure in the budget can be traced. Inflation is applied on each
-1 April after the base date, so a financial year (April to March) has one price level.
+1 April after the base date, so a financial year (April to March) has one price level. A rate is
+constant unless an `uplift_percent_by_year` schedule names that April's uplift.
+
+Beside the price per child-week, a pool may carry costs paid whether its places are filled or not:
+block-contracted homes (`block_per_home_per_year`), a cost per approved fostering household
+(`per_household_per_year`) and block-contracted places (`block_places`), the days beyond which
+are bought spot at the pool's weekly price.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from scipy import special
 
-from sim.engine.schema import MAX_WEEKLY_PRICE, MAX_YEARLY_PRICE, Money, PercentPerYear, ScenarioModel, Source
+from sim.engine.schema import (
+    MAX_PLACES,
+    MAX_WEEKLY_PRICE,
+    MAX_YEARLY_PRICE,
+    Money,
+    Note,
+    PercentPerYear,
+    ScenarioModel,
+    Source,
+)
 from sim.engine.vocabulary import AGE_BANDS
 
 YearlyMoney = Annotated[float, Field(ge=0, le=MAX_YEARLY_PRICE)]
 WeeklyPrice = Annotated[float, Field(gt=0, le=MAX_WEEKLY_PRICE)]
+ContractPlaces = Annotated[int, Field(ge=0, le=MAX_PLACES)]
 MAX_P90_OVER_MEDIAN = 20.0  # a wider lognormal has a mean over 15 times its median: a slip, not a market
+MAX_SCHEDULE_YEARS = 200  # an uplift schedule of two centuries is a slip
+MAX_BLOCK_CHANGES = 1_000
 Z90 = float(special.ndtri(0.9))
-# PoolPrice fields that are money, each scaled with the price level (with weekly_by_age_band, weekly_distribution)
+FINANCIAL_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
+# PoolPrice fields that are money, each scaled with the price level (with weekly_by_age_band, weekly_distribution
+# and weekly_by_tier)
 MONEY_FIELDS = (
     "weekly",
     "fee_weekly",
@@ -30,7 +52,18 @@ MONEY_FIELDS = (
     "per_occupied_night",
     "staying_put_weekly",
     "staying_close_weekly",
+    "per_household_per_year",
+    "block_weekly_per_place",
 )
+WEEKLY_FORMS = ("weekly", "weekly_by_age_band", "weekly_distribution", "weekly_by_tier")
+
+
+def financial_year_start(label: str) -> int:
+    """The calendar year a financial year label ("2018-19") starts in; ValueError if it is not one."""
+    match = FINANCIAL_YEAR.match(label)
+    if match is None or (int(match.group(1)) + 1) % 100 != int(match.group(2)):
+        raise ValueError(f"'{label}' is not a financial year: expected a label like \"2018-19\"")
+    return int(match.group(1))
 
 
 class WeeklyPriceDistribution(ScenarioModel):
@@ -64,6 +97,30 @@ class WeeklyPriceDistribution(ScenarioModel):
     def mean(self) -> float:
         return self.median * math.exp(self.sigma**2 / 2.0)
 
+    def share_at_least(self, weekly: float) -> float:
+        """The share of placements priced at `weekly` or more (closed form)."""
+        return float(special.ndtr(-math.log(weekly / self.median) / self.sigma))
+
+    def times(self, factor: float) -> WeeklyPriceDistribution:
+        return self.model_copy(update={"median": self.median * factor, "p90": self.p90 * factor})
+
+
+UpliftSchedule = Annotated[dict[str, PercentPerYear], Field(max_length=MAX_SCHEDULE_YEARS)]
+
+
+def _check_schedule(value: dict[str, float] | None) -> dict[str, float] | None:
+    for label in value or {}:
+        financial_year_start(label)
+    return value
+
+
+class BlockChange(ScenarioModel):
+    """From `date` on, the block contract holds `places` places (a new contract, an extension or an end)."""
+
+    date: dt.date
+    places: ContractPlaces
+    note: Note = ""
+
 
 class PoolPrice(ScenarioModel):
     """What one pool's places cost. Give one weekly price form, a block cost, or both."""
@@ -72,86 +129,218 @@ class PoolPrice(ScenarioModel):
     weekly: Money | None = None
     weekly_by_age_band: dict[str, Money] | None = None
     weekly_distribution: WeeklyPriceDistribution | None = None
+    weekly_by_tier: dict[str, WeeklyPriceDistribution] | None = None
     fee_weekly: Money = 0.0
     block_per_home_per_year: YearlyMoney | None = None
+    per_household_per_year: YearlyMoney | None = None
+    block_places: ContractPlaces | None = None
+    block_weekly_per_place: Money | None = None
+    block_changes: list[BlockChange] = Field([], max_length=MAX_BLOCK_CHANGES)
     per_occupied_night: Money = 0.0
     staying_put_weekly: Money = 0.0
     staying_close_weekly: Money = 0.0
     inflation_percent_per_year: PercentPerYear | None = None
+    uplift_percent_by_year: UpliftSchedule | None = None
+
+    @field_validator("uplift_percent_by_year")
+    @classmethod
+    def _years(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        return _check_schedule(value)
 
     @model_validator(mode="after")
     def _one_weekly_form(self) -> PoolPrice:
-        forms = [f for f in ("weekly", "weekly_by_age_band", "weekly_distribution") if getattr(self, f) is not None]
+        forms = [f for f in WEEKLY_FORMS if getattr(self, f) is not None]
         if len(forms) > 1:
-            raise ValueError(f"give one of weekly, weekly_by_age_band or weekly_distribution, not {forms}")
+            raise ValueError(f"give one of {', '.join(WEEKLY_FORMS)}, not {forms}")
         if not forms and self.block_per_home_per_year is None:
-            raise ValueError("a price needs weekly, weekly_by_age_band, weekly_distribution or block_per_home_per_year")
+            raise ValueError(f"a price needs {', '.join(WEEKLY_FORMS)} or block_per_home_per_year")
         if self.weekly_by_age_band is not None:
             unknown = sorted(set(self.weekly_by_age_band) - set(AGE_BANDS))
             missing = [band for band in AGE_BANDS if band not in self.weekly_by_age_band]
             if unknown or missing:
                 raise ValueError(f"weekly_by_age_band needs exactly the bands {list(AGE_BANDS)}")
+        if self.weekly_by_tier is not None and not self.weekly_by_tier:
+            raise ValueError("weekly_by_tier: give a price for each complexity tier")
+        return self
+
+    @model_validator(mode="after")
+    def _block_contract(self) -> PoolPrice:
+        if (self.block_places is None) != (self.block_weekly_per_place is None):
+            raise ValueError("block_places and block_weekly_per_place: a block contract needs both")
+        if self.block_changes and self.block_places is None:
+            raise ValueError("block_changes: only a block contract (block_places) changes its places")
+        if self.block_places is not None and not self.per_child:
+            raise ValueError(
+                "block_places: days beyond the contracted places are bought spot at the pool's weekly price, "
+                f"so give one of {', '.join(WEEKLY_FORMS)}"
+            )
+        dates = [change.date for change in self.block_changes]
+        if len(set(dates)) != len(dates):
+            raise ValueError("block_changes: two changes on the same date")
         return self
 
     def scaled(self, level: float, inflation_points: float = 0.0) -> PoolPrice:
-        """Every price times `level`, and the pool's own inflation rate (if any) plus `inflation_points`."""
+        """Every price times `level`, and the pool's own inflation rate and uplifts (if any) plus `inflation_points`."""
         update: dict[str, Any] = {f: getattr(self, f) * level for f in MONEY_FIELDS if getattr(self, f) is not None}
         if self.weekly_by_age_band is not None:
             update["weekly_by_age_band"] = {band: value * level for band, value in self.weekly_by_age_band.items()}
         if self.weekly_distribution is not None:
-            prices = self.weekly_distribution
-            update["weekly_distribution"] = prices.model_copy(
-                update={"median": prices.median * level, "p90": prices.p90 * level}
-            )
+            update["weekly_distribution"] = self.weekly_distribution.times(level)
+        if self.weekly_by_tier is not None:
+            update["weekly_by_tier"] = {tier: prices.times(level) for tier, prices in self.weekly_by_tier.items()}
         if self.inflation_percent_per_year is not None:
             update["inflation_percent_per_year"] = self.inflation_percent_per_year + inflation_points
+        if self.uplift_percent_by_year is not None:
+            update["uplift_percent_by_year"] = _shifted(self.uplift_percent_by_year, inflation_points)
         return self.model_copy(update=update)
 
     @property
     def per_child(self) -> bool:
         """Whether placements are charged per child (otherwise only block and bed-night costs apply)."""
-        return any(getattr(self, f) is not None for f in ("weekly", "weekly_by_age_band", "weekly_distribution"))
+        return any(getattr(self, f) is not None for f in WEEKLY_FORMS)
+
+    def block_places_by_day(self, day_of: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(days, places): the contracted places from each day on, the first day 0 (`day_of` maps a date to a
+        day of the horizon); no contract gives no days."""
+        if self.block_places is None:
+            return np.zeros(0), np.zeros(0)
+        changes = sorted(self.block_changes, key=lambda change: change.date)
+        days = np.array([0.0, *[day_of(change.date) for change in changes]])
+        places = np.array([self.block_places, *[change.places for change in changes]], dtype=float)
+        keep = np.append(days[1:] > 0, True)  # a change on or before the start replaces the places at day 0
+        days, places = np.maximum(days[keep], 0.0), places[keep]
+        return days, places
+
+
+def _shifted(schedule: dict[str, float], points: float) -> dict[str, float]:
+    return {year: rate + points for year, rate in schedule.items()}
 
 
 class InflationGroup(ScenarioModel):
     percent_per_year: PercentPerYear
     pools: list[str] = Field(min_length=1)
     source: Source
+    uplift_percent_by_year: UpliftSchedule | None = None
+
+    @field_validator("uplift_percent_by_year")
+    @classmethod
+    def _years(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        return _check_schedule(value)
 
 
 class PriceBook(ScenarioModel):
     base_date: dt.date
     inflation_percent_per_year: PercentPerYear
     inflation_source: Source
+    uplift_percent_by_year: UpliftSchedule | None = None
     inflation_groups: dict[str, InflationGroup] = {}
     pools: dict[str, PoolPrice]
 
+    @field_validator("uplift_percent_by_year")
+    @classmethod
+    def _years(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        return _check_schedule(value)
+
     def scaled(self, level: float, inflation_points: float) -> PriceBook:
-        """Every price times `level` and every inflation rate plus `inflation_points` (a parameter draw)."""
+        """Every price times `level` and every inflation rate and uplift plus `inflation_points` (a parameter draw)."""
         groups = {
-            name: group.model_copy(update={"percent_per_year": group.percent_per_year + inflation_points})
+            name: group.model_copy(
+                update={
+                    "percent_per_year": group.percent_per_year + inflation_points,
+                    "uplift_percent_by_year": _shifted(group.uplift_percent_by_year or {}, inflation_points)
+                    if group.uplift_percent_by_year is not None
+                    else None,
+                }
+            )
             for name, group in self.inflation_groups.items()
         }
-        return self.model_copy(
-            update={
-                "pools": {name: price.scaled(level, inflation_points) for name, price in self.pools.items()},
-                "inflation_groups": groups,
-                "inflation_percent_per_year": self.inflation_percent_per_year + inflation_points,
-            }
-        )
+        update: dict[str, Any] = {
+            "pools": {name: price.scaled(level, inflation_points) for name, price in self.pools.items()},
+            "inflation_groups": groups,
+            "inflation_percent_per_year": self.inflation_percent_per_year + inflation_points,
+        }
+        if self.uplift_percent_by_year is not None:
+            update["uplift_percent_by_year"] = _shifted(self.uplift_percent_by_year, inflation_points)
+        return self.model_copy(update=update)
 
     def inflation_percent(self, pool: str) -> float:
         """A pool's own rate, else its group's, else the default."""
         own = self.pools[pool].inflation_percent_per_year if pool in self.pools else None
         if own is not None:
             return own
-        for group in self.inflation_groups.values():
-            if pool in group.pools:
-                return group.percent_per_year
-        return self.inflation_percent_per_year
+        group = self._group(pool)
+        return group.percent_per_year if group is not None else self.inflation_percent_per_year
+
+    def _group(self, pool: str) -> InflationGroup | None:
+        return next((group for group in self.inflation_groups.values() if pool in group.pools), None)
+
+    def uplift_percent(self, pool: str, april_of: int) -> float:
+        """The uplift on 1 April of `april_of` for a pool: the most specific price that speaks for the year wins
+        (the pool's schedule, its own rate, its group's schedule, the group's rate, the book's schedule, the
+        book's rate)."""
+        price = self.pools.get(pool)
+        label = f"{april_of}-{(april_of + 1) % 100:02d}"
+        if price is not None and label in (price.uplift_percent_by_year or {}):
+            return price.uplift_percent_by_year[label]
+        if price is not None and price.inflation_percent_per_year is not None:
+            return price.inflation_percent_per_year
+        group = self._group(pool)
+        if group is not None:
+            return (group.uplift_percent_by_year or {}).get(label, group.percent_per_year)
+        return (self.uplift_percent_by_year or {}).get(label, self.inflation_percent_per_year)
 
     def uplifts_by(self, financial_year_start: int) -> int:
         """How many 1 April uplifts apply in the financial year starting 1 April of that year."""
+        return financial_year_start - self.base_year
+
+    @property
+    def base_year(self) -> int:
+        """The calendar year the financial year of the base date starts in."""
         base = self.base_date
-        base_year = base.year if (base.month, base.day) >= (4, 1) else base.year - 1
-        return financial_year_start - base_year
+        return base.year if (base.month, base.day) >= (4, 1) else base.year - 1
+
+    def price_levels(self, pools: Sequence[str], first_years: Sequence[int], shift: float = 0.0) -> np.ndarray:
+        """(pools, years) price level of each financial year relative to the base date, every rate plus `shift`
+        (a fraction): the product of the Aprils' uplift factors since the base year (their inverse before it).
+        A pool whose Aprils all have one rate gets (1 + rate) ** uplifts, computed as before schedules existed."""
+        uplifts = np.array([self.uplifts_by(year) for year in first_years], dtype=float)
+        aprils = range(min([*first_years, self.base_year]) + 1, max([*first_years, self.base_year]) + 1)
+        levels = np.ones((len(pools), len(first_years)))
+        for row, pool in enumerate(pools):
+            rates = {april: self.uplift_percent(pool, april) / 100.0 + shift for april in aprils}
+            if len(set(rates.values())) <= 1:
+                rate = np.array([next(iter(rates.values()), self.inflation_percent(pool) / 100.0 + shift)])
+                levels[row] = (1.0 + rate) ** uplifts
+                continue
+            for column, first in enumerate(first_years):
+                if first >= self.base_year:
+                    factors = [1.0 + rates[april] for april in range(self.base_year + 1, first + 1)]
+                else:
+                    factors = [1.0 / (1.0 + rates[april]) for april in range(first + 1, self.base_year + 1)]
+                levels[row, column] = float(np.prod(factors))
+        return levels
+
+
+def check_pool_prices(prices: PriceBook, pools: Mapping[str, Any], tiers: Sequence[str]) -> None:
+    """The checks of the new price keys that need the scenario's pools and complexity tiers (ValueError naming
+    the key): a cost per household needs the pool's fostering households, and a price by tier prices exactly
+    the scenario's tiers. Called by the scenario's own checks; `pools` maps names to sim.engine.scenario.Pool."""
+    for name, price in prices.pools.items():
+        pool = pools.get(name)
+        if pool is None:
+            continue
+        if price.per_household_per_year is not None and getattr(pool, "fostering", None) is None:
+            raise ValueError(
+                f"prices.pools.{name}.per_household_per_year: pool '{name}' has no approved households "
+                f"(set [pools.{name}.fostering] households), so there is nothing to charge it on"
+            )
+        if price.weekly_by_tier is not None:
+            unknown = sorted(set(price.weekly_by_tier) - set(tiers))
+            missing = [tier for tier in tiers if tier not in price.weekly_by_tier]
+            if unknown or missing:
+                raise ValueError(
+                    f"prices.pools.{name}.weekly_by_tier: expected a price for exactly the scenario's complexity "
+                    f"tiers {list(tiers)}"
+                    + (f"; unknown {unknown}" if unknown else "")
+                    + (f"; missing {missing}" if missing else "")
+                )

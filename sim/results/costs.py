@@ -1,9 +1,14 @@
-"""Pricing every placement-day, and the block costs of in-house homes, by financial year.
+"""Pricing every placement-day, and the costs paid whether places are filled or not, by financial year.
 
 Costing happens after the event loop, on the arrays of one replication: the weekly price of a
 placement priced per placement comes from the child's own uniforms (so it is the same in every
 scenario sharing the seed), and inflation is a step each 1 April, so a financial year (April to
 March) has a single price level per pool.
+
+The fixed costs are block-contracted homes (per home open), approved fostering households (per
+household-day, from the household log) and block-contracted places: a pool's child-days up to its
+contracted places are paid by the contract, the days beyond are bought spot, and the contracted
+place-days no child used are its voids. Each is its own spend component (COMPONENTS).
 """
 
 from __future__ import annotations
@@ -15,16 +20,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.engine.demand import horizon_day
-from sim.engine.model import IN_CARE, STAYING_CLOSE, STAYING_PUT, PlacementColumn
+from sim.engine.model import IN_CARE, STAYING_CLOSE, STAYING_PUT, LogColumn, PlacementColumn
 from sim.engine.parameters import parameter_draws
-from sim.engine.price_book import PoolPrice, PriceBook
+from sim.engine.price_book import PoolPrice, PriceBook, check_pool_prices
 from sim.engine.scenario import Scenario
 from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR, PLACEMENT_NEEDS, POST_18_ARRANGEMENTS
 
 DAYS_PER_WEEK = 7.0
-COMPONENTS = ("placements", "bed_nights", "block")
+# placements: per child-week (spot days only in a pool with a block contract); bed_nights: per occupied night;
+# block: homes open; households: approved fostering households; block_contract and block_void: the contracted
+# places used and unused (void_days counts the unused place-days)
+COMPONENTS = ("placements", "bed_nights", "block", "households", "block_contract", "block_void")
 NEED_LABELS = np.array(PLACEMENT_NEEDS + POST_18_ARRANGEMENTS, dtype=object)
-SPEND_COLUMNS = ["financial_year", "pool", "need", "in_house", "component", "spend", "occupied_days"]
+SPEND_COLUMNS = ["financial_year", "pool", "need", "in_house", "component", "spend", "occupied_days", "void_days"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,13 @@ class PricedPlacements:
     birth_day: np.ndarray  # per row: the child's birth day
     price_draw: np.ndarray  # per row: the child's uniform for this placement's weekly price
     replications: int
+    tier: np.ndarray | None = None  # per row: the child's complexity tier (index into the scenario's tiers)
+    households: np.ndarray | None = None  # the household logs stacked, (n, 3) see LogColumn
+    household_position: np.ndarray | None = None  # per household log row: the replication's position
+
+    def tiers(self) -> np.ndarray:
+        """Each row's tier, 0 (the only tier) when none was given."""
+        return np.zeros(len(self.rows), dtype=np.int64) if self.tier is None else self.tier.astype(np.int64)
 
 
 def spend_columns(placements: PricedPlacements, scenario: Scenario, years: FinancialYears) -> dict[str, np.ndarray]:
@@ -76,8 +91,9 @@ def spend_columns(placements: PricedPlacements, scenario: Scenario, years: Finan
     prices = scenario.prices
     if prices is None:
         return _columns([])
+    check_pool_prices(prices, scenario.pools, _tier_names(scenario))  # until the scenario's own checks call it
     pool_names = list(scenario.pools)
-    inflation = _inflation_factors(prices, pool_names, years)
+    inflation = prices.price_levels(pool_names, years.first_years)
     parts = [
         part
         for pool_index, name in enumerate(pool_names)
@@ -88,6 +104,12 @@ def spend_columns(placements: PricedPlacements, scenario: Scenario, years: Finan
         _block_spend(scenario, prices, years, inflation, pool_names.index(name), name, placements.replications)
         for name in prices.pools
     ]
+    parts += [
+        part
+        for pool_index, name in enumerate(pool_names)
+        if name in prices.pools
+        for part in _fixed_spend(placements, scenario, years, inflation[pool_index], pool_index, name)
+    ]
     columns = _columns(parts)
     order = np.argsort(columns["position"], kind="stable")
     return {name: values[order] for name, values in columns.items()}
@@ -96,7 +118,7 @@ def spend_columns(placements: PricedPlacements, scenario: Scenario, years: Finan
 def _columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     names = ["position", *SPEND_COLUMNS]
     if not parts:
-        numeric = {"position": np.int64, "spend": float, "occupied_days": float}
+        numeric = {"position": np.int64, "spend": float, "occupied_days": float, "void_days": float}
         return {name: np.array([], dtype=numeric.get(name, object)) for name in names}
     return {name: np.concatenate([part[name] for part in parts]) for name in names}
 
@@ -108,13 +130,6 @@ def placement_need_index(p: np.ndarray) -> np.ndarray:
     return np.where(p[:, PlacementColumn.KIND] == STAYING_CLOSE, len(PLACEMENT_NEEDS) + 1, need)
 
 
-def _inflation_factors(prices: PriceBook, pool_names: list[str], years: FinancialYears) -> np.ndarray:
-    """(pools, years) price level relative to the base date."""
-    uplifts = np.array([prices.uplifts_by(y) for y in years.first_years], dtype=float)
-    rates = np.array([prices.inflation_percent(name) / 100.0 for name in pool_names])
-    return (1.0 + rates[:, None]) ** uplifts[None, :]
-
-
 def _placement_spend(
     placements: PricedPlacements,
     scenario: Scenario,
@@ -124,22 +139,29 @@ def _placement_spend(
     pool_index: int,
     name: str,
 ) -> list[dict[str, np.ndarray]]:
-    """Spend on one pool's placements, summed by replication and need (or post-18 arrangement)."""
+    """Spend on one pool's placements, summed by replication and need (or post-18 arrangement).
+
+    In a pool with a block contract only the spot share of each day is charged per child (BlockUsage)."""
     price = prices.pools[name]
     in_pool = placements.rows[:, PlacementColumn.POOL] == pool_index
     p = placements.rows[in_pool]
     if len(p) == 0:
         return []
+    position = placements.position[in_pool]
     start, end = p[:, PlacementColumn.START], np.minimum(p[:, PlacementColumn.END], scenario.horizon.days)
     days = days_by_period(start, end, years.starts, years.ends)
+    usage = BlockUsage.of(price, scenario, p, position, placements.replications, years)
+    charged = days if usage is None else usage.spot_days(start, end, position, years)
     kind = p[:, PlacementColumn.KIND].astype(np.int64)
-    weekly_spend = _weekly_price_days(
-        price, placements.birth_day[in_pool], placements.price_draw[in_pool], start, end, days, years
-    )  # before inflation
+    rows = PoolRows(
+        start, end, placements.birth_day[in_pool], placements.price_draw[in_pool], placements.tiers()[in_pool]
+    )
+    measure = days_by_period if usage is None else _measure(usage, position)
+    weekly_spend = _weekly_price_days(price, rows, charged, years, measure, _tier_names(scenario))  # no inflation
     post_18_price = np.where(kind == STAYING_PUT, price.staying_put_weekly, price.staying_close_weekly)
-    weekly_spend = np.where((kind == IN_CARE)[:, None], weekly_spend, post_18_price[:, None] * days)
+    weekly_spend = np.where((kind == IN_CARE)[:, None], weekly_spend, post_18_price[:, None] * charged)
     labels = len(NEED_LABELS)
-    keys, group = np.unique(placements.position[in_pool] * labels + placement_need_index(p), return_inverse=True)
+    keys, group = np.unique(position * labels + placement_need_index(p), return_inverse=True)
     occupied = _sum_by_group(days, group, len(keys))
     spend = _sum_by_group(weekly_spend, group, len(keys)) / DAYS_PER_WEEK * inflation
     position, need = keys // labels, NEED_LABELS[keys % labels]
@@ -150,33 +172,192 @@ def _placement_spend(
     return parts
 
 
+@dataclass(frozen=True)
+class PoolRows:
+    """What pricing needs of each placement row of one pool."""
+
+    start: np.ndarray
+    end: np.ndarray
+    birth: np.ndarray
+    price_draw: np.ndarray
+    tier: np.ndarray
+
+
+def _tier_names(scenario: Scenario) -> list[str]:
+    """The scenario's complexity tiers in order (Cohort.tier indexes them); one unnamed tier without any."""
+    complexity = getattr(scenario, "complexity", None)
+    return list(getattr(complexity, "tiers", None) or [""])
+
+
+def _measure(usage: BlockUsage, position: np.ndarray):
+    """days_by_period counting only the spot share of each day (for prices that change within a placement)."""
+
+    def measure(start: np.ndarray, end: np.ndarray, _starts: np.ndarray, _ends: np.ndarray) -> np.ndarray:
+        return usage.spot_days(start, end, position, usage.years)
+
+    return measure
+
+
 def _sum_by_group(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
     """(groups, columns) column sums of `values` rows by group."""
     return np.stack([np.bincount(group, weights=column, minlength=groups) for column in values.T], axis=1)
 
 
-def _weekly_price_days(
-    price: PoolPrice,
-    birth: np.ndarray,
-    price_draw: np.ndarray,
-    start: np.ndarray,
-    end: np.ndarray,
-    days: np.ndarray,
-    years: FinancialYears,
-) -> np.ndarray:
-    """(placements, years) weekly price x days in each year, by the price form of the pool."""
+def weekly_price(price: PoolPrice, rows: PoolRows, tiers: list[str]) -> np.ndarray | None:
+    """Each row's weekly price at base prices, fee included, for the forms priced per placement (None for
+    weekly_by_age_band, whose price changes on birthdays)."""
     if price.weekly_by_age_band is not None:
-        total = np.zeros_like(days)
-        for band, (low, high) in zip(AGE_BANDS, AGE_BAND_BOUNDS_YEARS, strict=True):
-            band_start = np.maximum(start, birth + low * DAYS_PER_YEAR)
-            band_end = np.minimum(end, birth + high * DAYS_PER_YEAR)
-            total += days_by_period(band_start, band_end, years.starts, years.ends) * price.weekly_by_age_band[band]
-        return total + days * price.fee_weekly
-    if price.weekly_distribution is not None:
-        weekly = price.weekly_distribution.quantile(price_draw)
+        return None
+    if price.weekly_by_tier is not None:
+        weekly = np.zeros(len(rows.start))
+        for index, tier in enumerate(tiers):
+            mine = rows.tier == index
+            weekly[mine] = price.weekly_by_tier[tier].quantile(rows.price_draw[mine])
+    elif price.weekly_distribution is not None:
+        weekly = price.weekly_distribution.quantile(rows.price_draw)
     else:
-        weekly = np.full(len(start), price.weekly or 0.0)
-    return days * (weekly + price.fee_weekly)[:, None]
+        weekly = np.full(len(rows.start), price.weekly or 0.0)
+    return weekly + price.fee_weekly
+
+
+def _weekly_price_days(
+    price: PoolPrice, rows: PoolRows, days: np.ndarray, years: FinancialYears, measure, tiers: list[str]
+) -> np.ndarray:
+    """(placements, years) weekly price x days in each year, by the price form of the pool; `measure` counts
+    the days of a piece of a placement (days_by_period, or only the spot share of them)."""
+    weekly = weekly_price(price, rows, tiers)
+    if weekly is not None:
+        return days * weekly[:, None]
+    total = np.zeros_like(days)
+    for band, (low, high) in zip(AGE_BANDS, AGE_BAND_BOUNDS_YEARS, strict=True):
+        band_start = np.maximum(rows.start, rows.birth + low * DAYS_PER_YEAR)
+        band_end = np.minimum(rows.end, rows.birth + high * DAYS_PER_YEAR)
+        total += measure(band_start, band_end, years.starts, years.ends) * price.weekly_by_age_band[band]
+    return total + days * price.fee_weekly
+
+
+@dataclass(frozen=True)
+class BlockUsage:
+    """A pool's occupancy against its block-contracted places, over every replication of a batch at once.
+
+    Replication r's day t sits at key r * span + t on one axis, so one sorted pass covers the batch. Between
+    consecutive keys (placement starts and ends, contract changes) occupancy and places are constant, so the
+    integrals of the spot share max(0, 1 - places / occupied) and of the voids max(0, places - occupied)
+    are piecewise linear in the key: np.interp reads them exactly at any start, end or year boundary. On a
+    day with more children than contracted places every child present is covered in the same share: the
+    spot days add up to the days beyond the places whatever the order children came in."""
+
+    keys: np.ndarray
+    spot: np.ndarray  # integral of the spot share up to each key
+    void: np.ndarray  # integral of the void places up to each key
+    span: float
+    years: FinancialYears
+
+    @classmethod
+    def of(
+        cls,
+        price: PoolPrice,
+        scenario: Scenario,
+        p: np.ndarray,
+        position: np.ndarray,
+        replications: int,
+        years: FinancialYears,
+    ) -> BlockUsage | None:
+        """The usage of a pool's contract by its placement rows `p` (None without a block contract)."""
+        if price.block_places is None:
+            return None
+        horizon = scenario.horizon.days
+        span = horizon + 2.0
+        change_days, places = price.block_places_by_day(lambda date: horizon_day(scenario, date))
+        offsets = np.arange(replications)[:, None] * span
+        start = position * span + np.clip(p[:, PlacementColumn.START], 0.0, horizon)
+        end = position * span + np.clip(p[:, PlacementColumn.END], 0.0, horizon)
+        edges = (offsets + np.append(change_days[change_days < horizon], horizon)[None, :]).ravel()
+        keys = np.unique(np.concatenate([start, end, edges, offsets.ravel()]))
+        starts, ends = np.sort(start), np.sort(end)
+        occupied = (np.searchsorted(starts, keys, side="right") - np.searchsorted(ends, keys, side="right")).astype(
+            float
+        )
+        day = keys - np.floor(keys / span) * span
+        held = np.where(day < horizon, places[np.searchsorted(change_days, day, side="right") - 1], 0.0)
+        share = np.where(occupied > 0, np.clip(1.0 - held / np.maximum(occupied, 1.0), 0.0, None), 0.0)
+        width = np.diff(keys)
+        return cls(
+            keys=keys,
+            spot=np.concatenate([[0.0], np.cumsum(share[:-1] * width)]),
+            void=np.concatenate([[0.0], np.cumsum(np.clip(held - occupied, 0.0, None)[:-1] * width)]),
+            span=span,
+            years=years,
+        )
+
+    def _between(self, integral: np.ndarray, start: np.ndarray, end: np.ndarray, position: np.ndarray):
+        """(intervals, years) the integral over [start, end) of each interval, clipped to each financial year."""
+        lower = np.maximum(start[:, None], self.years.starts[None, :])
+        upper = np.minimum(end[:, None], self.years.ends[None, :])
+        upper = np.maximum(upper, lower)
+        offset = (position * self.span)[:, None]
+        return np.interp(offset + upper, self.keys, integral) - np.interp(offset + lower, self.keys, integral)
+
+    def spot_days(self, start: np.ndarray, end: np.ndarray, position: np.ndarray, years: FinancialYears):
+        """(intervals, years) the days of each interval bought spot, beyond the contracted places."""
+        return self._between(self.spot, start, end, position)
+
+    def void_days(self, replications: int) -> np.ndarray:
+        """(replications, years) contracted place-days no child used."""
+        position = np.arange(replications)
+        zeros = np.zeros(replications)
+        return self._between(self.void, zeros, np.full(replications, np.inf), position)
+
+
+def _fixed_spend(
+    placements: PricedPlacements,
+    scenario: Scenario,
+    years: FinancialYears,
+    inflation: np.ndarray,
+    pool_index: int,
+    name: str,
+) -> list[dict[str, np.ndarray]]:
+    """Costs paid whatever the occupancy: the pool's approved households, and its block contract (used and void)."""
+    price = scenario.prices.pools[name]
+    position = np.arange(placements.replications)
+    need = np.full(placements.replications, scenario.pools[name].serves[0], dtype=object)
+    parts = []
+    if price.per_household_per_year is not None:
+        household_days = _household_days(placements, pool_index, scenario.horizon.days, years)
+        spend = household_days / years.lengths * price.per_household_per_year * inflation
+        parts.append(_rows(years, name, scenario, position, need, "households", spend, np.zeros_like(spend)))
+    if price.block_places is not None:
+        in_pool = placements.rows[:, PlacementColumn.POOL] == pool_index
+        usage = BlockUsage.of(
+            price, scenario, placements.rows[in_pool], placements.position[in_pool], placements.replications, years
+        )
+        change_days, places = price.block_places_by_day(lambda date: horizon_day(scenario, date))
+        edges = np.append(change_days, scenario.horizon.days)
+        contracted = (days_by_period(edges[:-1], edges[1:], years.starts, years.ends) * places[:, None]).sum(axis=0)
+        void = usage.void_days(placements.replications)
+        weekly = price.block_weekly_per_place * inflation / DAYS_PER_WEEK
+        used = np.clip(contracted[None, :] - void, 0.0, None)
+        zeros = np.zeros_like(void)
+        parts.append(_rows(years, name, scenario, position, need, "block_contract", used * weekly, zeros))
+        parts.append(_rows(years, name, scenario, position, need, "block_void", void * weekly, zeros, void))
+    return parts
+
+
+def _household_days(placements: PricedPlacements, pool_index: int, horizon: float, years: FinancialYears):
+    """(replications, years) approved household-days of one pool, from the household log (a step per change)."""
+    total = np.zeros((placements.replications, len(years.labels)))
+    log = placements.households
+    if log is None:
+        raise ValueError("costing households needs the replications' household logs (PricedPlacements.households)")
+    mine = log[:, LogColumn.POOL] == pool_index
+    rows, position = log[mine], placements.household_position[mine]
+    order = np.lexsort((rows[:, LogColumn.DAY], position))  # stable: same-day changes keep their order
+    rows, position = rows[order], position[order]
+    last = np.append(position[1:] != position[:-1], True)
+    ends = np.where(last, horizon, np.append(rows[1:, LogColumn.DAY], horizon))
+    days = days_by_period(np.minimum(rows[:, LogColumn.DAY], horizon), ends, years.starts, years.ends)
+    np.add.at(total, position, days * rows[:, LogColumn.VALUE][:, None])
+    return total
 
 
 def _block_spend(
@@ -212,9 +393,11 @@ def _rows(
     component: str,
     spend: np.ndarray,
     occupied: np.ndarray,
+    void: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Rows of (groups, years) spend and occupied days that are not both zero; group g is (position, need)."""
-    group, year = np.nonzero((spend != 0) | (occupied != 0))
+    """Rows of (groups, years) spend, occupied and void days that are not all zero; group g is (position, need)."""
+    void = np.zeros_like(spend) if void is None else void
+    group, year = np.nonzero((spend != 0) | (occupied != 0) | (void != 0))
     return {
         "position": position[group],
         "financial_year": np.array(years.labels, dtype=object)[year],
@@ -224,6 +407,7 @@ def _rows(
         "component": np.full(len(group), component, dtype=object),
         "spend": spend[group, year],
         "occupied_days": occupied[group, year],
+        "void_days": void[group, year],
     }
 
 
@@ -232,18 +416,40 @@ def at_drawn_prices(
 ) -> dict[str, np.ndarray]:
     """Spend columns at each replication's own drawn price level and inflation (sim.engine.parameters).
 
-    A draw multiplies every price by a level and adds a shift to every inflation rate. Spend is linear in the
-    prices, and a pool's inflation enters a financial year as (1 + rate) ** uplifts, so each row's spend scales
-    exactly by level x ((1 + rate + shift) / (1 + rate)) ** uplifts. So a batch is priced once, at the
-    scenario's own prices, and then scaled: no table pass per replication."""
+    A draw multiplies every price by a level and adds a shift to every inflation rate and scheduled uplift.
+    Spend is linear in the prices, and a pool's price level in a financial year is the product of its Aprils'
+    factors (1 + rate), so each row's spend scales exactly by level x (that product with every rate shifted) /
+    (the product at the scenario's rates). So a batch is priced once, at the scenario's own prices, and then
+    scaled: no table pass per replication. With one rate per pool the ratio is ((1 + rate + shift) /
+    (1 + rate)) ** uplifts, computed so, as before uplift schedules."""
     prices, uncertainty = scenario.prices, scenario.uncertainty
     if prices is None or uncertainty is None or not uncertainty.active or len(spend["spend"]) == 0:
         return spend
-    uplifts = {label: prices.uplifts_by(first) for label, first in zip(years.labels, years.first_years, strict=True)}
     replications = spend["replication"].astype(np.int64)
     draws = {int(r): parameter_draws(uncertainty, seed, int(r))[3:] for r in np.unique(replications)}
     level = np.array([math.exp(draws[int(r)][0]) for r in replications])
-    shift = np.array([draws[int(r)][1] for r in replications])
-    rate = np.array([prices.inflation_percent(pool) / 100.0 for pool in spend["pool"]])
-    power = np.array([uplifts[label] for label in spend["financial_year"]], dtype=float)
-    return {**spend, "spend": spend["spend"] * level * ((1.0 + rate + shift) / (1.0 + rate)) ** power}
+    if not _has_schedules(prices):
+        uplifts = {
+            label: prices.uplifts_by(first) for label, first in zip(years.labels, years.first_years, strict=True)
+        }
+        shift = np.array([draws[int(r)][1] for r in replications])
+        rate = np.array([prices.inflation_percent(pool) / 100.0 for pool in spend["pool"]])
+        power = np.array([uplifts[label] for label in spend["financial_year"]], dtype=float)
+        return {**spend, "spend": spend["spend"] * level * ((1.0 + rate + shift) / (1.0 + rate)) ** power}
+    pools = sorted({str(pool) for pool in spend["pool"]})
+    pool_row = np.searchsorted(np.array(pools), spend["pool"].astype(str))
+    year_column = np.searchsorted(np.array(years.labels), spend["financial_year"].astype(str))
+    base = prices.price_levels(pools, years.first_years)
+    ratio = np.ones(len(replications))
+    for r in np.unique(replications):
+        mine = replications == r
+        drawn = prices.price_levels(pools, years.first_years, shift=draws[int(r)][1]) / base
+        ratio[mine] = drawn[pool_row[mine], year_column[mine]]
+    return {**spend, "spend": spend["spend"] * level * ratio}
+
+
+def _has_schedules(prices: PriceBook) -> bool:
+    """Whether any uplift schedule is given (otherwise every pool has one constant rate)."""
+    groups = [group.uplift_percent_by_year for group in prices.inflation_groups.values()]
+    pools = [price.uplift_percent_by_year for price in prices.pools.values()]
+    return any(schedule for schedule in [prices.uplift_percent_by_year, *groups, *pools])

@@ -544,16 +544,25 @@ def _flows(batch: Batch) -> pd.DataFrame:
     )
 
 
-def _spend(batch: Batch) -> pd.DataFrame:
+def _priced_placements(batch: Batch) -> PricedPlacements:
+    """The batch's placements with each row's child's price draw and complexity tier, and the household logs."""
     price_draws = np.concatenate([r.cohort.price for r in batch.records])
-    placements = PricedPlacements(
+    tiers = [getattr(r.cohort, "tier", None) for r in batch.records]
+    tier = None if any(t is None for t in tiers) else np.concatenate(tiers).astype(np.int64)[batch.child]
+    return PricedPlacements(
         rows=batch.placements,
         position=batch.position,
         birth_day=batch.birth_day[batch.child],
         price_draw=price_draws[batch.child, batch.placements[:, PlacementColumn.DRAW].astype(np.int64)],
         replications=len(batch.records),
+        tier=tier,
+        households=np.concatenate([r.households for r in batch.records]),
+        household_position=np.repeat(np.arange(len(batch.records)), [len(r.households) for r in batch.records]),
     )
-    columns = spend_columns(placements, batch.scenario, batch.calendar.financial_years)
+
+
+def _spend(batch: Batch) -> pd.DataFrame:
+    columns = spend_columns(_priced_placements(batch), batch.scenario, batch.calendar.financial_years)
     return pd.DataFrame({"replication": batch.replications[columns.pop("position")], **columns})
 
 
