@@ -148,7 +148,15 @@ def test_budget_workbook_holds_the_sheets_and_its_summary_equals_the_csv(tmp_pat
     assert main(["run", str(PRICED), "--replications", "4", "--out", str(out), "--quiet"]) == 0
     csv = pd.read_csv(out / "budget.csv")
     workbook = load_workbook(out / "budget.xlsx")
-    assert workbook.sheetnames == ["Summary", "By pool", "By need", "Weekly cost check", "Assumptions", "Notes"]
+    assert workbook.sheetnames == [
+        "Summary",
+        "By pool",
+        "By need",
+        "Weekly cost check",
+        "Emergency and shortages",
+        "Assumptions",
+        "Notes",
+    ]
     sheet = workbook["Summary"]
     assert sheet.freeze_panes == "A2"
     header = [cell.value for cell in sheet[1]]
