@@ -29,6 +29,7 @@ class Authority:
     stock_dates: tuple[dt.date, ...]  # dates with a published count of children in care by placement
     folder: str  # calibration/data/<folder>
     trend_prior: Prior  # what is known of the entry trend before the history is fitted
+    market_from: str | None = None  # an authority whose fitted market stands in (calibration/market.py)
 
     def history(self, as_of: dt.date) -> list[Dated]:
         """Every figure the history fit uses, dated up to `as_of` (published projections are not figures)."""
@@ -370,6 +371,7 @@ def cheshire_east_targets(as_of: dt.date) -> Targets:
         sgo_per_year=_annual(data, "sgo", as_of),
         uasc_in_care=_latest_or_none(data, "children_in_care", "uasc", as_of),
         beyond_20_miles_share=Value(beyond.value, beyond.cite()),
+        emergency_placements_per_year=_annual(data, "emergency_placements", as_of, "placements"),
         notes=[
             "Cheshire East publishes no ages, durations or exit routes: Stockport's age mix and national duration "
             "shapes and exit routes stand in for them (each marked assumption below).",
@@ -409,9 +411,9 @@ def _months(figure: Figure) -> int:
     return 12 if figure.period_start is None else round((figure.date - figure.period_start).days / 30.44)
 
 
-def _annual(data: PublishedData, measure: str, as_of: dt.date) -> Value | None:
+def _annual(data: PublishedData, measure: str, as_of: dt.date, unit: str = "children") -> Value | None:
     """A count a year: the latest figure on or before the as-of date, scaled up if it covers part of a year."""
-    figures = [f for f in data.all(measure, "total", "children") if f.date <= as_of]
+    figures = [f for f in data.all(measure, "total", unit) if f.date <= as_of]
     if not figures:
         return None
     figure = figures[-1]
@@ -549,5 +551,6 @@ AUTHORITIES = {
             f"{STOCKPORT_DOC}:L89 'current figures [of admissions] remain quite similar to 2015'; assumption: "
             "within 3 percentage points a year (1 sd)",
         ),
+        market_from="cheshire_east",
     ),
 }

@@ -127,6 +127,7 @@ class Targets:
     sgo_per_year: Value | None = None  # special guardianship orders on leaving care
     uasc_in_care: Value | None = None  # unaccompanied asylum-seeking children in care (a dated stock)
     beyond_20_miles_share: Value | None = None
+    emergency_placements_per_year: Value | None = None  # emergency placements sourced a year (calibration/market.py)
     horizon_years: int = 10
     notes: list[str] = field(default_factory=list)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from calibration.authorities import AUTHORITIES
 from calibration.fit import fit, total_entry_rate
 from calibration.history import HistoryFit, HistoryModel, HistoryPriors, Prior, fit_history
+from calibration.market import Market, borrowed_market, fit_market
 from calibration.published_data import CalibrationDataError
 from calibration.scenario_builder import build_document
 from sim.engine.scenario import Scenario
@@ -26,7 +27,27 @@ def calibrate_text(authority: str, as_of: dt.date, command: str, prices: str = "
         raise CalibrationDataError(f"unknown authority '{authority}'; expected one of: {', '.join(AUTHORITIES)}")
     AUTHORITIES[authority].check_as_of(as_of)
     targets = AUTHORITIES[authority].targets(as_of)
-    return build_document(targets, fit(targets, history_fit(authority, as_of)), command, prices)
+    fitted = fit(targets, history_fit(authority, as_of))
+    return build_document(targets, fitted, command, prices, fitted_market(authority, as_of))
+
+
+@functools.cache  # a neighbour's market is fitted once for every calibration that borrows it
+def fitted_market(authority: str, as_of: dt.date) -> Market:
+    """The authority's market on the as-of date (calibration/market.py): fitted to its emergency placements, or
+    borrowed from `market_from` on the latest of its dates up to the as-of date."""
+    spec = AUTHORITIES[authority]
+    targets = spec.targets(as_of)
+    donor = AUTHORITIES[spec.market_from] if spec.market_from else None
+    if targets.emergency_placements_per_year is None and donor is not None and donor.stock_dates[0] <= as_of:
+        day = max(d for d in donor.stock_dates if d <= as_of)
+        return borrowed_market(fitted_market(spec.market_from, day), targets, donor.display_name, day.isoformat())
+    fitted = fit(targets, history_fit(authority, as_of))
+    path = SCENARIOS / authority / "baseline.toml"  # where the shipped price book is found while fitting
+
+    def scenario_for(market: Market) -> Scenario:
+        return load_scenario_text(build_document(targets, fitted, "(the market fit)", "prices.toml", market), path)
+
+    return fit_market(targets, scenario_for)
 
 
 def history_fit(authority: str, as_of: dt.date) -> HistoryFit:

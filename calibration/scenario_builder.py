@@ -12,6 +12,7 @@ import numpy as np
 
 from calibration import priors
 from calibration.fit import FINITE_POOLS, POOL_BY_NAME, POOLS, UASC_BAND, Fit, Targets, Value
+from calibration.market import Market, add_market, fallback_pools
 from sim.engine.toml_writer import Comments, to_toml
 from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR
 
@@ -28,7 +29,11 @@ MATCHING = {
 FOSTER_ASSESSMENT_NOTE = "assessment time from approval decision to first placement"
 
 
-def build_document(targets: Targets, fitted: Fit, command: str, prices: str = "prices.toml") -> str:
+def build_document(
+    targets: Targets, fitted: Fit, command: str, prices: str = "prices.toml", market: Market | None = None
+) -> str:
+    """The baseline TOML; `market` (calibration/market.py) makes the external pools finite by search, with
+    fallbacks; without it every external pool is always found (the history fit's unconstrained origin)."""
     document: dict[str, Any] = {}
     comments: Comments = {}
     _top(document, comments, targets, prices)
@@ -37,12 +42,15 @@ def build_document(targets: Targets, fitted: Fit, command: str, prices: str = "p
     _journeys(document, comments, fitted)
     _pools(document, comments, targets, fitted)
     _matching(document, comments)
+    if market is not None:
+        add_market(document, comments, market)
     _leaving_care_and_adoption(document, comments, fitted)
     _uncertainty(document, comments, targets, fitted)
-    return to_toml(document, _header(targets, fitted, command, prices), comments=comments, significant=6)
+    header = _header(targets, fitted, command, prices, market)
+    return to_toml(document, header, comments=comments, significant=6)
 
 
-def _header(targets: Targets, fitted: Fit, command: str, prices: str) -> list[str]:
+def _header(targets: Targets, fitted: Fit, command: str, prices: str, market: Market | None) -> list[str]:
     return [
         "=" * 100,
         f"{targets.display_name}: baseline calibrated from published figures as of {targets.as_of}",
@@ -57,8 +65,18 @@ def _header(targets: Targets, fitted: Fit, command: str, prices: str) -> list[st
         "- first placement needs by age band reproduce the published stock by need;",
         "- the starting population splits the published stock over age bands and pools (IPF);",
         "- in-house foster places: the Erlang loss capacity that carries the published in-house count.",
+        *(_market_lines(market) if market is not None else []),
         *([""] + ["Notes:"] + [f"- {note}" for note in targets.notes] if targets.notes else []),
         "=" * 100,
+    ]
+
+
+def _market_lines(market: Market) -> list[str]:
+    return [
+        "- the market (calibration/market.py): agency foster and supported places found by "
+        f"{market.agencies.value:.1%} of searches, external homes by {market.homes.value:.1%}, secure beds by "
+        f"{market.secure.value:.0%}; the rest go to an emergency placement and search again, an unregistered "
+        "placement, or a deprivation of liberty order.",
     ]
 
 
@@ -271,6 +289,7 @@ def _pools(document: dict, comments: Comments, targets: Targets, fitted: Fit) ->
     comments["pools.inhouse_supported.capacity"] = targets.inhouse_supported_beds.comment
     for name in FINITE_POOLS:
         _raise_capacity_to_start(pools, name, fitted, comments)
+    fallback_pools(pools, comments, external_share)
     document["pools"] = pools
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import os
 import re
 from pathlib import Path
 from types import UnionType
@@ -90,7 +91,8 @@ def _load_merged(
         return raw, origins
     if not isinstance(parent_name, str) or not parent_name:
         raise ScenarioError(f"{path}: extends: expected the name of a scenario file (a string), got {parent_name!r}")
-    parent, parent_origins = _load_merged(path.parent / parent_name, (*chain, path))
+    # normalised as text: the folder of a file about to be written may not exist yet (`calibrate --out new/b.toml`)
+    parent, parent_origins = _load_merged(Path(os.path.normpath(path.parent / parent_name)), (*chain, path))
     return _deep_merge(parent, raw), parent_origins | origins
 
 
