@@ -453,3 +453,98 @@ def _has_schedules(prices: PriceBook) -> bool:
     groups = [group.uplift_percent_by_year for group in prices.inflation_groups.values()]
     pools = [price.uplift_percent_by_year for price in prices.pools.values()]
     return any(schedule for schedule in [prices.uplift_percent_by_year, *groups, *pools])
+
+
+# High-cost placements: the LGA's survey counts placements of £10,000 a week or more (120 in 2018/19, 1,510 in
+# 2022/23: national_england.md L87); £5,000 is the lower band issue 17 asks for (assumption: a round band under
+# the NAO's £6,100 average for a children's home place in 2023-24, national_england.md L85).
+HIGH_COST_WEEKLY = {"at_least_5k": 5_000.0, "at_least_10k": 10_000.0}
+HIGH_COST_COLUMNS = ["financial_year", "pool", "placements", *HIGH_COST_WEEKLY]
+
+
+def high_cost_columns(
+    placements: PricedPlacements,
+    scenario: Scenario,
+    years: FinancialYears,
+    factors: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Placements of children in care active in each financial year in each pool priced per child, and how many
+    of them cost at least each HIGH_COST_WEEKLY threshold a week at that year's price level (fee included; the
+    spot price in a pool with a block contract; a price by age band at the child's age when the year or the
+    placement starts). `factors` (positions, pools, years, from drawn_price_factors) moves each replication to its
+    own drawn prices."""
+    prices = scenario.prices
+    parts = []
+    if prices is not None:
+        pool_names = list(scenario.pools)
+        levels = prices.price_levels(pool_names, years.first_years)
+        if factors is None:
+            factors = np.broadcast_to(levels, (placements.replications, *levels.shape))
+        else:
+            factors = factors * levels[None, :, :]
+        for pool_index, name in enumerate(pool_names):
+            price = prices.pools.get(name)
+            if price is not None and price.per_child:
+                parts.append(_high_cost_pool(placements, scenario, years, price, pool_index, name, factors))
+    names = ["position", *HIGH_COST_COLUMNS]
+    if not parts:
+        return {name: np.array([], dtype=object if name in ("financial_year", "pool") else np.int64) for name in names}
+    return {name: np.concatenate([part[name] for part in parts]) for name in names}
+
+
+def _high_cost_pool(
+    placements: PricedPlacements,
+    scenario: Scenario,
+    years: FinancialYears,
+    price: PoolPrice,
+    pool_index: int,
+    name: str,
+    factors: np.ndarray,
+) -> dict[str, np.ndarray]:
+    p = placements.rows
+    keep = (p[:, PlacementColumn.POOL] == pool_index) & (p[:, PlacementColumn.KIND] == IN_CARE)
+    p, position = p[keep], placements.position[keep]
+    start, end = p[:, PlacementColumn.START], np.minimum(p[:, PlacementColumn.END], scenario.horizon.days)
+    rows = PoolRows(start, end, placements.birth_day[keep], placements.price_draw[keep], placements.tiers()[keep])
+    active = days_by_period(start, end, years.starts, years.ends) > 0
+    by_row = weekly_price(price, rows, _tier_names(scenario))
+    weekly = _age_band_weekly(price, rows, years) if by_row is None else by_row[:, None]
+    weekly = weekly * factors[position, pool_index, :]  # at each year's price level
+    n_years = len(years.labels)
+    cell = (position[:, None] * n_years + np.arange(n_years)[None, :])[active]
+    cells = placements.replications * n_years
+    counts = {"placements": np.bincount(cell, minlength=cells)}
+    for column, threshold in HIGH_COST_WEEKLY.items():
+        counts[column] = np.bincount(cell, weights=(weekly[active] >= threshold), minlength=cells).astype(np.int64)
+    nonzero = np.flatnonzero(counts["placements"])
+    return {
+        "position": nonzero // n_years,
+        "financial_year": np.array(years.labels, dtype=object)[nonzero % n_years],
+        "pool": np.full(len(nonzero), name, dtype=object),
+        **{column: values[nonzero].astype(np.int64) for column, values in counts.items()},
+    }
+
+
+def _age_band_weekly(price: PoolPrice, rows: PoolRows, years: FinancialYears) -> np.ndarray:
+    """(rows, years) the weekly price by age band at the later of the placement's and the year's start."""
+    when = np.maximum(rows.start[:, None], years.starts[None, :])
+    age = (when - rows.birth[:, None]) / DAYS_PER_YEAR
+    uppers = np.array([high for _, high in AGE_BAND_BOUNDS_YEARS[:-1]])
+    band = np.searchsorted(uppers, age, side="right")
+    by_band = np.array([price.weekly_by_age_band[band_name] for band_name in AGE_BANDS])
+    return by_band[band] + price.fee_weekly
+
+
+def drawn_price_factors(scenario: Scenario, seed: int, replications: np.ndarray, years: FinancialYears) -> np.ndarray:
+    """(positions, pools, years) each replication's drawn prices over the scenario's: its price level times its
+    pools' price levels with every rate shifted, over theirs unshifted (ones without uncertainty in prices)."""
+    prices, uncertainty = scenario.prices, scenario.uncertainty
+    pools = list(scenario.pools)
+    factors = np.ones((len(replications), len(pools), len(years.labels)))
+    if prices is None or uncertainty is None or not uncertainty.active:
+        return factors
+    base = prices.price_levels(pools, years.first_years)
+    for position, replication in enumerate(replications):
+        log_level, shift = parameter_draws(uncertainty, seed, int(replication))[3:]
+        factors[position] = math.exp(log_level) * prices.price_levels(pools, years.first_years, shift=shift) / base
+    return factors

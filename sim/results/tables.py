@@ -26,7 +26,15 @@ from sim.engine.vocabulary import (
     PLACEMENT_NEEDS,
     SUFFICIENT_GAP_KINDS,
 )
-from sim.results.costs import NEED_LABELS, FinancialYears, PricedPlacements, placement_need_index, spend_columns
+from sim.results.costs import (
+    NEED_LABELS,
+    FinancialYears,
+    PricedPlacements,
+    drawn_price_factors,
+    high_cost_columns,
+    placement_need_index,
+    spend_columns,
+)
 
 BAND_UPPER_YEARS = np.array([upper for _, upper in AGE_BAND_BOUNDS_YEARS[:-1]])
 TABLES = (
@@ -41,6 +49,7 @@ TABLES = (
     "households",
     "flows",
     "spend",
+    "high_cost",
 )
 
 
@@ -128,8 +137,14 @@ KINDS = Labels(GAP_KINDS)
 SECURE = PLACEMENT_NEEDS.index("secure")
 
 
-def batch_tables(records: list[ReplicationRecord], scenario: Scenario, calendar: Calendar) -> dict[str, pd.DataFrame]:
+def batch_tables(
+    records: list[ReplicationRecord], scenario: Scenario, calendar: Calendar, seed: int | None = None
+) -> dict[str, pd.DataFrame]:
     """Every result table for a batch of replications, one DataFrame each (a `replication` column first).
+
+    Spend is priced at the scenario's own prices (costs.at_drawn_prices scales it to each replication's draw);
+    the high_cost table, whose counts cannot be scaled, is counted at each replication's drawn prices when
+    the run's `seed` is given, at the scenario's own prices otherwise.
 
     Built with array operations over the whole batch: a pandas frame per replication and table cost
     more than simulating the replication.
@@ -147,6 +162,7 @@ def batch_tables(records: list[ReplicationRecord], scenario: Scenario, calendar:
         "households": _households(batch),
         "flows": _flows(batch),
         "spend": _spend(batch),
+        "high_cost": _high_cost(batch, seed),
     }
 
 
@@ -563,6 +579,17 @@ def _priced_placements(batch: Batch) -> PricedPlacements:
 
 def _spend(batch: Batch) -> pd.DataFrame:
     columns = spend_columns(_priced_placements(batch), batch.scenario, batch.calendar.financial_years)
+    return pd.DataFrame({"replication": batch.replications[columns.pop("position")], **columns})
+
+
+def _high_cost(batch: Batch, seed: int | None) -> pd.DataFrame:
+    """Placements of children in care active in each financial year, by pool priced per child, and how many cost
+    at least £5,000 and £10,000 a week at that year's price level (costs.HIGH_COST_WEEKLY, with their sources):
+    columns replication, financial_year, pool, placements, at_least_5k, at_least_10k. With a `seed`, at each
+    replication's own drawn prices (sim.engine.parameters); without, at the scenario's."""
+    years = batch.calendar.financial_years
+    factors = None if seed is None else drawn_price_factors(batch.scenario, seed, batch.replications, years)
+    columns = high_cost_columns(_priced_placements(batch), batch.scenario, years, factors)
     return pd.DataFrame({"replication": batch.replications[columns.pop("position")], **columns})
 
 
