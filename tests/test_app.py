@@ -244,6 +244,9 @@ def test_more_homes_in_the_page_place_fewer_children_externally(tmp_path: Path) 
     assert "fewer" in page.info[0].value and "placed externally" in page.info[0].value
     assert float(_metric(page, "Placed externally").delta) < 0
     assert float(_metric(page, "Placed in-house").delta) > 0
+    labels = [metric.label for metric in page.metric]  # each gap figure named, never both summed as "the gap"
+    assert {"Not sufficient, child-days", "Placed externally (right kind), child-days"} <= set(labels)
+    assert not [label for label in labels if label.lower().startswith("gap")]
     workshop: Workshop = page.session_state["workshop"]
     settings = "# Lever settings: homes_change = 2; homes_date = 2018-04-01\n"  # only the levers pulled
     assert settings in workshop.history[-1].toml_text

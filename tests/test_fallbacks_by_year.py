@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from sim.app.session import fallbacks_table
 from sim.engine.model import IN_CARE, PlacementColumn, simulate_replication
 from sim.engine.scenario_files import load_scenario
 from sim.present.outputs import print_summary, write_run
@@ -345,3 +346,12 @@ def test_summary_csv_holds_every_row_by_financial_year_zero_filled(market) -> No
     np.testing.assert_allclose(rows["mean"], table["mean"], rtol=1e-3)  # written to 4 significant figures
     assert rows[rows["financial_year"] == "2020-21"]["period"].unique().tolist() == ["2020-10-01"]
     assert rows[rows["financial_year"] == "2021-22"]["period"].unique().tolist() == ["2021-04-01"]
+
+
+def test_the_workshop_table_has_a_row_a_year_and_each_cell_mean_p10_p90(constructed: RunSummary) -> None:
+    shown = fallbacks_table(constructed).set_index("financial year")
+    assert list(shown.index) == ["2020-21 (part year)", "2021-22", "2022-23 (part year)"]
+    assert len(shown.columns) == len(FALLBACK_ROWS) * len(FALLBACK_UNITS)
+    assert shown.loc["2021-22", "emergency: placements started"] == "1.0 (0 to 2)"  # 0, 3, 0: P90 2.4
+    assert shown.loc["2021-22", "of which DoL: child-days"] == "10.0 (0 to 24)"  # 30, 0, 0: P90 24
+    assert shown.loc["2022-23 (part year)", "unregistered: child-days"] == "0.0 (0 to 0)"

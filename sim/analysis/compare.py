@@ -15,17 +15,23 @@ from scipy import stats
 
 from sim.engine.scenario import Scenario
 from sim.results.runner import Progress, run_many
-from sim.results.summary import RunSummary
+from sim.results.summary import LEDGER_MEASURE_LABELS, RunSummary
 
 KEYS = ["financial_year", "measure", "category"]
+# What each measure of `differences` counts, in words. The gap figures name which they count: every gap (outside
+# the first choice: placed externally and not sufficient together), not sufficient, or placed externally (the
+# right kind bought in); the ledger's measures are worded in sim.results.summary.LEDGER_MEASURE_LABELS.
 MEASURE_LABELS = {
     "placed_in_house": "children placed in-house (placements started)",
-    "placed_externally": "children placed externally (placements started)",
-    "emergency_placements": "placements outside the preferred pools (emergency or a different kind)",
+    "placed_externally": "children placed externally (placements started in external pools, of any kind)",
     "beyond_20_miles": "placements started more than 20 miles from home",
-    "gap_placements": "sufficiency gap: placements not in the first-choice pool",
-    "gap_child_days": "sufficiency gap: child-days outside the first-choice pool",
-    "gap_child_days_total": "sufficiency gap: child-days outside the first-choice pool, all needs",
+    "gap_placements": "every gap (placed externally and not sufficient together): placements not in the "
+    "first-choice pool",
+    "gap_child_days": "every gap (placed externally and not sufficient together): child-days outside the "
+    "first-choice pool",
+    "gap_child_days_total": "every gap (placed externally and not sufficient together): child-days outside the "
+    "first-choice pool, all needs",
+    **LEDGER_MEASURE_LABELS,
     "spend_total": "spend, all pools (£)",
     "spend_external": "spend, external pools (£)",
     "spend_in_house": "spend, in-house pools (£)",
@@ -105,14 +111,18 @@ def summary_sentence(run: RunSummary, differences: pd.DataFrame) -> str:
     phrases = []
     for measure, words in (
         ("placed_in_house", ("more", "fewer", "children placed in-house")),
-        ("placed_externally", ("more", "fewer", "placed externally")),
+        ("placed_externally", ("more", "fewer", "placed externally (placements started)")),
     ):
         if (measure, "all") in rows.index:
             phrases.append(_change(rows.loc[(measure, "all")], *words))
-    if ("gap_child_days_total", "all") in rows.index:
-        phrases.append(
-            _change(rows.loc[("gap_child_days_total", "all")], "more", "fewer", "child-days of sufficiency gap")
-        )
+    for measure, what in (  # the two gap figures, each named, rather than every gap together
+        ("not_sufficient_child_days_total", "child-days not sufficient"),
+        ("placed_externally_child_days_total", "child-days placed externally of the right kind"),
+    ):
+        if (measure, "all") in rows.index:
+            phrases.append(_change(rows.loc[(measure, "all")], "more", "fewer", what))
+        else:  # a measure no replication of either run has is zero in both
+            phrases.append(f"{what}: none in either")
     for measure, label in (("spend_external", "external spend"), ("spend_in_house", "in-house spend")):
         if (measure, "all") in rows.index:
             phrases.append(_change(rows.loc[(measure, "all")], "up", "down", label, money=True))

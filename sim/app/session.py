@@ -28,6 +28,7 @@ from sim.engine.scenario import Scenario
 from sim.present.report import comparison_report
 from sim.present.workbook import write_budget_workbook
 from sim.results.runner import Progress, RunResult, run
+from sim.results.summary import FALLBACK_SHORT_NAMES, RunSummary
 
 KEPT_RUNS = 3  # what-ifs whose full results stay in memory (charts, report, workbook); older keep their numbers
 SIZING_REPLICATIONS = 20
@@ -181,3 +182,21 @@ def png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=CHART_DPI, facecolor="white")
     return buffer.getvalue()
+
+
+def fallbacks_table(run: RunSummary) -> pd.DataFrame:
+    """One row a financial year, a column a row and unit of `fallbacks_by_year`: 'mean (P10 to P90)'."""
+    table = run.fallbacks_by_year
+    cells = [
+        f"{m:,.1f} ({a:,.0f} to {b:,.0f})" for m, a, b in zip(table["mean"], table["p10"], table["p90"], strict=True)
+    ]
+    columns = [
+        f"{FALLBACK_SHORT_NAMES[row]}: {'placements started' if unit == 'placements' else 'child-days'}"
+        for row, unit in zip(table["row"], table["unit"], strict=True)
+    ]
+    years = [
+        f"{y} (part year)" if part else y for y, part in zip(table["financial_year"], table["part_year"], strict=True)
+    ]
+    frame = pd.DataFrame({"financial year": years, "column": columns, "cell": cells})
+    shown = frame.pivot_table(index="financial year", columns="column", values="cell", aggfunc="first", sort=False)
+    return shown.reset_index().rename_axis(columns=None)

@@ -28,13 +28,13 @@ from sim.analysis.sizing import sizing_table
 from sim.analysis.what_if import LIMITS, Levers, default_homes_date, fostering_pool, home_pool
 from sim.app.limits import DEFAULT_REPLICATIONS, KEPT_BASELINES, MAX_REPLICATIONS
 from sim.app.messages import plain, problem
-from sim.app.session import KEPT_RUNS, SIZING_REPLICATIONS, Baseline, WhatIf, Workshop, budget_workbook
+from sim.app.session import KEPT_RUNS, SIZING_REPLICATIONS, Baseline, WhatIf, Workshop, budget_workbook, fallbacks_table
 from sim.app.uploads import MAX_UPLOAD_MB, replace_start_population, scenario_from_upload, start_csv_from_upload
 from sim.engine.scenario import Scenario
 from sim.engine.scenario_files import load_scenario
 from sim.present import charts
 from sim.present.charts import MAX_DESCRIPTION_CHARS, short
-from sim.results.summary import RunSummary
+from sim.results.summary import FALLBACK_ROWS, RunSummary
 
 TITLE = "Care sufficiency workshop"
 SHIPPED = Path(__file__).resolve().parents[2] / "scenarios"  # <authority>/baseline.toml in a source checkout
@@ -42,11 +42,18 @@ UPLOAD = "upload"
 MAX_SEED_INPUT = 2**53 - 1  # the largest whole number a browser's number box holds exactly
 # Widgets whose default comes from the baseline: reset when the baseline changes.
 BASELINE_WIDGETS = ("seed", "homes_date", "entries_trend", "staying_put", "extra_foster_approvals")
-HEADLINES = (  # measure, label, whether a rise is bad (shown red)
+HEADLINES = (  # measure, label, whether a rise is bad (shown red); each gap figure named, never both summed
     ("placed_in_house", "Placed in-house", False),
     ("placed_externally", "Placed externally", True),
-    ("gap_child_days_total", "Gap, child-days", True),
+    ("not_sufficient_child_days_total", "Not sufficient, child-days", True),
+    ("placed_externally_child_days_total", "Placed externally (right kind), child-days", True),
     ("spend_total", "Total spend, £m", True),
+)
+GAP_NOTE = (
+    "Two gap figures, told apart: **not sufficient** (the wrong kind of placement, an emergency or unregistered "
+    "placement, a child needing secure care without it, or the right kind beyond 20 miles) and **placed "
+    "externally (right kind)** (bought in below the first choice: a question of cost and distance). The first "
+    "chart counts every day outside the first-choice pool, both together; the ledger splits them by kind."
 )
 NUMBERS = {  # columns of a differences row, as the page labels them
     "base_mean": "baseline mean",
@@ -381,8 +388,9 @@ def _headline_metrics(latest: WhatIf, year: str) -> None:
             f"{row['what_if_mean']:,.{digits}f}",
             f"{row['difference']:+,.{digits}f}",
             delta_color="inverse" if rise_is_bad else "normal",
-            help=f"Baseline mean {row['base_mean']:,.2f}; what-if mean {row['what_if_mean']:,.2f}; mean difference "
-            f"{row['difference']:+,.2f}, 95% confidence interval {row['ci95_low']:,.2f} to {row['ci95_high']:,.2f}.",
+            help=f"{MEASURE_LABELS.get(measure, measure).capitalize()}. Baseline mean {row['base_mean']:,.2f}; "
+            f"what-if mean {row['what_if_mean']:,.2f}; mean difference {row['difference']:+,.2f}, 95% confidence "
+            f"interval {row['ci95_low']:,.2f} to {row['ci95_high']:,.2f}.",
         )
 
 
@@ -421,6 +429,21 @@ def _baseline_and_latest(workshop: Workshop, chart: str, build: Callable[[RunSum
     for title, result in (("Baseline", workshop.run_base().result), (latest.name, latest.result)):
         st.markdown(f"**{title}**")
         _chart(workshop, (chart, result.scenario.name), lambda r=result: build(r.run_summary))
+
+
+def _gap_tab(workshop: Workshop) -> None:
+    """Both gap figures by need and by kind, then emergency and unregistered placements and secure shortages by
+    financial year, for the baseline and the latest what-if."""
+    st.caption(GAP_NOTE)
+    _baseline_and_latest(workshop, "gap", charts.gap_by_need)
+    _baseline_and_latest(workshop, "gap_ledger", charts.gap_ledger)
+    latest = workshop.history[-1]
+    st.markdown("**Emergency and unregistered placements and secure shortages by financial year**")
+    for title, result in (("Baseline", workshop.run_base().result), (latest.name, latest.result)):
+        run = result.run_summary
+        st.markdown(f"*{plain(title)}*: mean ({plain(run.band_label)})")
+        st.dataframe(fallbacks_table(run), hide_index=True)
+    st.caption(" ".join(f"{words.capitalize()}." for words in FALLBACK_ROWS.values()))
 
 
 def _chart(workshop: Workshop, key: tuple[str, ...], build: Callable[[], Figure | None]) -> None:
@@ -510,7 +533,7 @@ TABS = {  # tab title: how to draw it
     "Differences": _differences_tab,
     "Children in care": _children_tab,
     "In-house places": lambda workshop: _baseline_and_latest(workshop, "occupancy", charts.occupancy),
-    "Sufficiency gap": lambda workshop: _baseline_and_latest(workshop, "gap", charts.gap_by_need),
+    "Sufficiency gap": _gap_tab,
     "Spend": lambda workshop: _baseline_and_latest(workshop, "spend", charts.spend_by_pool),
     "Capacity sizing": _sizing_tab,
 }

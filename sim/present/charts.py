@@ -221,7 +221,7 @@ def gap_by_need(run: RunSummary) -> Figure:
     Why error bars on the total only: the spread of each need's slice does not add up to the spread of the total.
     """
     years = run.calendar.financial_years.labels
-    title = "Sufficiency gap by placement need and financial year"
+    title = "Every gap by placement need and financial year\n(placed externally and not sufficient together)"
     figure, (ax,) = panels(1, title, YEAR_LABEL, "child-days outside the first-choice pool", (7.5, 4.0))
     if run.gap_days_total.empty:
         _nothing(ax, "No sufficiency gap: every child was placed in the first-choice pool.")

@@ -19,7 +19,7 @@ from sim import __version__
 from sim.analysis.compare import MEASURE_LABELS, Comparison
 from sim.analysis.sizing import SizingCurve, sizing_table
 from sim.present import charts
-from sim.results.summary import FALLBACK_ROWS, LEDGER_MEASURE_LABELS, RunSummary
+from sim.results.summary import FALLBACK_ROWS, RunSummary
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}"
@@ -28,7 +28,7 @@ STYLE = (
     "img{max-width:100%;margin:0.5em 0}.summary{font-size:1.1em;background:#f6f8fb;padding:0.8em;border-left:4px solid"
     " #332288}.note{color:#555;font-size:0.9em}"
 )
-LABELS = {**MEASURE_LABELS, **LEDGER_MEASURE_LABELS}
+LABELS = MEASURE_LABELS  # the ledger's measures included
 GAP_NOTE = (
     "Two figures, told apart: <b>placed externally</b> (the right kind of placement, bought in because the places "
     "above it were full: a question of cost and distance) and <b>not sufficient</b> (the wrong kind of placement, "
