@@ -23,7 +23,7 @@ from sim.present.output_folders import replaced_folder
 from sim.present.report import comparison_report, run_report
 from sim.present.workbook import spreadsheet_safe, write_budget_workbook
 from sim.results.runner import RunResult
-from sim.results.summary import FALLBACK_ROWS, FALLBACK_UNITS, SUMMARY_KEYS, RunSummary
+from sim.results.summary import FALLBACK_ROWS, FALLBACK_SHORT_NAMES, FALLBACK_UNITS, SUMMARY_KEYS, RunSummary
 
 
 def write_run(result: RunResult, out_dir: Path, scenario_path: Path | None = None) -> None:
@@ -113,15 +113,6 @@ def write_region(region: RegionResult, out_dir: Path) -> Path:
             (staging / name).mkdir()
             write_tables(result, staging / name)
     return out_dir / "region_summary.csv"
-
-
-# Column heads of the by-year fallback tables (in full in FALLBACK_ROWS, printed above them).
-FALLBACK_SHORT_NAMES = {
-    "emergency": "emergency",
-    "unregistered": "unregistered",
-    "secure_shortage": "secure shortage",
-    "secure_shortage_deprivation_of_liberty": "of which DoL",
-}
 
 
 def print_summary(result: RunResult) -> str:

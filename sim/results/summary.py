@@ -61,6 +61,13 @@ FALLBACK_ROWS = {
     "secure_shortage_deprivation_of_liberty": "of these secure shortages, the Deprivation of Liberty placements "
     "used instead (a pool of kind deprivation_of_liberty)",
 }
+# Short names of the rows, for column heads (the full words, FALLBACK_ROWS, are printed beside them).
+FALLBACK_SHORT_NAMES = {
+    "emergency": "emergency",
+    "unregistered": "unregistered",
+    "secure_shortage": "secure shortage",
+    "secure_shortage_deprivation_of_liberty": "of which DoL",
+}
 # What the two values of each row count.
 FALLBACK_UNITS = {
     "placements": "placements started in the financial year",
