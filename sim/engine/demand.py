@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.engine.complexity import NO_CATEGORY, draw_tiers, tier_probabilities
 from sim.engine.distributions import Distribution
 from sim.engine.scenario import EntryChange, EntryStream, Journey, Scenario
 from sim.engine.streams import child_uniforms, stream
@@ -47,7 +48,7 @@ WIDTH = COL_PRICE + PLACEMENT_DRAWS
 ROUTE_INDEX = {route: i for i, route in enumerate(EXIT_ROUTES)}
 NEED_INDEX = {need: i for i, need in enumerate(PLACEMENT_NEEDS)}
 AGE_18_DAYS = LEAVING_CARE_AGE_YEARS * DAYS_PER_YEAR
-NO_CIN = -1  # children already in care at the start: category of need not given
+NO_CIN = NO_CATEGORY  # children already in care at the start: category of need not given
 
 
 @dataclass
@@ -75,6 +76,9 @@ class Cohort:
     staying_close_days: np.ndarray
     locality: np.ndarray  # (children, PLACEMENT_DRAWS) uniforms: placed within 20 miles?
     price: np.ndarray  # (children, PLACEMENT_DRAWS) uniforms: weekly price of a placement priced per placement
+    # index into [complexity].tiers (sim.engine.complexity); all 0 without [complexity], and for young people
+    # Staying Put on the start date (never matched: they hold their carer's place)
+    tier: np.ndarray
 
     @property
     def size(self) -> int:
@@ -235,7 +239,22 @@ def _entrants(scenario: Scenario, seed: int, replication: int, uasc: bool) -> Co
             changes = flow.journey_changes(band_name)
             _draw_new_journeys(scenario, journeys[band_name], cohort, rows, u[rows], changes)
     _draw_leaving_care(scenario, cohort, u)
+    _draw_tiers(scenario, cohort, seed, replication, "uasc_complexity" if uasc else "complexity")
     return cohort
+
+
+def _draw_tiers(
+    scenario: Scenario, cohort: Cohort, seed: int, replication: int, name: str, allowed: np.ndarray | None = None
+) -> None:
+    """Each child's complexity tier from its own named stream (one uniform a child, in the part's order), by
+    its band at entry, category of need and first need; nothing is drawn without [complexity]."""
+    if scenario.complexity is None or not cohort.size:
+        return
+    uniforms = stream(seed, replication, name).random(cohort.size)
+    probabilities = tier_probabilities(
+        scenario.complexity, cohort.entry_band, cohort.cin, cohort.seg_need[:, 0], allowed
+    )
+    cohort.tier[:] = draw_tiers(probabilities, uniforms)
 
 
 def _draw_new_journeys(
@@ -314,7 +333,17 @@ def _starting_children(scenario: Scenario, seed: int, replication: int, pool_nam
                 scenario, scenario.journeys[band_name], cohort, rows, u[rows], need[rows], elapsed_days[rows]
             )
     _draw_leaving_care(scenario, cohort, u)
+    _draw_tiers(scenario, cohort, seed, replication, "start_complexity", _tiers_taken(scenario, pools, pool_names))
     return cohort
+
+
+def _tiers_taken(scenario: Scenario, pools: list[int], pool_names: list[str]) -> np.ndarray | None:
+    """(children, tiers): the tiers each starting child's pool takes (its tier is drawn among them)."""
+    if scenario.complexity is None:
+        return None
+    tiers = scenario.complexity.tiers
+    takes = np.array([[scenario.pools[name].takes_tier(tier) for tier in tiers] for name in pool_names])
+    return takes[np.array(pools, dtype=np.int64)]
 
 
 def _draw_continuing_journeys(
@@ -522,6 +551,7 @@ def _blank(n: int, u: np.ndarray) -> Cohort:
         staying_close_days=np.zeros(n),
         locality=u[:, COL_LOCALITY : COL_LOCALITY + PLACEMENT_DRAWS].copy(),
         price=u[:, COL_PRICE : COL_PRICE + PLACEMENT_DRAWS].copy(),
+        tier=np.zeros(n, dtype=np.int8),
     )
 
 

@@ -6,8 +6,8 @@ the end of Staying Put. Capacity changes and adopter approvals are SimPy process
 docs/decisions/0003-journeys-as-timeout-callbacks.md for why children are not).
 
 At the start of every segment the matching policy offers the child the pools for its placement
-need in order of preference; the first with a free place (and that takes the child's age) is
-used. A pool with `availability` below 1 is found only by that share of searches, and an
+need in order of preference; the first with a free place (and that takes the child's age and
+complexity tier) is used. A pool with `availability` below 1 is found only by that share of searches, and an
 emergency placement bridges to a new search after its `bridging_days`. A child not placed in its
 first choice is a sufficiency gap, recorded on the placement. Capacity moves over time: dated
 openings and closures, foster-carer recruitment and deregistration, and young people Staying
@@ -65,6 +65,7 @@ class PoolState:
         "min_age_days",
         "occupied",
         "pending_closures",
+        "tiers",
         "waiting",
         "within_20_miles",
     )
@@ -84,6 +85,7 @@ class PoolState:
         self.availability = pool.availability  # chance a search finds a free place here
         self.bridging: Iterator[float] | None = None  # emergency pools: the days each placement bridges
         self.waiting: dict[int, int] = {}  # child -> need, children who would step back into this pool
+        self.tiers: frozenset[int] | None = None  # the complexity tiers (indices) the pool takes; None: all
 
 
 class SharedPlaces:
@@ -200,6 +202,8 @@ class CareSystem:
         # Pools children do not wait for: found only by searching (availability below 1, shared places)
         self.unwaited = frozenset(i for i, p in enumerate(scenario.pools.values()) if p.found_by_searching)
         self.cohort = draw_cohort(scenario, seed, replication, self.pool_names)
+        self.tier: list[int] = self.cohort.tier.tolist()
+        self._tiered_pools()
         n = self.cohort.size
         # The event loop reads one child at a time: Python lists index several times faster than arrays.
         # Segments are read once each, with `item` (a Python scalar): as lists of lists they took
@@ -351,14 +355,16 @@ class CareSystem:
         raise AssertionError("matching lists end with an unlimited pool taking all ages")  # checked in scenario
 
     def _place_searching(self, child: int, need: int) -> None:
-        """`_place` for scenarios with pools found only by some searches, or emergency pools: a pool with a
-        free place takes the child if this search finds it (one draw of its own stream), and an emergency
-        placement is given the day it ends. A separate method, so other scenarios' placements pay nothing."""
+        """`_place` for scenarios with pools found only by some searches, emergency pools, or pools taking some
+        complexity tiers only: a pool with a free place takes the child if it takes its tier and this search
+        finds it (one draw of its own stream), and an emergency placement is given the day it ends. A separate
+        method, so other scenarios' placements pay nothing."""
         age = self.env.now - self.birth_day[child]
+        tier = self.tier[child]
         wanted = NO_POOL
         for index in self.options[need]:
             pool = self.pools[index]
-            if pool.min_age_days <= age < pool.max_age_days:
+            if pool.min_age_days <= age < pool.max_age_days and (pool.tiers is None or tier in pool.tiers):
                 if wanted == NO_POOL:
                     wanted = index
                 if pool.occupied < pool.capacity and (pool.availability >= 1.0 or self._found(index)):
@@ -402,12 +408,22 @@ class CareSystem:
         if self.searches or any(p.bridging is not None for p in self.pools):
             self._place = self._place_searching
 
+    def _tiered_pools(self) -> None:
+        """Pools taking some complexity tiers only: matching skips them for a child of another tier, as it skips a
+        pool not taking the child's age (in `_place_searching`, so scenarios without them pay nothing)."""
+        complexity = self.scenario.complexity
+        for pool, settings in zip(self.pools, self.scenario.pools.values(), strict=True):
+            if settings.tiers is not None and complexity is not None:
+                pool.tiers = frozenset(complexity.tier_index(tier) for tier in settings.tiers)
+                self._place = self._place_searching
+
     def _first_choice(self, child: int, need: int) -> int:
-        """The first pool in the matching order that takes the child's age (free or not)."""
+        """The first pool in the matching order that takes the child's age and tier (free or not)."""
         age = self.env.now - self.birth_day[child]
+        tier = self.tier[child]
         for index in self.options[need]:
             pool = self.pools[index]
-            if pool.min_age_days <= age < pool.max_age_days:
+            if pool.min_age_days <= age < pool.max_age_days and (pool.tiers is None or tier in pool.tiers):
                 return index
         return NO_POOL
 
@@ -494,7 +510,8 @@ class CareSystem:
         pool = self.pools[pool_index]
         age = self.env.now - self.birth_day[child]
         settled = self.env.now - record[4] >= self.step_back.min_days  # start
-        return settled and pool.min_age_days <= age < pool.max_age_days
+        takes_tier = pool.tiers is None or self.tier[child] in pool.tiers
+        return settled and pool.min_age_days <= age < pool.max_age_days and takes_tier
 
     def _step_back(self, child: int, need: int, pool_index: int) -> None:
         wanted = int(self.placements[self.current[child]][3])  # wanted

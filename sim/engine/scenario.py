@@ -28,7 +28,7 @@ from pydantic import (
 from sim.engine.distributions import Distribution
 from sim.engine.errors import InputError
 from sim.engine.parameters import Uncertainty
-from sim.engine.price_book import PriceBook
+from sim.engine.price_book import PriceBook, check_pool_prices
 from sim.engine.schema import (
     MAX_ENTRIES_PER_YEAR,
     MAX_HOUSEHOLDS,
@@ -585,6 +585,61 @@ class FosteringSupply(ScenarioModel):
         return value
 
 
+TierName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
+MAX_TIERS = 10  # assumption: the LGA high-cost survey and price books name a handful of tiers, not dozens
+# assumption: an odds ratio beyond 100 would make a tier certain for a whole category, a slip rather than a plan
+OddsMultiplier = Annotated[float, Field(gt=0, le=100)]
+
+
+class Complexity(ScenarioModel):
+    """Complexity tiers: what a child needs beyond its placement need, drawn per child (sim.engine.complexity).
+
+    `tiers` in order, the first the ordinary one; `shares_by_age_band` the tier shares of children entering in
+    each age band (every band, each summing to 1; a tier left out has share 0); `odds_by_category_of_need` and
+    `odds_by_first_need` multiply the odds of a later tier against the first for children of that CIN code or
+    first placement need (then the shares are renormalised: p[t] proportional to share[t] x m_category[t] x
+    m_need[t]). A tier decides which pools may take the child (`pools.<name>.tiers`) and its price
+    (`prices.pools.<name>.weekly_by_tier`).
+    """
+
+    tiers: list[TierName] = Field(min_length=1, max_length=MAX_TIERS)
+    shares_by_age_band: dict[AgeBand, dict[str, Probability]]
+    odds_by_category_of_need: dict[CategoryOfNeed, dict[str, OddsMultiplier]] = {}
+    odds_by_first_need: dict[Need, dict[str, OddsMultiplier]] = {}
+    note: Note = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Complexity:
+        repeated = sorted({tier for tier in self.tiers if self.tiers.count(tier) > 1})
+        if repeated:
+            raise ValueError(f"tiers lists {repeated} more than once")
+        missing = [band for band in AGE_BANDS if band not in self.shares_by_age_band]
+        if missing:
+            raise ValueError(
+                f"shares_by_age_band: a share of each tier is needed for every age band; missing {missing}"
+            )
+        for band, shares in self.shares_by_age_band.items():
+            self._check_tiers(f"shares_by_age_band.{band}", shares, self.tiers)
+            _check_sums_to_one(shares, f"shares_by_age_band.{band}")
+        for key in ("odds_by_category_of_need", "odds_by_first_need"):
+            for group, odds in getattr(self, key).items():
+                self._check_tiers(f"{key}.{group}", odds, self.tiers[1:])
+        return self
+
+    def _check_tiers(self, key: str, given: dict[str, float], expected: list[str]) -> None:
+        unknown = sorted(set(given) - set(expected))
+        if unknown:
+            first = (
+                f" (the first tier, '{self.tiers[0]}', is the one the odds are against)"
+                if self.tiers[0] in unknown
+                else ""
+            )
+            raise ValueError(f"{key}: unknown tier(s) {unknown}{first}; expected some of {expected}")
+
+    def tier_index(self, tier: str) -> int:
+        return self.tiers.index(tier)
+
+
 class Pool(ScenarioModel):
     """A source of placements. `kind` says whether a placement here is a proper one or a fallback the ledger
     counts as not sufficient; `availability` and `shared` make an external market that can run out."""
@@ -602,6 +657,9 @@ class Pool(ScenarioModel):
     availability: Probability = 1.0  # chance that one search of the pool finds a place (when it has one free)
     bridging_days: Distribution | None = None  # emergency pools: how long a placement bridges to the next search
     shared: str | None = None  # a regional pool's name: in a region run, every pool so named is one pool
+    # The complexity tiers ([complexity].tiers) the pool takes; None: every tier. Matching skips a pool that does
+    # not take the child's tier as it skips one that does not take its age.
+    tiers: Annotated[list[TierName], Field(min_length=1, max_length=MAX_TIERS)] | None = None
     description: Text = ""
 
     @model_serializer(mode="wrap")
@@ -610,7 +668,7 @@ class Pool(ScenarioModel):
         for key, default in (("kind", "placement"), ("availability", 1.0)):
             if dumped.get(key) == default:
                 dumped.pop(key)
-        return _drop_unused(dumped, bridging_days=self.bridging_days, shared=self.shared)
+        return _drop_unused(dumped, bridging_days=self.bridging_days, shared=self.shared, tiers=self.tiers)
 
     @model_validator(mode="after")
     def _consistent(self) -> Pool:
@@ -657,8 +715,11 @@ class Pool(ScenarioModel):
 
     @property
     def last_resort(self) -> bool:
-        """It can always place any child: unlimited, every age, found at every search."""
-        return self.unlimited and self.takes_all_ages and self.availability >= 1.0
+        """It can always place any child: unlimited, every age and complexity tier, found at every search."""
+        return self.unlimited and self.takes_all_ages and self.availability >= 1.0 and self.tiers is None
+
+    def takes_tier(self, tier: str) -> bool:
+        return self.tiers is None or tier in self.tiers
 
     @property
     def takes_all_ages(self) -> bool:
@@ -742,6 +803,7 @@ class Scenario(ScenarioModel):
     step_back: StepBack = StepBack()
     leaving_care: LeavingCare = LeavingCare()
     adoption: Adoption = Adoption()
+    complexity: Complexity | None = None  # complexity tiers drawn per child; None: one tier, nothing drawn
     prices: PriceBook | None = None
     uncertainty: Uncertainty | None = None  # parameter draws per replication (sim.engine.parameters)
     _written: tuple[Entries, dict[str, Journey]] | None = PrivateAttr(None)  # before the adjustments
@@ -749,7 +811,9 @@ class Scenario(ScenarioModel):
     @model_serializer(mode="wrap")
     def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         dumped = handler(self._as_written())
-        return _drop_unused(dumped, uncertainty=self.uncertainty, adjustments=self.adjustments)
+        return _drop_unused(
+            dumped, uncertainty=self.uncertainty, adjustments=self.adjustments, complexity=self.complexity
+        )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -787,6 +851,7 @@ class Scenario(ScenarioModel):
         _check_journeys(self)
         _check_entry_changes(self)
         _check_pools(self)
+        _check_tiers(self)
         _check_matching(self)
         _check_start_population(self)
         _check_leaving_care(self)
@@ -812,6 +877,11 @@ class Scenario(ScenarioModel):
         start = sum(g.count for g in (*population.groups, *population.staying_put)) + len(population.children)
         streams = (self.entries.stream(uasc=False), self.entries.stream(uasc=True))
         return start + sum(_expected_entries(stream, self.horizon) for stream in streams)
+
+    @property
+    def tier_names(self) -> list[str]:
+        """The complexity tiers in order (Cohort.tier indexes them); one unnamed tier without [complexity]."""
+        return list(self.complexity.tiers) if self.complexity is not None else [""]
 
     def journeys_for(self, uasc: bool) -> dict[str, Journey]:
         if uasc and self.entries.uasc.journeys is not None:
@@ -935,6 +1005,20 @@ def _check_places_never_negative(name: str, pool: Pool) -> None:
             )
 
 
+def _check_tiers(s: Scenario) -> None:
+    """A pool's `tiers` are tiers the scenario names: without [complexity] every child is of one tier."""
+    for name, pool in s.pools.items():
+        if pool.tiers is None:
+            continue
+        if s.complexity is None:
+            raise ValueError(f"pools.{name}.tiers: the scenario has no [complexity] tiers; add [complexity] first")
+        unknown = [tier for tier in pool.tiers if tier not in s.complexity.tiers]
+        repeated = sorted({tier for tier in pool.tiers if pool.tiers.count(tier) > 1})
+        if unknown or repeated:
+            what = f"unknown tier(s) {unknown}" if unknown else f"lists {repeated} more than once"
+            raise ValueError(f"pools.{name}.tiers: {what}; expected some of [complexity].tiers {s.complexity.tiers}")
+
+
 def _check_matching(s: Scenario) -> None:
     for need, matching in s.matching.items():
         for name in matching.options:
@@ -955,8 +1039,8 @@ def _check_matching(s: Scenario) -> None:
             key = "fallback" if matching.fallback else "pools"
             raise ValueError(
                 f"matching.{need}.{key}: the last option ('{matching.options[-1]}', {_why_not_last_resort(last)}) "
-                "must be an unlimited pool taking all ages with availability 1 (a last resort of any kind), so that "
-                "every child can be placed somewhere"
+                "must be an unlimited pool taking all ages and every complexity tier (no `tiers`) with availability "
+                "1 (a last resort of any kind), so that every child can be placed somewhere"
             )
     missing = sorted(s.needs_in_use() - set(s.matching))
     if missing:
@@ -968,6 +1052,8 @@ def _why_not_last_resort(pool: Pool) -> str:
         return f"capacity {pool.capacity}"
     if not pool.takes_all_ages:
         return f"ages {pool.min_age:g} to {pool.max_age:g}"
+    if pool.tiers is not None:
+        return f"tiers {pool.tiers}"
     return f"availability {pool.availability:g}"
 
 
@@ -980,9 +1066,13 @@ def _check_start_population(s: Scenario) -> None:
     for index, group in enumerate(s.start_population.groups):
         _check_start_place(s, group.pool, group.need, f"pool '{group.pool}'")
         _check_start_ages(s, index, group)
+        low, high = AGE_BAND_BOUNDS_YEARS[AGE_BANDS.index(group.age_band)]
+        _check_start_tiers(s, group.pool, low, high, group.days_in_care, f"start_population.groups[{index}]")
     for number, child in enumerate(s.start_population.children, start=1):
         # A CSV cell is a child's data: name the row, never the value.
         _check_start_place(s, child.pool, child.need, f"the pool of the CSV's child {number}")
+        where = f"start_population: the CSV's child {number}"
+        _check_start_tiers(s, child.pool, child.age_years, child.age_years, child.days_in_care, where)
     staying_put: dict[str, int] = {}
     for index, group in enumerate(s.start_population.staying_put):
         _check_staying_put_place(s, index, group.pool)
@@ -1036,6 +1126,26 @@ def _check_start_place(s: Scenario, pool_name: str, need: str, what: str) -> Non
         )
 
 
+def _check_start_tiers(s: Scenario, pool_name: str, low: float, high: float, days: float, where: str) -> None:
+    """A starting child's tier is drawn among the tiers its pool takes (sim.engine.complexity), so each age band
+    it can have entered care in (aged `low` to `high` now, `days` in care) needs a share of one of them."""
+    pool = s.pools[pool_name]
+    if pool.tiers is None or s.complexity is None:
+        return
+    years = days / DAYS_PER_YEAR
+    first, last = max(low - years, 0.0), max(high - years, 0.0)
+    for band, (band_low, band_high) in zip(AGE_BANDS, AGE_BAND_BOUNDS_YEARS, strict=True):
+        if band_high <= first or (band_low > last or (band_low == last and high > low)):
+            continue  # the band cannot be the band at entry
+        shares = s.complexity.shares_by_age_band[band]
+        if sum(shares.get(tier, 0.0) for tier in pool.tiers) <= 0:
+            raise ValueError(
+                f"{where}: children start in pool '{pool_name}', which takes tiers {pool.tiers} (pools.{pool_name}"
+                f".tiers), but children entering care aged {band} have no share of them "
+                f"([complexity].shares_by_age_band.{band}); expected a pool taking a tier they can have"
+            )
+
+
 def _check_start_ages(s: Scenario, index: int, group: StartGroup) -> None:
     """A group's band must overlap its pool's ages: the model seats starting children where the file says,
     so a band the pool cannot take would put them there anyway. Partial overlap is allowed (calibration
@@ -1083,6 +1193,7 @@ def _check_prices(s: Scenario) -> None:
                 f"prices.pools.{name}.block_per_home_per_year: pool '{name}' has no homes "
                 f"(set pools.{name}.homes or `homes` on its capacity_changes)"
             )
+    check_pool_prices(s.prices, s.pools, s.tier_names)
 
 
 def _check_leaving_care(s: Scenario) -> None:

@@ -25,6 +25,9 @@ STREAM_NAMES = (
     "parameters",
     "availability",  # per pool (pool_stream): does a search of a pool with availability below 1 find a place?
     "bridging",  # per pool (pool_stream): how long each emergency placement bridges
+    "complexity",  # complexity tier of each entrant of the main stream (scenarios with [complexity] only)
+    "uasc_complexity",  # complexity tier of each UASC entrant
+    "start_complexity",  # complexity tier of each child in care on the start date
 )
 
 
