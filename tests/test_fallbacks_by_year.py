@@ -1,4 +1,4 @@
-"""Emergency and unregistered placements and secure shortages by financial year (issue 17, "Done when").
+"""Emergency, unregistered and high-cost placements and secure shortages by financial year (issue 17, "Done when").
 
 `RunSummary.fallbacks_by_year` is computed once from the gap ledger and shown in the terminal summary, report.html,
 budget.xlsx and summary.csv. Checked here: hand-computed means, confidence intervals and percentiles of a small
@@ -23,7 +23,15 @@ from sim.engine.scenario_files import load_scenario
 from sim.present.outputs import print_summary, write_run
 from sim.results.costs import days_by_period
 from sim.results.runner import RunResult, run
-from sim.results.summary import FALLBACK_CSV_MEASURES, FALLBACK_ROWS, FALLBACK_UNITS, RunSummary
+from sim.results.summary import (
+    FALLBACK_CSV_MEASURES,
+    FALLBACK_ROWS,
+    FALLBACK_UNITS,
+    FALLBACKS_TITLE,
+    HIGH_COST_ROWS,
+    ROW_UNITS,
+    RunSummary,
+)
 from sim.results.tables import Calendar
 from tests.builders import build, one_pool_scenario
 
@@ -155,7 +163,8 @@ def test_every_year_row_and_unit_is_there_with_zeros_where_no_child_was(construc
     table = constructed.fallbacks_by_year
     years = ["2020-21", "2021-22", "2022-23"]
     assert constructed.calendar.financial_years.labels == years
-    expected = [(y, r, u) for y in years for r in FALLBACK_ROWS for u in FALLBACK_UNITS]
+    assert constructed.fallback_rows == [row for row in FALLBACK_ROWS if row not in HIGH_COST_ROWS]  # no prices
+    expected = [(y, r, u) for y in years for r in constructed.fallback_rows for u in ("placements", "child_days")]
     assert list(zip(table["financial_year"], table["row"], table["unit"], strict=True)) == expected
     assert table.set_index("financial_year")["part_year"].groupby(level=0).first().to_dict() == {
         "2020-21": True,
@@ -174,7 +183,7 @@ def test_a_run_with_no_gap_at_all_reports_zeros_in_every_row() -> None:
     result = run(build(one_pool_scenario(capacity="unlimited", years=2)), 3)
     table = result.run_summary.fallbacks_by_year
     assert result.tables["gap_ledger"].empty
-    assert len(table) == len(result.calendar.financial_years.labels) * len(FALLBACK_ROWS) * len(FALLBACK_UNITS)
+    assert len(table) == len(result.calendar.financial_years.labels) * 4 * 2  # four rows, two units: no prices
     assert (table[["mean", "ci95_low", "ci95_high", "p10", "p50", "p90"]].to_numpy() == 0).all()
 
 
@@ -290,9 +299,9 @@ def test_the_market_run_uses_every_fallback(market) -> None:
 def test_the_terminal_summary_prints_each_row_named_and_its_band(market) -> None:
     result, _, printed = market
     run_summary = result.run_summary
-    assert "Emergency and unregistered placements and secure shortages by financial year" in printed
+    assert FALLBACKS_TITLE in printed
     assert run_summary.band_label in printed and "simulation only: parameters fixed" in printed
-    for words in [*FALLBACK_ROWS.values(), *(w.capitalize() for w in FALLBACK_UNITS.values())]:
+    for words in [*FALLBACK_ROWS.values(), *(_sentence(w) for w in FALLBACK_UNITS.values())]:
         assert words in printed
     assert "2020-21 (part)" in printed and "2021-22 " in printed and "2021-22 (part)" not in printed
     cell = _cell(run_summary.fallbacks_by_year, "2021-22", "emergency", "placements")
@@ -302,12 +311,13 @@ def test_the_terminal_summary_prints_each_row_named_and_its_band(market) -> None
 def test_the_report_has_a_table_a_row_with_what_it_counts(market) -> None:
     result, out, _ = market
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "Emergency and unregistered placements and secure shortages by financial year" in page
+    assert FALLBACKS_TITLE in page
     for words in FALLBACK_ROWS.values():
-        assert html.escape(words) in page and html.escape(words.capitalize()) in page
+        assert html.escape(words) in page and html.escape(_sentence(words)) in page
     assert html.escape(result.run_summary.band_label) in page
     assert "2020-21 (part year)" in page
-    assert page.count("placements started: P10-P90") == len(FALLBACK_ROWS)
+    assert page.count("placements started: P10-P90") == 4
+    assert page.count("placements in the year: P10-P90") == page.count("share (%): P10-P90") == len(HIGH_COST_ROWS)
     cell = _cell(result.run_summary.fallbacks_by_year, "2021-22", "unregistered", "child_days")
     assert f"{cell['mean']:,.1f}" in page and f"{cell['p10']:,.0f} to {cell['p90']:,.0f}" in page
 
@@ -340,7 +350,7 @@ def test_summary_csv_holds_every_row_by_financial_year_zero_filled(market) -> No
     table = result.run_summary.fallbacks_by_year
     rows = summary[summary["measure"].isin(FALLBACK_CSV_MEASURES.values())]
     years = result.calendar.financial_years.labels
-    assert len(rows) == len(table) == len(years) * len(FALLBACK_CSV_MEASURES)
+    assert len(rows) == len(table) == len(years) * len(FALLBACK_CSV_MEASURES) == len(years) * (4 * 2 + 2 * 2)
     assert list(rows["financial_year"]) == list(table["financial_year"])
     assert list(rows["part_year"]) == list(table["part_year"])
     np.testing.assert_allclose(rows["mean"], table["mean"], rtol=1e-3)  # written to 4 significant figures
@@ -351,7 +361,69 @@ def test_summary_csv_holds_every_row_by_financial_year_zero_filled(market) -> No
 def test_the_workshop_table_has_a_row_a_year_and_each_cell_mean_p10_p90(constructed: RunSummary) -> None:
     shown = fallbacks_table(constructed).set_index("financial year")
     assert list(shown.index) == ["2020-21 (part year)", "2021-22", "2022-23 (part year)"]
-    assert len(shown.columns) == len(FALLBACK_ROWS) * len(FALLBACK_UNITS)
+    assert len(shown.columns) == sum(len(ROW_UNITS[row]) for row in constructed.fallback_rows) == 4 * 2
     assert shown.loc["2021-22", "emergency: placements started"] == "1.0 (0 to 2)"  # 0, 3, 0: P90 2.4
     assert shown.loc["2021-22", "of which DoL: child-days"] == "10.0 (0 to 24)"  # 30, 0, 0: P90 24
     assert shown.loc["2022-23 (part year)", "unregistered: child-days"] == "0.0 (0 to 0)"
+
+
+def _sentence(words: str) -> str:
+    return words[0].upper() + words[1:]
+
+
+# ---------------------------------------------------------------------------------------------
+# High-cost placements (the `high_cost` table)
+
+# Replication 0 in 2020-21: 10 agency placements priced per child, 2 at £5k a week or more and 1 at £10k, and 5 in
+# external homes, 3 at £5k; replication 1: 4 agency placements, none high-cost; replication 2: none at all.
+HIGH_COST = pd.DataFrame(
+    {
+        "replication": [0, 0, 1],
+        "financial_year": ["2020-21", "2020-21", "2020-21"],
+        "pool": ["ifa", "external_homes", "ifa"],
+        "placements": [10, 5, 4],
+        "at_least_5k": [2, 3, 0],
+        "at_least_10k": [1, 0, 0],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def priced_constructed() -> RunSummary:
+    scenario = load_scenario(PRICED)
+    return RunSummary(
+        scenario=scenario,
+        seed=1,
+        replications=3,
+        calendar=Calendar.for_scenario(scenario),
+        wall_seconds=0.0,
+        _tables={"gap_ledger": LEDGER.iloc[:0], "high_cost": HIGH_COST},
+    )
+
+
+def test_high_cost_rows_count_placements_and_their_share_by_hand(priced_constructed: RunSummary) -> None:
+    table = priced_constructed.fallbacks_by_year
+    assert priced_constructed.fallback_rows == list(FALLBACK_ROWS)
+    _check(_cell(table, "2020-21", "high_cost_5k", "placements_active"), [5, 0, 0])
+    _check(_cell(table, "2020-21", "high_cost_5k", "share_percent"), [100 * 5 / 15, 0, 0])
+    _check(_cell(table, "2020-21", "high_cost_10k", "placements_active"), [1, 0, 0])
+    _check(_cell(table, "2020-21", "high_cost_10k", "share_percent"), [100 * 1 / 15, 0, 0])
+    later = table[(table["financial_year"] == "2021-22") & table["row"].isin(list(HIGH_COST_ROWS))]
+    assert len(later) == 4 and (later["mean"] == 0).all()  # zero-filled: no placement priced per child
+    assert set(table.loc[table["row"].isin(list(HIGH_COST_ROWS)), "unit"]) == {"placements_active", "share_percent"}
+
+
+def test_the_market_runs_high_cost_rows_equal_its_high_cost_table(market) -> None:
+    result = market[0]
+    table, high_cost = result.run_summary.fallbacks_by_year, result.tables["high_cost"]
+    assert high_cost["at_least_10k"].sum() > 0  # the £12,000 a week DoL placements
+    for year in result.calendar.financial_years.labels:
+        rows = high_cost[high_cost["financial_year"] == year]
+        for row, column in HIGH_COST_ROWS.items():
+            cell = _cell(table, year, row, "placements_active")
+            assert cell["mean"] == pytest.approx(rows[column].sum() / 3)
+            per_replication = rows.groupby("replication")[[column, "placements"]].sum()
+            shares = 100 * per_replication[column] / per_replication["placements"]
+            assert _cell(table, year, row, "share_percent")["mean"] == pytest.approx(
+                shares.reindex(range(3)).fillna(0).mean()
+            )

@@ -28,7 +28,7 @@ from sim.engine.scenario import Scenario
 from sim.present.report import comparison_report
 from sim.present.workbook import write_budget_workbook
 from sim.results.runner import Progress, RunResult, run
-from sim.results.summary import FALLBACK_SHORT_NAMES, RunSummary
+from sim.results.summary import FALLBACK_SHORT_NAMES, UNIT_SHORT_NAMES, RunSummary
 
 KEPT_RUNS = 3  # what-ifs whose full results stay in memory (charts, report, workbook); older keep their numbers
 SIZING_REPLICATIONS = 20
@@ -185,13 +185,16 @@ def png(figure: Figure) -> bytes:
 
 
 def fallbacks_table(run: RunSummary) -> pd.DataFrame:
-    """One row a financial year, a column a row and unit of `fallbacks_by_year`: 'mean (P10 to P90)'."""
+    """One row a financial year, a column a row and unit of `fallbacks_by_year`: 'mean (P10 to P90)' (shares in %
+    to one decimal place)."""
     table = run.fallbacks_by_year
+    places = [1 if unit == "share_percent" else 0 for unit in table["unit"]]
     cells = [
-        f"{m:,.1f} ({a:,.0f} to {b:,.0f})" for m, a, b in zip(table["mean"], table["p10"], table["p90"], strict=True)
+        f"{m:,.1f} ({a:,.{k}f} to {b:,.{k}f})"
+        for m, a, b, k in zip(table["mean"], table["p10"], table["p90"], places, strict=True)
     ]
     columns = [
-        f"{FALLBACK_SHORT_NAMES[row]}: {'placements started' if unit == 'placements' else 'child-days'}"
+        f"{FALLBACK_SHORT_NAMES[row]}: {UNIT_SHORT_NAMES[unit]}"
         for row, unit in zip(table["row"], table["unit"], strict=True)
     ]
     years = [

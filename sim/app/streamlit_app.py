@@ -34,7 +34,7 @@ from sim.engine.scenario import Scenario
 from sim.engine.scenario_files import load_scenario
 from sim.present import charts
 from sim.present.charts import MAX_DESCRIPTION_CHARS, short
-from sim.results.summary import FALLBACK_ROWS, RunSummary
+from sim.results.summary import FALLBACK_ROWS, FALLBACKS_TITLE, RunSummary
 
 TITLE = "Care sufficiency workshop"
 SHIPPED = Path(__file__).resolve().parents[2] / "scenarios"  # <authority>/baseline.toml in a source checkout
@@ -432,18 +432,19 @@ def _baseline_and_latest(workshop: Workshop, chart: str, build: Callable[[RunSum
 
 
 def _gap_tab(workshop: Workshop) -> None:
-    """Both gap figures by need and by kind, then emergency and unregistered placements and secure shortages by
-    financial year, for the baseline and the latest what-if."""
+    """Both gap figures by need and by kind, then emergency, unregistered and high-cost placements and secure
+    shortages by financial year, for the baseline and the latest what-if."""
     st.caption(GAP_NOTE)
     _baseline_and_latest(workshop, "gap", charts.gap_by_need)
     _baseline_and_latest(workshop, "gap_ledger", charts.gap_ledger)
     latest = workshop.history[-1]
-    st.markdown("**Emergency and unregistered placements and secure shortages by financial year**")
+    st.markdown(f"**{FALLBACKS_TITLE}**")
     for title, result in (("Baseline", workshop.run_base().result), (latest.name, latest.result)):
         run = result.run_summary
         st.markdown(f"*{plain(title)}*: mean ({plain(run.band_label)})")
         st.dataframe(fallbacks_table(run), hide_index=True)
-    st.caption(" ".join(f"{words.capitalize()}." for words in FALLBACK_ROWS.values()))
+    rows = workshop.run_base().result.run_summary.fallback_rows
+    st.caption(" ".join(f"{FALLBACK_ROWS[row][0].upper()}{FALLBACK_ROWS[row][1:]}." for row in rows))
 
 
 def _chart(workshop: Workshop, key: tuple[str, ...], build: Callable[[], Figure | None]) -> None:

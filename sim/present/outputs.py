@@ -23,7 +23,15 @@ from sim.present.output_folders import replaced_folder
 from sim.present.report import comparison_report, run_report
 from sim.present.workbook import spreadsheet_safe, write_budget_workbook
 from sim.results.runner import RunResult
-from sim.results.summary import FALLBACK_ROWS, FALLBACK_SHORT_NAMES, FALLBACK_UNITS, SUMMARY_KEYS, RunSummary
+from sim.results.summary import (
+    FALLBACK_ROWS,
+    FALLBACK_SHORT_NAMES,
+    FALLBACK_UNITS,
+    FALLBACKS_TITLE,
+    ROW_UNITS,
+    SUMMARY_KEYS,
+    RunSummary,
+)
 
 
 def write_run(result: RunResult, out_dir: Path, scenario_path: Path | None = None) -> None:
@@ -181,11 +189,13 @@ def _ledger_lines(summary: pd.DataFrame) -> list[str]:
 
 
 def _fallback_lines(run: RunSummary) -> list[str]:
-    """Emergency and unregistered placements and secure shortages by financial year: mean (P10 to P90)."""
+    """Emergency, unregistered and high-cost placements and secure shortages by financial year: mean (P10-P90),
+    one table a unit (placements started, child-days, ...), a column a row."""
     table = run.fallbacks_by_year
+    places = table["unit"].map(lambda unit: 1 if unit == "share_percent" else 0)
     cells = [
-        f"{mean:.1f} ({low:.0f}-{high:.0f})"
-        for mean, low, high in zip(table["mean"], table["p10"], table["p90"], strict=True)
+        f"{mean:.1f} ({low:.{k}f}-{high:.{k}f})"
+        for mean, low, high, k in zip(table["mean"], table["p10"], table["p90"], places, strict=True)
     ]
     table = table.assign(
         cell=cells,
@@ -195,18 +205,20 @@ def _fallback_lines(run: RunSummary) -> list[str]:
         ],
         what=table["row"].map(FALLBACK_SHORT_NAMES),
     )
+    rows = run.fallback_rows
     lines = [
-        "Emergency and unregistered placements and secure shortages by financial year (April to March; part: the "
-        "horizon covers only part of it),",
+        f"{FALLBACKS_TITLE} (April to March; part: the horizon covers only part of it),",
         f"mean ({run.band_label}; the 95% CIs of the means are in summary.csv):",
-        *(f"  {FALLBACK_SHORT_NAMES[row]}: {words}" for row, words in FALLBACK_ROWS.items()),
+        *(f"  {FALLBACK_SHORT_NAMES[row]}: {FALLBACK_ROWS[row]}" for row in rows),
     ]
     for unit, words in FALLBACK_UNITS.items():
-        rows = table[table["unit"] == unit]
-        shown = rows.pivot_table(index="year", columns="what", values="cell", aggfunc="first", sort=False)
-        shown = shown[[FALLBACK_SHORT_NAMES[row] for row in FALLBACK_ROWS]]
+        shown_rows = table[table["unit"] == unit]
+        if shown_rows.empty:
+            continue
+        shown = shown_rows.pivot_table(index="year", columns="what", values="cell", aggfunc="first", sort=False)
+        shown = shown[[FALLBACK_SHORT_NAMES[row] for row in rows if unit in ROW_UNITS[row]]]
         shown.index.name, shown.columns.name = None, None
-        lines += [f"{words.capitalize()}:", shown.to_string()]
+        lines += [f"{words[0].upper()}{words[1:]}:", shown.to_string()]
     return lines
 
 

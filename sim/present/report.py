@@ -19,7 +19,7 @@ from sim import __version__
 from sim.analysis.compare import MEASURE_LABELS, Comparison
 from sim.analysis.sizing import SizingCurve, sizing_table
 from sim.present import charts
-from sim.results.summary import FALLBACK_ROWS, RunSummary
+from sim.results.summary import FALLBACK_ROWS, FALLBACKS_TITLE, ROW_UNITS, UNIT_SHORT_NAMES, RunSummary
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}"
@@ -146,29 +146,38 @@ def _year_end_table(run: RunSummary) -> str:
 
 
 def _fallbacks_section(run: RunSummary) -> list[str]:
-    """Emergency and unregistered placements and secure shortages by financial year: a table a kind, each figure
-    named (placements started, child-days), with its mean, 95% CI of the mean and P10-P90 band."""
+    """Emergency, unregistered and high-cost placements and secure shortages by financial year: a table a row of
+    FALLBACK_ROWS, each figure named (placements started, child-days, ...), with its mean, 95% CI of the mean and
+    P10-P90 band."""
     table = run.fallbacks_by_year
-    counted = "".join(f"<li><b>{html.escape(words)}</b></li>" for words in FALLBACK_ROWS.values())
+    rows = run.fallback_rows
+    counted = "".join(f"<li><b>{html.escape(FALLBACK_ROWS[row])}</b></li>" for row in rows)
     parts = [
-        "<h3>Emergency and unregistered placements and secure shortages by financial year</h3>",
+        f"<h3>{FALLBACKS_TITLE}</h3>",
         "<p class='note'>Financial years run April to March (as the budget counts them); a year marked "
         "<i>part year</i> is only partly inside the horizon. Each table counts, per financial year, the "
         "<b>placements started</b> in it and the <b>child-days</b> spent in it (a placement over 31 March counts "
-        "its days in each year). Mean across replications; 95% CI: the confidence interval of that mean "
-        f"(simulation error); {html.escape(run.band_label)}. A child already in such a placement on the "
-        "start date counts its days, not a placement started. The figures count:</p>",
+        "its days in each year), or for high-cost placements the <b>placements in the year</b> (active on any of "
+        "its days) and their <b>share</b> of the placements priced per child. Mean across replications; 95% CI: "
+        f"the confidence interval of that mean (simulation error); {html.escape(run.band_label)}. A child already "
+        "in such a placement on the start date counts its days, not a placement started. The figures count:</p>",
         f"<ul class='note'>{counted}</ul>",
     ]
-    for row, words in FALLBACK_ROWS.items():
-        rows = table[table["row"] == row]
-        shown = pd.DataFrame({"financial year": _year_labels(rows[rows["unit"] == "placements"])})
-        for unit, unit_words in (("placements", "placements started"), ("child_days", "child-days")):
-            values = rows[rows["unit"] == unit]
-            shown[f"{unit_words}: mean"] = [f"{v:,.1f}" for v in values["mean"]]
-            shown[f"{unit_words}: 95% CI"] = _ranges(values["ci95_low"], values["ci95_high"], 1)
-            shown[f"{unit_words}: P10-P90"] = _ranges(values["p10"], values["p90"], 0)
-        parts += [f"<p>{html.escape(words.capitalize())}</p>", shown.to_html(index=False, border=0)]
+    for row in rows:
+        values = table[table["row"] == row]
+        units = ROW_UNITS[row]
+        shown = pd.DataFrame({"financial year": _year_labels(values[values["unit"] == units[0]])})
+        for unit in units:
+            cells, head, places = (
+                values[values["unit"] == unit],
+                UNIT_SHORT_NAMES[unit],
+                1 if unit == "share_percent" else 0,
+            )
+            shown[f"{head}: mean"] = [f"{v:,.1f}" for v in cells["mean"]]
+            shown[f"{head}: 95% CI"] = _ranges(cells["ci95_low"], cells["ci95_high"], 1)
+            shown[f"{head}: P10-P90"] = _ranges(cells["p10"], cells["p90"], places)
+        words = FALLBACK_ROWS[row]
+        parts += [f"<p>{html.escape(words[0].upper() + words[1:])}</p>", shown.to_html(index=False, border=0)]
     return parts
 
 

@@ -22,7 +22,7 @@ from openpyxl.utils import get_column_letter
 from sim.engine.price_book import PriceBook
 from sim.engine.vocabulary import AGE_BANDS
 from sim.results.budget import BUDGET_COLUMNS, STATISTICS
-from sim.results.summary import FALLBACK_ROWS, FALLBACK_UNITS, STATISTIC_COLUMNS, RunSummary
+from sim.results.summary import FALLBACK_ROWS, FALLBACK_UNITS, FALLBACKS_TITLE, STATISTIC_COLUMNS, RunSummary
 
 FALLBACKS_SHEET = "Emergency and shortages"  # a sheet name holds at most 31 characters
 POUNDS = '"£"#,##0'
@@ -174,10 +174,12 @@ def _notes_sheet(workbook: Workbook, run: RunSummary) -> None:
         "Spend by pool and by need sum to the total (means); in-house plus external equals the total.",
         "average_weekly_cost: a pool's total cost divided by the weeks its places were occupied; compare with the "
         "price book (Assumptions) as a check. For block-cost homes it shows the cost per occupied bed-week.",
-        f"{FALLBACKS_SHEET}: per financial year, placements started in it and child-days spent in it (a placement "
-        f"over 31 March counts its days in each year); mean, 95% CI of the mean, {run.band_label}. A child "
+        f"{FALLBACKS_SHEET}: {FALLBACKS_TITLE}. Per financial year, placements started in it and child-days spent "
+        "in it (a placement over 31 March counts its days in each year), or for high-cost placements those active "
+        "in it and their share of the placements priced per child; mean, 95% CI of the mean, "
+        f"{run.band_label}. A child "
         "already in such a placement on the start date counts its days, not a placement started. Rows:",
-        *(words[0].upper() + words[1:] + "." for words in FALLBACK_ROWS.values()),
+        *(FALLBACK_ROWS[row][0].upper() + FALLBACK_ROWS[row][1:] + "." for row in run.fallback_rows),
     ]
     sheet = workbook.create_sheet("Notes")
     _append(sheet, ["Notes"])

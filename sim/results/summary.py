@@ -50,9 +50,12 @@ LEDGER_MEASURE_LABELS = {
     "first choice, within 20 miles",
 }
 
-# The by-financial-year table of the fallbacks the budget counts (`RunSummary.fallbacks_by_year`): each row, and
-# in words what it counts. Read from the gap ledger; a placement is under its pool's kind whatever the child's
-# need, so a child needing secure care in an emergency placement is in both `emergency` and `secure_shortage`.
+# The by-financial-year table of the fallbacks and high-cost placements the budget counts
+# (`RunSummary.fallbacks_by_year`): each row, and in words what it counts. The first four are read from the gap
+# ledger; a placement is under its pool's kind whatever the child's need, so a child needing secure care in an
+# emergency placement is in both `emergency` and `secure_shortage`. The high-cost rows are read from the
+# `high_cost` table (sim.results.costs.HIGH_COST_WEEKLY, with its sources), in runs with a price book.
+FALLBACKS_TITLE = "Emergency, unregistered and high-cost placements and secure shortages by financial year"
 FALLBACK_ROWS = {
     "emergency": "emergency placements: every placement in a pool of kind emergency (a bridge to a new search)",
     "unregistered": "unregistered placements: every placement in a pool of kind unregistered",
@@ -60,24 +63,43 @@ FALLBACK_ROWS = {
     "place (gap kind secure_shortage)",
     "secure_shortage_deprivation_of_liberty": "of these secure shortages, the Deprivation of Liberty placements "
     "used instead (a pool of kind deprivation_of_liberty)",
+    "high_cost_5k": "high-cost placements of £5,000 a week or more: placements priced per child, active in the "
+    "year, at that year's weekly price (fee included)",
+    "high_cost_10k": "high-cost placements of £10,000 a week or more: placements priced per child, active in the "
+    "year, at that year's weekly price (fee included; the LGA survey's band)",
 }
+HIGH_COST_ROWS = {"high_cost_5k": "at_least_5k", "high_cost_10k": "at_least_10k"}  # row: high_cost column
 # Short names of the rows, for column heads (the full words, FALLBACK_ROWS, are printed beside them).
 FALLBACK_SHORT_NAMES = {
     "emergency": "emergency",
     "unregistered": "unregistered",
     "secure_shortage": "secure shortage",
     "secure_shortage_deprivation_of_liberty": "of which DoL",
+    "high_cost_5k": "£5k+ a week",
+    "high_cost_10k": "£10k+ a week",
 }
-# What the two values of each row count.
+# What each value of a row counts, its short name, and the values each row has.
 FALLBACK_UNITS = {
     "placements": "placements started in the financial year",
     "child_days": "child-days in the financial year",
+    "placements_active": "placements active in the financial year (on any of its days)",
+    "share_percent": "share of the placements priced per child active in the financial year (%)",
+}
+UNIT_SHORT_NAMES = {
+    "placements": "placements started",
+    "child_days": "child-days",
+    "placements_active": "placements in the year",
+    "share_percent": "share (%)",
+}
+ROW_UNITS = {
+    row: ("placements_active", "share_percent") if row in HIGH_COST_ROWS else ("placements", "child_days")
+    for row in FALLBACK_ROWS
 }
 # summary.csv's measure for each row and value: the rows by financial year beside the per simulation year ones.
 FALLBACK_CSV_MEASURES = {
-    (row, unit): f"{row}_{'placements_started' if unit == 'placements' else 'child_days'}"
-    for row in FALLBACK_ROWS
-    for unit in FALLBACK_UNITS
+    (row, unit): f"{row}_{'placements_started' if unit == 'placements' else unit}"
+    for row, units in ROW_UNITS.items()
+    for unit in units
 }
 
 
@@ -244,7 +266,8 @@ class RunSummary:
     @cached_property
     def fallbacks_by_year(self) -> pd.DataFrame:
         """Emergency and unregistered placements and secure shortages per financial year (FALLBACK_ROWS), as
-        placements started and child-days: mean, 95% CI of the mean, P10/P50/P90 across replications.
+        placements started and child-days, and high-cost placements as placements active in the year and their
+        share (ROW_UNITS): mean, 95% CI of the mean, P10/P50/P90 across replications.
 
         Columns financial_year, part_year (the horizon covers only part of it), row, unit, mean, ci95_low,
         ci95_high, p10, p50, p90; one line for every financial year, row and unit, zero where no child was in
@@ -252,16 +275,17 @@ class RunSummary:
         ledger's calendar months, so a placement over 31 March counts its days in each year exactly. A placement
         open on the start date was not started in the horizon: its days count, its start does not.
         """
-        ledger = self._ledger_by_year
-        long = [self._fallback_rows(ledger)]
+        rows = self.fallback_rows
+        long = [self._fallback_rows(self._ledger_by_year)]
+        if any(row in HIGH_COST_ROWS for row in rows):
+            long.append(self._high_cost_rows())
         years = self.calendar.financial_years.labels
-        skeleton = pd.MultiIndex.from_product([years, list(FALLBACK_ROWS), list(FALLBACK_UNITS)]).to_frame(
-            index=False, name=["financial_year", "row", "unit"]
-        )
+        cells = [(year, row, unit) for year in years for row in rows for unit in ROW_UNITS[row]]
+        skeleton = pd.DataFrame(cells, columns=["financial_year", "row", "unit"])
         long.append(skeleton.assign(replication=0, value=0.0))  # zero rows: every cell summarised, none added
         frame = pd.concat(long, ignore_index=True)
         summary = summarise(frame, ["financial_year", "row", "unit"], "value", self.replications)
-        order = {"financial_year": years, "row": list(FALLBACK_ROWS), "unit": list(FALLBACK_UNITS)}
+        order = {"financial_year": years, "row": rows, "unit": list(FALLBACK_UNITS)}
         for column, values in order.items():
             summary[column] = pd.Categorical(summary[column], categories=values, ordered=True)
         summary = summary.sort_values(list(order), ignore_index=True)
@@ -270,18 +294,43 @@ class RunSummary:
         summary.insert(1, "part_year", summary["financial_year"].map(self._part_years))
         return summary
 
+    @property
+    def fallback_rows(self) -> list[str]:
+        """The rows of `fallbacks_by_year`: every row of FALLBACK_ROWS, the high-cost ones only in a run with a price
+        book and a `high_cost` table (without prices there is no weekly price to count at)."""
+        priced = self.scenario.prices is not None and "high_cost" in self._tables
+        return [row for row in FALLBACK_ROWS if priced or row not in HIGH_COST_ROWS]
+
+    def _high_cost_rows(self) -> pd.DataFrame:
+        """Per replication and financial year, placements at each HIGH_COST_ROWS threshold, every pool priced per
+        child together, and their share (%) of those pools' placements active in the year (0 with none), long."""
+        table = self._tables["high_cost"]
+        totals = table.groupby(["replication", "financial_year"], as_index=False)[
+            ["placements", *HIGH_COST_ROWS.values()]
+        ].sum()
+        parts = []
+        for row, column in HIGH_COST_ROWS.items():
+            count = totals[column].astype(float)
+            share = np.where(totals["placements"] > 0, 100.0 * count / totals["placements"].clip(lower=1), 0.0)
+            keys = totals[["replication", "financial_year"]].astype({"financial_year": str}).assign(row=row)
+            parts += [
+                keys.assign(unit="placements_active", value=count),
+                keys.assign(unit="share_percent", value=share),
+            ]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
     def _fallback_rows(self, ledger: pd.DataFrame) -> pd.DataFrame:
-        """The ledger's rows under each row of FALLBACK_ROWS, long: replication, financial_year, row, unit, value;
-        less the placements already open on the start date (`_open_at_start`)."""
+        """The ledger's rows under each of the first four rows of FALLBACK_ROWS, long: replication, financial_year,
+        row, unit, value; less the placements already open on the start date (`_open_at_start`)."""
         shortage = ledger["kind"].astype(str) == "secure_shortage"
-        columns = ["replication", "financial_year", *FALLBACK_UNITS]
+        columns = ["replication", "financial_year", "placements", "child_days"]
         parts = [
             ledger.loc[rows.to_numpy(), columns].assign(row=row)
             for row, rows in self._chosen(ledger["used_pool"], shortage).items()
         ]
         frame = pd.concat(parts, ignore_index=True)
         frame["financial_year"] = frame["financial_year"].astype(str)
-        frame = frame.melt(["replication", "financial_year", "row"], list(FALLBACK_UNITS), "unit", "value")
+        frame = frame.melt(["replication", "financial_year", "row"], ["placements", "child_days"], "unit", "value")
         return pd.concat([frame, self._open_at_start()], ignore_index=True)
 
     def _chosen(self, used_pool: pd.Series, shortage: pd.Series) -> dict[str, pd.Series]:
