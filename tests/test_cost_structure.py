@@ -297,4 +297,4 @@ def test_a_household_cost_needs_households_to_charge() -> None:
         }
     )
     with pytest.raises(ValueError, match=r"prices\.pools\.external\.per_household_per_year"):
-        check_pool_prices(prices, scenario.pools, [""])
+        check_pool_prices(prices, scenario.pools, None)

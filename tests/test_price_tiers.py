@@ -8,10 +8,14 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from sim.engine.model import IN_CARE, PLACEMENT_COLUMNS, STAYING_PUT, PlacementColumn, simulate_replication
 from sim.engine.parameters import with_drawn_parameters
-from sim.results.costs import FinancialYears, PricedPlacements, high_cost_columns
+from sim.engine.price_book import PoolPrice
+from sim.engine.scenario import ScenarioError
+from sim.engine.vocabulary import AGE_BANDS
+from sim.results.costs import FinancialYears, PricedPlacements, high_cost_columns, spend_columns
 from sim.results.runner import run
 from sim.results.tables import TABLES, Calendar, batch_tables
 from tests.builders import build, one_pool_scenario, rich_scenario
@@ -101,3 +105,87 @@ def test_high_cost_at_drawn_prices_is_counting_at_the_drawn_scenario(priced_rich
         at_own = batch_tables(records, priced_rich, calendar)["high_cost"]
         moved.append(not at_own["at_least_5k"].equals(expected["at_least_5k"]))
     assert any(moved)  # the draws move prices across the thresholds: counting at the scenario's prices differs
+
+
+TIERS = ["standard", "complex", "solo"]
+SHARES = {"standard": 0.5, "complex": 0.3, "solo": 0.2}
+BY_TIER = {
+    "standard": {"median": 4000.0, "p90": 6000.0},
+    "complex": {"median": 7000.0, "p90": 10000.0},
+    "solo": {"median": 12000.0, "p90": 20000.0},
+}
+
+
+def _tiered(by_tier: dict = BY_TIER, complexity: bool = True) -> dict:
+    """Children entering residential care at 10-15, all placed in unlimited external homes priced by tier."""
+    raw = one_pool_scenario(rate_per_year=0.0, years=1)
+    raw["entries"]["rate_per_year"]["10-15"] = 250.0
+    raw["journeys"]["10-15"]["first_need"] = {"residential": 1.0}
+    raw["pools"]["external_homes"] = {"serves": ["residential"], "capacity": "unlimited", "in_house": False}
+    raw["matching"]["residential"] = {"pools": ["external_homes"]}
+    if complexity:
+        raw["complexity"] = {"tiers": TIERS, "shares_by_age_band": {band: SHARES for band in AGE_BANDS}}
+    raw["prices"] = {
+        "base_date": dt.date(2020, 4, 1),
+        "inflation_percent_per_year": 5.0,
+        "inflation_source": "t",
+        "pools": {
+            "inhouse": {"source": "t", "weekly": 1.0},
+            "external": {"source": "t", "weekly": 1.0},
+            "external_homes": {"source": "t", "weekly_by_tier": by_tier},
+        },
+    }
+    return raw
+
+
+def test_the_simulated_share_at_10k_and_5k_matches_the_tier_mixture_closed_form() -> None:
+    scenario = build(_tiered())
+    price = scenario.prices.pools["external_homes"]
+    table = run(scenario, replications=12, seed=5).tables["high_cost"]
+    year = table[(table["financial_year"] == "2020-21") & (table["pool"] == "external_homes")]  # base prices
+    n = int(year["placements"].sum())
+    assert n > 2000
+    for column, weekly in (("at_least_10k", 10_000.0), ("at_least_5k", 5_000.0)):
+        # Each placement's tier and price are independent draws: a binomial count of n, p the mixture's share.
+        p = price.share_at_least(weekly, SHARES)
+        expected = sum(share * price.weekly_by_tier[tier].share_at_least(weekly) for tier, share in SHARES.items())
+        assert p == pytest.approx(expected)
+        half_width = 2.576 * np.sqrt(n * p * (1 - p))  # 99%
+        assert abs(int(year[column].sum()) - n * p) < half_width, column
+    assert price.share_at_least(10_000.0, SHARES) == pytest.approx(0.5 * 0.0019 + 0.3 * 0.1 + 0.2 * 0.6762, abs=1e-3)
+
+
+def test_each_placement_is_priced_at_its_own_tier() -> None:
+    scenario = build(_tiered())
+    spans = [(0.0, 7.0)] * 3
+    rows = _rows(spans, [IN_CARE] * 3)
+    rows[:, PlacementColumn.POOL] = list(scenario.pools).index("external_homes")
+    placements = PricedPlacements(
+        rows, np.zeros(3, dtype=np.int64), np.full(3, -3000.0), np.full(3, 0.5), 1, tier=np.array([2, 0, 1])
+    )
+    spend = pd.DataFrame(spend_columns(placements, scenario, FinancialYears.for_scenario(scenario)))
+    homes = spend[spend["pool"] == "external_homes"]
+    # A week each at its tier's median (the draw 0.5): solo, standard and complex.
+    assert homes["spend"].sum() == pytest.approx(12000 + 4000 + 7000)
+
+
+@pytest.mark.parametrize(
+    ("by_tier", "complexity", "message"),
+    [
+        ({**BY_TIER, "extreme": BY_TIER["solo"]}, True, "unknown ['extreme']"),
+        ({"standard": BY_TIER["standard"], "solo": BY_TIER["solo"]}, True, "missing ['complex']"),
+        (BY_TIER, False, "no complexity tiers"),
+    ],
+)
+def test_a_price_by_tier_prices_exactly_the_scenario_s_tiers(by_tier: dict, complexity: bool, message: str) -> None:
+    with pytest.raises(ScenarioError) as raised:
+        build(_tiered(by_tier, complexity))
+    assert "prices.pools.external_homes.weekly_by_tier" in str(raised.value) and message in str(raised.value)
+
+
+def test_a_tier_price_is_a_lognormal_like_any_other() -> None:
+    with pytest.raises(ValidationError) as raised:
+        PoolPrice(source="t", weekly_by_tier={"standard": {"median": 5000.0, "p90": 4000.0}})
+    assert "weekly_by_tier.standard" in str(raised.value)
+    with pytest.raises(ValidationError, match="give one of"):
+        PoolPrice(source="t", weekly=1.0, weekly_by_tier=BY_TIER)

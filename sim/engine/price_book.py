@@ -194,6 +194,29 @@ class PoolPrice(ScenarioModel):
             update["uplift_percent_by_year"] = _shifted(self.uplift_percent_by_year, inflation_points)
         return self.model_copy(update=update)
 
+    def price_mixture(self, tier_shares: Mapping[str, float] | None = None) -> list[tuple[float, Any]]:
+        """The lognormals a placement's weekly price (before fee_weekly) is drawn from, with their weights: one for
+        weekly_distribution, one a tier for weekly_by_tier (weighted by `tier_shares`, the tiers' shares of the
+        placements, normalised). For closed forms of the mean and of the share above a price."""
+        if self.weekly_distribution is not None:
+            return [(1.0, self.weekly_distribution)]
+        if self.weekly_by_tier is None:
+            raise ValueError("price_mixture: only weekly_distribution and weekly_by_tier are distributions")
+        shares = tier_shares or {}
+        total = sum(shares.get(tier, 0.0) for tier in self.weekly_by_tier)
+        if total <= 0:
+            raise ValueError(f"price_mixture: give the shares of the tiers {list(self.weekly_by_tier)}")
+        return [(shares.get(tier, 0.0) / total, prices) for tier, prices in self.weekly_by_tier.items()]
+
+    def share_at_least(self, weekly: float, tier_shares: Mapping[str, float] | None = None) -> float:
+        """Closed form: the share of placements whose weekly price (fee included) is `weekly` or more."""
+        above = weekly - self.fee_weekly
+        return sum(w * (d.share_at_least(above) if above > 0 else 1.0) for w, d in self.price_mixture(tier_shares))
+
+    def mean_weekly(self, tier_shares: Mapping[str, float] | None = None) -> float:
+        """Closed form: the mean weekly price of a placement, fee included."""
+        return self.fee_weekly + sum(w * d.mean for w, d in self.price_mixture(tier_shares))
+
     @property
     def per_child(self) -> bool:
         """Whether placements are charged per child (otherwise only block and bed-night costs apply)."""
@@ -321,10 +344,11 @@ class PriceBook(ScenarioModel):
         return levels
 
 
-def check_pool_prices(prices: PriceBook, pools: Mapping[str, Any], tiers: Sequence[str]) -> None:
+def check_pool_prices(prices: PriceBook, pools: Mapping[str, Any], tiers: Sequence[str] | None) -> None:
     """The checks of the new price keys that need the scenario's pools and complexity tiers (ValueError naming
     the key): a cost per household needs the pool's fostering households, and a price by tier prices exactly
-    the scenario's tiers. Called by the scenario's own checks; `pools` maps names to sim.engine.scenario.Pool."""
+    the scenario's tiers (`tiers` None or [""]: the scenario has no [complexity]). The scenario's checks call it;
+    `pools` maps names to sim.engine.scenario.Pool."""
     for name, price in prices.pools.items():
         pool = pools.get(name)
         if pool is None:
@@ -335,12 +359,14 @@ def check_pool_prices(prices: PriceBook, pools: Mapping[str, Any], tiers: Sequen
                 f"(set [pools.{name}.fostering] households), so there is nothing to charge it on"
             )
         if price.weekly_by_tier is not None:
-            unknown = sorted(set(price.weekly_by_tier) - set(tiers))
-            missing = [tier for tier in tiers if tier not in price.weekly_by_tier]
-            if unknown or missing:
-                raise ValueError(
-                    f"prices.pools.{name}.weekly_by_tier: expected a price for exactly the scenario's complexity "
-                    f"tiers {list(tiers)}"
-                    + (f"; unknown {unknown}" if unknown else "")
-                    + (f"; missing {missing}" if missing else "")
-                )
+            _check_tiers(f"prices.pools.{name}.weekly_by_tier", list(price.weekly_by_tier), tiers)
+
+
+def _check_tiers(key: str, priced: list[str], tiers: Sequence[str] | None) -> None:
+    if tiers is None or list(tiers) == [""]:  # Scenario.tier_names without [complexity]: one unnamed tier
+        raise ValueError(f"{key}: the scenario has no complexity tiers ([complexity] tiers) to price")
+    unknown = sorted(set(priced) - set(tiers))
+    missing = [tier for tier in tiers if tier not in priced]
+    if unknown or missing:
+        found = (f"; unknown {unknown}" if unknown else "") + (f"; missing {missing}" if missing else "")
+        raise ValueError(f"{key}: expected a price for exactly the scenario's complexity tiers {list(tiers)}{found}")

@@ -22,7 +22,7 @@ import numpy as np
 from sim.engine.demand import horizon_day
 from sim.engine.model import IN_CARE, STAYING_CLOSE, STAYING_PUT, LogColumn, PlacementColumn
 from sim.engine.parameters import parameter_draws
-from sim.engine.price_book import PoolPrice, PriceBook, check_pool_prices
+from sim.engine.price_book import PoolPrice, PriceBook
 from sim.engine.scenario import Scenario
 from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR, PLACEMENT_NEEDS, POST_18_ARRANGEMENTS
 
@@ -91,7 +91,6 @@ def spend_columns(placements: PricedPlacements, scenario: Scenario, years: Finan
     prices = scenario.prices
     if prices is None:
         return _columns([])
-    check_pool_prices(prices, scenario.pools, _tier_names(scenario))  # until the scenario's own checks call it
     pool_names = list(scenario.pools)
     inflation = prices.price_levels(pool_names, years.first_years)
     parts = [
@@ -184,9 +183,8 @@ class PoolRows:
 
 
 def _tier_names(scenario: Scenario) -> list[str]:
-    """The scenario's complexity tiers in order (Cohort.tier indexes them); one unnamed tier without any."""
-    complexity = getattr(scenario, "complexity", None)
-    return list(getattr(complexity, "tiers", None) or [""])
+    """The scenario's complexity tiers in order (Cohort.tier indexes them); one unnamed tier without [complexity]."""
+    return scenario.tier_names
 
 
 def _measure(usage: BlockUsage, position: np.ndarray):
@@ -210,7 +208,7 @@ def weekly_price(price: PoolPrice, rows: PoolRows, tiers: list[str]) -> np.ndarr
         return None
     if price.weekly_by_tier is not None:
         weekly = np.zeros(len(rows.start))
-        for index, tier in enumerate(tiers):
+        for index, tier in enumerate(tiers):  # check_pool_prices: every tier is priced
             mine = rows.tier == index
             weekly[mine] = price.weekly_by_tier[tier].quantile(rows.price_draw[mine])
     elif price.weekly_distribution is not None:

@@ -563,8 +563,7 @@ def _flows(batch: Batch) -> pd.DataFrame:
 def _priced_placements(batch: Batch) -> PricedPlacements:
     """The batch's placements with each row's child's price draw and complexity tier, and the household logs."""
     price_draws = np.concatenate([r.cohort.price for r in batch.records])
-    tiers = [getattr(r.cohort, "tier", None) for r in batch.records]
-    tier = None if any(t is None for t in tiers) else np.concatenate(tiers).astype(np.int64)[batch.child]
+    tier = np.concatenate([r.cohort.tier for r in batch.records]).astype(np.int64)[batch.child]
     return PricedPlacements(
         rows=batch.placements,
         position=batch.position,
