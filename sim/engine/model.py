@@ -54,12 +54,19 @@ def events_scheduled(env: simpy.Environment) -> int:
 
 
 class PoolState:
-    """Places in one pool during a replication. Unlimited pools have infinite capacity."""
+    """Places in one pool during a replication. Unlimited pools have infinite capacity.
+
+    `capacity` is the places matching can use (the usable places, floor(approved x usable_share)); `held_back`
+    the approved places beyond them, so `capacity + held_back` are the approved places open now (both change
+    together when places open or close, see `CareSystem._change_approved`).
+    """
 
     __slots__ = (
+        "approved",
         "availability",
         "bridging",
         "capacity",
+        "held_back",
         "index",
         "max_age_days",
         "min_age_days",
@@ -71,13 +78,16 @@ class PoolState:
     )
 
     def __init__(self, index: int, capacity: float, pool: Pool):
+        """`capacity`: the approved places on the start date (inf for an unlimited pool)."""
         self.index = index
-        self.capacity = capacity
+        self.capacity = pool.usable(capacity)
         self.occupied = 0
-        self._describe(pool)
+        self._describe(pool, capacity)
 
-    def _describe(self, pool: Pool) -> None:
-        """What the pool's scenario entry says of it, beside its places."""
+    def _describe(self, pool: Pool, approved: float) -> None:
+        """What the pool's scenario entry says of it, beside its places; `approved` its approved places."""
+        self.approved = approved  # by the plan and the households' changes (places closing when vacated too)
+        self.held_back = approved - pool.usable(approved) if math.isfinite(approved) else 0.0
         self.pending_closures = 0  # places to close as soon as they are vacated
         self.min_age_days = pool.min_age * DAYS_PER_YEAR
         self.max_age_days = pool.max_age * DAYS_PER_YEAR
@@ -109,7 +119,7 @@ class SharedPoolState(PoolState):
     def __init__(self, index: int, places: SharedPlaces, pool: Pool):
         self.index = index
         self.places = places
-        self._describe(pool)
+        self._describe(pool, float(pool.capacity))
 
     @property
     def capacity(self) -> float:
@@ -133,9 +143,12 @@ class ReplicationRecord:
     exit_day: np.ndarray  # per child; NaN if still in care at the horizon end (or Staying Put from the start)
     exit_route: np.ndarray  # per child; -1 if still in care (or Staying Put from the start)
     placements: np.ndarray  # (n, 9) float: see PlacementColumn; `draw` indexes the child's per-placement draws
-    capacity: np.ndarray  # (n, 3) float, see LogColumn: capacity after the change (inf for unlimited)
+    capacity: np.ndarray  # (n, 3) float, see LogColumn: usable places after the change (inf for unlimited)
     households: np.ndarray  # (n, 3) float, see LogColumn: in-house fostering households after the change
     events: int
+    # (n, 3) float, see LogColumn: approved places after the change, a row for each row of `capacity` (same day
+    # and pool); equal to `capacity` where the pool's usable_share is 1
+    approved: np.ndarray
 
 
 PLACEMENT_COLUMNS = ("child", "pool", "need", "wanted", "start", "end", "kind", "within_20_miles", "draw")
@@ -219,6 +232,9 @@ class CareSystem:
         self.exit_route = [-1] * n
         self.placements: list[list[float]] = []
         self.capacity_log: list[tuple[float, int, float]] = [(0.0, p.index, p.capacity) for p in self.pools]
+        self.approved_log: list[tuple[float, int, float]] = [
+            (0.0, p.index, p.capacity + p.held_back) for p in self.pools
+        ]
         self.households: dict[int, int] = {}
         self.household_log: list[tuple[float, int, float]] = []
         self.entry_day: list[float] = self.cohort.entry_day.tolist()
@@ -453,7 +469,7 @@ class CareSystem:
         if pool.pending_closures > 0:
             pool.pending_closures -= 1
             pool.capacity -= 1
-            self.capacity_log.append((self.env.now, pool_index, pool.capacity))
+            self._log_capacity(pool_index)
         elif pool.waiting:
             self._offer_to_waiting(pool_index)
 
@@ -603,17 +619,39 @@ class CareSystem:
                     continue  # no household left to deregister
                 self.households[index] += households
                 self.household_log.append((env.now, index, self.households[index]))
-            if places > 0:
-                self._open_places(index, places)
-            else:
-                self._close_places(index, -places)
+            self._change_approved(index, places)
+
+    def _change_approved(self, index: int, places: int) -> None:
+        """Open (+) or close (-) approved places: the usable places move by the change in floor(approved x
+        usable_share), the rest are held back. With a usable share of 1 they move by `places` exactly. Closing
+        more places than are approved leaves none (deregistering households can give more places than the
+        pool's capacity counted): the extra closures are dropped, as `_close_places` always dropped them."""
+        pool = self.pools[index]
+        settings = self.scenario.pools[self.pool_names[index]]
+        usable_before = settings.usable(pool.approved)
+        pool.approved = max(pool.approved + places, 0.0)
+        usable = settings.usable(pool.approved)
+        pool.held_back = pool.approved - usable
+        change = int(usable - usable_before)
+        if change > 0:
+            self._open_places(index, change)
+        elif change < 0:
+            self._close_places(index, -change)
+        else:
+            self._log_capacity(index)  # the approved places changed, the usable ones did not
+
+    def _log_capacity(self, index: int) -> None:
+        """A row of the capacity (usable) and approved logs: the pool's places from now on."""
+        pool = self.pools[index]
+        self.capacity_log.append((self.env.now, index, pool.capacity))
+        self.approved_log.append((self.env.now, index, pool.capacity + pool.held_back))
 
     def _open_places(self, index: int, places: int) -> None:
         pool = self.pools[index]
         cancelled = min(places, pool.pending_closures)
         pool.pending_closures -= cancelled
         pool.capacity += places - cancelled
-        self.capacity_log.append((self.env.now, index, pool.capacity))
+        self._log_capacity(index)
         if pool.waiting:
             self._offer_to_waiting(index)
 
@@ -623,7 +661,7 @@ class CareSystem:
         free_now = min(places, int(pool.capacity) - pool.occupied)
         pool.capacity -= free_now
         pool.pending_closures += min(places - free_now, pool.occupied - pool.pending_closures)
-        self.capacity_log.append((self.env.now, index, pool.capacity))
+        self._log_capacity(index)
 
     # -- results ------------------------------------------------------------------------------
 
@@ -645,6 +683,7 @@ class CareSystem:
             capacity=np.array(self.capacity_log, dtype=float).reshape(-1, len(LOG_COLUMNS)),
             households=np.array(self.household_log, dtype=float).reshape(-1, len(LOG_COLUMNS)),
             events=events_scheduled(self.env),
+            approved=np.array(self.approved_log, dtype=float).reshape(-1, len(LOG_COLUMNS)),
         )
 
 
@@ -716,7 +755,7 @@ def simulate_linked(scenarios: list[Scenario], seeds: list[int], replication: in
     for scenario in scenarios:
         for pool in scenario.pools.values():
             if pool.shared is not None:
-                shared.setdefault(pool.shared, SharedPlaces(float(pool.capacity)))
+                shared.setdefault(pool.shared, SharedPlaces(pool.usable_capacity))  # the same share for all
     systems = [CareSystem(s, seed, replication, env, shared) for s, seed in zip(scenarios, seeds, strict=True)]
     for system in systems:
         system.start()

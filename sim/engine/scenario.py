@@ -640,12 +640,26 @@ class Complexity(ScenarioModel):
         return self.tiers.index(tier)
 
 
+USABLE_ROUNDING = 1e-9  # floor(approved x share) must not lose a place to rounding (10 x 0.9 = 8.999...)
+
+
 class Pool(ScenarioModel):
     """A source of placements. `kind` says whether a placement here is a proper one or a fallback the ledger
-    counts as not sufficient; `availability` and `shared` make an external market that can run out."""
+    counts as not sufficient; `availability` and `shared` make an external market that can run out.
+
+    `capacity` counts APPROVED places (foster places, registered beds): real places, as a sufficiency statement
+    or a what-if counts them, and so do the places its fostering households give and its `capacity_changes`.
+    Matching can use only the usable places, floor(approved x `usable_share`): not every approved place is
+    fillable at any time (careful matching leaves about 10% of Stockport's approved foster places unfilled,
+    stockport_sufficiency_2019.md L297-L298; nationally 18% of approved places were not available,
+    national_england.md L65; a home keeps a bed free for matching or takes a child alone). The usable places
+    are recomputed whenever the approved ones change; occupancy (the capacity log) is measured against them.
+    """
 
     serves: list[Need] = Field(min_length=1, max_length=len(PLACEMENT_NEEDS))
-    capacity: Places | Literal["unlimited"]
+    capacity: Places | Literal["unlimited"]  # approved places or beds (see usable_share)
+    # Share of approved places matching can use at any time (finite pools only); 1: every approved place.
+    usable_share: Annotated[float, Field(gt=0, le=1)] = 1.0
     in_house: bool
     min_age: Annotated[float, Field(ge=0, lt=LEAVING_CARE_AGE_YEARS)] = 0.0
     max_age: Annotated[float, Field(gt=0, le=LEAVING_CARE_AGE_YEARS)] = LEAVING_CARE_AGE_YEARS
@@ -665,7 +679,7 @@ class Pool(ScenarioModel):
     @model_serializer(mode="wrap")
     def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         dumped = handler(self)
-        for key, default in (("kind", "placement"), ("availability", 1.0)):
+        for key, default in (("kind", "placement"), ("availability", 1.0), ("usable_share", 1.0)):
             if dumped.get(key) == default:
                 dumped.pop(key)
         return _drop_unused(dumped, bridging_days=self.bridging_days, shared=self.shared, tiers=self.tiers)
@@ -676,6 +690,11 @@ class Pool(ScenarioModel):
             raise ValueError(f"max_age ({self.max_age}) must be above min_age ({self.min_age})")
         if self.unlimited and (self.capacity_changes or self.fostering):
             raise ValueError("an unlimited pool cannot have capacity_changes or fostering supply")
+        if self.unlimited and self.usable_share < 1:
+            raise ValueError(
+                f"usable_share: {self.usable_share:g} on an unlimited pool; a usable share applies to a finite "
+                "number of approved places, so expected 1 (or leave it out) here"
+            )
         if self.kind == "emergency" and self.bridging_days is None:
             raise ValueError(
                 "bridging_days: needed for kind = 'emergency' (a distribution of days, e.g. { distribution = "
@@ -725,9 +744,21 @@ class Pool(ScenarioModel):
     def takes_all_ages(self) -> bool:
         return self.min_age == 0 and self.max_age >= LEAVING_CARE_AGE_YEARS
 
+    def usable(self, approved: float) -> float:
+        """The places matching can use out of `approved` approved places: floor(approved x usable_share)."""
+        if math.isinf(approved) or self.usable_share >= 1:
+            return approved
+        return float(math.floor(approved * self.usable_share + USABLE_ROUNDING))
+
+    @property
+    def usable_capacity(self) -> float:
+        """Usable places on the start date (inf for an unlimited pool)."""
+        return math.inf if self.unlimited else self.usable(float(self.capacity))
+
     def places_on(self, day: dt.date) -> int:
-        """Places (beds) open on `day` by the plan: the starting capacity with the dated changes up to that day
-        (foster-carer recruitment and deregistration, drawn per replication, are not in it). Finite pools only."""
+        """Approved places (beds) open on `day` by the plan: the starting capacity with the dated changes up to
+        that day (foster-carer recruitment and deregistration, drawn per replication, are not in it; the usable
+        places are `usable(places_on(day))`). Finite pools only."""
         return int(self.capacity) + sum(c.change for c in self.capacity_changes if c.date <= day)
 
     def homes_on(self, day: dt.date) -> int:
@@ -1100,18 +1131,24 @@ def _check_staying_put_place(s: Scenario, index: int, pool_name: str) -> None:
 
 
 def _check_start_capacity(s: Scenario, pool_name: str, children: int, staying_put: int) -> None:
-    """Everyone starting in a pool has a place there: the model seats them where the file says."""
-    capacity = s.pools[pool_name].capacity
-    if capacity == "unlimited" or children + staying_put <= capacity:
+    """Everyone starting in a pool has a usable place there: the model seats them where the file says."""
+    pool = s.pools[pool_name]
+    if pool.unlimited or children + staying_put <= pool.usable_capacity:
         return
     who = []
     if children:
         who.append(f"{children} children" + (" in care" if staying_put else ""))
     if staying_put:
         who.append(f"{staying_put} young people Staying Put (start_population.staying_put)")
+    if pool.usable_share < 1:
+        raise ValueError(
+            f"start_population: {' and '.join(who)} start in pool '{pool_name}', above its usable places; "
+            f"expected at most {pool.usable_capacity:.0f} (pools.{pool_name}.capacity = {pool.capacity} approved "
+            f"places x usable_share {pool.usable_share:g}, rounded down)"
+        )
     raise ValueError(
         f"start_population: {' and '.join(who)} start in pool '{pool_name}', above its capacity; "
-        f"expected at most pools.{pool_name}.capacity = {capacity}"
+        f"expected at most pools.{pool_name}.capacity = {pool.capacity}"
     )
 
 
@@ -1253,6 +1290,14 @@ def _check_shared(shared: str, scenarios: list[Scenario], labels: list[str]) -> 
     if any(pool.capacity != capacity for *_, pool in pools):
         listed = ", ".join(f"{label}: pools.{name}.capacity = {pool.capacity}" for label, _, name, pool in pools)
         raise ScenarioError(f"shared pool '{shared}': its authorities give different places ({listed}); expected one")
+    if len({pool.usable_share for *_, pool in pools}) > 1:
+        listed = ", ".join(
+            f"{label}: pools.{name}.usable_share = {pool.usable_share:g}" for label, _, name, pool in pools
+        )
+        raise ScenarioError(
+            f"shared pool '{shared}': its authorities give different usable shares ({listed}); expected one"
+        )
+    usable = pools[0][3].usable_capacity
     if len({(s.horizon.start, s.horizon.years) for s in scenarios}) > 1:
         spans = zip(labels, scenarios, strict=True)
         listed = ", ".join(f"{label}: {s.horizon.start} for {s.horizon.years} years" for label, s in spans)
@@ -1261,10 +1306,11 @@ def _check_shared(shared: str, scenarios: list[Scenario], labels: list[str]) -> 
             f"[horizon] start and years ({listed})"
         )
     starting = sum(_starting_in(scenario, name) for _, scenario, name, _ in pools)
-    if starting > capacity:
+    if starting > usable:
         raise ScenarioError(
             f"shared pool '{shared}': {starting} children and young people start in it across {', '.join(labels)}; "
-            f"expected at most its capacity, {capacity} (start_population of each)"
+            f"expected at most its usable places, {usable:.0f} ({capacity} approved x usable_share "
+            f"{pools[0][3].usable_share:g}; start_population of each)"
         )
 
 
