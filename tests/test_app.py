@@ -26,7 +26,7 @@ from sim.engine.scenario import ScenarioError
 from sim.engine.scenario_files import load_scenario, scenario_from_dict
 from sim.engine.toml_writer import to_toml
 from sim.results.runner import run
-from sim.results.summary import financial_year
+from sim.results.summary import FALLBACKS_TITLE, financial_year
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "sim" / "app" / "streamlit_app.py"
@@ -260,6 +260,25 @@ def test_more_homes_in_the_page_place_fewer_children_externally(tmp_path: Path) 
     assert list(history["what-if"]) == ["what_if_1", "what_if_2"]
     assert workshop.base is page.session_state["workshop"].base  # the baseline ran once for both
     _check_download_reproduces_the_page(page, workshop, tmp_path)
+
+
+def test_the_gap_tab_names_both_gap_figures_and_shows_the_fallbacks_by_year() -> None:
+    page = _run(_page(replications=3))
+    page.session_state["tab"] = "Sufficiency gap"  # the stateful tabs draw only the open one
+    page.run()
+    assert not page.exception and not page.error
+    assert any(
+        "**not sufficient**" in caption.value and "placed externally (right kind)" in caption.value
+        for caption in page.caption
+    )
+    assert any(FALLBACKS_TITLE in text.value for text in page.markdown)
+    workshop: Workshop = page.session_state["workshop"]
+    years = workshop.run_base().result.calendar.financial_years.labels
+    tables = [frame.value for frame in page.dataframe if "financial year" in frame.value.columns]
+    assert len(tables) == 2  # the baseline and the what-if
+    for table in tables:
+        assert len(table) == len(years)
+        assert "emergency: placements started" in table.columns and "£10k+ a week: share (%)" in table.columns
 
 
 def _check_download_reproduces_the_page(page: AppTest, workshop: Workshop, tmp_path: Path) -> None:
