@@ -168,11 +168,8 @@ def _fallbacks_section(run: RunSummary) -> list[str]:
         units = ROW_UNITS[row]
         shown = pd.DataFrame({"financial year": _year_labels(values[values["unit"] == units[0]])})
         for unit in units:
-            cells, head, places = (
-                values[values["unit"] == unit],
-                UNIT_SHORT_NAMES[unit],
-                1 if unit == "share_percent" else 0,
-            )
+            cells, head = values[values["unit"] == unit], UNIT_SHORT_NAMES[unit]
+            places = 1 if unit == "share_percent" else 0  # a band of counts in whole numbers, of shares to 0.1%
             shown[f"{head}: mean"] = [f"{v:,.1f}" for v in cells["mean"]]
             shown[f"{head}: 95% CI"] = _ranges(cells["ci95_low"], cells["ci95_high"], 1)
             shown[f"{head}: P10-P90"] = _ranges(cells["p10"], cells["p90"], places)

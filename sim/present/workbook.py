@@ -99,8 +99,9 @@ def _table_sheet(workbook: Workbook, title: str, frame: pd.DataFrame, number_for
 
 
 def _fallbacks_sheet(workbook: Workbook, run: RunSummary) -> None:
-    """Emergency and unregistered placements and secure shortages by financial year (`fallbacks_by_year`), each
-    row saying what it counts; the band and the words for each row are on the Notes sheet too."""
+    """Emergency, unregistered and high-cost placements and secure shortages by financial year
+    (`fallbacks_by_year`), each row saying what it counts; the band and the words for each row are on the Notes
+    sheet too."""
     table = run.fallbacks_by_year
     sheet = workbook.create_sheet(FALLBACKS_SHEET)
     _append(sheet, ["financial_year", "part_year", "what", "counts", *STATISTIC_COLUMNS])

@@ -276,7 +276,7 @@ class RunSummary:
         open on the start date was not started in the horizon: its days count, its start does not.
         """
         rows = self.fallback_rows
-        long = [self._fallback_rows(self._ledger_by_year)]
+        long = [self._ledger_rows(self._ledger_by_year)]
         if any(row in HIGH_COST_ROWS for row in rows):
             long.append(self._high_cost_rows())
         years = self.calendar.financial_years.labels
@@ -317,9 +317,9 @@ class RunSummary:
                 keys.assign(unit="placements_active", value=count),
                 keys.assign(unit="share_percent", value=share),
             ]
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return pd.concat(parts, ignore_index=True)
 
-    def _fallback_rows(self, ledger: pd.DataFrame) -> pd.DataFrame:
+    def _ledger_rows(self, ledger: pd.DataFrame) -> pd.DataFrame:
         """The ledger's rows under each of the first four rows of FALLBACK_ROWS, long: replication, financial_year,
         row, unit, value; less the placements already open on the start date (`_open_at_start`)."""
         shortage = ledger["kind"].astype(str) == "secure_shortage"
