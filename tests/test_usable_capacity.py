@@ -229,3 +229,54 @@ def test_shared_pools_hold_their_usable_places_together():
         occupied += ((p[:, PlacementColumn.START][None] <= times[:, None]) & (times[:, None] < p[:, 5][None])).sum(1)
     assert occupied.max() == 6
     assert records[0].approved[0, LogColumn.VALUE] == 8 and records[0].capacity[0, LogColumn.VALUE] == 6
+
+
+def test_sizing_curve_answers_in_approved_places():
+    """With usable_share 0.8 the curve at A approved places is Erlang B at floor(0.8 A) usable ones, agrees with
+    direct runs at approved capacities, and never needs fewer approved places than the share-1 curve."""
+    from sim.analysis.sizing import share_placed, sizing_curve, sizing_table
+
+    raw = one_pool_scenario(
+        rate_per_year=40,
+        capacity=10,
+        years=12,
+        band="under1",
+        stay={"distribution": "lognormal", "mean": 120, "sd": 150},
+    )
+    full = build(raw)
+    raw["pools"]["inhouse"]["usable_share"] = 0.8
+    scenario = build(raw)
+    curve, plain = sizing_curve(scenario, "inhouse", replications=20), sizing_curve(full, "inhouse", replications=20)
+    np.testing.assert_array_equal(curve.occupancy, plain.occupancy)  # the same unlimited run
+    for approved in (5, 11, 12, 15):
+        usable = math.floor(approved * 0.8 + 1e-9)
+        assert curve.share_placed_at(approved) == pytest.approx(plain.share_placed_at(usable))
+    for approved in (11, 17):
+        _, low, high = share_placed(scenario, "inhouse", approved, replications=20)
+        assert low <= curve.share_placed_at(approved) <= high, approved
+    for target in (0.8, 0.9, 0.95):
+        needed = curve.places_needed(target)
+        assert math.floor(needed * 0.8 + 1e-9) >= plain.places_needed(target)
+        assert math.floor((needed - 1) * 0.8 + 1e-9) < plain.places_needed(target)  # the fewest approved
+    row = sizing_table([curve]).iloc[0]
+    assert row["capacity_in_window"] == 10 and row["usable_in_window"] == 8 and row["usable_share"] == 0.8
+
+
+def test_what_if_levers_add_approved_places():
+    """Two homes of two beds add 4 approved beds: 5 approved x 0.8 = 4 usable become 9 approved, 7 usable."""
+    from sim.analysis.what_if import Levers, describe, what_if_document
+
+    raw = rich_scenario()
+    raw["pools"]["homes"].update(usable_share=0.8, capacity_changes=[])
+    baseline = build(raw)
+    levers = Levers(homes_change=2, beds_per_home=2, homes_date=dt.date(2020, 4, 1))
+    what_if = scenario_from_dict(what_if_document(baseline, levers, "w", seed=7))
+    assert what_if.pools["homes"].places_on(dt.date(2020, 4, 1)) == 9
+    record = simulate_replication(what_if, 7, 0)
+    index = list(what_if.pools).index("homes")
+    usable, approved = _pool_log(record.capacity, index), _pool_log(record.approved, index)
+    assert usable[:2, LogColumn.VALUE].tolist() == [4, 7] and approved[:2, LogColumn.VALUE].tolist() == [5, 9]
+    assert "4 approved beds, usable beds 4 -> 7 at usable_share 0.8" in describe(baseline, levers)
+    recruit = Levers(extra_foster_approvals_per_year=5)
+    raw["pools"]["inhouse"].update(usable_share=0.9, capacity=24)
+    assert "90% are usable" in describe(build(raw), recruit)

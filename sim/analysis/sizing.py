@@ -7,11 +7,16 @@ away is B(c) = p(c) / P(N <= c), and the share placed in-house is 1 - B(c); with
 Poisson (M/G/infinity) this is Erlang B at the run's mean occupancy. A trend in entries, Staying Put and
 step-back bend this (the `dispersion` says how far from Poisson the run was); `share_placed` runs the
 finite pool directly so the curve can be checked at any capacity.
+
+The curve is read in APPROVED places (beds, foster places), as the pool's `capacity` counts them: a pool with
+a `usable_share` below 1 serves children from floor(approved x usable_share) places, so B is taken at those
+servers and "4 more places" means 4 more approved places, the usable ones following through the share.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.engine.model import IN_CARE, PlacementColumn, simulate_replication
-from sim.engine.scenario import Scenario
+from sim.engine.scenario import USABLE_ROUNDING, Scenario
 
 TARGETS = (0.80, 0.90, 0.95)
 
@@ -39,10 +44,15 @@ def window(scenario: Scenario) -> tuple[float, float]:
 @dataclass
 class SizingCurve:
     pool: str
-    capacities: np.ndarray
-    share_placed: np.ndarray  # share of the pool's demand placed in it, for each capacity
-    occupancy: np.ndarray  # P(N = n) in the unlimited run, n = 0..len-1
-    capacity_in_window: int  # places when the window opens (see `capacity_in_window`)
+    capacities: np.ndarray  # approved places 0, 1, 2, ...
+    share_placed: np.ndarray  # share of the pool's demand placed in it, for each number of approved places
+    occupancy: np.ndarray  # P(N = n) in the unlimited run, n = 0..len-1 (occupied places, so usable ones)
+    capacity_in_window: int  # approved places when the window opens (see `capacity_in_window`)
+    usable_share: float = 1.0  # the pool's usable_share: usable places are floor(approved x usable_share)
+
+    def usable(self, approved: int) -> int:
+        """The usable places (servers) that `approved` approved places give."""
+        return usable_places(approved, self.usable_share)
 
     @property
     def dispersion(self) -> float:
@@ -53,18 +63,25 @@ class SizingCurve:
         return float(np.dot((n - mean) ** 2, self.occupancy) / mean) if mean > 0 else float("nan")
 
     def share_placed_at(self, capacity: int) -> float:
-        """The curve at `capacity`; beyond its last point (six standard deviations past the mean) it is flat."""
+        """The curve at `capacity` approved places; beyond its last point (six standard deviations past the mean
+        in usable places) it is flat."""
         return float(self.share_placed[min(capacity, len(self.share_placed) - 1)])
 
     def places_needed(self, target: float) -> int:
+        """The fewest approved places placing `target` of the demand."""
         meeting = self.capacities[self.share_placed >= target]
         return int(meeting[0]) if len(meeting) else int(self.capacities[-1])
+
+
+def usable_places(approved: int, share: float) -> int:
+    """floor(approved x share), as the engine rounds it (sim.engine.scenario.Pool.usable)."""
+    return math.floor(approved * share + USABLE_ROUNDING) if share < 1 else approved
 
 
 def unlimited(scenario: Scenario, pool: str) -> Scenario:
     """The scenario with one pool's capacity lifted (and its dated changes and recruitment removed)."""
     changed = scenario.pools[pool].model_copy(
-        update={"capacity": "unlimited", "capacity_changes": [], "fostering": None}
+        update={"capacity": "unlimited", "capacity_changes": [], "fostering": None, "usable_share": 1.0}
     )
     return scenario.model_copy(update={"pools": {**scenario.pools, pool: changed}})
 
@@ -86,13 +103,16 @@ def sizing_curve(scenario: Scenario, pool: str, replications: int, seed: int | N
     # truncated at c it is the finite pool's occupancy, and Erlang B is its share of arrivals turned away.
     # Using the mean rather than the day-by-day histogram avoids the histogram's sampling noise in the tails.
     mean = float(np.dot(np.arange(len(occupancy)), occupancy))
-    capacities = np.arange(int(mean + 6 * np.sqrt(mean) + 10))
-    blocking = np.array([erlang_b(int(c), mean) for c in capacities])
-    return SizingCurve(pool, capacities, 1.0 - blocking, occupancy, capacity_in_window(scenario, pool))
+    # Erlang B at the usable places each number of approved places gives, up to six standard deviations past
+    # the mean occupancy in usable places.
+    share = scenario.pools[pool].usable_share
+    capacities = np.arange(math.ceil(int(mean + 6 * np.sqrt(mean) + 10) / share - USABLE_ROUNDING))
+    blocking = np.array([erlang_b(usable_places(int(c), share), mean) for c in capacities])
+    return SizingCurve(pool, capacities, 1.0 - blocking, occupancy, capacity_in_window(scenario, pool), share)
 
 
 def capacity_in_window(scenario: Scenario, pool: str) -> int:
-    """Places in the pool when the sizing window opens: the starting capacity and the dated openings and
+    """Approved places in the pool when the sizing window opens: the starting capacity and the dated openings and
     closures up to then, so a what-if opening homes mid-horizon is read where it stands. Foster-carer
     recruitment and deregistration, which differ between replications, are left out."""
     settings = scenario.pools[pool]
@@ -103,7 +123,8 @@ def capacity_in_window(scenario: Scenario, pool: str) -> int:
 
 
 def share_placed(scenario: Scenario, pool: str, capacity: int, replications: int, seed: int | None = None):
-    """Direct runs: mean share of the placements wanting `pool` that got it, with a 95% CI (same window)."""
+    """Direct runs with `capacity` approved places (the pool's usable_share kept): mean share of the placements
+    wanting `pool` that got it, with a 95% CI (same window)."""
     seed = scenario.seed if seed is None else seed
     fixed = scenario.pools[pool].model_copy(update={"capacity": capacity, "capacity_changes": [], "fostering": None})
     fixed_scenario = scenario.model_copy(update={"pools": {**scenario.pools, pool: fixed}})
@@ -120,11 +141,15 @@ def share_placed(scenario: Scenario, pool: str, capacity: int, replications: int
 
 
 def sizing_table(curves: list[SizingCurve]) -> pd.DataFrame:
+    """A row a pool: its approved places when the window opens, the usable share and the usable places they give,
+    the share placed there, and the approved places needed for each target."""
     return pd.DataFrame(
         [
             {
                 "pool": curve.pool,
                 "capacity_in_window": curve.capacity_in_window,
+                "usable_share": curve.usable_share,
+                "usable_in_window": curve.usable(curve.capacity_in_window),
                 "share_placed_at_it": round(curve.share_placed_at(curve.capacity_in_window), 3),
                 "dispersion": round(curve.dispersion, 2),
                 **{f"places_for_{int(t * 100)}%": curve.places_needed(t) for t in TARGETS},

@@ -2,10 +2,12 @@
 
 Every lever maps onto a key the scenario schema already has, so a what-if is an ordinary scenario file:
 children's homes are a dated `capacity_changes` entry (with `homes`) on the in-house home pool; recruitment is
-the in-house fostering pool's `approvals_per_year`; a step-down programme is a residential-to-fostering entry
-in every journey's `moves`; entries are `entries.rate_per_year` and `trend_percent_per_year`; Staying Put is
-`leaving_care.staying_put.probability`; prices and inflation scale the `[prices]` book. A baseline's `adjustments`
-stay in the file and apply on top of the levers, except where a lever sets the rate they adjust (below).
+the in-house fostering pool's `approvals_per_year` (both add APPROVED beds and places: a pool with a
+`usable_share` below 1 matches children to floor(approved x usable_share) of them, the engine's conversion);
+a step-down programme is a residential-to-fostering entry in every journey's `moves`; entries are
+`entries.rate_per_year` and `trend_percent_per_year`; Staying Put is `leaving_care.staying_put.probability`;
+prices and inflation scale the `[prices]` book. A baseline's `adjustments` stay in the file and apply on top of
+the levers, except where a lever sets the rate they adjust (below).
 
 The what-if is written self-contained (the baseline merged, with the levers applied), so the downloaded file
 runs with `sufficiency run` anywhere, without the baseline next to it.
@@ -331,7 +333,15 @@ def _homes_phrase(baseline: Scenario, levers: Levers) -> str:
     date = levers.homes_date or default_homes_date(baseline)
     what = f"{homes} in-house children's home{'s' if homes > 1 else ''} of {levers.beds_per_home} beds"
     verb = "opened" if levers.homes_change > 0 else "closed"
-    return f"{what} {verb} on {date} ({beds} beds, pool {home_pool(baseline)})"
+    name = home_pool(baseline)
+    pool = baseline.pools[name]
+    if pool.usable_share >= 1:
+        return f"{what} {verb} on {date} ({beds} beds, pool {name})"
+    # The lever changes approved beds; matching uses floor(approved x usable_share) of them (sim.engine.scenario).
+    before = pool.places_on(date)
+    after = max(before + (beds if levers.homes_change > 0 else -beds), 0)
+    usable = f"usable beds {pool.usable(before):.0f} -> {pool.usable(after):.0f} at usable_share {pool.usable_share:g}"
+    return f"{what} {verb} on {date} ({beds} approved beds, {usable}, pool {name})"
 
 
 def _recruitment_phrase(baseline: Scenario, levers: Levers) -> str:
@@ -340,7 +350,11 @@ def _recruitment_phrase(baseline: Scenario, levers: Levers) -> str:
         return ""
     name = fostering_pool(baseline)
     now = baseline.pools[name].fostering.approvals_per_year if name else 0.0
-    return f"{extra:+g} in-house foster households approved a year ({now:g} -> {now + extra:g})"
+    phrase = f"{extra:+g} in-house foster households approved a year ({now:g} -> {now + extra:g})"
+    share = baseline.pools[name].usable_share if name else 1.0
+    if share < 1:  # their places are approved places, of which matching uses the usable share
+        phrase += f", their places approved places of which {share:.0%} are usable for matching"
+    return phrase
 
 
 def _step_down_phrase(levers: Levers) -> str:
