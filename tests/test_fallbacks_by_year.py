@@ -164,6 +164,7 @@ def test_every_year_row_and_unit_is_there_with_zeros_where_no_child_was(construc
     years = ["2020-21", "2021-22", "2022-23"]
     assert constructed.calendar.financial_years.labels == years
     assert constructed.fallback_rows == [row for row in FALLBACK_ROWS if row not in HIGH_COST_ROWS]  # no prices
+    assert "no price book" in constructed.high_cost_note
     expected = [(y, r, u) for y in years for r in constructed.fallback_rows for u in ("placements", "child_days")]
     assert list(zip(table["financial_year"], table["row"], table["unit"], strict=True)) == expected
     assert table.set_index("financial_year")["part_year"].groupby(level=0).first().to_dict() == {
@@ -403,7 +404,7 @@ def priced_constructed() -> RunSummary:
 
 def test_high_cost_rows_count_placements_and_their_share_by_hand(priced_constructed: RunSummary) -> None:
     table = priced_constructed.fallbacks_by_year
-    assert priced_constructed.fallback_rows == list(FALLBACK_ROWS)
+    assert priced_constructed.fallback_rows == list(FALLBACK_ROWS) and not priced_constructed.high_cost_note
     _check(_cell(table, "2020-21", "high_cost_5k", "placements_active"), [5, 0, 0])
     _check(_cell(table, "2020-21", "high_cost_5k", "share_percent"), [100 * 5 / 15, 0, 0])
     _check(_cell(table, "2020-21", "high_cost_10k", "placements_active"), [1, 0, 0])

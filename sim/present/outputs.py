@@ -210,6 +210,7 @@ def _fallback_lines(run: RunSummary) -> list[str]:
         f"{FALLBACKS_TITLE} (April to March; part: the horizon covers only part of it),",
         f"mean ({run.band_label}; the 95% CIs of the means are in summary.csv):",
         *(f"  {FALLBACK_SHORT_NAMES[row]}: {FALLBACK_ROWS[row]}" for row in rows),
+        *([f"  {run.high_cost_note}"] if run.high_cost_note else []),
     ]
     for unit, words in FALLBACK_UNITS.items():
         shown_rows = table[table["unit"] == unit]

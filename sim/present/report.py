@@ -162,6 +162,7 @@ def _fallbacks_section(run: RunSummary) -> list[str]:
         f"the confidence interval of that mean (simulation error); {html.escape(run.band_label)}. A child already "
         "in such a placement on the start date counts its days, not a placement started. The figures count:</p>",
         f"<ul class='note'>{counted}</ul>",
+        f"<p class='note'>{html.escape(run.high_cost_note)}</p>" if run.high_cost_note else "",
     ]
     for row in rows:
         values = table[table["row"] == row]

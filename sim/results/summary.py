@@ -295,6 +295,13 @@ class RunSummary:
         return summary
 
     @property
+    def high_cost_note(self) -> str:
+        """Why the by-year table has no high-cost rows, or nothing when it has them."""
+        if set(HIGH_COST_ROWS) <= set(self.fallback_rows):
+            return ""
+        return "No high-cost rows: the scenario has no price book, so no weekly price to count placements at."
+
+    @property
     def fallback_rows(self) -> list[str]:
         """The rows of `fallbacks_by_year`: every row of FALLBACK_ROWS, the high-cost ones only in a run with a price
         book and a `high_cost` table (without prices there is no weekly price to count at)."""
