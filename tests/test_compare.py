@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis.compare import _change, compare, paired_differences
+from sim.analysis.compare import MEASURE_LABELS, _change, compare, paired_differences
 from sim.analysis.sizing import capacity_in_window, share_placed, sizing_curve
 from sim.engine.scenario_files import load_scenario
 from sim.results.runner import run
 from tests.builders import build, one_pool_scenario
+from tests.test_fallbacks_by_year import MARKET_TOML
 
 PRICED = Path(__file__).parent / "bad_scenarios" / "priced_base.toml"
 
@@ -123,6 +124,38 @@ def test_summary_sentence_numbers_equal_the_table() -> None:
     sign = 1 if money.group(1) == "net cost" else -1
     scale = 1e6 if money.group(3) == "m" else 1e3
     assert sign * float(money.group(2)) * scale == pytest.approx(total["difference"], abs=scale / 200)
+
+
+def test_the_sentence_names_each_gap_figure_and_every_measure_has_words(tmp_path: Path) -> None:
+    """Not sufficient and placed externally (right kind) each with its own number from the table, never a sum of
+    both called 'the gap'; every measure a comparison holds is worded (no stale or raw name in a table)."""
+    path = tmp_path / "market.toml"
+    path.write_text(MARKET_TOML, encoding="utf-8")
+    base = load_scenario(path)
+    ifa = base.pools["ifa"].model_copy(update={"capacity": 20})
+    more = base.model_copy(update={"name": "more agency places", "pools": {**base.pools, "ifa": ifa}})
+    comparison = compare(base, [more], replications=4)
+    sentence = comparison.summaries["more agency places"]
+    rows = comparison.differences
+    rows = rows[(rows["financial_year"] == comparison.headline_year) & (rows["category"] == "all")]
+    rows = rows.set_index("measure")
+    for measure, words in (
+        ("not_sufficient_child_days_total", "child-days not sufficient"),
+        ("placed_externally_child_days_total", "child-days placed externally of the right kind"),
+    ):
+        match = re.search(rf"([\d.]+) (more|fewer) \(([-\d.]+) to ([-\d.]+)\) {words}", sentence)
+        assert match, sentence
+        sign = 1 if match.group(2) == "more" else -1
+        assert sign * float(match.group(1)) == pytest.approx(rows.loc[measure, "difference"], abs=0.05)
+    assert "sufficiency gap" not in sentence
+    assert set(comparison.differences["measure"]) <= set(MEASURE_LABELS)
+    assert "emergency_placements" not in MEASURE_LABELS
+
+
+def test_a_gap_figure_neither_run_has_is_said_to_be_none() -> None:
+    base = load_scenario(PRICED)  # unlimited external pools of the right kind: nothing is ever not sufficient
+    comparison = compare(base, [base.model_copy(update={"name": "same"})], replications=2)
+    assert "child-days not sufficient: none in either" in comparison.summaries["same"]
 
 
 @pytest.mark.parametrize(
