@@ -150,7 +150,7 @@ def _placement_spend(
     start, end = p[:, PlacementColumn.START], np.minimum(p[:, PlacementColumn.END], scenario.horizon.days)
     days = days_by_period(start, end, years.starts, years.ends)
     usage = BlockUsage.of(price, scenario, p, position, placements.replications, years)
-    charged = days if usage is None else usage.spot_days(start, end, position, years)
+    charged = days if usage is None else usage.spot_days(start, end, position)
     kind = p[:, PlacementColumn.KIND].astype(np.int64)
     rows = PoolRows(
         start, end, placements.birth_day[in_pool], placements.price_draw[in_pool], placements.tiers()[in_pool]
@@ -191,7 +191,7 @@ def _measure(usage: BlockUsage, position: np.ndarray):
     """days_by_period counting only the spot share of each day (for prices that change within a placement)."""
 
     def measure(start: np.ndarray, end: np.ndarray, _starts: np.ndarray, _ends: np.ndarray) -> np.ndarray:
-        return usage.spot_days(start, end, position, usage.years)
+        return usage.spot_days(start, end, position)
 
     return measure
 
@@ -296,7 +296,7 @@ class BlockUsage:
         offset = (position * self.span)[:, None]
         return np.interp(offset + upper, self.keys, integral) - np.interp(offset + lower, self.keys, integral)
 
-    def spot_days(self, start: np.ndarray, end: np.ndarray, position: np.ndarray, years: FinancialYears):
+    def spot_days(self, start: np.ndarray, end: np.ndarray, position: np.ndarray) -> np.ndarray:
         """(intervals, years) the days of each interval bought spot, beyond the contracted places."""
         return self._between(self.spot, start, end, position)
 
