@@ -298,3 +298,18 @@ def test_a_household_cost_needs_households_to_charge() -> None:
     )
     with pytest.raises(ValueError, match=r"prices\.pools\.external\.per_household_per_year"):
         check_pool_prices(prices, scenario.pools, None)
+
+
+def test_one_rate_per_pool_gives_the_former_price_levels_bit_for_bit() -> None:
+    """Scenarios without schedules must cost exactly as before: (1 + rate) ** uplifts, computed as numpy did."""
+    rng = np.random.default_rng(4)
+    years = list(range(2010, 2040))
+    for rate in np.round(rng.uniform(-5, 12, size=200), 3):
+        book = PriceBook(
+            base_date=dt.date(2016, 4, 1),
+            inflation_percent_per_year=float(rate),
+            inflation_source="t",
+            pools={"a": PoolPrice(source="t", weekly=1.0)},
+        )
+        former = (1.0 + np.array([rate / 100.0])[:, None]) ** np.array([book.uplifts_by(y) for y in years], float)
+        np.testing.assert_array_equal(book.price_levels(["a"], years), former)
