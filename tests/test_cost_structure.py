@@ -313,3 +313,57 @@ def test_one_rate_per_pool_gives_the_former_price_levels_bit_for_bit() -> None:
         )
         former = (1.0 + np.array([rate / 100.0])[:, None]) ** np.array([book.uplifts_by(y) for y in years], float)
         np.testing.assert_array_equal(book.price_levels(["a"], years), former)
+
+
+def test_editing_a_price_document_matches_scaling_the_validated_book() -> None:
+    """What-ifs edit the scenario document: scale_price_document and shift_uplift_documents (with every constant
+    rate moved) must give the book PriceBook.scaled gives, for every price form and schedule."""
+    import copy
+
+    from sim.engine.price_book import scale_price_document, shift_uplift_documents
+
+    raw = {
+        "base_date": dt.date(2019, 4, 1),
+        "inflation_percent_per_year": 3.0,
+        "inflation_source": "t",
+        "uplift_percent_by_year": {"2020-21": 5.0},
+        "inflation_groups": {
+            "g": {"percent_per_year": 6.0, "pools": ["b"], "source": "t", "uplift_percent_by_year": {"2021-22": 9.0}}
+        },
+        "pools": {
+            "a": {"source": "t", "weekly": 10.0, "fee_weekly": 2.0, "per_household_per_year": 500.0},
+            "b": {
+                "source": "t",
+                "weekly_by_tier": {"x": {"median": 5.0, "p90": 8.0}},
+                "block_places": 2,
+                "block_weekly_per_place": 7.0,
+                "uplift_percent_by_year": {"2022-23": 1.0},
+                "inflation_percent_per_year": 4.0,
+            },
+            "c": {
+                "source": "t",
+                "weekly_by_age_band": dict.fromkeys(["under1", "1-4", "5-9", "10-15", "16-17"], 3.0),
+                "block_per_home_per_year": 100.0,
+                "staying_put_weekly": 1.0,
+            },
+            "d": {"source": "t", "weekly_distribution": {"median": 5.0, "p90": 9.0}, "per_occupied_night": 4.0},
+        },
+    }
+    edited = copy.deepcopy(raw)
+    for price in edited["pools"].values():
+        scale_price_document(price, 1.25)
+        if "inflation_percent_per_year" in price:
+            price["inflation_percent_per_year"] += 2.0
+    edited["inflation_percent_per_year"] += 2.0
+    edited["inflation_groups"]["g"]["percent_per_year"] += 2.0
+    shift_uplift_documents(edited, 2.0)
+    expected = PriceBook.model_validate(raw, strict=False).scaled(1.25, 2.0)
+    assert _rounded(PriceBook.model_validate(edited, strict=False).model_dump()) == _rounded(expected.model_dump())
+
+
+def _rounded(value):
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return round(value, 9) if isinstance(value, float) else value

@@ -370,3 +370,29 @@ def _check_tiers(key: str, priced: list[str], tiers: Sequence[str] | None) -> No
     if unknown or missing:
         found = (f"; unknown {unknown}" if unknown else "") + (f"; missing {missing}" if missing else "")
         raise ValueError(f"{key}: expected a price for exactly the scenario's complexity tiers {list(tiers)}{found}")
+
+
+def scale_price_document(price: dict[str, Any], factor: float) -> None:
+    """Multiply every money value of a raw [prices.pools.<name>] table by `factor`, whatever its price form
+    (for what-ifs that edit the scenario document; PoolPrice.scaled does the same to a validated price)."""
+    for key in MONEY_FIELDS:
+        if key in price:
+            price[key] *= factor
+    if "weekly_by_age_band" in price:
+        price["weekly_by_age_band"] = {band: value * factor for band, value in price["weekly_by_age_band"].items()}
+    if "weekly_distribution" in price:
+        price["weekly_distribution"] = {key: value * factor for key, value in price["weekly_distribution"].items()}
+    if "weekly_by_tier" in price:
+        price["weekly_by_tier"] = {
+            tier: {key: value * factor for key, value in prices.items()}
+            for tier, prices in price["weekly_by_tier"].items()
+        }
+
+
+def shift_uplift_documents(prices: dict[str, Any], points: float) -> None:
+    """Add `points` to every scheduled uplift of a raw [prices] table: the book's, each inflation group's and each
+    pool's uplift_percent_by_year (a what-if moving every rate must move the scheduled years too)."""
+    tables = [prices, *prices.get("inflation_groups", {}).values(), *prices.get("pools", {}).values()]
+    for table in tables:
+        if "uplift_percent_by_year" in table:
+            table["uplift_percent_by_year"] = _shifted(table["uplift_percent_by_year"], points)
