@@ -387,8 +387,6 @@ def before_after(replications: int, collector_fraction: float) -> list[Callable[
     ]
 
 
-
-
 def collector_before_after(replications: int, fraction: float) -> Figure:
     """Replications with Python's cyclic collector running through the event loop (before) and paused (after),
     taken in turns so that both meet the same state of the interpreter."""
@@ -416,8 +414,6 @@ def _replication_seconds(scenario: Scenario, replication: int) -> float:
     started = time.perf_counter()
     simulate_replication(scenario, scenario.seed, replication)
     return time.perf_counter() - started
-
-
 
 
 def distributions_before_after(calls: int = 2000) -> Figure:

@@ -176,6 +176,8 @@ def stockport_targets(as_of: dt.date) -> Targets:
         foster_deregistrations=deregistrations,
         staying_put=None,
         adoptions_per_year=Value(adoptions.value, adoptions.cite()),
+        foster_approved_places=_stockport_approved_places(data, foster_households),
+        inhouse_home_usable_share=_stockport_home_usable_share(data),
         beyond_20_miles_share=None,
         notes=notes,
     )
@@ -192,6 +194,29 @@ def _stockport_foster_flows(data: PublishedData, as_of: dt.date) -> tuple[Value 
     return (
         Value(mainstream.value + specialist.value, f"{mainstream.cite()} mainstream + {specialist.cite()} specialist"),
         Value(leaving.value, f"{leaving.cite()}; assumption: all from mainstream and specialist households"),
+    )
+
+
+def _stockport_approved_places(data: PublishedData, households: Value) -> Value:
+    """Approved places of the mainstream and specialist households: all households' approved places, shared out
+    by households (assumption: kinship, short-break and Reg 24 households hold as many places each)."""
+    places = data.get("foster_places_approved", "total", unit="places")
+    every = data.get("foster_households", "total", dt.date(2018, 3, 31), "households")
+    return Value(
+        round(places.value * households.value / every.value, 1),
+        f"derived: {places.cite()} x {households.value:g} of {every.value:g} households ({every.cite()}); "
+        "assumption: every kind of household holds as many places",
+    )
+
+
+def _stockport_home_usable_share(data: PublishedData) -> Value:
+    """The share of council home beds filled when they could have been: 7 of 10 with 3 vacancies unused."""
+    filled = data.get("placements", "residential_inhouse", dt.date(2018, 3, 31), "children")
+    beds = data.nearest("beds", "inhouse_residential", dt.date(2018, 3, 31), "beds")
+    return Value(
+        round(filled.value / beds.value, 4),
+        f"derived: {filled.cite()} filled of {beds.cite()}, '3 vacancies were unused' (L107); assumption: the "
+        "beds a home can fill at once, for matching and solo placements",
     )
 
 
@@ -372,6 +397,7 @@ def cheshire_east_targets(as_of: dt.date) -> Targets:
         uasc_in_care=_latest_or_none(data, "children_in_care", "uasc", as_of),
         beyond_20_miles_share=Value(beyond.value, beyond.cite()),
         emergency_placements_per_year=_annual(data, "emergency_placements", as_of, "placements"),
+        inhouse_home_usable_share=_ce_home_usable_share(data, as_of),
         notes=[
             "Cheshire East publishes no ages, durations or exit routes: Stockport's age mix and national duration "
             "shapes and exit routes stand in for them (each marked assumption below).",
@@ -380,6 +406,12 @@ def cheshire_east_targets(as_of: dt.date) -> Targets:
             *contradictions,
         ],
     )
+
+
+def _ce_home_usable_share(data: PublishedData, as_of: dt.date) -> Value:
+    """Cheshire East's occupancy target for its homes, as the share of beds the matching can fill at once."""
+    target = data.nearest("occupancy_target", "inhouse_residential", as_of, "percent")
+    return Value(target.value / 100, f"assumption: the occupancy target ({target.cite()}) as the usable share of beds")
 
 
 def _ce_admissions(data: PublishedData, as_of: dt.date) -> Value:

@@ -128,6 +128,8 @@ class Targets:
     uasc_in_care: Value | None = None  # unaccompanied asylum-seeking children in care (a dated stock)
     beyond_20_miles_share: Value | None = None
     emergency_placements_per_year: Value | None = None  # emergency placements sourced a year (calibration/market.py)
+    foster_approved_places: Value | None = None  # approved in-house places; None: the national usable share stands in
+    inhouse_home_usable_share: Value | None = None  # the share of in-house beds the matching can fill at once
     horizon_years: int = 10
     notes: list[str] = field(default_factory=list)
 
@@ -145,7 +147,8 @@ class Fit:
     first_need: dict[str, dict[str, float]]
     start_counts: dict[tuple[str, str], int]  # (age band, pool) -> children
     elapsed_days: dict[str, float]  # age band -> typical days already in care
-    inhouse_foster_places: Value
+    inhouse_foster_places: Value  # approved places (usable ones: floor(approved x usable share))
+    foster_usable_share: Value
     places_per_household: dict[str, float]
     staying_put_probability: Value
     staying_put_at_start: dict[str, int]  # pool -> young people Staying Put on the as-of date
@@ -257,7 +260,8 @@ def fit(targets: Targets, history: HistoryFit | None = None) -> Fit:
     staying_put_start, staying_put_source = _staying_put_at_start(
         targets, rates, routes, scale, first_need, start, staying_put
     )
-    places, per_household = _inhouse_foster_places(targets, staying_put_start.get("inhouse_fostering", 0))
+    usable, _ = _inhouse_foster_places(targets, staying_put_start.get("inhouse_fostering", 0))
+    places, usable_share, per_household = _approved_foster_places(targets, usable)
     uasc = _uasc_rate(targets, routes, scale)
     entry_rate = {
         band: Value(rates[band], f"{total_rate.comment}; age split fitted to {_entry_mix_comment(targets)}")
@@ -279,6 +283,7 @@ def fit(targets: Targets, history: HistoryFit | None = None) -> Fit:
         start_counts=start,
         elapsed_days={band: _elapsed_days(band, routes[band], scale) for band in AGE_BANDS},
         inhouse_foster_places=places,
+        foster_usable_share=usable_share,
         places_per_household=per_household,
         staying_put_probability=staying_put,
         staying_put_at_start=staying_put_start,
@@ -509,6 +514,38 @@ def _inhouse_foster_places(targets: Targets, staying_put: int) -> tuple[Value, d
     if staying_put:
         comment += f"; plus the {staying_put} places held by young people Staying Put on the start date"
     return Value(places + staying_put, comment), {"1": round(2.0 - mean, 6), "2": round(mean - 1.0, 6)}
+
+
+def _approved_foster_places(targets: Targets, usable: Value) -> tuple[Value, Value, dict[str, float]]:
+    """Approved places, the usable share and the places-per-household mix that give the fitted usable places.
+
+    The Erlang fit gives the places the matching can use; approved places are more, since some are not
+    available at any time (carers on a break, matching: Stockport's "need for careful matching",
+    004_375ba0091dd72cb5.txt:L304). With a published approved count the share is derived from it; without,
+    the national share stands in and the approved places are derived. Either way floor(approved x share)
+    is the fitted usable count, so the in-house fit is unchanged.
+    """
+    if targets.foster_approved_places is not None:
+        approved = targets.foster_approved_places
+        share = math.ceil(usable.value / approved.value * 10_000) / 10_000
+        share_value = Value(
+            min(share, 1.0),
+            f"derived: the fitted usable places ({usable.value:g}) / approved places ({approved.value:g}); "
+            "compare 'around 38 (10%) unfilled' with long-term carers (004_375ba0091dd72cb5.txt:L248) and 'over "
+            "100 unfilled placements' (L304)",
+        )
+        places = Value(math.ceil(approved.value), f"{approved.comment}; usable: {usable.comment}")
+    else:
+        share_value = Value(priors.FOSTER_USABLE_SHARE.value, priors.FOSTER_USABLE_SHARE.source)
+        places = Value(
+            math.ceil(usable.value / share_value.value),
+            f"derived: the fitted usable places ({usable.value:g}) / the national usable share; usable: "
+            f"{usable.comment}",
+        )
+    mean = min(max(places.value / targets.foster_households.value, 1.0), 4.0)
+    low = min(int(mean), 3)
+    mix = {str(low): round(low + 1 - mean, 6), str(low + 1): round(mean - low, 6)}
+    return places, share_value, mix
 
 
 def _uasc_rate(targets: Targets, routes: dict[str, dict[str, float]], scale: float) -> Value | None:

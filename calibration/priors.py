@@ -65,10 +65,30 @@ NATIONAL_MEAN_STAY_YEARS = Sourced(75420 / 32050, f"{NATIONAL}:L12 (75,420 CLA 2
 
 # Long-run growth of children looked after 2017-2022: 72,670 -> 82,170 (national_england.md:L11, L16).
 # Share of usable in-house foster places filled: about 60% filled and 16% vacant in LAs (2023-24, L71).
+FOSTER_USABLE_SHARE = Sourced(
+    0.82, f"{NATIONAL}:L65: 18% of approved foster places 'not available' (Ofsted 2017), so 82% usable for matching"
+)
 INHOUSE_FOSTER_FILLED_SHARE = Sourced(60 / 76, f"{NATIONAL}:L71: LA places about 60% filled, 16% vacant (2023-24)")
 
 NATIONAL_TREND_PERCENT = Sourced(
     100 * ((82170 / 72670) ** (1 / 5) - 1),
     f"{NATIONAL}:L11, L16: children looked after 72,670 (2017) to 82,170 (2022), "
     "about 2.5% a year (assumption: applied as the long-run trend of entries)",
+)
+
+
+# Complexity tiers: what a child's placement costs beyond its need (sim.engine.complexity). Only the external
+# children's homes price by tier (prices.toml weekly_by_tier); the tier mix there gives the heavy price tail.
+COMPLEXITY_TIERS = ("standard", "complex", "solo")
+COMPLEXITY_SHARES = {"standard": 0.92, "complex": 0.06, "solo": 0.02}  # every age band at entry
+COMPLEXITY_RESIDENTIAL_ODDS = {
+    "complex": round((0.25 / 0.65) / (0.06 / 0.92), 3),
+    "solo": round((0.10 / 0.65) / (0.02 / 0.92), 3),
+}
+COMPLEXITY_SOURCE = (
+    "assumption: children entering residential care are 65% standard, 25% complex and 10% solo (a placement alone "
+    "with its own staff, Lincolnshire FOI solo £10,631/wk, national_england.md:L88); 10% solo matches the share "
+    "of residential placements at £10k/wk or more in 2022/23 (LGA 1,510, L87, of 14,580 children in secure units, "
+    "homes and semi-independent living, L44); 25% complex is an assumption; every other child 92/6/2 (tiers "
+    "matter only where a pool or a price names them)"
 )

@@ -6,6 +6,7 @@ source for every price, and the generated baseline `extends` it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ def build_document(
     if market is not None:
         add_market(document, comments, market)
     _leaving_care_and_adoption(document, comments, fitted)
+    _complexity(document, comments)
     _uncertainty(document, comments, targets, fitted)
     header = _header(targets, fitted, command, prices, market)
     return to_toml(document, header, comments=comments, significant=6)
@@ -264,7 +266,8 @@ def _pools(document: dict, comments: Comments, targets: Targets, fitted: Fit) ->
         )
         pools[spec.name] = pool
     pools["inhouse_fostering"]["capacity"] = int(fitted.inhouse_foster_places.value)
-    comments["pools.inhouse_fostering.capacity"] = fitted.inhouse_foster_places.comment
+    comments["pools.inhouse_fostering.capacity"] = "approved places: " + fitted.inhouse_foster_places.comment
+    _usable(pools, comments, "inhouse_fostering", fitted.foster_usable_share)
     households = targets.foster_households
     approvals = targets.foster_approvals or _national_rate(households, priors.FOSTER_JOIN_RATE)
     deregistrations = targets.foster_deregistrations or _national_rate(households, priors.FOSTER_LEAVE_RATE)
@@ -277,7 +280,7 @@ def _pools(document: dict, comments: Comments, targets: Targets, fitted: Fit) ->
     }
     base = "pools.inhouse_fostering.fostering"
     comments[f"{base}.households"] = households.comment
-    comments[f"{base}.places_per_household"] = "derived: mix of 1 and 2 places with the fitted places per household"
+    comments[f"{base}.places_per_household"] = "derived: the approved places per household, as a mix of two sizes"
     comments[f"{base}.approvals_per_year"] = approvals.comment
     comments[f"{base}.assessment_delay_days"] = targets.assessment_days.comment
     comments[f"{base}.deregistrations_per_year"] = deregistrations.comment
@@ -285,6 +288,8 @@ def _pools(document: dict, comments: Comments, targets: Targets, fitted: Fit) ->
     pools["inhouse_homes"]["homes"] = int(targets.inhouse_homes.value)
     comments["pools.inhouse_homes.capacity"] = targets.inhouse_home_beds.comment
     comments["pools.inhouse_homes.homes"] = targets.inhouse_homes.comment
+    if targets.inhouse_home_usable_share is not None:
+        _usable(pools, comments, "inhouse_homes", targets.inhouse_home_usable_share)
     pools["inhouse_supported"]["capacity"] = int(targets.inhouse_supported_beds.value)
     comments["pools.inhouse_supported.capacity"] = targets.inhouse_supported_beds.comment
     for name in FINITE_POOLS:
@@ -293,19 +298,42 @@ def _pools(document: dict, comments: Comments, targets: Targets, fitted: Fit) ->
     document["pools"] = pools
 
 
+def _complexity(document: dict, comments: Comments) -> None:
+    """The complexity tiers the price book's external homes price by (priors.COMPLEXITY_SOURCE)."""
+    document["complexity"] = {
+        "tiers": list(priors.COMPLEXITY_TIERS),
+        "shares_by_age_band": {band: dict(priors.COMPLEXITY_SHARES) for band in AGE_BANDS},
+        "odds_by_first_need": {"residential": dict(priors.COMPLEXITY_RESIDENTIAL_ODDS)},
+        "note": priors.COMPLEXITY_SOURCE,
+    }
+    comments["complexity.odds_by_first_need"] = (
+        "derived: the odds of 25% complex and 10% solo against 65% standard over those of 6% and 2% against 92%"
+    )
+
+
+def _usable(pools: dict, comments: Comments, name: str, share: Value) -> None:
+    if share.value < 1.0:
+        pools[name]["usable_share"] = share.value
+        comments[f"pools.{name}.usable_share"] = share.comment
+
+
 def _national_rate(households: Value, rate) -> Value:
     return Value(households.value * rate.value, f"assumption: national rate x households ({rate.source})")
 
 
 def _raise_capacity_to_start(pools: dict, name: str, fitted: Fit, comments: Comments) -> None:
-    """A finite pool cannot start fuller than its capacity: raise it (and say so) if the data disagree."""
+    """A finite pool cannot start fuller than its usable places: raise its approved places (and say so) if the
+    data disagree."""
     starting = sum(count for (_, pool), count in fitted.start_counts.items() if pool == name)
     starting += fitted.staying_put_at_start.get(name, 0)
-    if starting > pools[name]["capacity"]:
+    share = pools[name].get("usable_share", 1.0)
+    if starting > math.floor(pools[name]["capacity"] * share + 1e-9):
+        needed = math.ceil(starting / share - 1e-9)
         comments[f"pools.{name}.capacity"] += (
-            f"; raised from {pools[name]['capacity']} to the {starting} children it holds on the start date"
+            f"; raised from {pools[name]['capacity']} to {needed}, whose usable places hold the {starting} children "
+            "it holds on the start date"
         )
-        pools[name]["capacity"] = starting
+        pools[name]["capacity"] = needed
 
 
 def _matching(document: dict, comments: Comments) -> None:

@@ -92,7 +92,11 @@ def test_each_lever_changes_its_own_scenario_key(cheshire_east) -> None:
     assert what_if.leaving_care.staying_put.probability == 0.6
     prices, base_prices = what_if.prices, base.prices
     assert prices.pools["ifa"].weekly == pytest.approx(base_prices.pools["ifa"].weekly * 1.1)
-    assert prices.pools["external_homes"].weekly_distribution.median == pytest.approx(3000 * 1.1)
+    for tier, price in prices.pools["external_homes"].weekly_by_tier.items():  # every price form scales
+        assert price.median == pytest.approx(base_prices.pools["external_homes"].weekly_by_tier[tier].median * 1.1)
+    scheduled = base_prices.inflation_groups["residential_market"].uplift_percent_by_year
+    shifted = prices.inflation_groups["residential_market"].uplift_percent_by_year
+    assert shifted == {year: pytest.approx(percent + 1) for year, percent in scheduled.items()}  # the schedule too
     block = base_prices.pools["inhouse_homes"].block_per_home_per_year
     assert prices.pools["inhouse_homes"].block_per_home_per_year == pytest.approx(block * 0.95)
     assert prices.inflation_percent_per_year == base_prices.inflation_percent_per_year + 1

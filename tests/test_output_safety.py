@@ -120,7 +120,7 @@ def test_a_scenario_folder_is_refused_by_every_writer(tmp_path, capsys) -> None:
         if "--out" not in argv:
             argv = [*argv, "--out", str(scenarios)]
         error = refused(capsys, argv)
-        assert "add_two_homes.toml, baseline.toml, entries_plus_10.toml, more_foster_carers.toml, ..." in error
+        assert "add_two_homes.toml, baseline.toml, better_matching.toml, entries_plus_10.toml, ..." in error
     from calibration.backtest import write_published_backtest
     from calibration.backtest_result import Backtest
     from calibration.ssda903.backtest import write_ssda903_backtest

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim import __version__
 from sim.engine.errors import InputError
-from sim.engine.price_book import MONEY_FIELDS
+from sim.engine.price_book import scale_price_document, shift_uplift_documents
 from sim.engine.scenario import Scenario
 from sim.engine.toml_writer import to_toml
 from sim.engine.vocabulary import DAYS_PER_YEAR
@@ -309,16 +309,11 @@ def _apply_prices(document: dict[str, Any], baseline: Scenario, levers: Levers) 
         prices["inflation_source"] += f" [workshop what-if: every rate {points:+g} points]"
         for group in prices.get("inflation_groups", {}).values():
             group["percent_per_year"] += points
+        shift_uplift_documents(prices, points)  # the scheduled years move with every rate
 
 
 def _scale_price(price: dict[str, Any], factor: float) -> None:
-    for key in MONEY_FIELDS:
-        if key in price:
-            price[key] *= factor
-    if "weekly_by_age_band" in price:
-        price["weekly_by_age_band"] = {band: value * factor for band, value in price["weekly_by_age_band"].items()}
-    if "weekly_distribution" in price:
-        price["weekly_distribution"] = {key: value * factor for key, value in price["weekly_distribution"].items()}
+    scale_price_document(price, factor)  # every price form, weekly_by_tier included
     price["source"] += f" [workshop what-if: prices x{factor:g}]"
 
 

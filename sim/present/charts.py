@@ -195,7 +195,7 @@ def occupancy(run: RunSummary) -> Figure:
     """
     pools = finite_in_house_pools(run.scenario)
     dates = _dates(run)
-    title = "In-house places occupied against capacity"
+    title = "In-house places occupied against the usable places"
     figure, axes = panels(len(pools), title, DATE_LABEL.format("places"), "places (count)")
     grids = {value: _grid(run.occupancy(value), "date", "pool", dates, pools) for value in OCCUPANCY_VALUES}
     for column, (ax, pool) in enumerate(zip(axes, pools, strict=False)):
@@ -208,8 +208,9 @@ def occupancy(run: RunSummary) -> Figure:
     else:
         _nothing(axes[0], "No finite in-house pool in this scenario.")
     notes = (
-        "Occupied includes young people Staying Put or Staying Close. Capacity varies between replications when "
-        f"foster carers are approved or leave. Lines: means; {P10_P90} ({run.band_source})."
+        "Occupied includes young people Staying Put or Staying Close. Usable places are the approved places times "
+        "the pool's usable share, rounded down (the matching fills no more at once); both vary between "
+        f"replications when foster carers are approved or leave. Lines: means; {P10_P90} ({run.band_source})."
     )
     return finish(figure, _scenario_note(run), notes)
 
@@ -405,11 +406,12 @@ def save(figure: Figure, path_stem: Path) -> list[Path]:
 
 
 def _occupancy_panel(ax: Axes, dates: np.ndarray, values: dict[str, dict[str, np.ndarray]]) -> None:
-    """Occupied mean and band, the capacity as a step (with its band when it varies), and the post-18 places."""
+    """Occupied mean and band, the usable places as a step (with their band when they vary), the approved places
+    when more than the usable ones, and the post-18 places."""
     occupied, capacity = values["occupied"], values["capacity"]
     fan(ax, dates, occupied["mean"], occupied["p10"], occupied["p90"], TOL_MUTED[0], "occupied")
     if np.any(capacity["p90"] > capacity["p10"]):
-        for stat, label in (("p10", "capacity: P10 and P90"), ("p90", None)):
+        for stat, label in (("p10", "usable places: P10 and P90"), ("p90", None)):
             ax.plot(dates, capacity[stat], drawstyle="steps-post", color=TOL_MUTED[6], linewidth=0.8, label=label)
     means = {value: stat["mean"] for value, stat in values.items()}
     ax.plot(
@@ -419,8 +421,10 @@ def _occupancy_panel(ax: Axes, dates: np.ndarray, values: dict[str, dict[str, np
         color=TOL_MUTED[6],
         linewidth=1.5,
         linestyle="--",
-        label="capacity",
+        label="usable places",
     )
+    if "approved" in means and np.any(means["approved"] > means["capacity"] + 1e-9):
+        ax.plot(dates, means["approved"], drawstyle="steps-post", color=TOL_MUTED[7], linewidth=1.0, label="approved")
     if np.any(means["post_18"] > 0):
         ax.plot(dates, means["post_18"], color=TOL_MUTED[2], linewidth=1.2, linestyle=":", label="of which aged 18+")
     ax.set_ylim(0, max(float(np.nanmax(occupied["p90"])), float(np.nanmax(capacity["p90"]))) * 1.1 + 0.5)

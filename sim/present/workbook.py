@@ -145,9 +145,17 @@ def _price_items(price) -> list[tuple[str, float, str]]:
             ("weekly price per placement: 90th percentile", dist.p90, "£/week"),
             ("weekly price per placement: mean implied", dist.mean, "£/week"),
         ]
+    for tier, dist in (price.weekly_by_tier or {}).items():
+        items += [
+            (f"weekly price per placement, tier {tier}: median (lognormal)", dist.median, "£/week"),
+            (f"weekly price per placement, tier {tier}: 90th percentile", dist.p90, "£/week"),
+        ]
     for field, label, unit in (
         ("fee_weekly", "carer fee per child", "£/week"),
         ("block_per_home_per_year", "block cost per home", "£/year"),
+        ("per_household_per_year", "fixed cost per approved fostering household", "£/year"),
+        ("block_places", "block contract: places paid for whether used or not", "places"),
+        ("block_weekly_per_place", "block contract: price per contracted place", "£/week"),
         ("per_occupied_night", "cost per occupied bed-night", "£/night"),
         ("staying_put_weekly", "Staying Put allowance", "£/week"),
         ("staying_close_weekly", "Staying Close cost", "£/week"),
@@ -155,6 +163,11 @@ def _price_items(price) -> list[tuple[str, float, str]]:
         value = getattr(price, field)
         if value:
             items.append((label, value, unit))
+    items += [(f"block contract from {c.date}: places", c.places, "places") for c in price.block_changes]
+    items += [
+        (f"uplift on 1 April of {year}", pct, "% (scheduled)")
+        for year, pct in (price.uplift_percent_by_year or {}).items()
+    ]
     return items
 
 

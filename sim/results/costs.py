@@ -156,7 +156,7 @@ def _placement_spend(
         start, end, placements.birth_day[in_pool], placements.price_draw[in_pool], placements.tiers()[in_pool]
     )
     measure = days_by_period if usage is None else _measure(usage, position)
-    weekly_spend = _weekly_price_days(price, rows, charged, years, measure, _tier_names(scenario))  # no inflation
+    weekly_spend = _weekly_price_days(price, rows, charged, years, measure, scenario.tier_names)  # no inflation
     post_18_price = np.where(kind == STAYING_PUT, price.staying_put_weekly, price.staying_close_weekly)
     weekly_spend = np.where((kind == IN_CARE)[:, None], weekly_spend, post_18_price[:, None] * charged)
     labels = len(NEED_LABELS)
@@ -180,11 +180,6 @@ class PoolRows:
     birth: np.ndarray
     price_draw: np.ndarray
     tier: np.ndarray
-
-
-def _tier_names(scenario: Scenario) -> list[str]:
-    """The scenario's complexity tiers in order (Cohort.tier indexes them); one unnamed tier without [complexity]."""
-    return scenario.tier_names
 
 
 def _measure(usage: BlockUsage, position: np.ndarray):
@@ -505,7 +500,7 @@ def _high_cost_pool(
     start, end = p[:, PlacementColumn.START], np.minimum(p[:, PlacementColumn.END], scenario.horizon.days)
     rows = PoolRows(start, end, placements.birth_day[keep], placements.price_draw[keep], placements.tiers()[keep])
     active = days_by_period(start, end, years.starts, years.ends) > 0
-    by_row = weekly_price(price, rows, _tier_names(scenario))
+    by_row = weekly_price(price, rows, scenario.tier_names)
     weekly = _age_band_weekly(price, rows, years) if by_row is None else by_row[:, None]
     weekly = weekly * factors[position, pool_index, :]  # at each year's price level
     n_years = len(years.labels)

@@ -298,7 +298,7 @@ def _run_group_batch(scenarios: list[Scenario], seeds: list[int], batch: list[in
 
 
 def _tables(records: list[ReplicationRecord], scenario: Scenario, seed: int, calendar: Calendar):
-    tables = batch_tables(records, scenario, calendar)  # priced at the scenario's prices, then scaled
+    tables = batch_tables(records, scenario, calendar, seed)  # priced at the scenario's prices, then scaled
     columns = {name: values.to_numpy() for name, values in tables["spend"].items()}
     tables["spend"] = pd.DataFrame(at_drawn_prices(columns, scenario, seed, calendar.financial_years))
     return tables

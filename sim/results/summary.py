@@ -37,7 +37,7 @@ SUMMARY_KEYS = {
     "placement_days": (["month", "pool", "need"], "days"),
     "spend": (["financial_year", "pool", "need", "component"], "spend"),
 }
-OCCUPANCY_VALUES = ("occupied", "capacity", "post_18")
+OCCUPANCY_VALUES = ("occupied", "capacity", "approved", "post_18")
 STATISTIC_COLUMNS = ["mean", "ci95_low", "ci95_high", "p10", "p50", "p90"]
 # The measures of `yearly_measures` that the gap ledger added, or renamed, in words (what each figure counts).
 LEDGER_MEASURE_LABELS = {

@@ -295,7 +295,8 @@ def _stock(batch: Batch) -> pd.DataFrame:
 
 
 def _occupancy(batch: Batch) -> pd.DataFrame:
-    """Places occupied (children in care and young people staying put or close) and capacity, per pool."""
+    """Places occupied (children in care and young people staying put or close), the usable places they are
+    measured against (`capacity`) and the approved places (`approved`, the same when usable_share is 1), per pool."""
     p, position = batch.placements, batch.position
     n_pools, n_reps, days = len(batch.pools), len(batch.records), batch.calendar.snapshot_days
     group = position * n_pools + p[:, PlacementColumn.POOL].astype(np.int64)
@@ -304,6 +305,7 @@ def _occupancy(batch: Batch) -> pd.DataFrame:
     post = p[:, PlacementColumn.KIND] != IN_CARE
     post_18 = _active_counts(group[post], n_reps * n_pools, start[post], end[post], days)
     capacity = np.stack([step_values(r.capacity, days, n_pools) for r in batch.records])  # (reps, days, pools)
+    approved = np.stack([step_values(r.approved, days, n_pools) for r in batch.records])
 
     def by_rep_day_pool(matrix: np.ndarray) -> np.ndarray:
         return matrix.reshape(n_reps, n_pools, len(days)).transpose(0, 2, 1).ravel()
@@ -316,6 +318,7 @@ def _occupancy(batch: Batch) -> pd.DataFrame:
             "occupied": by_rep_day_pool(occupied).astype(float),
             "post_18": by_rep_day_pool(post_18).astype(float),
             "capacity": np.where(np.isinf(capacity), np.nan, capacity).ravel(),
+            "approved": np.where(np.isinf(approved), np.nan, approved).ravel(),
         }
     )
 

@@ -73,6 +73,7 @@ def _occupancy(record: ReplicationRecord, calendar: Calendar, pool_names: np.nda
         occupied[:, index] = active[:, in_pool].sum(axis=1)
         post_18[:, index] = active[:, in_pool & (p[:, PlacementColumn.KIND] != IN_CARE)].sum(axis=1)
     capacity = step_values(record.capacity, days, n_pools)
+    approved = step_values(record.approved, days, n_pools)
     dates = np.repeat(np.array(calendar.snapshot_dates, dtype="datetime64[D]"), n_pools)
     return pd.DataFrame(
         {
@@ -81,6 +82,7 @@ def _occupancy(record: ReplicationRecord, calendar: Calendar, pool_names: np.nda
             "occupied": occupied.ravel(),
             "post_18": post_18.ravel(),
             "capacity": np.where(np.isinf(capacity), np.nan, capacity).ravel(),
+            "approved": np.where(np.isinf(approved), np.nan, approved).ravel(),
         }
     )
 
