@@ -467,6 +467,12 @@ def _ce_placements(data: PublishedData, england: PublishedData, as_of: dt.date, 
     living = data.get("placements", "independent_living", dt.date(2017, 12, 31), "percent")
     rise = data.get("placements_share_change", "independent_living", dt.date(2017, 12, 31), "percent")
     supported = round((living.value - rise.value) / 100 * stock.value)
+    national_secure = england.get("placements_share", "secure", unit="percent")
+    secure = Value(
+        round(national_secure.value / 100 * stock.value, 2),
+        f"assumption: the national share ({national_secure.cite()}) x stock, inside the residential share "
+        "(Cheshire East publishes no secure count)",
+    )
     supported_beds = sum(
         data.nearest("beds", c, as_of, "beds").value for c in ("watermill_house", "west_street", "ymca_ignition_flats")
     )
@@ -480,9 +486,10 @@ def _ce_placements(data: PublishedData, england: PublishedData, as_of: dt.date, 
             inhouse_homes, f"assumption: in-house beds ({beds:g}) x occupancy target ({occupancy.cite()}), rounded down"
         ),
         "external_homes": Value(
-            all_homes - inhouse_homes, f"residential share {residential.cite()} x stock, less the in-house homes"
+            all_homes - inhouse_homes - secure.value,
+            f"residential share {residential.cite()} x stock, less the in-house homes and secure care",
         ),
-        "secure": Value(0, "assumption: no secure placement reported"),
+        "secure": secure,
         "inhouse_supported": Value(min(supported, supported_beds), f"in-house beds ({supported_beds:g}) filled first"),
         "external_supported": Value(max(supported - supported_beds, 0), "the rest of the 16+ supported group"),
         "placed_with_parents": Value(
