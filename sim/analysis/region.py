@@ -29,7 +29,7 @@ MEASURES = {
     "children_in_care": "children in care on 31 March",
     "placed_in_house": "placements started in-house",
     "placed_externally": "placements started externally",
-    "gap_child_days_total": "child-days not in the first-choice placement",
+    "gap_child_days_total": "child-days outside the first choice (every gap: not sufficient and placed externally)",
     "not_sufficient_child_days_total": "child-days in placements not sufficient",
     "placed_externally_child_days_total": "child-days placed externally, right kind",
     "spend_total": "spend, £",
