@@ -25,7 +25,7 @@ import gc
 import itertools
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
@@ -149,6 +149,10 @@ class ReplicationRecord:
     # (n, 3) float, see LogColumn: approved places after the change, a row for each row of `capacity` (same day
     # and pool); equal to `capacity` where the pool's usable_share is 1
     approved: np.ndarray
+    # int64 row indices into `placements` of the placements that broke down (ended unplanned, [breakdowns]), in
+    # the order they broke down; each is followed at its end by the child's next placement, of the same need.
+    # Empty without [breakdowns].
+    breakdowns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 PLACEMENT_COLUMNS = ("child", "pool", "need", "wanted", "start", "end", "kind", "within_20_miles", "draw")
@@ -242,6 +246,8 @@ class CareSystem:
         self.segment = [0] * n  # child -> index of its current need segment
         self.adopters_waiting = scenario.adoption.adopters_waiting_at_start
         self.adopter_queue: dict[int, None] = {}  # children waiting for adopters, first come first served
+        self.broken: list[int] = []  # placement rows that broke down
+        self._breaking_placements()
 
     # -- running ------------------------------------------------------------------------------
 
@@ -432,6 +438,41 @@ class CareSystem:
             if settings.tiers is not None and complexity is not None:
                 pool.tiers = frozenset(complexity.tier_index(tier) for tier in settings.tiers)
                 self._place = self._place_searching
+
+    # -- breakdowns ---------------------------------------------------------------------------
+
+    def _breaking_placements(self) -> None:
+        """With [breakdowns], every in-care placement opened gets a breakdown clock (`_open_breaking`); other
+        scenarios keep the plain `_open` and draw nothing from the breakdowns stream."""
+        breakdowns = self.scenario.breakdowns
+        if breakdowns is None:
+            return
+        # pool -> need -> hazard per day, read once a placement opens
+        self.hazard = [[breakdowns.per_day(pool, need) for need in PLACEMENT_NEEDS] for pool in self.pool_names]
+        generator = stream(self.seed, self.replication, "breakdowns")
+        self.breakdown_draws = _drawn(lambda: generator.random(DRAWS_PER_BLOCK))
+        self._open = self._open_breaking
+
+    def _open_breaking(self, child: int, need: int, pool_index: int, wanted: int, kind: int) -> None:
+        """`_open`, then the placement's breakdown clock: an exponential time at its hazard (one uniform of the
+        breakdowns stream), scheduled only when it falls before the horizon end."""
+        CareSystem._open(self, child, need, pool_index, wanted, kind)
+        rate = self.hazard[pool_index][need]
+        if kind == IN_CARE and rate > 0.0:
+            delay = -math.log(1.0 - next(self.breakdown_draws)) / rate
+            if self.env.now + delay < self.horizon:
+                placement = self.current[child]
+                simpy.Timeout(self.env, delay, (child, placement)).callbacks.append(self._breaks_down)
+
+    def _breaks_down(self, event: simpy.Event) -> None:
+        """The placement ends unplanned if the child is still in it; a new search runs for the same need."""
+        child, placement = event.value
+        if self.current[child] != placement:  # moved on, stepped back, bridged or left care first
+            return
+        self.broken.append(placement)
+        need = int(self.placements[placement][2])  # need
+        self._close(child)
+        self._place(child, need)
 
     def _first_choice(self, child: int, need: int) -> int:
         """The first pool in the matching order that takes the child's age and tier (free or not)."""
@@ -684,6 +725,7 @@ class CareSystem:
             households=np.array(self.household_log, dtype=float).reshape(-1, len(LOG_COLUMNS)),
             events=events_scheduled(self.env),
             approved=np.array(self.approved_log, dtype=float).reshape(-1, len(LOG_COLUMNS)),
+            breakdowns=np.array(self.broken, dtype=np.int64),
         )
 
 

@@ -40,6 +40,7 @@ from sim.engine.schema import (
     PercentPerYear,
     PerYear,
     ScenarioModel,
+    Source,
     Text,
 )
 from sim.engine.vocabulary import (
@@ -640,6 +641,37 @@ class Complexity(ScenarioModel):
         return self.tiers.index(tier)
 
 
+# assumption: a placement breaking down more than monthly on average (12 a year) is a slip, not a plan; the
+# national 10% of children with 3 or more placements in a year (national_england.md L120) is far below it
+MAX_BREAKDOWNS_PER_YEAR = 12.0
+
+
+class Hazard(ScenarioModel):
+    """One breakdown hazard: placements ending unplanned at `per_year` a placement-year, with its source."""
+
+    per_year: Annotated[float, Field(ge=0, le=MAX_BREAKDOWNS_PER_YEAR)]
+    note: Source  # where the rate comes from, or "assumption: why"
+
+
+class Breakdowns(ScenarioModel):
+    """Unplanned endings: each in-care placement breaks down at a constant hazard (an exponential clock from the
+    day it starts), and the child then leaves it for a new search for the same need over the matching list
+    (which may end in a fallback, or in an emergency placement that bridges). The child's journey is unchanged.
+
+    The hazard of a placement in pool p of need n is `by_pool[p]` when given (every need the pool serves), else
+    `by_need[n]`, else 0. Staying Put and Staying Close never break down.
+    """
+
+    by_need: dict[Need, Hazard] = Field({}, max_length=len(PLACEMENT_NEEDS))
+    by_pool: dict[str, Hazard] = Field({}, max_length=MAX_POOLS)
+    note: Note = ""
+
+    def per_day(self, pool: str, need: str) -> float:
+        """The hazard per day of a placement in `pool` for `need` (0: it never breaks down)."""
+        hazard = self.by_pool[pool] if pool in self.by_pool else self.by_need.get(need)
+        return hazard.per_year / DAYS_PER_YEAR if hazard is not None else 0.0
+
+
 USABLE_ROUNDING = 1e-9  # floor(approved x share) must not lose a place to rounding (10 x 0.9 = 8.999...)
 
 
@@ -835,6 +867,7 @@ class Scenario(ScenarioModel):
     leaving_care: LeavingCare = LeavingCare()
     adoption: Adoption = Adoption()
     complexity: Complexity | None = None  # complexity tiers drawn per child; None: one tier, nothing drawn
+    breakdowns: Breakdowns | None = None  # unplanned endings of placements; None: placements never break down
     prices: PriceBook | None = None
     uncertainty: Uncertainty | None = None  # parameter draws per replication (sim.engine.parameters)
     _written: tuple[Entries, dict[str, Journey]] | None = PrivateAttr(None)  # before the adjustments
@@ -843,7 +876,11 @@ class Scenario(ScenarioModel):
     def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         dumped = handler(self._as_written())
         return _drop_unused(
-            dumped, uncertainty=self.uncertainty, adjustments=self.adjustments, complexity=self.complexity
+            dumped,
+            uncertainty=self.uncertainty,
+            adjustments=self.adjustments,
+            complexity=self.complexity,
+            breakdowns=self.breakdowns,
         )
 
     @model_validator(mode="wrap")
@@ -883,6 +920,7 @@ class Scenario(ScenarioModel):
         _check_entry_changes(self)
         _check_pools(self)
         _check_tiers(self)
+        _check_breakdowns(self)
         _check_matching(self)
         _check_start_population(self)
         _check_leaving_care(self)
@@ -1048,6 +1086,15 @@ def _check_tiers(s: Scenario) -> None:
         if unknown or repeated:
             what = f"unknown tier(s) {unknown}" if unknown else f"lists {repeated} more than once"
             raise ValueError(f"pools.{name}.tiers: {what}; expected some of [complexity].tiers {s.complexity.tiers}")
+
+
+def _check_breakdowns(s: Scenario) -> None:
+    """`breakdowns.by_pool` names pools of the scenario."""
+    if s.breakdowns is None:
+        return
+    unknown = sorted(set(s.breakdowns.by_pool) - set(s.pools))
+    if unknown:
+        raise ValueError(f"breakdowns.by_pool: unknown pool(s) {unknown}; expected some of {sorted(s.pools)}")
 
 
 def _check_matching(s: Scenario) -> None:

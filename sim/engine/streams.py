@@ -28,6 +28,7 @@ STREAM_NAMES = (
     "complexity",  # complexity tier of each entrant of the main stream (scenarios with [complexity] only)
     "uasc_complexity",  # complexity tier of each UASC entrant
     "start_complexity",  # complexity tier of each child in care on the start date
+    "breakdowns",  # one uniform per in-care placement with a breakdown hazard, in the order they open
 )
 
 
