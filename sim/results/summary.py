@@ -19,9 +19,9 @@ import pandas as pd
 
 from sim.engine.parameters import parameter_draws
 from sim.engine.scenario import Scenario
-from sim.engine.vocabulary import DAYS_PER_YEAR
+from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR
 from sim.results.budget import budget_summary
-from sim.results.tables import Calendar, summarise
+from sim.results.tables import CARE_LEAVER_ACCOMMODATION, CARE_LEAVER_AGES, Calendar, summarise
 
 if TYPE_CHECKING:
     from sim.results.runner import RunResult
@@ -36,6 +36,9 @@ SUMMARY_KEYS = {
     "gap_ledger": (["month", "kind", "need"], "child_days"),
     "placement_days": (["month", "pool", "need"], "days"),
     "spend": (["financial_year", "pool", "need", "component"], "spend"),
+    "stock_detail": (["date", "age_band", "uasc", "in_house", "beyond_20_miles"], "children"),
+    "care_leavers": (["date", "age", "accommodation", "uasc"], "young_people"),
+    "leaving_care": (["financial_year", "uasc"], "young_people"),
 }
 OCCUPANCY_VALUES = ("occupied", "capacity", "approved", "post_18")
 STATISTIC_COLUMNS = ["mean", "ci95_low", "ci95_high", "p10", "p50", "p90"]
@@ -101,6 +104,49 @@ FALLBACK_CSV_MEASURES = {
     for row, units in ROW_UNITS.items()
     for unit in units
 }
+
+# The by-financial-year table of children in care on 31 March (distance and UASC on the stock), leaving care and
+# care leavers (`RunSummary.children_by_year`): each row and in words what it counts. The stock rows are counted at
+# 00:00 on 1 April, the children in care on the 31 March that ends the year (as sim.analysis.region counts them);
+# a financial year whose 31 March is past the horizon end has none. Out of area (outside the authority's boundary,
+# the DfE's other distance measure) is not modelled: a placement has only its within-20-miles draw, so only
+# distance is reported.
+CHILDREN_TITLE = "Children in care on 31 March (distance, UASC), leaving care and care leavers by financial year"
+CHILDREN_ROWS = {
+    "children_in_care": "children in care on 31 March",
+    "beyond_20_miles": "children in care on 31 March placed beyond 20 miles of home",
+    "beyond_20_miles_percent": "share (%) of the children in care on 31 March placed beyond 20 miles of home",
+    "beyond_20_miles_external": "of those beyond 20 miles, in a pool that is not in-house (out of area itself, "
+    "outside the authority's boundary, is not modelled)",
+    "uasc_in_care": "unaccompanied asylum-seeking children (UASC) in care on 31 March",
+    **{f"uasc_in_care_{band}": f"UASC in care on 31 March aged {band}" for band in AGE_BANDS},
+    "turned_18_in_care": "young people leaving care at 18 in the year (exit route age_18)",
+    "uasc_turned_18": "of whom UASC: UASC care leavers leaving care in the year",
+    "care_leavers_18_20": "care leavers aged 18-20 on 31 March (left care at 18, in any accommodation)",
+    "uasc_care_leavers_18_20": "of whom UASC",
+}
+CHILDREN_FLOW_ROWS = ("turned_18_in_care", "uasc_turned_18")  # counted over the year, not on 31 March
+CHILDREN_SHORT_NAMES = {
+    "children_in_care": "in care",
+    "beyond_20_miles": "beyond 20 miles",
+    "beyond_20_miles_percent": "beyond 20 miles (%)",
+    "beyond_20_miles_external": "beyond 20 miles, external",
+    "uasc_in_care": "UASC in care",
+    **{f"uasc_in_care_{band}": f"UASC in care, {band}" for band in AGE_BANDS},
+    "turned_18_in_care": "left care at 18",
+    "uasc_turned_18": "UASC left care at 18",
+    "care_leavers_18_20": "care leavers 18-20",
+    "uasc_care_leavers_18_20": "UASC care leavers 18-20",
+}
+CARE_LEAVERS_NOTE = (
+    "Care leavers: young people who left care at 18 in the horizon, or were Staying Put on its start date. Staying "
+    "Put and Staying Close are the model's post-18 placements (at any age they last to); every other care leaver "
+    "is counted to 21 in accommodation the model does not follow ('other / not modelled': no shares of supported "
+    "lodgings or independent living are drawn or assumed). Those to 25 in education or training are left out: "
+    "there is no data on them. Young people who left care before the start date without a place are not in the "
+    "model, so the first three years undercount. Their cost is the Staying Put and Staying Close cost already in "
+    "spend; other care leavers' costs are not modelled."
+)
 
 
 @dataclass(frozen=True)
@@ -294,6 +340,137 @@ class RunSummary:
         summary.insert(1, "part_year", summary["financial_year"].map(self._part_years))
         return summary
 
+    @cached_property
+    def children_by_year(self) -> pd.DataFrame:
+        """Children in care on 31 March (distance and UASC on the stock), leaving care at 18 and care leavers per
+        financial year (CHILDREN_ROWS): mean, 95% CI of the mean, P10/P50/P90 across replications.
+
+        Columns financial_year, part_year, date (the 31 March counted, at its end; NaT for rows counted over the year,
+        CHILDREN_FLOW_ROWS), row, mean, ci95_low, ci95_high, p10, p50, p90. Shares are computed per replication
+        (0 with no child in care) and then summarised. Every year has every row (0 where none), apart from the
+        31 March rows of a year whose 31 March is past the horizon end.
+        """
+        years = self.calendar.financial_years.labels
+        march = self._march_31
+        long = [self._stock_rows(march), self._leaving_rows(), self._care_leaver_rows(march)]
+        cells = [
+            (year, row) for year in years for row in CHILDREN_ROWS if row in CHILDREN_FLOW_ROWS or year in march.values
+        ]
+        skeleton = pd.DataFrame(cells, columns=["financial_year", "row"])
+        long.append(skeleton.assign(replication=0, value=0.0))
+        frame = pd.concat(long, ignore_index=True)
+        summary = summarise(frame, ["financial_year", "row"], "value", self.replications)
+        for column, values in {"financial_year": years, "row": list(CHILDREN_ROWS)}.items():
+            summary[column] = pd.Categorical(summary[column], categories=values, ordered=True)
+        summary = summary.sort_values(["financial_year", "row"], ignore_index=True)
+        summary = summary.astype({"financial_year": str, "row": str})
+        on_march = {year: date - pd.Timedelta(days=1) for date, year in march.items()}  # the 31 March itself
+        dates = [
+            pd.NaT if row in CHILDREN_FLOW_ROWS else on_march[year]
+            for year, row in zip(summary["financial_year"], summary["row"], strict=True)
+        ]
+        summary.insert(1, "part_year", summary["financial_year"].map(self._part_years))
+        summary.insert(2, "date", pd.to_datetime(pd.Series(dates, dtype="datetime64[ns]")))
+        return summary
+
+    @cached_property
+    def _march_31(self) -> pd.Series:
+        """The snapshot dates that count the children in care on a 31 March (00:00 on 1 April) of a financial year
+        of the horizon, each labelled with that year."""
+        dates = pd.to_datetime(pd.Series(self.calendar.snapshot_dates))
+        dates = dates[(dates.dt.month == 4) & (dates.dt.day == 1)]
+        labels = financial_year(dates - pd.Timedelta(days=1))
+        keep = labels.isin(self.calendar.financial_years.labels)
+        return pd.Series(labels[keep].to_numpy(), index=pd.DatetimeIndex(dates[keep]))
+
+    def _stock_rows(self, march: pd.Series) -> pd.DataFrame:
+        """The 31 March rows of `children_by_year` from stock_detail, per replication, long."""
+        detail = self._tables["stock_detail"]
+        detail = detail[detail["date"].isin(march.index)]
+        keys = ["replication", "date"]
+        total = detail.groupby(keys)["children"].sum()
+        far = detail[detail["beyond_20_miles"]]
+        uasc = detail[detail["uasc"]]
+        parts = {
+            "children_in_care": total,
+            "beyond_20_miles": far.groupby(keys)["children"].sum(),
+            "beyond_20_miles_external": far[~far["in_house"]].groupby(keys)["children"].sum(),
+            "uasc_in_care": uasc.groupby(keys)["children"].sum(),
+        }
+        parts["beyond_20_miles_percent"] = 100.0 * parts["beyond_20_miles"].reindex(total.index, fill_value=0) / total
+        by_band = uasc.groupby([*keys, "age_band"], observed=True)["children"].sum()
+        for band, values in by_band.groupby(level="age_band", observed=True):
+            parts[f"uasc_in_care_{band}"] = values.droplevel("age_band")
+        return self._long(parts, march)
+
+    def _leaving_rows(self) -> pd.DataFrame:
+        """Young people leaving care at 18 in each financial year, and the UASC among them, per replication."""
+        table = self._tables["leaving_care"]
+        keys = ["replication", "financial_year"]
+        columns = ["replication", "financial_year", "row", "value"]
+        if table.empty:
+            return pd.DataFrame(columns=columns)
+        parts = [
+            table.groupby(keys, as_index=False)["young_people"].sum().assign(row="turned_18_in_care"),
+            table[table["uasc"]].groupby(keys, as_index=False)["young_people"].sum().assign(row="uasc_turned_18"),
+        ]
+        frame = pd.concat(parts, ignore_index=True).rename(columns={"young_people": "value"})
+        return frame.astype({"financial_year": str, "value": float})[columns]
+
+    def _care_leaver_rows(self, march: pd.Series) -> pd.DataFrame:
+        """Care leavers aged 18-20 on 31 March (every accommodation), and the UASC among them, per replication."""
+        leavers = self._tables["care_leavers"]
+        leavers = leavers[leavers["date"].isin(march.index) & (leavers["age"].astype(str) != "21+")]
+        keys = ["replication", "date"]
+        parts = {
+            "care_leavers_18_20": leavers.groupby(keys)["young_people"].sum(),
+            "uasc_care_leavers_18_20": leavers[leavers["uasc"]].groupby(keys)["young_people"].sum(),
+        }
+        return self._long(parts, march)
+
+    @staticmethod
+    def _long(parts: dict[str, pd.Series], march: pd.Series) -> pd.DataFrame:
+        """Series by (replication, date) as long rows replication, financial_year, row, value."""
+        frames = [values.rename("value").reset_index().assign(row=row) for row, values in parts.items() if len(values)]
+        columns = ["replication", "financial_year", "row", "value"]
+        if not frames:
+            return pd.DataFrame(columns=columns)
+        frame = pd.concat(frames, ignore_index=True)
+        frame["financial_year"] = frame["date"].map(march).astype(str)
+        return frame.astype({"value": float})[columns]
+
+    @cached_property
+    def care_leavers_by_year(self) -> pd.DataFrame:
+        """Care leavers on 31 March of each financial year by age (18, 19, 20, 21+) and accommodation (Staying
+        Put, Staying Close, other / not modelled), every young person and UASC: mean, 95% CI, P10/P50/P90.
+
+        Columns financial_year, part_year, date (the 31 March, at its end), group ("all" or "uasc"), age,
+        accommodation and the statistics; a line for every age and accommodation (0 where none), except other / not
+        modelled at 21+ (counted only to 21)."""
+        march = self._march_31
+        leavers = self._tables["care_leavers"]
+        leavers = leavers[leavers["date"].isin(march.index)]
+        keys = ["replication", "date", "age", "accommodation"]
+        every = leavers.groupby(keys, observed=True, as_index=False)["young_people"].sum().assign(group="all")
+        uasc = leavers[leavers["uasc"]].groupby(keys, observed=True, as_index=False)["young_people"].sum()
+        frame = pd.concat([every, uasc.assign(group="uasc")], ignore_index=True)
+        frame = frame.astype({"age": str, "accommodation": str})
+        cells = [
+            (date, group, age, place)
+            for date in march.index
+            for group in ("all", "uasc")
+            for age in CARE_LEAVER_AGES
+            for place in CARE_LEAVER_ACCOMMODATION
+            if not (age == "21+" and place == "other_not_modelled")
+        ]
+        skeleton = pd.DataFrame(cells, columns=["date", "group", "age", "accommodation"])
+        frame = pd.concat([frame, skeleton.assign(replication=0, young_people=0.0)], ignore_index=True)
+        summary = summarise(frame, ["date", "group", "age", "accommodation"], "young_people", self.replications)
+        summary.insert(0, "financial_year", summary["date"].map(march).astype(str))
+        summary.insert(1, "part_year", summary["financial_year"].map(self._part_years))
+        summary["date"] = summary["date"] - pd.Timedelta(days=1)  # the 31 March itself, counted at its end
+        return summary
+
     @property
     def high_cost_note(self) -> str:
         """Why the by-year table has no high-cost rows, or nothing when it has them."""
@@ -397,6 +574,25 @@ class RunSummary:
             measure=measures, period=table["financial_year"].map(first_day)
         )
         return rows[["measure", "period", "financial_year", "part_year", *STATISTIC_COLUMNS]]
+
+    @cached_property
+    def children_csv(self) -> pd.DataFrame:
+        """`children_by_year` and `care_leavers_by_year` as summary.csv rows: measure (a row of CHILDREN_ROWS, or
+        care_leavers with its group, age and accommodation), period (the 31 March counted, or for the rows counted
+        over the year the day the financial year starts within the horizon), financial_year and part_year."""
+        table = self.children_by_year
+        years = self.calendar.financial_years
+        start = pd.Timestamp(self.scenario.horizon.start)
+        first_day = {
+            label: start + pd.Timedelta(days=float(day)) for label, day in zip(years.labels, years.starts, strict=True)
+        }
+        period = table["date"].where(table["date"].notna(), table["financial_year"].map(first_day))
+        rows = table.drop(columns=["date", "row"]).assign(measure=table["row"], period=period)
+        leavers = self.care_leavers_by_year
+        leavers = leavers.rename(columns={"date": "period"}).assign(measure="care_leavers")
+        columns = ["measure", "period", "financial_year", "part_year", *STATISTIC_COLUMNS]
+        extra = ["group", "age", "accommodation"]
+        return pd.concat([rows[columns], leavers[columns[:4] + extra + STATISTIC_COLUMNS]], ignore_index=True)
 
     @cached_property
     def budget(self) -> pd.DataFrame:

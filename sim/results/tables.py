@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.engine.model import IN_CARE, LogColumn, PlacementColumn, ReplicationRecord
+from sim.engine.model import IN_CARE, STAYING_CLOSE, STAYING_PUT, LogColumn, PlacementColumn, ReplicationRecord
 from sim.engine.scenario import Scenario
 from sim.engine.vocabulary import (
     AGE_BAND_BOUNDS_YEARS,
@@ -23,6 +23,7 @@ from sim.engine.vocabulary import (
     DAYS_PER_YEAR,
     EXIT_ROUTES,
     GAP_KINDS,
+    LEAVING_CARE_AGE_YEARS,
     PLACEMENT_NEEDS,
     SUFFICIENT_GAP_KINDS,
 )
@@ -50,7 +51,16 @@ TABLES = (
     "flows",
     "spend",
     "high_cost",
+    "stock_detail",
+    "care_leavers",
+    "leaving_care",
 )
+# Care leavers (`_care_leavers`): their age in whole years on the snapshot date and where they live. Staying Put
+# and Staying Close are the post-18 placements; every other young person who left care at 18 counts as a care
+# leaver until 21 in accommodation the model does not follow (nothing is drawn or assumed for it).
+CARE_LEAVER_AGES = ("18", "19", "20", "21+")
+CARE_LEAVER_UNTIL_YEARS = 21.0  # leaving-care duties to 21 (to 25 only in education or training: not modelled)
+CARE_LEAVER_ACCOMMODATION = ("staying_put", "staying_close", "other_not_modelled")
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,9 @@ NEEDS = Labels(NEED_LABELS)
 ROUTES = Labels(EXIT_ROUTES)
 CATEGORIES = Labels(CATEGORIES_OF_NEED)
 KINDS = Labels(GAP_KINDS)
+LEAVER_AGES = Labels(CARE_LEAVER_AGES)
+ACCOMMODATION = Labels(CARE_LEAVER_ACCOMMODATION)
+AGE_18_ROUTE = EXIT_ROUTES.index("age_18")
 SECURE = PLACEMENT_NEEDS.index("secure")
 
 
@@ -163,6 +176,9 @@ def batch_tables(
         "flows": _flows(batch),
         "spend": _spend(batch),
         "high_cost": _high_cost(batch, seed),
+        "stock_detail": _stock_detail(batch),
+        "care_leavers": _care_leavers(batch),
+        "leaving_care": _leaving_care(batch),
     }
 
 
@@ -181,6 +197,8 @@ class Batch:
         offsets = np.cumsum([0] + [r.cohort.size for r in records[:-1]])
         self.birth_day = np.concatenate([r.cohort.birth_day for r in records])
         self.child = self.placements[:, PlacementColumn.CHILD].astype(np.int64) + offsets[self.position]
+        self.child_position = np.repeat(np.arange(len(records)), [r.cohort.size for r in records])
+        self.uasc = np.concatenate([r.cohort.uasc for r in records]).astype(bool)
 
     def rows(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Placements kept, their batch positions and the birth days of their children."""
@@ -290,6 +308,123 @@ def _stock(batch: Batch) -> pd.DataFrame:
             "pool": batch.pools.label(keys[2][g]),
             "age_band": BANDS.label(keys[3][g]),
             "children": counts[g, snap],
+        }
+    )
+
+
+def _stock_detail(batch: Batch) -> pd.DataFrame:
+    """Children in care at each snapshot by current age band, UASC or not, in-house pool or not, and placed beyond
+    20 miles or not (the placement's `within_20_miles` draw, 0 = beyond): distance and UASC on the stock.
+
+    The `stock` table's children split another way (its total at each date is the same); a table of its own so
+    that `stock`, and everything read from it, is unchanged."""
+    p, position, birth = batch.rows(batch.placements[:, PlacementColumn.KIND] == IN_CARE)
+    uasc = batch.uasc[batch.child[batch.placements[:, PlacementColumn.KIND] == IN_CARE]]
+    row, band, start, end = _band_pieces(p, birth)
+    pool = p[row, PlacementColumn.POOL].astype(np.int64)
+    far = (p[row, PlacementColumn.WITHIN_20_MILES] == 0).astype(np.int64)
+    in_house = batch.in_house[pool].astype(np.int64)
+    sizes = [len(batch.records), len(BANDS), 2, 2, 2]
+    keys, group = _groups([position[row], BANDS.code(band), uasc[row].astype(np.int64), in_house, far], sizes)
+    counts = _active_counts(group, len(keys[0]), start, end, batch.calendar.snapshot_days)
+    g, snap = np.nonzero(counts)
+    order = np.lexsort((keys[4][g], keys[3][g], keys[2][g], keys[1][g], snap, keys[0][g]))
+    g, snap = g[order], snap[order]
+    return pd.DataFrame(
+        {
+            "replication": batch.replications[keys[0][g]],
+            "date": _dates(batch.calendar.snapshot_dates)[snap],
+            "age_band": BANDS.label(keys[1][g]),
+            "uasc": keys[2][g].astype(bool),
+            "in_house": keys[3][g].astype(bool),
+            "beyond_20_miles": keys[4][g].astype(bool),
+            "children": counts[g, snap],
+        }
+    )
+
+
+def _care_leavers(batch: Batch) -> pd.DataFrame:
+    """Care leavers at each snapshot by age (CARE_LEAVER_AGES), accommodation (CARE_LEAVER_ACCOMMODATION) and
+    UASC or not: columns replication, date, age, accommodation, uasc, young_people.
+
+    A care leaver here is a young person who left care at 18 in the horizon (exit route age_18) or was Staying Put
+    on the start date: in their Staying Put or Staying Close placement while it lasts (at any age), and otherwise
+    from leaving care (or the post-18 placement's end) to their 21st birthday, in accommodation not modelled.
+    Young people who left care before the start date and hold no place are not in the model, so the first three
+    years undercount. Each has at most one post-18 placement, and it starts the day they leave care."""
+    exit_day = np.concatenate([r.exit_day for r in batch.records])
+    route = np.concatenate([r.exit_route for r in batch.records])
+    before = np.concatenate([r.cohort.staying_put_at_start for r in batch.records])
+    leaver = (route == AGE_18_ROUTE) | before
+    other_from = np.where(before, 0.0, exit_day)
+    post = batch.placements[:, PlacementColumn.KIND] != IN_CARE
+    post_child, post_end = batch.child[post], batch.placements[post, PlacementColumn.END]
+    np.maximum.at(other_from, post_child, post_end)  # the rest of the time to 21 starts when the placement ends
+    kind = batch.placements[post, PlacementColumn.KIND].astype(np.int64)
+    people = np.flatnonzero(leaver)
+    child = np.concatenate([post_child, people])
+    start = np.concatenate([batch.placements[post, PlacementColumn.START], other_from[people]])
+    end = np.concatenate([post_end, batch.birth_day[people] + CARE_LEAVER_UNTIL_YEARS * DAYS_PER_YEAR])
+    post_accommodation = np.select([kind == STAYING_PUT, kind == STAYING_CLOSE], [0, 1], default=2)
+    accommodation = np.concatenate([post_accommodation, np.full(len(people), 2)])
+    return _leaver_counts(batch, child, start, end, accommodation)
+
+
+def _leaver_counts(batch: Batch, child: np.ndarray, start: np.ndarray, end: np.ndarray, accommodation: np.ndarray):
+    """Intervals [start, end) of care leavers split at their 19th, 20th and 21st birthdays, counted at each
+    snapshot by replication, accommodation, age and UASC."""
+    rows, ages, starts, ends = [], [], [], []
+    for age, low in enumerate((LEAVING_CARE_AGE_YEARS, 19.0, 20.0, CARE_LEAVER_UNTIL_YEARS)):
+        low_day = batch.birth_day[child] + low * DAYS_PER_YEAR
+        high_day = batch.birth_day[child] + (low + 1) * DAYS_PER_YEAR if age < 3 else np.full(len(child), np.inf)
+        piece_start = np.maximum(start, low_day) if age else start
+        piece_end = np.minimum(end, high_day)
+        keep = np.flatnonzero(piece_start < piece_end)
+        rows.append(keep)
+        ages.append(np.full(len(keep), age))
+        starts.append(piece_start[keep])
+        ends.append(piece_end[keep])
+    row, age = np.concatenate(rows), np.concatenate(ages)
+    who = child[row]
+    sizes = [len(batch.records), len(ACCOMMODATION), len(LEAVER_AGES), 2]
+    keys, group = _groups(
+        [batch.child_position[who], ACCOMMODATION.code(accommodation[row]), LEAVER_AGES.code(age), batch.uasc[who]],
+        sizes,
+    )
+    counts = _active_counts(
+        group, len(keys[0]), np.concatenate(starts), np.concatenate(ends), batch.calendar.snapshot_days
+    )
+    g, snap = np.nonzero(counts)
+    order = np.lexsort((keys[3][g], keys[2][g], keys[1][g], snap, keys[0][g]))
+    g, snap = g[order], snap[order]
+    return pd.DataFrame(
+        {
+            "replication": batch.replications[keys[0][g]],
+            "date": _dates(batch.calendar.snapshot_dates)[snap],
+            "age": LEAVER_AGES.label(keys[2][g]),
+            "accommodation": ACCOMMODATION.label(keys[1][g]),
+            "uasc": keys[3][g].astype(bool),
+            "young_people": counts[g, snap],
+        }
+    )
+
+
+def _leaving_care(batch: Batch) -> pd.DataFrame:
+    """Young people leaving care at 18 (exit route age_18) in each financial year, UASC or not: columns
+    replication, financial_year, uasc, young_people (only combinations that occur)."""
+    exit_day = np.concatenate([r.exit_day for r in batch.records])
+    route = np.concatenate([r.exit_route for r in batch.records])
+    who = np.flatnonzero(route == AGE_18_ROUTE)
+    years = batch.calendar.financial_years
+    year = np.clip(np.searchsorted(years.ends, exit_day[who], side="right"), 0, len(years.labels) - 1)
+    sizes = [len(batch.records), len(years.labels), 2]
+    keys, counts = _count([batch.child_position[who], year, batch.uasc[who].astype(np.int64)], sizes)
+    return pd.DataFrame(
+        {
+            "replication": batch.replications[keys[0]],
+            "financial_year": np.asarray(years.labels, dtype=object)[keys[1]].astype(str),
+            "uasc": keys[2].astype(bool),
+            "young_people": counts,
         }
     )
 
