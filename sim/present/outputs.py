@@ -24,6 +24,10 @@ from sim.present.report import comparison_report, run_report
 from sim.present.workbook import spreadsheet_safe, write_budget_workbook
 from sim.results.runner import RunResult
 from sim.results.summary import (
+    CARE_LEAVERS_NOTE,
+    CHILDREN_ROWS,
+    CHILDREN_SHORT_NAMES,
+    CHILDREN_TITLE,
     FALLBACK_ROWS,
     FALLBACK_SHORT_NAMES,
     FALLBACK_UNITS,
@@ -105,7 +109,8 @@ def write_tables(result: RunResult, directory: Path) -> None:
         summary = run.table_summary(name)
         if summary is not None:
             summary.to_parquet(directory / f"{name}_summary.parquet", index=False)
-    rows = pd.concat([run.yearly, run.fallbacks_csv], ignore_index=True)  # per simulation year, then financial
+    # per simulation year, then by financial year
+    rows = pd.concat([run.yearly, run.fallbacks_csv, run.children_csv], ignore_index=True)
     spreadsheet_safe(rows).to_csv(directory / "summary.csv", index=False, float_format="%.4g")
     if run.scenario.prices is not None:
         spreadsheet_safe(run.budget).to_csv(directory / "budget.csv", index=False, float_format="%.2f")
@@ -165,6 +170,7 @@ def print_summary(result: RunResult) -> str:
         lines.append(table.round(1).to_string())
     lines += _ledger_lines(summary)
     lines += ["", *_fallback_lines(run)]
+    lines += ["", *_children_lines(run)]
     if scenario.prices is not None:
         lines += ["", *_spend_lines(run)]
     return "\n".join(lines)
@@ -221,6 +227,48 @@ def _fallback_lines(run: RunSummary) -> list[str]:
         shown.index.name, shown.columns.name = None, None
         lines += [f"{words[0].upper()}{words[1:]}:", shown.to_string()]
     return lines
+
+
+def _children_lines(run: RunSummary) -> list[str]:
+    """Children in care on 31 March (distance, UASC), leaving care and care leavers by financial year: a row a
+    measure, a column a year, mean (P10-P90); then the care leavers on 31 March by age and accommodation."""
+    table = run.children_by_year
+    shown = _year_cells(table, table["row"].map(CHILDREN_SHORT_NAMES), table["row"] == "beyond_20_miles_percent")
+    shown = shown.reindex(
+        [CHILDREN_SHORT_NAMES[row] for row in CHILDREN_ROWS if CHILDREN_SHORT_NAMES[row] in shown.index]
+    )
+    leavers = run.care_leavers_by_year
+    leavers = leavers[leavers["group"] == "all"]
+    what = leavers["age"] + ", " + leavers["accommodation"].str.replace("_", " ")
+    lines = [
+        f"{CHILDREN_TITLE} (April to March; part: the horizon covers only part of it),",
+        f"mean ({run.band_label}; the 95% CIs of the means are in summary.csv):",
+        *(f"  {CHILDREN_SHORT_NAMES[row]}: {words}" for row, words in CHILDREN_ROWS.items()),
+        "  A 31 March past the horizon end has no figures (blank).",
+        shown.fillna("").to_string(),
+        "",
+        f"Care leavers on 31 March by age and accommodation (mean ({run.band_label})):",
+        f"  {CARE_LEAVERS_NOTE}",
+    ]
+    if len(leavers):
+        lines.append(_year_cells(leavers, what, pd.Series(False, index=leavers.index)).to_string())
+    return lines
+
+
+def _year_cells(table: pd.DataFrame, what: pd.Series, percent: pd.Series) -> pd.DataFrame:
+    """A table of 'mean (P10-P90)' cells, a row for each `what`, a column a financial year (part years marked);
+    shares to one decimal place, counts' bands in whole numbers."""
+    cells = [
+        f"{mean:.1f} ({low:.{1 if share else 0}f}-{high:.{1 if share else 0}f})"
+        for mean, low, high, share in zip(table["mean"], table["p10"], table["p90"], percent, strict=True)
+    ]
+    year = [
+        f"{y}{' (part)' if part else ''}" for y, part in zip(table["financial_year"], table["part_year"], strict=True)
+    ]
+    frame = pd.DataFrame({"what": what.to_numpy(), "year": year, "cell": cells})
+    shown = frame.pivot_table(index="what", columns="year", values="cell", aggfunc="first", sort=False)
+    shown.index.name, shown.columns.name = None, None
+    return shown
 
 
 def _spend_lines(run: RunSummary) -> list[str]:

@@ -19,7 +19,17 @@ from sim import __version__
 from sim.analysis.compare import MEASURE_LABELS, Comparison
 from sim.analysis.sizing import SizingCurve, sizing_table
 from sim.present import charts
-from sim.results.summary import FALLBACK_ROWS, FALLBACKS_TITLE, ROW_UNITS, UNIT_SHORT_NAMES, RunSummary
+from sim.results.summary import (
+    CARE_LEAVERS_NOTE,
+    CHILDREN_FLOW_ROWS,
+    CHILDREN_ROWS,
+    CHILDREN_TITLE,
+    FALLBACK_ROWS,
+    FALLBACKS_TITLE,
+    ROW_UNITS,
+    UNIT_SHORT_NAMES,
+    RunSummary,
+)
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}"
@@ -64,6 +74,7 @@ def run_report(run: RunSummary, scenario_path: Path | None, sizing: list[SizingC
         _image(charts.gap_ledger(run)),
         _year_end_table(run),
         *_fallbacks_section(run),
+        *_children_section(run),
     ]
     parts += _spend_section(run)
     parts += _drivers_section(run)
@@ -95,6 +106,7 @@ def comparison_report(
         _image(charts.gap_by_need(base)),
         _image(charts.gap_ledger(base)),
         *_fallbacks_section(base),
+        *_children_section(base),
     ]
     parts += _spend_section(base)
     parts += _drivers_section(base)
@@ -177,6 +189,62 @@ def _fallbacks_section(run: RunSummary) -> list[str]:
         words = FALLBACK_ROWS[row]
         parts += [f"<p>{html.escape(words[0].upper() + words[1:])}</p>", shown.to_html(index=False, border=0)]
     return parts
+
+
+def _children_section(run: RunSummary) -> list[str]:
+    """Children in care on 31 March (distance, UASC), leaving care at 18 and care leavers by financial year: a
+    table a measure (mean, 95% CI of the mean, P10-P90), then the care leavers by age and accommodation."""
+    table = run.children_by_year
+    parts = [
+        f"<h2>{html.escape(CHILDREN_TITLE)}</h2>",
+        "<p class='note'>Counted on the 31 March that ends each financial year (at the end of the day), except "
+        "the young people leaving care at 18, counted over the year. A placement is beyond 20 miles by its "
+        "pool's within-20-miles share; out of area (outside the authority's boundary) is not modelled. Mean "
+        f"across replications; 95% CI: the confidence interval of that mean; {html.escape(run.band_label)}. "
+        "A 31 March past the horizon end has no figures.</p>",
+    ]
+    for row, words in CHILDREN_ROWS.items():
+        values = table[table["row"] == row]
+        if values.empty:
+            continue
+        places = 1 if row.endswith("_percent") else 0
+        shown = pd.DataFrame(
+            {
+                "financial year": _year_labels(values),
+                "counted": ["over the year" if row in CHILDREN_FLOW_ROWS else f"{d:%d %B %Y}" for d in values["date"]],
+                "mean": [f"{v:,.1f}" for v in values["mean"]],
+                "95% CI": _ranges(values["ci95_low"], values["ci95_high"], 1),
+                "P10-P90": _ranges(values["p10"], values["p90"], places),
+            }
+        )
+        parts += [f"<p>{html.escape(words[0].upper() + words[1:])}</p>", shown.to_html(index=False, border=0)]
+    return parts + _care_leavers_table(run)
+
+
+def _care_leavers_table(run: RunSummary) -> list[str]:
+    """Care leavers on 31 March by age and accommodation, mean (P10-P90), a column a financial year."""
+    leavers = run.care_leavers_by_year
+    leavers = leavers[leavers["group"] == "all"]
+    parts = [
+        "<h3>Care leavers on 31 March by age and accommodation</h3>",
+        f"<p class='note'>{html.escape(CARE_LEAVERS_NOTE)} Mean ({html.escape(run.band_label)}).</p>",
+    ]
+    if leavers.empty:
+        return parts
+    cells = [
+        f"{m:,.1f} ({a:,.0f} to {b:,.0f})"
+        for m, a, b in zip(leavers["mean"], leavers["p10"], leavers["p90"], strict=True)
+    ]
+    shown = pd.DataFrame(
+        {
+            "age": leavers["age"].to_numpy(),
+            "accommodation": leavers["accommodation"].str.replace("_", " ").to_numpy(),
+            "year": _year_labels(leavers),
+            "cell": cells,
+        }
+    ).pivot_table(index=["age", "accommodation"], columns="year", values="cell", aggfunc="first", sort=False)
+    shown.columns.name = None
+    return [*parts, shown.to_html(border=0)]
 
 
 def _year_labels(rows: pd.DataFrame) -> list[str]:

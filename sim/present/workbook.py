@@ -22,9 +22,20 @@ from openpyxl.utils import get_column_letter
 from sim.engine.price_book import PriceBook
 from sim.engine.vocabulary import AGE_BANDS
 from sim.results.budget import BUDGET_COLUMNS, STATISTICS
-from sim.results.summary import FALLBACK_ROWS, FALLBACK_UNITS, FALLBACKS_TITLE, STATISTIC_COLUMNS, RunSummary
+from sim.results.summary import (
+    CARE_LEAVERS_NOTE,
+    CHILDREN_FLOW_ROWS,
+    CHILDREN_ROWS,
+    CHILDREN_TITLE,
+    FALLBACK_ROWS,
+    FALLBACK_UNITS,
+    FALLBACKS_TITLE,
+    STATISTIC_COLUMNS,
+    RunSummary,
+)
 
 FALLBACKS_SHEET = "Emergency and shortages"  # a sheet name holds at most 31 characters
+CHILDREN_SHEET = "Children and care leavers"
 POUNDS = '"£"#,##0'
 POUNDS_PENCE = '"£"#,##0.00'
 RANGES_NOTE = (
@@ -68,7 +79,8 @@ def _has_text(column: pd.Series) -> bool:
 
 def write_budget_workbook(run: RunSummary, path: Path | BinaryIO) -> None:
     """budget.xlsx of a run's budget: Summary, By pool, By need, Weekly cost check, Emergency and shortages,
-    Assumptions, Notes (to a file, or to an in-memory file for the workshop app's download)."""
+    Children and care leavers, Assumptions, Notes (to a file, or to an in-memory file for the workshop app's
+    download)."""
     summary = run.budget
     workbook = Workbook()
     sheets = [
@@ -81,6 +93,7 @@ def write_budget_workbook(run: RunSummary, path: Path | BinaryIO) -> None:
     for title, frame, number_format in sheets:
         _table_sheet(workbook, title, frame[BUDGET_COLUMNS], number_format)
     _fallbacks_sheet(workbook, run)
+    _children_sheet(workbook, run)
     _assumptions_sheet(workbook, run.scenario.prices)
     _notes_sheet(workbook, run)
     workbook.save(path)
@@ -114,6 +127,47 @@ def _fallbacks_sheet(workbook: Workbook, run: RunSummary) -> None:
         for cell in sheet[get_column_letter(column)][1:]:
             cell.number_format = "#,##0.0"
     _finish(sheet)
+
+
+def _children_sheet(workbook: Workbook, run: RunSummary) -> None:
+    """Children in care on 31 March (distance, UASC), leaving care at 18 and care leavers aged 18-20
+    (`children_by_year`), then the care leavers by age and accommodation (`care_leavers_by_year`)."""
+    sheet = workbook.create_sheet(CHILDREN_SHEET)
+    _append(sheet, ["financial_year", "part_year", "counted", "what", "age", "accommodation", *STATISTIC_COLUMNS])
+    table = run.children_by_year
+    for row in table.itertuples(index=False):
+        counted = "over the year" if row.row in CHILDREN_FLOW_ROWS else f"{row.date:%Y-%m-%d}"
+        _append(
+            sheet,
+            [row.financial_year, _part(row.part_year), counted, CHILDREN_ROWS[row.row], None, None, *_statistics(row)],
+        )
+    leavers = run.care_leavers_by_year
+    for row in leavers.itertuples(index=False):
+        what = "care leavers" if row.group == "all" else "UASC care leavers"
+        _append(
+            sheet,
+            [
+                row.financial_year,
+                _part(row.part_year),
+                f"{row.date:%Y-%m-%d}",
+                what,
+                row.age,
+                row.accommodation.replace("_", " "),
+                *_statistics(row),
+            ],
+        )
+    for column in range(7, 7 + len(STATISTIC_COLUMNS)):
+        for cell in sheet[get_column_letter(column)][1:]:
+            cell.number_format = "#,##0.0"
+    _finish(sheet)
+
+
+def _part(part_year: bool) -> str:
+    return "part year" if part_year else "whole year"
+
+
+def _statistics(row) -> list[float | None]:
+    return [None if np.isnan(value) else value for value in (getattr(row, column) for column in STATISTIC_COLUMNS)]
 
 
 def _assumptions_sheet(workbook: Workbook, prices: PriceBook) -> None:
@@ -194,6 +248,10 @@ def _notes_sheet(workbook: Workbook, run: RunSummary) -> None:
         f"{run.band_label}. A child "
         "already in such a placement on the start date counts its days, not a placement started. Rows:",
         *(FALLBACK_ROWS[row][0].upper() + FALLBACK_ROWS[row][1:] + "." for row in run.fallback_rows),
+        f"{CHILDREN_SHEET}: {CHILDREN_TITLE}. Counted on the 31 March that ends each financial year (at the end of "
+        "the day), except young people leaving care at 18, counted over the year; mean, 95% CI of the mean, "
+        f"{run.band_label}. Out of area (outside the authority's boundary) is not modelled: only distance.",
+        CARE_LEAVERS_NOTE,
     ]
     sheet = workbook.create_sheet("Notes")
     _append(sheet, ["Notes"])
