@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.engine.model import IN_CARE, LogColumn, PlacementColumn, ReplicationRecord, simulate_replication
+from sim.engine.model import (
+    IN_CARE,
+    LogColumn,
+    PlacementColumn,
+    ReplicationRecord,
+    simulate_linked,
+    simulate_replication,
+)
 from sim.engine.scenario import Scenario, ScenarioError
 from sim.engine.vocabulary import DAYS_PER_YEAR
 from tests.builders import build, one_pool_scenario, rich_scenario
@@ -224,3 +231,29 @@ def test_bad_breakdown_keys_are_refused_naming_the_key(breakdowns: dict[str, Any
     raw["breakdowns"] = breakdowns
     with pytest.raises(ScenarioError, match=key):
         build(raw)
+
+
+def _authority(seed: int) -> dict[str, Any]:
+    """One of two authorities sharing 8 regional places, with breakdowns everywhere."""
+    raw = one_pool_scenario(rate_per_year=60, capacity=3, years=4, mean_days=200)
+    raw["seed"] = seed
+    raw["pools"]["market"] = {"serves": ["fostering"], "capacity": 8, "in_house": False, "shared": "north_west"}
+    raw["pools"]["external"]["kind"] = "unregistered"
+    raw["matching"]["fostering"] = {"pools": ["inhouse", "market"], "fallback": ["external"]}
+    raw["breakdowns"] = {"by_need": {"fostering": hazard(2.0)}}
+    return raw
+
+
+def test_linked_authorities_with_breakdowns_never_hold_more_than_the_shared_places() -> None:
+    a, b = build(_authority(1)), build(_authority(2))
+    market = list(a.pools).index("market")
+    for replication in range(3):
+        records = simulate_linked([a, b], [1, 2], replication)
+        rows = np.concatenate([r.placements[r.placements[:, C.POOL] == market] for r in records])
+        start, end = rows[:, C.START], rows[:, C.END]
+        occupied = ((start[None, :] <= start[:, None]) & (start[:, None] < end[None, :])).sum(axis=1)
+        assert occupied.max() <= 8
+        assert all(len(r.breakdowns) > 0 for r in records)
+        for record, scenario, seed in zip(records, (a, b), (1, 2), strict=True):  # the same journeys as alone
+            alone = simulate_replication(scenario, seed, replication)
+            np.testing.assert_array_equal(record.exit_day, alone.exit_day)

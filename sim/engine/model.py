@@ -12,7 +12,9 @@ emergency placement bridges to a new search after its `bridging_days`. A child n
 first choice is a sufficiency gap, recorded on the placement. Capacity moves over time: dated
 openings and closures, foster-carer recruitment and deregistration, and young people Staying
 Put, who keep their carer's place after leaving care at 18. Authorities sharing a regional pool
-run in one event loop (`simulate_linked`), their pools so named counting the same places.
+run in one event loop (`simulate_linked`), their pools so named counting the same places. With
+[breakdowns], each in-care placement may end unplanned (an exponential clock at its hazard) and the
+child is placed by a new search for the same need; its journey is unchanged.
 
 Nothing here uses pandas or formats strings: records are appended to plain lists and turned
 into arrays once the replication ends.
