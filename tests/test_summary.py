@@ -13,6 +13,7 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
 
 import sim.app
 import sim.present
@@ -130,3 +131,46 @@ def test_occupancy_summary_holds_every_pool_and_only_the_values_the_table_has(pr
     np.testing.assert_allclose(shown.reindex(by_hand.index).to_numpy(), by_hand.to_numpy())
     with pytest.raises(ValueError, match="occupancy is summarised"):
         priced.run_summary.occupancy("households")
+
+
+def test_stability_by_year_is_the_stability_tables_summarised() -> None:
+    """Each indicator's mean is 100 x the mean of the replications' shares, each year's moves the sum of its four
+    quarters, and a year without all four quarters inside the horizon has no yearly total."""
+    result = run(build(rich_scenario(years=4)), REPLICATIONS, seed=2)
+    table = result.run_summary.stability_by_year
+    stability, moves = result.tables["stability"], result.tables["placement_moves"]
+    assert len(stability) and len(moves)
+    for (year, indicator), rows in stability.groupby(["financial_year", "indicator"]):
+        shown = table[(table["financial_year"] == year) & (table["row"] == indicator)]
+        assert shown["mean"].item() == pytest.approx(100.0 * rows["value"].fillna(0.0).sum() / REPLICATIONS)
+        assert shown["date"].item() == pd.Timestamp(int(year[:4]) + 1, 3, 31)
+    whole = moves.groupby("financial_year")["quarter"].nunique()
+    for year, quarters in whole.items():
+        shown = table[(table["financial_year"] == year) & (table["row"] == "moves")]
+        if quarters < 4:
+            assert shown.empty
+            continue
+        in_year = moves[moves["financial_year"] == year]
+        assert shown["mean"].item() == pytest.approx(in_year["moves"].sum() / REPLICATIONS)
+        assert pd.isna(shown["date"].item())
+
+
+def test_every_output_carries_distance_uasc_care_leavers_and_stability(priced: RunResult, tmp_path: Path) -> None:
+    """The printed summary, report.html, summary.csv and the workbook each show the by-year children table, the
+    care leavers by age and accommodation and the stability indicators, with the band named."""
+    write_run(priced, tmp_path / "run", scenario_path=PRICED)
+    printed = print_summary(priced)
+    report = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    band = priced.run_summary.band_label
+    for text in (printed, report):
+        assert summary.CHILDREN_TITLE in text and summary.STABILITY_TITLE in text
+        assert "Care leavers on 31 March by age and accommodation" in text
+        assert band in text
+    rows = pd.read_csv(tmp_path / "run" / "summary.csv")
+    measures = set(rows["measure"])
+    assert {"beyond_20_miles_percent", "uasc_in_care", "turned_18_in_care", "care_leavers_18_20"} <= measures
+    assert "care_leavers" in measures
+    percent = rows[rows["measure"] == "beyond_20_miles_percent"]
+    assert ((percent["mean"] >= 0) & (percent["mean"] <= 100)).all()
+    sheet = load_workbook(tmp_path / "run" / "budget.xlsx")["Children and care leavers"]
+    assert sheet.max_row > 1

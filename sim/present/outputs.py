@@ -33,6 +33,10 @@ from sim.results.summary import (
     FALLBACK_UNITS,
     FALLBACKS_TITLE,
     ROW_UNITS,
+    STABILITY_PERCENT_ROWS,
+    STABILITY_ROWS,
+    STABILITY_SHORT_NAMES,
+    STABILITY_TITLE,
     SUMMARY_KEYS,
     RunSummary,
 )
@@ -171,6 +175,7 @@ def print_summary(result: RunResult) -> str:
     lines += _ledger_lines(summary)
     lines += ["", *_fallback_lines(run)]
     lines += ["", *_children_lines(run)]
+    lines += ["", *_stability_lines(run)]
     if scenario.prices is not None:
         lines += ["", *_spend_lines(run)]
     return "\n".join(lines)
@@ -253,6 +258,23 @@ def _children_lines(run: RunSummary) -> list[str]:
     if len(leavers):
         lines.append(_year_cells(leavers, what, pd.Series(False, index=leavers.index)).to_string())
     return lines
+
+
+def _stability_lines(run: RunSummary) -> list[str]:
+    """The DfE stability indicators and placement moves by financial year: a row a measure, a column a year."""
+    table = run.stability_by_year
+    head = [
+        f"{STABILITY_TITLE} (whole financial years only; long-term stability from the first 31 March 2.5 years into "
+        f"the horizon), mean ({run.band_label}; the 95% CIs of the means are in summary.csv):",
+        *(f"  {STABILITY_SHORT_NAMES[row]}: {words}" for row, words in STABILITY_ROWS.items()),
+    ]
+    if table.empty:
+        return [*head, "  No financial year lies wholly inside the horizon: no stability figures."]
+    shown = _year_cells(table, table["row"].map(STABILITY_SHORT_NAMES), table["row"].isin(STABILITY_PERCENT_ROWS))
+    shown = shown.reindex(
+        [STABILITY_SHORT_NAMES[row] for row in STABILITY_ROWS if STABILITY_SHORT_NAMES[row] in shown.index]
+    )
+    return [*head, shown.fillna("").to_string()]
 
 
 def _year_cells(table: pd.DataFrame, what: pd.Series, percent: pd.Series) -> pd.DataFrame:

@@ -21,12 +21,14 @@ from sim.analysis.sizing import SizingCurve, sizing_table
 from sim.present import charts
 from sim.results.summary import (
     CARE_LEAVERS_NOTE,
-    CHILDREN_FLOW_ROWS,
     CHILDREN_ROWS,
     CHILDREN_TITLE,
     FALLBACK_ROWS,
     FALLBACKS_TITLE,
     ROW_UNITS,
+    STABILITY_PERCENT_ROWS,
+    STABILITY_ROWS,
+    STABILITY_TITLE,
     UNIT_SHORT_NAMES,
     RunSummary,
 )
@@ -203,22 +205,46 @@ def _children_section(run: RunSummary) -> list[str]:
         f"across replications; 95% CI: the confidence interval of that mean; {html.escape(run.band_label)}. "
         "A 31 March past the horizon end has no figures.</p>",
     ]
-    for row, words in CHILDREN_ROWS.items():
+    parts += _row_tables(table, CHILDREN_ROWS, ("beyond_20_miles_percent",))
+    return parts + _care_leavers_table(run) + _stability_section(run)
+
+
+def _stability_section(run: RunSummary) -> list[str]:
+    """The DfE stability indicators and placement moves by financial year, a table a measure."""
+    table = run.stability_by_year
+    parts = [
+        f"<h2>{html.escape(STABILITY_TITLE)}</h2>",
+        "<p class='note'>Only financial years (and quarters) wholly inside the horizon; long-term stability from "
+        "the first 31 March 2.5 years into the horizon, since a child in care on the start date is recorded as "
+        "placed on it. A move is a placement started by a child already in care (an emergency bridge, a "
+        "breakdown's new placement, a step-back or a planned change of placement need). Mean across replications; "
+        f"95% CI: the confidence interval of that mean; {html.escape(run.band_label)}.</p>",
+    ]
+    if table.empty:
+        return [*parts, "<p class='note'>No financial year lies wholly inside the horizon.</p>"]
+    return parts + _row_tables(table, STABILITY_ROWS, STABILITY_PERCENT_ROWS)
+
+
+def _row_tables(table: pd.DataFrame, rows: dict[str, str], percent_rows: tuple[str, ...]) -> list[str]:
+    """A table for each of `rows` in a by-year summary (financial_year, part_year, date, row and the statistics):
+    the year, when it is counted (a 31 March, or over the year), mean, 95% CI and P10-P90."""
+    parts = []
+    for row, words in rows.items():
         values = table[table["row"] == row]
         if values.empty:
             continue
-        places = 1 if row.endswith("_percent") else 0
+        places = 1 if row in percent_rows else 0
         shown = pd.DataFrame(
             {
                 "financial year": _year_labels(values),
-                "counted": ["over the year" if row in CHILDREN_FLOW_ROWS else f"{d:%d %B %Y}" for d in values["date"]],
+                "counted": ["over the year" if pd.isna(d) else f"{d:%d %B %Y}" for d in values["date"]],
                 "mean": [f"{v:,.1f}" for v in values["mean"]],
                 "95% CI": _ranges(values["ci95_low"], values["ci95_high"], 1),
                 "P10-P90": _ranges(values["p10"], values["p90"], places),
             }
         )
         parts += [f"<p>{html.escape(words[0].upper() + words[1:])}</p>", shown.to_html(index=False, border=0)]
-    return parts + _care_leavers_table(run)
+    return parts
 
 
 def _care_leavers_table(run: RunSummary) -> list[str]:

@@ -24,12 +24,13 @@ from sim.engine.vocabulary import AGE_BANDS
 from sim.results.budget import BUDGET_COLUMNS, STATISTICS
 from sim.results.summary import (
     CARE_LEAVERS_NOTE,
-    CHILDREN_FLOW_ROWS,
     CHILDREN_ROWS,
     CHILDREN_TITLE,
     FALLBACK_ROWS,
     FALLBACK_UNITS,
     FALLBACKS_TITLE,
+    STABILITY_ROWS,
+    STABILITY_TITLE,
     STATISTIC_COLUMNS,
     RunSummary,
 )
@@ -131,15 +132,17 @@ def _fallbacks_sheet(workbook: Workbook, run: RunSummary) -> None:
 
 def _children_sheet(workbook: Workbook, run: RunSummary) -> None:
     """Children in care on 31 March (distance, UASC), leaving care at 18 and care leavers aged 18-20
-    (`children_by_year`), then the care leavers by age and accommodation (`care_leavers_by_year`)."""
+    (`children_by_year`), the stability indicators (`stability_by_year`), then the care leavers by age and
+    accommodation (`care_leavers_by_year`)."""
     sheet = workbook.create_sheet(CHILDREN_SHEET)
     _append(sheet, ["financial_year", "part_year", "counted", "what", "age", "accommodation", *STATISTIC_COLUMNS])
-    table = run.children_by_year
+    table = pd.concat([run.children_by_year, run.stability_by_year], ignore_index=True)
+    words = {**CHILDREN_ROWS, **STABILITY_ROWS}
     for row in table.itertuples(index=False):
-        counted = "over the year" if row.row in CHILDREN_FLOW_ROWS else f"{row.date:%Y-%m-%d}"
+        counted = "over the year" if pd.isna(row.date) else f"{row.date:%Y-%m-%d}"
         _append(
             sheet,
-            [row.financial_year, _part(row.part_year), counted, CHILDREN_ROWS[row.row], None, None, *_statistics(row)],
+            [row.financial_year, _part(row.part_year), counted, words[row.row], None, None, *_statistics(row)],
         )
     leavers = run.care_leavers_by_year
     for row in leavers.itertuples(index=False):
@@ -252,6 +255,8 @@ def _notes_sheet(workbook: Workbook, run: RunSummary) -> None:
         "the day), except young people leaving care at 18, counted over the year; mean, 95% CI of the mean, "
         f"{run.band_label}. Out of area (outside the authority's boundary) is not modelled: only distance.",
         CARE_LEAVERS_NOTE,
+        f"{CHILDREN_SHEET} also holds {STABILITY_TITLE}: whole financial years (and quarters) inside the horizon "
+        "only; long-term stability from the first 31 March 2.5 years into the horizon.",
     ]
     sheet = workbook.create_sheet("Notes")
     _append(sheet, ["Notes"])

@@ -138,6 +138,31 @@ CHILDREN_SHORT_NAMES = {
     "care_leavers_18_20": "care leavers 18-20",
     "uasc_care_leavers_18_20": "UASC care leavers 18-20",
 }
+# The DfE placement stability indicators by financial year (`RunSummary.stability_by_year`, from the `stability`
+# and `placement_moves` tables of sim.results.stability): only financial years and quarters the horizon wholly
+# covers, long-term stability only from the first 31 March 2.5 years into the horizon.
+STABILITY_QUARTERS = {1: "April-June", 2: "July-September", 3: "October-December", 4: "January-March"}
+STABILITY_TITLE = "Placement stability (the DfE indicators) by financial year"
+STABILITY_ROWS = {
+    "three_or_more_placements": "share (%) of the children in care on 31 March who had 3 or more placements in "
+    "the year",
+    "long_term_stability": "long-term stability: share (%) of the children under 16 on 31 March, in care 2.5 "
+    "years or more, who had been in the same placement for 2 years or more (the adoption clause left out)",
+    **{
+        f"moves_q{q}": f"placement moves in quarter {q} ({months}): placements started by children already in care"
+        for q, months in ((1, "April-June"), (2, "July-September"), (3, "October-December"), (4, "January-March"))
+    },
+    "moves": "placement moves in the year (years with all four quarters inside the horizon)",
+    "moves_after_breakdown": "of which after a placement broke down",
+}
+STABILITY_SHORT_NAMES = {
+    "three_or_more_placements": "3+ placements (%)",
+    "long_term_stability": "long-term stability (%)",
+    **{f"moves_q{q}": f"moves, Q{q}" for q in range(1, 5)},
+    "moves": "moves in the year",
+    "moves_after_breakdown": "moves after a breakdown",
+}
+STABILITY_PERCENT_ROWS = ("three_or_more_placements", "long_term_stability")
 CARE_LEAVERS_NOTE = (
     "Care leavers: young people who left care at 18 in the horizon, or were Staying Put on its start date. Staying "
     "Put and Staying Close are the model's post-18 placements (at any age they last to); every other care leaver "
@@ -440,6 +465,51 @@ class RunSummary:
         return frame.astype({"value": float})[columns]
 
     @cached_property
+    def stability_by_year(self) -> pd.DataFrame:
+        """The DfE stability indicators per financial year (STABILITY_ROWS): the indicators' shares (%) and the
+        placement moves by quarter and in the year: mean, 95% CI of the mean, P10/P50/P90 across replications.
+
+        Columns as `children_by_year` (date: the 31 March of the indicators, NaT for moves). Only the years and
+        quarters sim.results.stability reports (wholly inside the horizon); a replication with no child counted
+        by an indicator counts 0 for it. Empty when no year qualifies."""
+        columns = ["financial_year", "part_year", "date", "row", *STATISTIC_COLUMNS]
+        stability = self._tables.get("stability")
+        moves = self._tables.get("placement_moves")
+        parts = []
+        if stability is not None and len(stability):
+            shares = stability.assign(value=100.0 * stability["value"].fillna(0.0), row=stability["indicator"])
+            parts.append(shares[["replication", "financial_year", "row", "value"]])
+        if moves is not None and len(moves):
+            by_quarter = moves.assign(row="moves_q" + moves["quarter"].astype(str), value=moves["moves"])
+            keys = ["replication", "financial_year"]
+            yearly = moves.groupby(keys, as_index=False).agg(
+                moves=("moves", "sum"), after_breakdown=("after_breakdown", "sum"), quarters=("quarter", "nunique")
+            )
+            yearly = yearly[yearly["quarters"] == len(STABILITY_QUARTERS)]  # the year's total: all four quarters
+            parts += [
+                by_quarter[[*keys, "row", "value"]],
+                yearly.assign(row="moves", value=yearly["moves"])[[*keys, "row", "value"]],
+                yearly.assign(row="moves_after_breakdown", value=yearly["after_breakdown"])[[*keys, "row", "value"]],
+            ]
+        if not parts:
+            return pd.DataFrame(columns=columns)
+        frame = pd.concat(parts, ignore_index=True).astype({"financial_year": str, "value": float})
+        summary = summarise(frame, ["financial_year", "row"], "value", self.replications)
+        years = self.calendar.financial_years.labels
+        for column, values in {"financial_year": years, "row": list(STABILITY_ROWS)}.items():
+            summary[column] = pd.Categorical(summary[column], categories=values, ordered=True)
+        summary = summary.sort_values(["financial_year", "row"], ignore_index=True)
+        summary = summary.astype({"financial_year": str, "row": str})
+        march = {year: pd.Timestamp(int(year[:4]) + 1, 3, 31) for year in years}
+        dates = [
+            march[y] if r in STABILITY_PERCENT_ROWS else pd.NaT
+            for y, r in zip(summary["financial_year"], summary["row"], strict=True)
+        ]
+        summary.insert(1, "part_year", summary["financial_year"].map(self._part_years))
+        summary.insert(2, "date", pd.to_datetime(pd.Series(dates, dtype="datetime64[ns]")))
+        return summary[columns]
+
+    @cached_property
     def care_leavers_by_year(self) -> pd.DataFrame:
         """Care leavers on 31 March of each financial year by age (18, 19, 20, 21+) and accommodation (Staying
         Put, Staying Close, other / not modelled), every young person and UASC: mean, 95% CI, P10/P50/P90.
@@ -577,10 +647,11 @@ class RunSummary:
 
     @cached_property
     def children_csv(self) -> pd.DataFrame:
-        """`children_by_year` and `care_leavers_by_year` as summary.csv rows: measure (a row of CHILDREN_ROWS, or
-        care_leavers with its group, age and accommodation), period (the 31 March counted, or for the rows counted
-        over the year the day the financial year starts within the horizon), financial_year and part_year."""
-        table = self.children_by_year
+        """`children_by_year`, `stability_by_year` and `care_leavers_by_year` as summary.csv rows: measure (a row of
+        CHILDREN_ROWS or STABILITY_ROWS, or care_leavers with its group, age and accommodation), period (the 31
+        March counted, or for the rows counted over the year the day the financial year starts within the horizon),
+        financial_year and part_year."""
+        table = pd.concat([self.children_by_year, self.stability_by_year], ignore_index=True)
         years = self.calendar.financial_years
         start = pd.Timestamp(self.scenario.horizon.start)
         first_day = {

@@ -36,6 +36,7 @@ from sim.results.costs import (
     placement_need_index,
     spend_columns,
 )
+from sim.results.stability import moves_by_quarter, stability_rows
 
 BAND_UPPER_YEARS = np.array([upper for _, upper in AGE_BAND_BOUNDS_YEARS[:-1]])
 TABLES = (
@@ -54,6 +55,8 @@ TABLES = (
     "stock_detail",
     "care_leavers",
     "leaving_care",
+    "stability",
+    "placement_moves",
 )
 # Care leavers (`_care_leavers`): their age in whole years on the snapshot date and where they live. Staying Put
 # and Staying Close are the post-18 placements; every other young person who left care at 18 counts as a care
@@ -179,6 +182,9 @@ def batch_tables(
         "stock_detail": _stock_detail(batch),
         "care_leavers": _care_leavers(batch),
         "leaving_care": _leaving_care(batch),
+        # the DfE stability indicators (sim.results.stability): whole financial years and quarters only
+        "stability": stability_rows(records, scenario, calendar.financial_years),
+        "placement_moves": moves_by_quarter(records, scenario, calendar.financial_years),
     }
 
 
