@@ -18,6 +18,7 @@ import pandas as pd
 from calibration.fit import POOLS
 from calibration.scenario_builder import MATCHING, _sum_to_one
 from calibration.ssda903 import estimate, moves
+from calibration.ssda903.breakdowns import NeedBreakdowns, estimate_breakdowns
 from calibration.ssda903.dfe_rules import NOT_ASKED, run_dfe_rules
 from calibration.ssda903.filters import EVERYONE, Population, filter_population
 from calibration.ssda903.reader import EARLIEST, CareHistory, read_ssda903
@@ -63,6 +64,7 @@ class Calibration:
     capacities: dict[str, int]
     time_to_order: dict[str, float]
     staying_put: float
+    breakdowns: dict[str, NeedBreakdowns]  # unplanned placement endings by need (breakdowns.py)
 
 
 def calibrate(
@@ -90,6 +92,7 @@ def calibrate(
         capacities=_peak_occupancy(history, as_of, stock),
         time_to_order=_time_to_order(history, reference),
         staying_put=_staying_put(history, reference),
+        breakdowns=estimate_breakdowns(history, reference),
     )
 
 

@@ -103,6 +103,8 @@ def _merge_into_previous(episodes: pd.DataFrame, joins: pd.Series) -> pd.DataFra
     merged = episodes[first].copy()
     merged["end"] = episodes["end"].to_numpy()[last]
     merged["rec"] = episodes["rec"].to_numpy()[last]
+    if "reason" in episodes:  # why the joined placement ended: its last episode says
+        merged["reason"] = episodes["reason"].to_numpy()[last]
     return merged.reset_index(drop=True)
 
 

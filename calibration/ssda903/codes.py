@@ -48,6 +48,13 @@ SHORT_BREAK_STATUSES = frozenset({"V3", "V4"})
 LEGAL_STATUSES = frozenset({"C1", "C2", "D1", "E1", "J1", "J2", "J3", "L1", "L2", "L3", "V2", "V3", "V4"})
 
 CATEGORIES_OF_NEED = frozenset({f"N{i}" for i in range(1, 9)})
+
+# REASON_PLACE_CHANGE, on the episode that ends with REC X1 before a new placement (the DfE's rule 225):
+# the DfE's codes (rule 1009), split into the endings no plan chose (the carer, the child, an allegation, a
+# standards concern, approval removed, the provision closing) and the rest (the care plan, the LA's request,
+# a change of placement type, custody, other). Assumption: the first set is what the model calls a breakdown.
+UNPLANNED_PLACEMENT_ENDINGS = frozenset({"CREQB", "CREQO", "CHILD", "ALLEG", "STAND", "APPRR", "CLOSE"})
+PLACEMENT_CHANGE_REASONS = UNPLANNED_PLACEMENT_ENDINGS | {"CARPL", "LAREQ", "PLACE", "CUSTOD", "OTHER"}
 SEX_CODES = {"1": "male", "2": "female"}
 
 # Writing synthetic returns: the placement code and provider of each (need, in-house) pair.

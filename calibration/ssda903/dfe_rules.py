@@ -69,6 +69,7 @@ CLEANING_TO_DFE: dict[str, DfeMatch] = {
     "unknown_provider": DfeMatch(("178", "526"), "PLACE_PROVIDER not a valid code, or missing"),
     "unknown_place": DfeMatch(("146",), "PLACE not a valid code"),
     "unknown_ethnic": DfeMatch(("103",), "ETHNIC not a valid code, or blank"),
+    "unknown_reason_place_change": DfeMatch(("1009",), "REASON_PLACE_CHANGE not a valid code"),
     "header_conflict": DfeMatch(
         ("202", "203", "INT32"), "SEX or DOB differs from last year's header, or a child twice in one header"
     ),

@@ -90,6 +90,7 @@ from calibration.ssda903.codes import (
     IN_HOUSE_PROVIDERS,
     LEGAL_STATUSES,
     PLACE_TO_NEED,
+    PLACEMENT_CHANGE_REASONS,
     PROVIDERS,
     REC_TO_ROUTE,
     RNE_CODES,
@@ -129,6 +130,7 @@ EPISODE_COLUMNS = [
     "legal_status",
     "cin",
     "rec",
+    "reason",  # REASON_PLACE_CHANGE of a placement that ended in a new one ("" otherwise or when not given)
 ]
 HEADER_COLUMNS = ["child", "dob", "sex_code", "ethnic", "file", "row", "year", "file_index"]
 EARLIEST = pd.Timestamp("1900-01-01")
@@ -410,6 +412,23 @@ def _blank_unknown(
     return frame[column].mask(unknown, "")
 
 
+def _placement_change_reason(frame: pd.DataFrame, report: QualityReport) -> pd.Series:
+    """REASON_PLACE_CHANGE where the file has it (an optional column: blank where it has not); unknown codes
+    become '' (counted), so a placement's end is then not classed planned or unplanned."""
+    if "REASON_PLACE_CHANGE" not in frame.columns:
+        return pd.Series("", index=frame.index, dtype=object)
+    given = frame["REASON_PLACE_CHANGE"].ne("")
+    unknown = given & ~frame["REASON_PLACE_CHANGE"].isin(PLACEMENT_CHANGE_REASONS)
+    report.add(
+        "unknown_reason_place_change",
+        int(unknown.sum()),
+        "changed",
+        f"REASON_PLACE_CHANGE not one of {_codes(PLACEMENT_CHANGE_REASONS)}: set to ''",
+        frame["file"].iloc[0] if len(frame) else "",
+    )
+    return frame["REASON_PLACE_CHANGE"].mask(unknown, "")
+
+
 def _codes(allowed: frozenset[str] | dict[str, str]) -> str:
     return ", ".join(sorted(allowed))
 
@@ -515,6 +534,7 @@ def _episode_rows(table: _Table, report: QualityReport) -> pd.DataFrame:
                 f"PLACE_PROVIDER blank or not one of {_codes(PROVIDERS)}: set to '' (counted as not in-house)",
             ),
             "rec": rec,
+            "reason": _placement_change_reason(frame, report),
             **{c: frame[c] for c in ("file", "row", "year", "file_index", "year_end")},
         }
     )

@@ -56,6 +56,11 @@ def report_html(
         f"Bayes); bands marked pooled have fewer than {moves.MIN_EVENTS} moves and lean on the other bands.</p>",
         _birthday_table(result),
         _hazard_table(result),
+        "<h2>Unplanned placement endings</h2>",
+        "<p>Placements that ended with REC X1 and a REASON_PLACE_CHANGE no plan chose (the carer's or the "
+        "child's request, an allegation, a standards concern, approval removed, the provision closing), per year "
+        "at risk by the need of the placement, with exact 95% intervals; planned changes beside them.</p>",
+        _breakdowns_table(result),
         "<h2>Placement mix on the as-of date</h2>",
         _mix_table(result),
         "<h2>Data cleaning</h2>",
@@ -89,6 +94,21 @@ def _dfe_section(result: Calibration, summary: DfeRulesSummary | None, reason: s
 
 def _html_table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0) if not frame.empty else "<p>(none)</p>"
+
+
+def _breakdowns_table(result: Calibration) -> str:
+    rows = [
+        {
+            "need": need,
+            "unplanned endings": b.endings,
+            "planned changes": b.planned,
+            "years at risk": round(b.years_at_risk, 1),
+            "hazard a year": round(b.hazard, 3),
+            "95% interval": f"{b.interval[0]:.3f} to {b.interval[1]:.3f}",
+        }
+        for need, b in sorted(result.breakdowns.items())
+    ]
+    return _html_table(pd.DataFrame(rows))
 
 
 def _img(figure: Figure) -> str:
