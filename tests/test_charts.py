@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
@@ -147,6 +148,20 @@ def test_save_writes_png_and_svg(rich: RunSummary, tmp_path: Path) -> None:
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in paths[1].read_bytes()[:2000]
     assert all(path.stat().st_size > 1000 for path in paths)
+
+
+def test_children_by_year_draws_a_point_a_year_at_the_summary_means(rich: RunSummary) -> None:
+    """One panel a measure; each panel's line holds the summary's mean for every financial year (NaN where the
+    year's 31 March is past the horizon end)."""
+    figure = charts.children_by_year(rich)
+    axes = [ax for ax in figure.axes if ax.get_title()]
+    assert len(axes) == len(charts.CHILDREN_PANELS)
+    table = rich.children_by_year
+    years = rich.calendar.financial_years.labels
+    for ax, (row, _, _) in zip(axes, charts.CHILDREN_PANELS, strict=True):
+        expected = table[table["row"] == row].set_index("financial_year")["mean"].reindex(years).to_numpy(float)
+        drawn = np.asarray(ax.lines[0].get_ydata(), dtype=float)
+        np.testing.assert_allclose(drawn, expected)
 
 
 @pytest.mark.parametrize("chart", ["fan", "overlay", "occupancy", "spend", "differences", "sizing"])

@@ -154,6 +154,7 @@ def test_budget_workbook_holds_the_sheets_and_its_summary_equals_the_csv(tmp_pat
         "By need",
         "Weekly cost check",
         "Emergency and shortages",
+        "Children and care leavers",
         "Assumptions",
         "Notes",
     ]

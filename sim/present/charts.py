@@ -280,6 +280,43 @@ def gap_ledger(run: RunSummary) -> Figure:
     return finish(figure, _scenario_note(run), note, P10_P90_BARS + ", of each panel's total.")
 
 
+CHILDREN_PANELS = (
+    ("beyond_20_miles_percent", "Placed beyond 20 miles (%)", "share of children in care (%)"),
+    ("uasc_in_care", "UASC in care", "children (count)"),
+    ("care_leavers_18_20", "Care leavers aged 18-20", "young people (count)"),
+)
+
+
+def children_by_year(run: RunSummary) -> Figure:
+    """On each 31 March: the share of children in care placed beyond 20 miles, UASC in care and care leavers
+    aged 18-20, a panel each, mean with P10-P90 bars (from `RunSummary.children_by_year`).
+
+    Why points with bars, not a fan: they are counted once a year, on 31 March, as the authorities report them;
+    a 31 March past the horizon end has no point."""
+    table = run.children_by_year
+    years = run.calendar.financial_years.labels
+    title = "Distance, UASC and care leavers on 31 March of each financial year"
+    figure, axes = panels(len(CHILDREN_PANELS), title, YEAR_LABEL, "")
+    for index, (ax, (row, heading, unit)) in enumerate(zip(axes, CHILDREN_PANELS, strict=True)):
+        rows = table[table["row"] == row].set_index("financial_year").reindex(years)
+        x = np.arange(len(years))
+        mean = rows["mean"].to_numpy(dtype=float)
+        errors = np.clip(np.vstack([mean - rows["p10"].to_numpy(float), rows["p90"].to_numpy(float) - mean]), 0, None)
+        colour = TOL_MUTED[index % len(TOL_MUTED)]
+        ax.errorbar(x, mean, yerr=errors, fmt="o-", color=colour, ecolor=INK, capsize=3, linewidth=1.5, markersize=4)
+        ax.set_title(heading, fontsize=9)
+        ax.set_ylabel(unit, fontsize=8)
+        ax.set_ylim(bottom=0)
+        _year_axis(ax, run)
+    note = (
+        "Beyond 20 miles: by the placement's within-20-miles draw; out of area (outside the authority's boundary) "
+        "is not modelled. Care leavers: left care at 18 in the horizon (or Staying Put on its start date), to 21 "
+        "unless still Staying Put or Close; those who left before the start are not in the model, so early years "
+        f"undercount. Points: means; bars: P10-P90 across replications ({run.band_source})."
+    )
+    return finish(figure, _scenario_note(run), note)
+
+
 def spend_by_pool(run: RunSummary) -> Figure | None:
     """Spend per financial year, stacked by pool, in £ million; None when the scenario has no price book.
 

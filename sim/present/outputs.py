@@ -73,6 +73,7 @@ def _write_charts(comparison: Comparison, curves, folder: Path, sizing_replicati
         "gap_by_need": charts.gap_by_need(base),
         "gap_ledger": charts.gap_ledger(base),
         "spend_by_pool": charts.spend_by_pool(base),
+        "children_by_year": charts.children_by_year(base),
         "differences": charts.differences(comparison, year),
         "sizing": charts.sizing(curves, scenario_name=base.scenario.name, replications=sizing_replications)
         if curves

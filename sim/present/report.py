@@ -205,6 +205,7 @@ def _children_section(run: RunSummary) -> list[str]:
         f"across replications; 95% CI: the confidence interval of that mean; {html.escape(run.band_label)}. "
         "A 31 March past the horizon end has no figures.</p>",
     ]
+    parts.append(_image(charts.children_by_year(run)))
     parts += _row_tables(table, CHILDREN_ROWS, ("beyond_20_miles_percent",))
     return parts + _care_leavers_table(run) + _stability_section(run)
 
