@@ -177,6 +177,9 @@ def stockport_targets(as_of: dt.date) -> Targets:
         staying_put=None,
         adoptions_per_year=Value(adoptions.value, adoptions.cite()),
         foster_approved_places=_stockport_approved_places(data, foster_households),
+        breakdowns=emergency_moves_per_child(
+            as_of, "assumption: Cheshire East's rates, a North West neighbour (Stockport publishes none); "
+        ),
         inhouse_home_usable_share=_stockport_home_usable_share(data),
         beyond_20_miles_share=None,
         notes=notes,
@@ -397,6 +400,7 @@ def cheshire_east_targets(as_of: dt.date) -> Targets:
         uasc_in_care=_latest_or_none(data, "children_in_care", "uasc", as_of),
         beyond_20_miles_share=Value(beyond.value, beyond.cite()),
         emergency_placements_per_year=_annual(data, "emergency_placements", as_of, "placements"),
+        breakdowns=emergency_moves_per_child(as_of),
         inhouse_home_usable_share=_ce_home_usable_share(data, as_of),
         notes=[
             "Cheshire East publishes no ages, durations or exit routes: Stockport's age mix and national duration "
@@ -406,6 +410,27 @@ def cheshire_east_targets(as_of: dt.date) -> Targets:
             *contradictions,
         ],
     )
+
+
+def emergency_moves_per_child(as_of: dt.date, who: str = "") -> dict[str, Value]:
+    """Unplanned endings a placement-year of in-house and agency foster placements: Cheshire East's emergency
+    moves "coming from" each (002_834b48a4b269ace3.txt:L929-931, latest by the as-of date) over its children
+    placed there then. A lower bound: only the endings that needed an emergency placement were counted, and
+    the document does not define them (reference L237). `who`: another authority borrowing the rates."""
+    ce = PublishedData("cheshire_east")
+    rates = {}
+    for pool, category in (("inhouse_fostering", "from_inhouse_fostering"), ("ifa", "from_ifa")):
+        moves = _annual(ce, "emergency_placements", as_of, "placements", category)
+        if moves is None:
+            return {}
+        figures = [f for f in ce.all("emergency_placements", category, "placements") if f.date <= as_of]
+        children = ce.nearest("placements", pool, figures[-1].date, "children")
+        rates[pool] = Value(
+            round(moves.value / children.value, 4),
+            f"{who}derived: emergency moves from these placements ({moves.comment}) / the children in them "
+            f"({children.cite()}); a lower bound (only endings that needed an emergency placement)",
+        )
+    return rates
 
 
 def _ce_home_usable_share(data: PublishedData, as_of: dt.date) -> Value:
@@ -443,9 +468,11 @@ def _months(figure: Figure) -> int:
     return 12 if figure.period_start is None else round((figure.date - figure.period_start).days / 30.44)
 
 
-def _annual(data: PublishedData, measure: str, as_of: dt.date, unit: str = "children") -> Value | None:
+def _annual(
+    data: PublishedData, measure: str, as_of: dt.date, unit: str = "children", category: str = "total"
+) -> Value | None:
     """A count a year: the latest figure on or before the as-of date, scaled up if it covers part of a year."""
-    figures = [f for f in data.all(measure, "total", unit) if f.date <= as_of]
+    figures = [f for f in data.all(measure, category, unit) if f.date <= as_of]
     if not figures:
         return None
     figure = figures[-1]

@@ -130,6 +130,7 @@ class Targets:
     emergency_placements_per_year: Value | None = None  # emergency placements sourced a year (calibration/market.py)
     foster_approved_places: Value | None = None  # approved in-house places; None: the national usable share stands in
     inhouse_home_usable_share: Value | None = None  # the share of in-house beds the matching can fill at once
+    breakdowns: dict[str, Value] = field(default_factory=dict)  # pool -> unplanned endings a placement-year
     horizon_years: int = 10
     notes: list[str] = field(default_factory=list)
 

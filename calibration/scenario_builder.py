@@ -47,6 +47,8 @@ def build_document(
         add_market(document, comments, market)
     _leaving_care_and_adoption(document, comments, fitted)
     _complexity(document, comments)
+    if market is not None:  # the history fit's unconstrained origin has no breakdowns either
+        _breakdowns(document, comments, targets)
     _uncertainty(document, comments, targets, fitted)
     header = _header(targets, fitted, command, prices, market)
     return to_toml(document, header, comments=comments, significant=6)
@@ -296,6 +298,16 @@ def _pools(document: dict, comments: Comments, targets: Targets, fitted: Fit) ->
         _raise_capacity_to_start(pools, name, fitted, comments)
     fallback_pools(pools, comments, external_share)
     document["pools"] = pools
+
+
+def _breakdowns(document: dict, comments: Comments, targets: Targets) -> None:
+    """Unplanned endings of foster placements (Targets.breakdowns); none before a figure is published."""
+    if not targets.breakdowns:
+        return
+    document["breakdowns"] = {
+        "note": "unplanned placement endings: each is a new search, an emergency placement when none finds a place",
+        "by_pool": {pool: {"per_year": v.value, "note": v.comment} for pool, v in targets.breakdowns.items()},
+    }
 
 
 def _complexity(document: dict, comments: Comments) -> None:

@@ -61,3 +61,23 @@ def test_returns_without_the_column_have_no_breakdowns(tmp_path: Path) -> None:
     history = read_ssda903(tmp_path, extract_date=dt.date(2020, 1, 1))
     year = Reference(pd.Timestamp("2019-01-01"), pd.Timestamp("2020-01-01"), pd.Timestamp("2020-01-01"))
     assert all(need.endings == need.planned == 0 for need in estimate_breakdowns(history, year).values())
+
+
+def test_the_calibrated_scenario_carries_the_hazards_pooling_the_rare_needs() -> None:
+    import os
+
+    from calibration.ssda903.calibrate import MIN_BREAKDOWNS, build_scenario, calibrate
+
+    samples = Path(os.environ.get("SUFFICIENCY_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    samples = samples / "ssda903_samples"
+    if not samples.is_dir():
+        pytest.skip("the shared SSDA903 samples are not here")
+    fitted = calibrate(read_ssda903(samples), dt.date(2020, 4, 1))
+    scenario = build_scenario(fitted)
+    found = {n: b for n, b in fitted.breakdowns.items() if n != "placed_for_adoption"}
+    pooled = sum(b.endings for b in found.values()) / sum(b.years_at_risk for b in found.values())
+    for need, b in found.items():
+        expected = b.hazard if b.endings >= MIN_BREAKDOWNS else pooled
+        assert scenario.breakdowns.by_need[need].per_year == pytest.approx(expected, abs=1e-4), need
+    assert "placed_for_adoption" not in scenario.breakdowns.by_need
+    assert any(b.endings < MIN_BREAKDOWNS for b in found.values())  # the samples' one secure ending is pooled

@@ -19,6 +19,7 @@ from calibration.fit import POOLS
 from calibration.scenario_builder import MATCHING, _sum_to_one
 from calibration.ssda903 import estimate, moves
 from calibration.ssda903.breakdowns import NeedBreakdowns, estimate_breakdowns
+from calibration.ssda903.codes import UNPLANNED_PLACEMENT_ENDINGS as UNPLANNED
 from calibration.ssda903.dfe_rules import NOT_ASKED, run_dfe_rules
 from calibration.ssda903.filters import EVERYONE, Population, filter_population
 from calibration.ssda903.reader import EARLIEST, CareHistory, read_ssda903
@@ -47,6 +48,7 @@ POOL_FOR = {
     ("other", False): "other_placements",
 }
 FINITE = ("inhouse_fostering", "inhouse_homes", "inhouse_supported")
+MIN_BREAKDOWNS = 5  # fewer unplanned endings of a need: the all-needs hazard stands in (as moves' MIN_EVENTS)
 SOURCE = "SSDA903 returns"
 EARLIEST_YEAR = EARLIEST.year
 
@@ -189,6 +191,9 @@ def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], C
     document["matching"] = {
         need: {"pools": pools, "fallback": fallback} for need, (pools, fallback) in MATCHING.items()
     }
+    breakdowns = _breakdowns(result)
+    if breakdowns:
+        document["breakdowns"] = breakdowns
     document["leaving_care"] = {"staying_put": {"probability": round(result.staying_put, 4)}}
     comments["leaving_care.staying_put.probability"] = (
         f"{SOURCE}: share of fostered 18th-birthday leavers whose episode ended E17 (stayed with their carers)"
@@ -227,6 +232,39 @@ def scenario_text(result: Calibration, name: str, command: str) -> str:
         "No price book: add a [prices] table (see the README) to get a budget.",
     ]
     return to_toml(document, header, comments=comments, significant=6)
+
+
+def _breakdowns(result: Calibration) -> dict[str, Any]:
+    """Each need's unplanned-ending hazard (breakdowns.py). A need with fewer than MIN_BREAKDOWNS endings in the
+    reference period takes the hazard of all needs together (a few days at risk would give a rate of noise);
+    placements for adoption are left out, as the model's adoption route has no moves."""
+    found = {need: b for need, b in result.breakdowns.items() if need != "placed_for_adoption"}
+    endings = sum(b.endings for b in found.values())
+    years = sum(b.years_at_risk for b in found.values())
+    if endings == 0:
+        return {}
+    codes = ", ".join(sorted(UNPLANNED))
+    by_need = {}
+    for need, b in sorted(found.items()):
+        if b.endings >= MIN_BREAKDOWNS:
+            rate, note = (
+                b.hazard,
+                (
+                    f"{SOURCE}: {b.endings} unplanned endings (REASON_PLACE_CHANGE {codes}) over {b.years_at_risk:.1f} "
+                    f"placement-years in {result.reference.label}; 95% interval {b.interval[0]:.3f} to "
+                    f"{b.interval[1]:.3f}"
+                ),
+            )
+        else:
+            rate, note = (
+                endings / years,
+                (
+                    f"{SOURCE}: {b.endings} unplanned endings over {b.years_at_risk:.1f} placement-years, fewer than "
+                    f"{MIN_BREAKDOWNS}: all needs' {endings} over {years:.1f} ({result.reference.label})"
+                ),
+            )
+        by_need[need] = {"per_year": round(rate, 4), "note": note}
+    return {"note": "unplanned placement endings: each is a new search", "by_need": by_need}
 
 
 def _start_groups(result: Calibration) -> list[dict]:
