@@ -79,6 +79,9 @@ class Cohort:
     # index into [complexity].tiers (sim.engine.complexity); all 0 without [complexity], and for young people
     # Staying Put on the start date (never matched: they hold their carer's place)
     tier: np.ndarray
+    # the sibling group of each entrant arriving in one ([entries.sibling_groups]): a number shared by the group's
+    # members, who are consecutive in order of entry; -1 for a child arriving alone (every child without the key)
+    sibling_group: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -110,6 +113,23 @@ def draw_cohort(scenario: Scenario, seed: int, replication: int, start_pool_name
     by_entry = entrants[np.argsort(entry_day[entrants], kind="stable")]
     order = np.concatenate([np.flatnonzero(starting), np.flatnonzero(staying_put), by_entry])
     return _merge(parts, order)
+
+
+def _group_days(scenario: Scenario, flow: EntryStream, seed: int, replication: int) -> tuple[np.ndarray, np.ndarray]:
+    """Entry days of the main stream's children arriving in sibling groups, and each child's group number.
+
+    Group days are Poisson (non-homogeneous, by the same thinning) at the children's rate over the mean group
+    size; each group's size is drawn after all its days, from the `sibling_groups` stream. Poisson group arrivals
+    keep the loss-system closed forms (a group offered to a pool is a batch arrival), which grouping
+    consecutive Poisson entrants would not (their group days would be a renewal process, not Poisson).
+    """
+    groups = scenario.entries.sibling_groups
+    generator = stream(seed, replication, "sibling_groups")
+    days = arrival_days(scenario, flow, generator, 1.0 / groups.mean_size)
+    shares = np.array(list(groups.size_shares.values()))
+    sizes = np.array(groups.sizes, dtype=np.int64)[_pick(generator.random(len(days)), shares)]
+    group = np.repeat(np.arange(len(days), dtype=np.int64), sizes)
+    return days[group], group
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,13 +201,16 @@ def _peak_factor(scenario: Scenario, flow: EntryStream) -> float:
     return max(unchanged, float(ends.max()) * seasonal)
 
 
-def arrival_days(scenario: Scenario, flow: EntryStream, generator: np.random.Generator) -> np.ndarray:
-    """Non-homogeneous Poisson arrivals of a stream over the horizon by thinning."""
+def arrival_days(
+    scenario: Scenario, flow: EntryStream, generator: np.random.Generator, scale: float = 1.0
+) -> np.ndarray:
+    """Non-homogeneous Poisson arrivals of a stream over the horizon by thinning, at `scale` times its rate
+    (sibling groups arrive at the children's rate over the mean group size)."""
     horizon = scenario.horizon.days
     if flow.total_per_year <= 0:
         return np.empty(0)
     peak = _peak_factor(scenario, flow)
-    peak_rate = flow.total_per_year / DAYS_PER_YEAR * peak
+    peak_rate = flow.total_per_year * scale / DAYS_PER_YEAR * peak
     candidates = np.cumsum(generator.exponential(1.0 / peak_rate, size=int(peak_rate * horizon * 1.2) + 50))
     while candidates[-1] < horizon:
         more = np.cumsum(generator.exponential(1.0 / peak_rate, size=len(candidates))) + candidates[-1]
@@ -217,7 +240,11 @@ def _entrants(scenario: Scenario, seed: int, replication: int, uasc: bool) -> Co
     entries = scenario.entries
     flow = entries.stream(uasc)
     arrivals, demand = ("uasc_arrivals", "uasc_demand") if uasc else ("arrivals", "demand")
-    days = arrival_days(scenario, flow, stream(seed, replication, arrivals))
+    group = None
+    if uasc or entries.sibling_groups is None:
+        days = arrival_days(scenario, flow, stream(seed, replication, arrivals))
+    else:
+        days, group = _group_days(scenario, flow, seed, replication)
     u = child_uniforms(stream(seed, replication, demand), len(days), WIDTH)
     n = len(days)
     band = _entry_bands(scenario, flow, days, u[:, COL_BAND])
@@ -226,6 +253,8 @@ def _entrants(scenario: Scenario, seed: int, replication: int, uasc: bool) -> Co
     age_days = (low + u[:, COL_AGE] * (high - low)) * DAYS_PER_YEAR
     cin_shares = np.array([entries.need_mix.get(code, 0.0) for code in CATEGORIES_OF_NEED])
     cohort = _blank(n, u)
+    if group is not None:
+        cohort.sibling_group[:] = group
     cohort.entry_day[:] = days
     cohort.birth_day[:] = days - age_days
     cohort.entry_band[:] = band
@@ -552,6 +581,7 @@ def _blank(n: int, u: np.ndarray) -> Cohort:
         locality=u[:, COL_LOCALITY : COL_LOCALITY + PLACEMENT_DRAWS].copy(),
         price=u[:, COL_PRICE : COL_PRICE + PLACEMENT_DRAWS].copy(),
         tier=np.zeros(n, dtype=np.int8),
+        sibling_group=np.full(n, -1, dtype=np.int64),
     )
 
 

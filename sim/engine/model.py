@@ -155,6 +155,10 @@ class ReplicationRecord:
     # the order they broke down; each is followed at its end by the child's next placement, of the same need.
     # Empty without [breakdowns].
     breakdowns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # int64 row indices into `placements` of the first placements of sibling-group members placed apart: placed
+    # on arrival in another pool than the group's first member, because no pool had room for them all
+    # ([entries.sibling_groups]). Empty without sibling groups.
+    placed_apart: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 PLACEMENT_COLUMNS = ("child", "pool", "need", "wanted", "start", "end", "kind", "within_20_miles", "draw")
@@ -250,6 +254,8 @@ class CareSystem:
         self.adopter_queue: dict[int, None] = {}  # children waiting for adopters, first come first served
         self.broken: list[int] = []  # placement rows that broke down
         self._breaking_placements()
+        self.apart: list[int] = []  # placement rows of sibling-group members placed apart
+        self._sibling_groups()
 
     # -- running ------------------------------------------------------------------------------
 
@@ -475,6 +481,84 @@ class CareSystem:
         need = int(self.placements[placement][2])  # need
         self._close(child)
         self._place(child, need)
+
+    # -- sibling groups -----------------------------------------------------------------------
+
+    def _sibling_groups(self) -> None:
+        """With [entries.sibling_groups], only a group's first member waits in the arrival queue and brings its
+        siblings (same entry day) with it (`_arrives_grouped`); other scenarios keep the plain `_arrives`."""
+        if self.scenario.entries.sibling_groups is None:
+            return
+        entrants = np.flatnonzero(self.cohort.entrants)  # in order of entry: a group's members are consecutive
+        group = self.cohort.sibling_group[entrants]
+        first = np.ones(len(entrants), dtype=bool)
+        first[1:] = (group[1:] != group[:-1]) | (group[1:] < 0)
+        starts = np.flatnonzero(first)
+        self.siblings: dict[int, list[int]] = {
+            int(entrants[a]): entrants[a + 1 : b].tolist()
+            for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(entrants)], strict=True)
+            if b - a > 1
+        }
+        self.arriving = iter(entrants[starts].tolist())
+        self._arrives = self._arrives_grouped
+
+    def _arrives_grouped(self, event: simpy.Event) -> None:
+        """`_arrives` for a group's first member: the siblings sharing its first need are placed together
+        (`_place_together`), the others on their own."""
+        child = event.value
+        self._schedule_next_arrival()
+        siblings = self.siblings.get(child)
+        need = self.segment_need(child, 0)
+        if siblings is None:
+            self._place(child, need)
+            self._await_segment_end(child, 0)
+            return
+        together = [child]
+        for sibling in siblings:
+            if self.segment_need(sibling, 0) == need:
+                together.append(sibling)
+            else:
+                self._place(sibling, self.segment_need(sibling, 0))
+        self._place_together(together, need)
+        self._await_segment_end(child, 0)
+        for sibling in siblings:
+            self._await_segment_end(sibling, 0)
+
+    def _place_together(self, together: list[int], need: int) -> None:
+        """Place the siblings in the first of the need's pools (the matching's `pools`, not its fallbacks) that
+        takes every one's age and tier and has a free place for each (one availability draw a search, as for one
+        child). If none has, each is placed on its own over the whole matching list, and those placed in another
+        pool than the first member's are placed apart. Fallbacks are left out of the search together: an
+        unlimited fallback always has room, so a group would never be placed apart, only in emergency beds."""
+        if len(together) > 1:
+            now = self.env.now
+            ages = [now - self.birth_day[child] for child in together]
+            tiers = [self.tier[child] for child in together]
+            for index in self.preferred[need]:
+                pool = self.pools[index]
+                if (
+                    pool.min_age_days <= min(ages)
+                    and max(ages) < pool.max_age_days
+                    and (pool.tiers is None or all(tier in pool.tiers for tier in tiers))
+                    and pool.capacity - pool.occupied >= len(together)
+                    and (pool.availability >= 1.0 or self._found(index))
+                ):
+                    for child in together:
+                        wanted = self._first_choice(child, need)
+                        self._open_any(child, need, index, wanted)
+                    return
+        for child in together:
+            self._place(child, need)
+        first_pool = self.placements[self.current[together[0]]][1]  # pool
+        for child in together[1:]:
+            if self.placements[self.current[child]][1] != first_pool:  # pool
+                self.apart.append(self.current[child])
+
+    def _open_any(self, child: int, need: int, index: int, wanted: int) -> None:
+        """Open an in-care placement found by a search, as `_place` and `_place_searching` do once they find it."""
+        self._open(child, need, index, wanted, IN_CARE)
+        self._offer_step_back(child, need, index, wanted)
+        self._bridge(child, index)
 
     def _first_choice(self, child: int, need: int) -> int:
         """The first pool in the matching order that takes the child's age and tier (free or not)."""
@@ -728,6 +812,7 @@ class CareSystem:
             events=events_scheduled(self.env),
             approved=np.array(self.approved_log, dtype=float).reshape(-1, len(LOG_COLUMNS)),
             breakdowns=np.array(self.broken, dtype=np.int64),
+            placed_apart=np.array(self.apart, dtype=np.int64),
         )
 
 

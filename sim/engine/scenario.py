@@ -506,6 +506,37 @@ def _new_trends(changes: list[EntryChange]) -> tuple[tuple[dt.date, float], ...]
     return tuple((c.date, c.trend_percent_per_year) for c in changes if c.trend_percent_per_year is not None)
 
 
+MAX_SIBLING_GROUP = 4  # assumption: the brief's sizes 1-4; larger groups are rare and would be placed as 4
+
+
+class SiblingGroups(ScenarioModel):
+    """Children of the main stream arriving together as a sibling group.
+
+    Groups arrive as a compound Poisson process: group days are Poisson at the main stream's rate divided by
+    the mean size (with the same trend, seasonality and steps), each group's size drawn from `size_shares`,
+    so the expected children a year are unchanged while their count per month is overdispersed (variance over
+    mean E[size^2]/E[size]). Every member draws its own age, need and journey; the matching policy places the
+    members sharing the first member's first need together where one pool has room for all. UASC arrive alone.
+    """
+
+    size_shares: dict[Literal["1", "2", "3", "4"], Probability]
+    note: Source  # where the sizes come from, or "assumption: why"
+
+    @field_validator("size_shares")
+    @classmethod
+    def _shares_sum(cls, value: dict[str, float]) -> dict[str, float]:
+        _check_sums_to_one(value, "size_shares")
+        return value
+
+    @property
+    def sizes(self) -> list[int]:
+        return [int(size) for size in self.size_shares]
+
+    @property
+    def mean_size(self) -> float:
+        return sum(int(size) * share for size, share in self.size_shares.items())
+
+
 class Entries(ScenarioModel):
     rate_per_year: dict[AgeBand, PerYear]
     trend_percent_per_year: PercentPerYear = 0.0
@@ -514,6 +545,7 @@ class Entries(ScenarioModel):
     male_share: Probability = 0.5
     changes: list[EntryChange] = Field([], max_length=MAX_LIST)
     uasc: UascStream = UascStream()
+    sibling_groups: SiblingGroups | None = None  # None: every child arrives alone
 
     @field_validator("changes")
     @classmethod
@@ -522,7 +554,7 @@ class Entries(ScenarioModel):
 
     @model_serializer(mode="wrap")
     def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _drop_unused(handler(self), changes=self.changes)
+        return _drop_unused(handler(self), changes=self.changes, sibling_groups=self.sibling_groups)
 
     def stream(self, uasc: bool) -> EntryStream:
         """The main stream, or the UASC one (its own trend if given, else the main trend and its new trends)."""

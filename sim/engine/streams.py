@@ -29,6 +29,7 @@ STREAM_NAMES = (
     "uasc_complexity",  # complexity tier of each UASC entrant
     "start_complexity",  # complexity tier of each child in care on the start date
     "breakdowns",  # one uniform per in-care placement with a breakdown hazard, in the order they open
+    "sibling_groups",  # the main stream's group days, then each group's size ([entries.sibling_groups] only)
 )
 
 

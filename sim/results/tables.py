@@ -550,7 +550,9 @@ def _gap_ledger(batch: Batch) -> pd.DataFrame:
 
 def _gap_kind(batch: Batch, p: np.ndarray) -> np.ndarray:
     """Each placement's index in GAP_KINDS, the first that applies in that order; -1 for a first choice within
-    20 miles (no gap at all). `placed_apart` waits for sibling groups."""
+    20 miles (no gap at all). `p` is the batch's placements. `placed_apart`: a sibling-group member's first
+    placement in another pool than its group's first member ([entries.sibling_groups], `placed_apart` of the
+    records)."""
     scenario = batch.scenario
     pools = list(scenario.pools.values())
     kinds = np.array([pool.kind for pool in pools])
@@ -566,11 +568,21 @@ def _gap_kind(batch: Batch, p: np.ndarray) -> np.ndarray:
         "emergency": kinds[used] == "emergency",
         "unregistered": kinds[used] == "unregistered",
         "wrong_kind": ~right_kind,
+        "placed_apart": _placed_apart(batch, len(p)),
         "beyond_20_miles": p[:, PlacementColumn.WITHIN_20_MILES] == 0,
         "external_right_kind": elsewhere & ~batch.in_house[used],
         "in_house_right_kind": elsewhere,
     }
     return np.select(list(conditions.values()), [GAP_KINDS.index(kind) for kind in conditions], default=-1)
+
+
+def _placed_apart(batch: Batch, rows: int) -> np.ndarray:
+    """True for the batch's placement rows that the records list as placed apart from siblings."""
+    apart = np.zeros(rows, dtype=bool)
+    offsets = np.cumsum([0] + [len(r.placements) for r in batch.records[:-1]])
+    for offset, record in zip(offsets.tolist(), batch.records, strict=True):
+        apart[offset + record.placed_apart] = True
+    return apart
 
 
 def _gap_flows(
