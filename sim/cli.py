@@ -1,4 +1,4 @@
-"""The `sufficiency` command: run, validate, bench.
+"""The `sufficiency` command: simulate, compare and calibrate care sufficiency scenarios.
 
 Exit codes: 0 success; 2 bad input, a bad option or an environment problem (one line on stderr, nothing
 written); 130 interrupted by Ctrl-C (143 by SIGTERM, 129 by SIGHUP).
@@ -10,12 +10,14 @@ import argparse
 import contextlib
 import datetime as dt
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 from tqdm import tqdm
 
+from sim import __version__
 from sim.engine.errors import InputError
 from sim.engine.scenario import FIRST_START_YEAR, LAST_START_YEAR, MAX_SEED, Scenario, ScenarioError
 from sim.engine.scenario_files import load_scenario
@@ -27,8 +29,13 @@ INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command and return its exit code (also for --help, --version and bad options, which argparse
+    would end with SystemExit), so scripts, tests and the console script all read the same number."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as leaving:
+        return _exit_code(leaving)
     try:
         with stopping_on_signals():  # SIGTERM and SIGHUP end a command as Ctrl-C does
             return args.handler(args)
@@ -42,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         print("interrupted", file=sys.stderr)
         return getattr(interrupt, "exit_code", INTERRUPTED)  # 143 for SIGTERM, 129 for SIGHUP
+
+
+def _exit_code(leaving: SystemExit) -> int:
+    """SystemExit's code as a number: None is success, a message (never raised here) is a failure."""
+    code = leaving.code
+    return code if isinstance(code, int) else 0 if code is None else BAD_INPUT
 
 
 def _fail(message: str) -> int:
@@ -71,15 +84,70 @@ def _count(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _jobs(text: str) -> int:
+    """--jobs: 0 means one worker per core; no other value below 1 means anything, so -1 is refused."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of worker processes from 1 to {MAX_JOBS:,}, or 0 for one per core; got {text!r}"
+        )
+    return value
+
+
 REPLICATIONS = _count(1, 100_000)
 SEED = _count(0, MAX_SEED)
-JOBS = _count(0, 1_024)
+MAX_JOBS = 1_024
+JOBS = _jobs
+WIDTH = 100  # the help's width, whatever the terminal: every line fits a 100-column window
+
+COMMANDS = {  # name: its one-line summary, shown by `sufficiency --help` and at the top of its own --help
+    "run": "simulate a scenario and write its results",
+    "compare": "compare what-ifs with a base scenario (paired replications)",
+    "region": "run a scenario set (several authorities) with totals for the region",
+    "validate": "check a scenario file without running it",
+    "calibrate": "fit a baseline scenario to published figures or SSDA903 returns",
+    "backtest": "backcast a calibration against later figures or returns (--authority: from every origin)",
+    "peers": "this project's SSDA903 projection beside cs-demand-model's on the same returns (make peers once)",
+    "synthetic": "simulate a scenario and write SSDA903-format returns",
+    "bench": "time the engine against its targets and its peers (several minutes)",
+    "app": "start the workshop app, a local web page to pull the levers",
+}
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    """Help wrapped at WIDTH columns, with the option names in a column wide enough for most of them."""
+    return argparse.HelpFormatter(prog, width=WIDTH, max_help_position=32)
+
+
+def _listing() -> str:
+    """Every command with its summary, in one aligned column (argparse's own listing wraps long names)."""
+    name_width = max(map(len, COMMANDS)) + 2
+    lines = []
+    for name, summary in COMMANDS.items():
+        wrapped = textwrap.wrap(summary, WIDTH - 2 - name_width)
+        lines.append(f"  {name:<{name_width}}{wrapped[0]}")
+        lines += [" " * (2 + name_width) + more for more in wrapped[1:]]
+    return "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
-    """The `sufficiency` command and its nine subcommands, one small builder each."""
-    parser = _Parser(prog="sufficiency", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    """The `sufficiency` command and its ten subcommands, one small builder each."""
+    parser = _Parser(
+        prog="sufficiency",
+        usage="sufficiency [-h] [--version] COMMAND ...",
+        description=f"{__doc__.splitlines()[0]}\n\ncommands:\n{_listing()}",
+        epilog=textwrap.fill(
+            "`sufficiency COMMAND --help` gives a command's options. Exit codes: 0 success; 2 bad input or a bad "
+            "option (one line on stderr, nothing written); 130 interrupted.",
+            WIDTH,
+        ),
+        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, width=WIDTH),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", help=argparse.SUPPRESS)  # listed above
     _add_run(commands)
     _add_compare(commands)
     _add_region(commands)
@@ -93,30 +161,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command(commands: argparse._SubParsersAction, name: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help opens with its summary from COMMANDS, the same words as the top-level listing."""
+    return commands.add_parser(name, prog=f"sufficiency {name}", description=COMMANDS[name], formatter_class=_formatter)
+
+
 def _add_run(commands: argparse._SubParsersAction) -> None:
-    run = commands.add_parser("run", help="simulate a scenario and write its results")
+    run = _command(commands, "run")
     run.add_argument("scenario", type=Path, help="scenario TOML file")
     run.add_argument("--replications", type=REPLICATIONS, default=100, help="number of replications (default 100)")
     run.add_argument("--seed", type=SEED, default=None, help="random seed (default: the scenario's seed)")
     run.add_argument("--jobs", type=JOBS, default=1, help="worker processes (0 = one per core; default 1)")
     run.add_argument("--out", type=Path, default=None, help="output directory (default out/<scenario file name>)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or progress lines on stderr")
     _fixed_parameters_option(run)
     _dask_option(run)
     run.set_defaults(handler=_run)
 
 
 def _add_compare(commands: argparse._SubParsersAction) -> None:
-    compare = commands.add_parser("compare", help="compare what-ifs with a base scenario (paired replications)")
+    compare = _command(commands, "compare")
     compare.add_argument("base", type=Path, help="the base scenario")
     compare.add_argument("what_ifs", type=Path, nargs="+", metavar="WHATIF", help="what-if scenarios")
-    compare.add_argument("--replications", type=REPLICATIONS, default=100)
-    compare.add_argument("--jobs", type=JOBS, default=1)
+    compare.add_argument(
+        "--replications", type=REPLICATIONS, default=100, help="replications of each scenario (default 100; at least 2)"
+    )
+    compare.add_argument("--jobs", type=JOBS, default=1, help="worker processes (0 = one per core; default 1)")
     compare.add_argument("--out", type=Path, default=None, help="output directory (default out/compare_<base>)")
     compare.add_argument(
-        "--sizing-replications", type=_count(1, 10_000), default=30, help="replications for the sizing curves"
+        "--sizing-replications",
+        type=_count(1, 10_000),
+        default=30,
+        help="replications for each point of the sizing curves (default 30)",
     )
-    compare.add_argument("--quiet", action="store_true", help="no progress bar")
+    compare.add_argument("--quiet", action="store_true", help="no progress bar or progress lines on stderr")
     _fixed_parameters_option(compare)
     _dask_option(compare)
     compare.set_defaults(handler=_compare)
@@ -136,24 +214,29 @@ def _fixed(scenario: Scenario, args: argparse.Namespace) -> Scenario:
 
 
 def _add_region(commands: argparse._SubParsersAction) -> None:
-    region = commands.add_parser("region", help="run a scenario set (several authorities) with totals for the region")
+    region = _command(commands, "region")
     region.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO", help="a folder of scenarios, or files")
-    region.add_argument("--replications", type=REPLICATIONS, default=100)
+    region.add_argument(
+        "--replications",
+        type=REPLICATIONS,
+        default=100,
+        help="replications of each authority (default 100, at least 2)",
+    )
     region.add_argument("--jobs", type=JOBS, default=1, help="worker processes (0 = one per core; default 1)")
     region.add_argument("--out", type=Path, default=None, help="output directory (default out/region_<first name>)")
-    region.add_argument("--quiet", action="store_true", help="no progress bar")
+    region.add_argument("--quiet", action="store_true", help="no progress bar or progress lines on stderr")
     _dask_option(region)
     region.set_defaults(handler=_region)
 
 
 def _add_validate(commands: argparse._SubParsersAction) -> None:
-    validate = commands.add_parser("validate", help="check a scenario file without running it")
-    validate.add_argument("scenario", type=Path)
+    validate = _command(commands, "validate")
+    validate.add_argument("scenario", type=Path, help="scenario TOML file")
     validate.set_defaults(handler=_validate)
 
 
 def _add_calibrate(commands: argparse._SubParsersAction) -> None:
-    calibrate = commands.add_parser("calibrate", help="fit a baseline scenario to published figures or SSDA903 returns")
+    calibrate = _command(commands, "calibrate")
     source = calibrate.add_mutually_exclusive_group(required=True)
     source.add_argument("--authority", help="an authority with published figures: cheshire_east or stockport")
     source.add_argument("--ssda903", type=Path, help="a folder of SSDA903 returns (header, episodes, UASC)")
@@ -173,25 +256,23 @@ def _add_calibrate(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_backtest(commands: argparse._SubParsersAction) -> None:
-    backtest = commands.add_parser(
-        "backtest", help="backcast a calibration against later figures or returns (--authority: from every origin)"
-    )
+    backtest = _command(commands, "backtest")
     target = backtest.add_mutually_exclusive_group(required=True)
-    target.add_argument("--authority")
-    target.add_argument("--ssda903", type=Path)
+    target.add_argument("--authority", help="an authority with published figures: cheshire_east or stockport")
+    target.add_argument("--ssda903", type=Path, help="a folder of SSDA903 returns (header, episodes, UASC)")
     backtest.add_argument("--origin", type=_date, help="with --ssda903: calibrate on what was known on this date")
-    backtest.add_argument("--horizon", type=_count(1, 600), default=24, help="with --ssda903: months to forecast")
+    backtest.add_argument(
+        "--horizon", type=_count(1, 600), default=24, help="with --ssda903: months to forecast (default 24)"
+    )
     _ssda903_options(backtest)
-    backtest.add_argument("--replications", type=REPLICATIONS, default=200)
-    backtest.add_argument("--jobs", type=JOBS, default=1)
+    backtest.add_argument("--replications", type=REPLICATIONS, default=200, help="replications (default 200)")
+    backtest.add_argument("--jobs", type=JOBS, default=1, help="worker processes (0 = one per core; default 1)")
     backtest.add_argument("--out", type=Path, default=Path("out/backtest"), help="folder for the table and plot")
     backtest.set_defaults(handler=_backtest)
 
 
 def _add_peers(commands: argparse._SubParsersAction) -> None:
-    peers = commands.add_parser(
-        "peers", help="this project's SSDA903 projection beside cs-demand-model's on the same returns (make peers once)"
-    )
+    peers = _command(commands, "peers")
     peers.add_argument("--ssda903", type=Path, required=True, help="a folder of SSDA903 returns")
     peers.add_argument("--start", type=_date, required=True, help="the projections' start date, YYYY-MM-DD")
     peers.add_argument(
@@ -207,7 +288,7 @@ def _add_peers(commands: argparse._SubParsersAction) -> None:
 def _ssda903_options(command: argparse.ArgumentParser) -> None:
     """Which authority, period, short breaks and children an SSDA903 calibration reads."""
     command.add_argument(
-        "--window-years", type=int, default=3, help="with --ssda903: years of history to fit (default 3)"
+        "--window-years", type=_count(1, 100), default=3, help="with --ssda903: years of history to fit (default 3)"
     )
     command.add_argument(
         "--reference-start",
@@ -310,8 +391,8 @@ def _refuse_read_options(args: argparse.Namespace, also: str) -> None:
 
 
 def _add_synthetic(commands: argparse._SubParsersAction) -> None:
-    synthetic = commands.add_parser("synthetic", help="simulate a scenario and write SSDA903-format returns")
-    synthetic.add_argument("scenario", type=Path)
+    synthetic = _command(commands, "synthetic")
+    synthetic.add_argument("scenario", type=Path, help="scenario TOML file")
     synthetic.add_argument("--out", required=True, type=Path, help="folder for YYYY-header/episodes/uasc.csv")
     synthetic.add_argument("--seed", type=SEED, default=None, help="default: the scenario's seed")
     synthetic.add_argument(
@@ -324,7 +405,7 @@ def _add_synthetic(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_bench(commands: argparse._SubParsersAction) -> None:
-    bench = commands.add_parser("bench", help="time the engine against its targets and its peers (several minutes)")
+    bench = _command(commands, "bench")
     bench.add_argument("--jobs", type=JOBS, default=2, help="worker processes for the parallel figures (default 2)")
     bench.add_argument("--quick", action="store_true", help="a tiny version of every figure (seconds, not minutes)")
     bench.add_argument(
@@ -334,7 +415,7 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_app(commands: argparse._SubParsersAction) -> None:
-    app = commands.add_parser("app", help="start the workshop app, a local web page to pull the levers")
+    app = _command(commands, "app")
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     app.add_argument("--port", type=_count(1, 65_535), default=8501, help="port (default 8501)")
     app.add_argument("--jobs", type=JOBS, default=0, help="worker processes per run (0 = one per core; default 0)")
@@ -361,6 +442,7 @@ def _run(args: argparse.Namespace) -> int:
 
     with tqdm(total=args.replications, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
         result = run(scenario, args.replications, seed=args.seed, jobs=args.jobs, progress=bar.update, dask=args.dask)
+    _writing(WRITING_RUN.format(out=out_dir), args.quiet)
     write_run(result, out_dir, scenario_path=args.scenario)
     print(print_summary(result))
     from calibration.backtest_result import backtest_line  # the CLI reads the calibration's own record
@@ -370,6 +452,20 @@ def _run(args: argparse.Namespace) -> int:
         print(f"\n{line}")
     print(f"\nResults written to {out_dir}")
     return 0
+
+
+WRITING_RUN = "Writing tables, charts and the report to {out}..."
+WRITING_COMPARISON = (
+    "Simulating the sizing curves ({sizing} replications a point), then writing tables, charts and the report to "
+    "{out}..."
+)
+WRITING_REGION = "Writing the region's summary and each authority's tables to {out}..."
+
+
+def _writing(line: str, quiet: bool) -> None:
+    """One line on stderr after the progress bar, so the 10-20 s spent writing files are not silent."""
+    if not quiet:
+        print(line, file=sys.stderr, flush=True)
 
 
 def _check_dask(address: str | None) -> None:
@@ -508,6 +604,7 @@ def _compare(args: argparse.Namespace) -> int:
     total = args.replications * (1 + len(what_ifs))
     with tqdm(total=total, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
         comparison = compare(base, what_ifs, args.replications, jobs=args.jobs, progress=bar.update, dask=args.dask)
+    _writing(WRITING_COMPARISON.format(sizing=args.sizing_replications, out=out_dir), args.quiet)
     report = write_comparison(comparison, [args.base, *args.what_ifs], out_dir, args.sizing_replications)
     for sentence in comparison.summaries.values():
         print(sentence)
@@ -527,6 +624,7 @@ def _region(args: argparse.Namespace) -> int:
     _check_dask(args.dask)
     with tqdm(total=args.replications * len(files), unit="rep", disable=args.quiet, file=sys.stderr) as bar:
         region = run_region(files, args.replications, jobs=args.jobs, progress=bar.update, dask=args.dask)
+    _writing(WRITING_REGION.format(out=out_dir), args.quiet)
     written = write_region(region, out_dir)
     if region.financial_years:
         print(region_table(region, region.financial_years[0]))
