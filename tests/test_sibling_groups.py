@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import copy
 import itertools
+import tomllib
 from typing import Any
 
 import numpy as np
 import pytest
 
+from sim.analysis.what_if import scenario_document
 from sim.engine.model import IN_CARE, LogColumn, PlacementColumn, ReplicationRecord, simulate_replication
 from sim.engine.scenario import ScenarioError
+from sim.engine.scenario_files import scenario_from_dict
+from sim.engine.toml_writer import to_toml
 from sim.engine.vocabulary import DAYS_PER_YEAR, PLACEMENT_NEEDS
 from sim.results.runner import run
 from tests.builders import build, one_pool_scenario, rich_scenario
@@ -132,6 +136,36 @@ def test_groups_keep_the_children_a_year_and_overdisperse_their_count() -> None:
     group, entry = record.cohort.sibling_group, record.cohort.entry_day
     for label in np.unique(group):
         assert np.ptp(entry[group == label]) == 0.0
+
+
+def test_a_group_not_found_by_its_search_is_not_found_by_its_members_own_searches() -> None:
+    """Groups of two offered an unlimited agency found by 60% of searches, then an unregistered last resort:
+    a group is found, and placed together, 60% of the time; otherwise both members go to the last resort (a
+    fresh search for each would put 1 - 0.4^2 = 84% of groups' first members in the agency)."""
+    raw = one_pool_scenario(rate_per_year=800, years=3, band="under1", stay={"distribution": "fixed", "days": 30.0})
+    raw["pools"] = {
+        "market": {"serves": ["fostering"], "capacity": "unlimited", "in_house": False, "availability": 0.6},
+        "last_resort": {"serves": ["fostering"], "capacity": "unlimited", "in_house": False, "kind": "unregistered"},
+    }
+    raw["matching"] = {"fostering": {"pools": ["market"], "fallback": ["last_resort"]}}
+    raw["entries"]["sibling_groups"] = groups({"2": 1.0})
+    scenario = build(raw)
+    found = []
+    for replication in range(5):
+        record = simulate_replication(scenario, seed=8, replication=replication)
+        pool, size = _groups_first_pool(record, 0.0)
+        assert (size == 2).all()
+        found.append(pool == 0)
+    found = np.concatenate(found)
+    half = 2.5758 * np.sqrt(0.6 * 0.4 / len(found))
+    assert len(found) > 2_000 and abs(found.mean() - 0.6) <= half
+
+
+def test_the_key_reads_back_from_the_scenario_document() -> None:
+    document = scenario_document(MARKET)
+    back = scenario_from_dict(tomllib.loads(to_toml(document)))
+    assert back.entries.sibling_groups == MARKET.entries.sibling_groups
+    assert back.entries.sibling_groups.mean_size == pytest.approx(2.0)
 
 
 # ---------------------------------------------------------------------------------------------

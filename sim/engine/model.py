@@ -529,7 +529,10 @@ class CareSystem:
         takes every one's age and tier and has a free place for each (one availability draw a search, as for one
         child). If none has, each is placed on its own over the whole matching list, and those placed in another
         pool than the first member's are placed apart. Fallbacks are left out of the search together: an
-        unlimited fallback always has room, so a group would never be placed apart, only in emergency beds."""
+        unlimited fallback always has room, so a group would never be placed apart, only in emergency beds.
+        A pool the search together did not find (its availability draw) is not found by the members' own
+        searches either: the same day's search of the same market, not a fresh chance for each child."""
+        unfound: list[int] = []
         if len(together) > 1:
             now = self.env.now
             ages = [now - self.birth_day[child] for child in together]
@@ -541,18 +544,41 @@ class CareSystem:
                     and max(ages) < pool.max_age_days
                     and (pool.tiers is None or all(tier in pool.tiers for tier in tiers))
                     and pool.capacity - pool.occupied >= len(together)
-                    and (pool.availability >= 1.0 or self._found(index))
                 ):
+                    if pool.availability < 1.0 and not self._found(index):
+                        unfound.append(index)
+                        continue
                     for child in together:
                         wanted = self._first_choice(child, need)
                         self._open_any(child, need, index, wanted)
                     return
         for child in together:
-            self._place(child, need)
+            if unfound:
+                self._place_skipping(child, need, unfound)
+            else:
+                self._place(child, need)
         first_pool = self.placements[self.current[together[0]]][1]  # pool
         for child in together[1:]:
             if self.placements[self.current[child]][1] != first_pool:  # pool
                 self.apart.append(self.current[child])
+
+    def _place_skipping(self, child: int, need: int, unfound: list[int]) -> None:
+        """`_place_searching` for a sibling placed on its own after its group's search: the pools that search
+        did not find are not found now, the others are searched as usual."""
+        age = self.env.now - self.birth_day[child]
+        tier = self.tier[child]
+        wanted = NO_POOL
+        for index in self.options[need]:
+            pool = self.pools[index]
+            if pool.min_age_days <= age < pool.max_age_days and (pool.tiers is None or tier in pool.tiers):
+                if wanted == NO_POOL:
+                    wanted = index
+                if index in unfound:
+                    continue
+                if pool.occupied < pool.capacity and (pool.availability >= 1.0 or self._found(index)):
+                    self._open_any(child, need, index, wanted)
+                    return
+        raise AssertionError("matching lists end with an unlimited pool taking all ages")  # checked in scenario
 
     def _open_any(self, child: int, need: int, index: int, wanted: int) -> None:
         """Open an in-care placement found by a search, as `_place` and `_place_searching` do once they find it."""
