@@ -20,7 +20,14 @@ import numpy as np
 import pytest
 
 from sim.analysis.what_if import scenario_document
-from sim.engine.model import IN_CARE, LogColumn, PlacementColumn, ReplicationRecord, simulate_replication
+from sim.engine.model import (
+    IN_CARE,
+    LogColumn,
+    PlacementColumn,
+    ReplicationRecord,
+    simulate_linked,
+    simulate_replication,
+)
 from sim.engine.scenario import ScenarioError
 from sim.engine.scenario_files import scenario_from_dict
 from sim.engine.toml_writer import to_toml
@@ -300,3 +307,29 @@ def test_bad_sibling_group_keys_are_refused_naming_the_key(sibling_groups: dict[
     raw["entries"]["sibling_groups"] = sibling_groups
     with pytest.raises(ScenarioError, match=key):
         build(raw)
+
+
+def test_linked_authorities_with_groups_never_hold_more_than_the_shared_places() -> None:
+    raws = [_shared_authority(seed) for seed in (1, 2)]
+    a, b = build(raws[0]), build(raws[1])
+    market = list(a.pools).index("market")
+    apart = 0
+    for replication in range(3):
+        records = simulate_linked([a, b], [1, 2], replication)
+        rows = np.concatenate([r.placements[r.placements[:, C.POOL] == market] for r in records])
+        start, end = rows[:, C.START], rows[:, C.END]
+        occupied = ((start[None, :] <= start[:, None]) & (start[:, None] < end[None, :])).sum(axis=1)
+        assert occupied.max() <= 8
+        apart += sum(len(r.placed_apart) for r in records)
+    assert apart > 0
+
+
+def _shared_authority(seed: int) -> dict[str, Any]:
+    """One of two authorities sharing 8 regional places, its children arriving alone or in threes."""
+    raw = one_pool_scenario(rate_per_year=60, capacity=3, years=4, mean_days=200)
+    raw["seed"] = seed
+    raw["pools"]["market"] = {"serves": ["fostering"], "capacity": 8, "in_house": False, "shared": "north_west"}
+    raw["pools"]["external"]["kind"] = "unregistered"
+    raw["matching"]["fostering"] = {"pools": ["inhouse", "market"], "fallback": ["external"]}
+    raw["entries"]["sibling_groups"] = groups({"1": 0.4, "3": 0.6})
+    return raw
