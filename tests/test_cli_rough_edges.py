@@ -176,3 +176,11 @@ def test_region_says_it_is_writing_before_it_writes(
     assert (out / "region_summary.csv").is_file()
     assert main(["region", str(REGION_SET), "--replications", "2", "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
     assert "Writing" not in capsys.readouterr().err
+
+
+def test_the_printed_summary_fits_the_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tables wrap into blocks that repeat their row labels, and prose wraps, within outputs.TERMINAL_WIDTH."""
+    assert main(["run", str(BASELINE), "--replications", "2", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 100 and max(len(line) for line in lines) <= outputs.TERMINAL_WIDTH == 100
+    assert sum("total" in line for line in lines) > 1  # the children-in-care table, in more than one block

@@ -9,6 +9,7 @@ never leaves a half-written directory behind.
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -133,6 +134,19 @@ def write_region(region: RegionResult, out_dir: Path) -> Path:
     return out_dir / "region_summary.csv"
 
 
+TERMINAL_WIDTH = 100  # tables wrap into blocks that repeat their row labels, prose wraps with a hanging indent
+
+
+def _fitted(lines: list[str]) -> str:
+    """The lines joined, every line kept within TERMINAL_WIDTH (a legend's continuation indented)."""
+    wrapped = [
+        line if len(line) <= TERMINAL_WIDTH else textwrap.fill(line, TERMINAL_WIDTH, subsequent_indent="    ")
+        for text in lines
+        for line in text.split("\n")
+    ]
+    return "\n".join(wrapped)
+
+
 def print_summary(result: RunResult) -> str:
     """A short plain-text summary for the terminal."""
     run = result.run_summary
@@ -149,12 +163,12 @@ def print_summary(result: RunResult) -> str:
     table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
     totals = table.sum().to_frame("total").T
     totals.index = pd.MultiIndex.from_tuples([("total", "")])
-    lines.append(pd.concat([table, totals]).round(1).to_string())
+    lines.append(pd.concat([table, totals]).round(1).to_string(line_width=TERMINAL_WIDTH))
     lines.append("")
     lines.append(
         f"Total children in care: mean, 95% CI of the mean, and P10/P50/P90 across replications ({run.band_source}):"
     )
-    lines.append(_total_stock(run).round(1).to_string())
+    lines.append(_total_stock(run).round(1).to_string(line_width=TERMINAL_WIDTH))
     for measure, what in (
         ("gap_placements", "placements not in the first-choice pool"),
         ("gap_child_days", "child-days spent outside the first-choice pool"),
@@ -172,14 +186,14 @@ def print_summary(result: RunResult) -> str:
             index=["need", "wanted_pool", "used_pool"], columns="period", values="mean", aggfunc="sum", fill_value=0
         )
         table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
-        lines.append(table.round(1).to_string())
+        lines.append(table.round(1).to_string(line_width=TERMINAL_WIDTH))
     lines += _ledger_lines(summary)
     lines += ["", *_fallback_lines(run)]
     lines += ["", *_children_lines(run)]
     lines += ["", *_stability_lines(run)]
     if scenario.prices is not None:
         lines += ["", *_spend_lines(run)]
-    return "\n".join(lines)
+    return _fitted(lines)
 
 
 def _ledger_lines(summary: pd.DataFrame) -> list[str]:
@@ -196,7 +210,7 @@ def _ledger_lines(summary: pd.DataFrame) -> list[str]:
         "",
         "Sufficiency gap ledger per simulation year, child-days by kind (mean; column = year starting): "
         "not sufficient, or the right kind below the first choice:",
-        table.round(1).to_string(),
+        table.round(1).to_string(line_width=TERMINAL_WIDTH),
     ]
 
 
@@ -231,7 +245,7 @@ def _fallback_lines(run: RunSummary) -> list[str]:
         shown = shown_rows.pivot_table(index="year", columns="what", values="cell", aggfunc="first", sort=False)
         shown = shown[[FALLBACK_SHORT_NAMES[row] for row in rows if unit in ROW_UNITS[row]]]
         shown.index.name, shown.columns.name = None, None
-        lines += [f"{words[0].upper()}{words[1:]}:", shown.to_string()]
+        lines += [f"{words[0].upper()}{words[1:]}:", shown.to_string(line_width=TERMINAL_WIDTH)]
     return lines
 
 
@@ -251,13 +265,14 @@ def _children_lines(run: RunSummary) -> list[str]:
         f"mean ({run.band_label}; the 95% CIs of the means are in summary.csv):",
         *(f"  {CHILDREN_SHORT_NAMES[row]}: {words}" for row, words in CHILDREN_ROWS.items()),
         "  A 31 March past the horizon end has no figures (blank).",
-        shown.fillna("").to_string(),
+        shown.fillna("").to_string(line_width=TERMINAL_WIDTH),
         "",
         f"Care leavers on 31 March by age and accommodation (mean ({run.band_label})):",
         f"  {CARE_LEAVERS_NOTE}",
     ]
     if len(leavers):
-        lines.append(_year_cells(leavers, what, pd.Series(False, index=leavers.index)).to_string())
+        cells = _year_cells(leavers, what, pd.Series(False, index=leavers.index))
+        lines.append(cells.to_string(line_width=TERMINAL_WIDTH))
     return lines
 
 
@@ -275,7 +290,7 @@ def _stability_lines(run: RunSummary) -> list[str]:
     shown = shown.reindex(
         [STABILITY_SHORT_NAMES[row] for row in STABILITY_ROWS if STABILITY_SHORT_NAMES[row] in shown.index]
     )
-    return [*head, shown.fillna("").to_string()]
+    return [*head, shown.fillna("").to_string(line_width=TERMINAL_WIDTH)]
 
 
 def _year_cells(table: pd.DataFrame, what: pd.Series, percent: pd.Series) -> pd.DataFrame:
@@ -308,7 +323,7 @@ def _spend_lines(run: RunSummary) -> list[str]:
         f"Spend by financial year, £ million at each year's prices (mean; P10-P90 across replications, "
         f"{run.band_source}; "
         f"price base {run.scenario.prices.base_date}; part years at the horizon ends):",
-        table.to_string(),
+        table.to_string(line_width=TERMINAL_WIDTH),
     ]
 
 
