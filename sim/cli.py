@@ -437,7 +437,11 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = args.out or Path("out") / args.scenario.stem
     check_out_folder(out_dir)  # before the run, not after it
     _check_dask(args.dask)
-    from sim.present.outputs import print_summary, write_run  # pandas and matplotlib: only once the input is good
+    from sim.present.outputs import (  # pandas and matplotlib: only once the input is good
+        TERMINAL_WIDTH,
+        print_summary,
+        write_run,
+    )
     from sim.results.runner import run
 
     with tqdm(total=args.replications, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
@@ -449,7 +453,7 @@ def _run(args: argparse.Namespace) -> int:
 
     line = backtest_line(scenario.name)
     if line:
-        print(f"\n{line}")
+        print("\n" + textwrap.fill(line, TERMINAL_WIDTH, subsequent_indent="    "))
     print(f"\nResults written to {out_dir}")
     return 0
 
