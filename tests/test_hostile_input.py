@@ -155,7 +155,7 @@ CASES: dict[str, Case] = {
     "option_seed_negative": Case(_over(""), ("--seed", "from 0"), options=("--seed", "-1", "--quiet")),
     "option_replications_zero": Case(_over(""), ("--replications", "from 1"), options=("--replications", "0")),
     "option_replications_huge": Case(_over(""), ("--replications", "100,000"), options=("--replications", "10**9")),
-    "option_jobs_negative": Case(_over(""), ("--jobs", "from 0"), options=("--jobs", "-1")),
+    "option_jobs_negative": Case(_over(""), ("--jobs", "or 0 for one per core"), options=("--jobs", "-1")),
     "option_unknown": Case(_over(""), ("unrecognized arguments: --replicatons",), options=("--replicatons", "2")),
     # the environment: where output goes, and where work runs
     "out_is_a_file": Case({**_over(""), "notes.txt": "mine"}, ("--out notes.txt", "is a file"), out="notes.txt"),
