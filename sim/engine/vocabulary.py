@@ -33,14 +33,14 @@ EXIT_ROUTES: tuple[str, ...] = ("return_home", "adoption", "sgo_cao", "age_18", 
 # The gap ledger's kinds (sim.results.tables): every day a child in care spends outside a first-choice placement
 # within 20 miles counts under exactly one, the first that applies in this order. The first six are not
 # sufficient (the sufficiency duty is not met); the last two are the right kind of placement from a pool below
-# the first choice: a question of cost, not of sufficiency. `placed_apart` (siblings placed apart) is a slot
-# for when sibling groups are modelled: no placement is counted there yet.
+# the first choice: a question of cost, not of sufficiency. `placed_apart` counts a sibling group's member placed
+# in another pool than its first member on arrival ([entries.sibling_groups]), unless an earlier kind applies.
 GAP_KINDS: tuple[str, ...] = (
     "secure_shortage",  # needs secure care and is not in a proper secure placement (e.g. a Deprivation of Liberty)
     "emergency",  # in a pool of kind emergency (bridging to a new search)
     "unregistered",  # in a pool of kind unregistered
     "wrong_kind",  # in a pool that is not a proper placement of the child's need
-    "placed_apart",  # placed apart from siblings: not modelled yet
+    "placed_apart",  # placed apart from its sibling group on arrival
     "beyond_20_miles",  # the right kind, more than 20 miles from home
     "external_right_kind",  # placed externally: the right kind, bought in, below the first choice
     "in_house_right_kind",  # the right kind, in another in-house pool below the first choice
