@@ -172,7 +172,9 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--replications", type=REPLICATIONS, default=100, help="number of replications (default 100)")
     run.add_argument("--seed", type=SEED, default=None, help="random seed (default: the scenario's seed)")
     run.add_argument("--jobs", type=JOBS, default=1, help="worker processes (0 = one per core; default 1)")
-    run.add_argument("--out", type=Path, default=None, help="output directory (default out/<scenario file name>)")
+    run.add_argument(
+        "--out", type=Path, default=None, help="output directory (default out/<folder>_<scenario file name>)"
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar or progress lines on stderr")
     _fixed_parameters_option(run)
     _dask_option(run)
@@ -187,7 +189,9 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
         "--replications", type=REPLICATIONS, default=100, help="replications of each scenario (default 100; at least 2)"
     )
     compare.add_argument("--jobs", type=JOBS, default=1, help="worker processes (0 = one per core; default 1)")
-    compare.add_argument("--out", type=Path, default=None, help="output directory (default out/compare_<base>)")
+    compare.add_argument(
+        "--out", type=Path, default=None, help="output directory (default out/compare_<folder>_<base file name>)"
+    )
     compare.add_argument(
         "--sizing-replications",
         type=_count(1, 10_000),
@@ -223,7 +227,9 @@ def _add_region(commands: argparse._SubParsersAction) -> None:
         help="replications of each authority (default 100, at least 2)",
     )
     region.add_argument("--jobs", type=JOBS, default=1, help="worker processes (0 = one per core; default 1)")
-    region.add_argument("--out", type=Path, default=None, help="output directory (default out/region_<first name>)")
+    region.add_argument(
+        "--out", type=Path, default=None, help="output directory (default out/region_<folder>_<first file name>)"
+    )
     region.add_argument("--quiet", action="store_true", help="no progress bar or progress lines on stderr")
     _dask_option(region)
     region.set_defaults(handler=_region)
@@ -434,7 +440,7 @@ def _dask_option(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     scenario = _fixed(load_scenario(args.scenario), args)
-    out_dir = args.out or Path("out") / args.scenario.stem
+    out_dir = args.out or _default_out(args.scenario)
     check_out_folder(out_dir)  # before the run, not after it
     _check_dask(args.dask)
     from sim.present.outputs import (  # pandas and matplotlib: only once the input is good
@@ -470,6 +476,13 @@ def _writing(line: str, quiet: bool) -> None:
     """One line on stderr after the progress bar, so the 10-20 s spent writing files are not silent."""
     if not quiet:
         print(line, file=sys.stderr, flush=True)
+
+
+def _default_out(path: Path, prefix: str = "") -> Path:
+    """out/<prefix><folder>_<file>: the scenario's folder is in the name, so two authorities' baseline.toml
+    (scenarios/cheshire_east/, scenarios/stockport/) never share, and replace, one output folder."""
+    folder = path.resolve().parent.name
+    return Path("out") / f"{prefix}{folder}_{path.stem}" if folder else Path("out") / f"{prefix}{path.stem}"
 
 
 def _check_dask(address: str | None) -> None:
@@ -599,7 +612,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise ScenarioError(f"--replications must be at least 2 for confidence intervals, got {args.replications}")
     base = _fixed(load_scenario(args.base), args)
     what_ifs = [_fixed(load_scenario(path), args) for path in args.what_ifs]
-    out_dir = args.out or Path("out") / f"compare_{args.base.stem}"
+    out_dir = args.out or _default_out(args.base, "compare_")
     check_out_folder(out_dir)
     _check_dask(args.dask)
     from sim.analysis.compare import compare  # pandas and matplotlib: only once the input is good
@@ -623,7 +636,7 @@ def _region(args: argparse.Namespace) -> int:
     if args.replications < 2:
         raise ScenarioError(f"--replications must be at least 2 for intervals, got {args.replications}")
     files = scenario_set(args.scenarios)
-    out_dir = args.out or Path("out") / f"region_{args.scenarios[0].stem}"
+    out_dir = args.out or _default_out(args.scenarios[0], "region_")
     check_out_folder(out_dir)
     _check_dask(args.dask)
     with tqdm(total=args.replications * len(files), unit="rep", disable=args.quiet, file=sys.stderr) as bar:

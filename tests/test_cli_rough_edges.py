@@ -184,3 +184,19 @@ def test_the_printed_summary_fits_the_terminal(tmp_path: Path, capsys: pytest.Ca
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) > 100 and max(len(line) for line in lines) <= outputs.TERMINAL_WIDTH == 100
     assert sum("total" in line for line in lines) > 1  # the children-in-care table, in more than one block
+
+
+def test_two_authorities_baselines_get_output_folders_of_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --out, the folder name carries the scenario's folder: running one baseline.toml after another
+    no longer replaces the first one's results."""
+    for authority in ("cheshire_east", "stockport"):
+        folder = tmp_path / "scenarios" / authority
+        folder.mkdir(parents=True)
+        (folder / "baseline.toml").write_text(f'extends = "{BASELINE.as_posix()}"\nname = "{authority}"\n')
+    monkeypatch.chdir(tmp_path)
+    for authority in ("cheshire_east", "stockport"):
+        scenario = tmp_path / "scenarios" / authority / "baseline.toml"
+        assert main(["run", str(scenario), "--replications", "2", "--quiet"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cheshire_east_baseline", "stockport_baseline"]
