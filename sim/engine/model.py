@@ -384,11 +384,12 @@ class CareSystem:
                     return
         raise AssertionError("matching lists end with an unlimited pool taking all ages")  # checked in scenario
 
-    def _place_searching(self, child: int, need: int) -> None:
+    def _place_searching(self, child: int, need: int, unfound: tuple[int, ...] | list[int] = ()) -> None:
         """`_place` for scenarios with pools found only by some searches, emergency pools, or pools taking some
         complexity tiers only: a pool with a free place takes the child if it takes its tier and this search
         finds it (one draw of its own stream), and an emergency placement is given the day it ends. A separate
-        method, so other scenarios' placements pay nothing."""
+        method, so other scenarios' placements pay nothing. `unfound`: pools a sibling group's search on this
+        day did not find, not found now either (a sibling placed on its own after it)."""
         age = self.env.now - self.birth_day[child]
         tier = self.tier[child]
         wanted = NO_POOL
@@ -397,10 +398,10 @@ class CareSystem:
             if pool.min_age_days <= age < pool.max_age_days and (pool.tiers is None or tier in pool.tiers):
                 if wanted == NO_POOL:
                     wanted = index
+                if index in unfound:
+                    continue
                 if pool.occupied < pool.capacity and (pool.availability >= 1.0 or self._found(index)):
-                    self._open(child, need, index, wanted, IN_CARE)
-                    self._offer_step_back(child, need, index, wanted)
-                    self._bridge(child, index)
+                    self._open_any(child, need, index, wanted)
                     return
         raise AssertionError("matching lists end with an unlimited pool taking all ages")  # checked in scenario
 
@@ -554,31 +555,13 @@ class CareSystem:
                     return
         for child in together:
             if unfound:
-                self._place_skipping(child, need, unfound)
+                self._place_searching(child, need, unfound)
             else:
                 self._place(child, need)
         first_pool = self.placements[self.current[together[0]]][1]  # pool
         for child in together[1:]:
             if self.placements[self.current[child]][1] != first_pool:  # pool
                 self.apart.append(self.current[child])
-
-    def _place_skipping(self, child: int, need: int, unfound: list[int]) -> None:
-        """`_place_searching` for a sibling placed on its own after its group's search: the pools that search
-        did not find are not found now, the others are searched as usual."""
-        age = self.env.now - self.birth_day[child]
-        tier = self.tier[child]
-        wanted = NO_POOL
-        for index in self.options[need]:
-            pool = self.pools[index]
-            if pool.min_age_days <= age < pool.max_age_days and (pool.tiers is None or tier in pool.tiers):
-                if wanted == NO_POOL:
-                    wanted = index
-                if index in unfound:
-                    continue
-                if pool.occupied < pool.capacity and (pool.availability >= 1.0 or self._found(index)):
-                    self._open_any(child, need, index, wanted)
-                    return
-        raise AssertionError("matching lists end with an unlimited pool taking all ages")  # checked in scenario
 
     def _open_any(self, child: int, need: int, index: int, wanted: int) -> None:
         """Open an in-care placement found by a search, as `_place` and `_place_searching` do once they find it."""
