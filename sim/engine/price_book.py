@@ -17,7 +17,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -56,6 +56,13 @@ MONEY_FIELDS = (
     "block_weekly_per_place",
 )
 WEEKLY_FORMS = ("weekly", "weekly_by_age_band", "weekly_distribution", "weekly_by_tier")
+# A one-off cost or a year's budget of one authority: assumption, England's councils spent about £13bn on
+# children's social care in a year, so a single figure above £10bn is a slip (extra zeros), not a plan.
+MAX_AUTHORITY_SPEND = 10_000_000_000.0
+AuthoritySpend = Annotated[float, Field(gt=0, le=MAX_AUTHORITY_SPEND)]
+Provision = Literal["in_house", "external"]
+PROVISIONS: tuple[Provision, ...] = ("in_house", "external")
+MAX_ONE_OFF_COSTS = 1_000
 
 
 def financial_year_start(label: str) -> int:
@@ -342,6 +349,84 @@ class PriceBook(ScenarioModel):
                     factors = [1.0 / (1.0 + rates[april]) for april in range(first + 1, self.base_year + 1)]
                 levels[row, column] = float(np.prod(factors))
         return levels
+
+
+class OneOffCost(ScenarioModel):
+    """A capital or start-up cost paid once, on `date`, in cash pounds of that date (not inflated): it enters the
+    budget of the financial year holding the date as the component "one_off", for the pool named or, without
+    one, for the provision (in-house or external)."""
+
+    date: dt.date
+    amount: AuthoritySpend
+    pool: str | None = None
+    provision: Provision | None = None
+    note: Source  # where the figure comes from, or "assumption: why"
+
+    @model_validator(mode="after")
+    def _pool_or_provision(self) -> OneOffCost:
+        if self.pool is None and self.provision is None:
+            raise ValueError('a one-off cost needs a pool or a provision ("in_house" or "external")')
+        return self
+
+
+class BudgetYear(ScenarioModel):
+    """The budget set for one financial year, by provision; the probability that spend exceeds it is reported."""
+
+    in_house: AuthoritySpend | None = None
+    external: AuthoritySpend | None = None
+    total: AuthoritySpend | None = None
+    note: Note = ""
+
+    @model_validator(mode="after")
+    def _some_budget(self) -> BudgetYear:
+        if not self.set_lines():
+            raise ValueError("a budget year needs in_house, external or total")
+        return self
+
+    def set_lines(self) -> dict[str, float]:
+        """The provisions ("in_house", "external", "total") this year's budget gives, with their amounts."""
+        lines = {"in_house": self.in_house, "external": self.external, "total": self.total}
+        return {line: amount for line, amount in lines.items() if amount is not None}
+
+
+def check_one_off_costs(
+    costs: Sequence[OneOffCost], pools: Mapping[str, Any], start: dt.date, end: dt.date, priced: bool
+) -> None:
+    """One-off costs fall inside the horizon [start, end), name a defined pool whose provision matches any
+    `provision` given, and need a price book (ValueError naming the key). `pools` maps names to Pool."""
+    for index, cost in enumerate(costs):
+        key = f"one_off_costs[{index}]"
+        if not priced:
+            raise ValueError(f"{key}: one-off costs enter the budget, which needs [prices]")
+        if not start <= cost.date < end:
+            raise ValueError(f"{key}.date: {cost.date} is outside the horizon ({start} to {end})")
+        if cost.pool is None:
+            continue
+        pool = pools.get(cost.pool)
+        if pool is None:
+            raise ValueError(f"{key}.pool: pool '{cost.pool}' is not defined under [pools]")
+        own = "in_house" if pool.in_house else "external"
+        if cost.provision is not None and cost.provision != own:
+            raise ValueError(f"{key}.provision: pool '{cost.pool}' is {own}, not {cost.provision}")
+
+
+def one_off_provision(cost: OneOffCost, pools: Mapping[str, Any]) -> Provision:
+    """The provision a one-off cost is charged to: its pool's, else its own."""
+    if cost.pool is not None:
+        return "in_house" if pools[cost.pool].in_house else "external"
+    assert cost.provision is not None  # OneOffCost._pool_or_provision
+    return cost.provision
+
+
+def check_budget(budget: Mapping[str, BudgetYear], start: dt.date, end: dt.date, priced: bool) -> None:
+    """Budget keys are financial years that overlap the horizon [start, end), and need a price book."""
+    for label in budget:
+        key = f"budget.{label}"
+        if not priced:
+            raise ValueError(f"{key}: a budget is compared with the spend, which needs [prices]")
+        first = financial_year_start(label)
+        if not (dt.date(first, 4, 1) < end and start < dt.date(first + 1, 4, 1)):
+            raise ValueError(f"{key}: the financial year {label} is outside the horizon ({start} to {end})")
 
 
 def check_pool_prices(prices: PriceBook, pools: Mapping[str, Any], tiers: Sequence[str] | None) -> None:

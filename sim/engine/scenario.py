@@ -28,7 +28,15 @@ from pydantic import (
 from sim.engine.distributions import Distribution
 from sim.engine.errors import InputError
 from sim.engine.parameters import Uncertainty
-from sim.engine.price_book import PriceBook, check_pool_prices
+from sim.engine.price_book import (
+    MAX_ONE_OFF_COSTS,
+    BudgetYear,
+    OneOffCost,
+    PriceBook,
+    check_budget,
+    check_one_off_costs,
+    check_pool_prices,
+)
 from sim.engine.schema import (
     MAX_ENTRIES_PER_YEAR,
     MAX_HOUSEHOLDS,
@@ -901,6 +909,8 @@ class Scenario(ScenarioModel):
     complexity: Complexity | None = None  # complexity tiers drawn per child; None: one tier, nothing drawn
     breakdowns: Breakdowns | None = None  # unplanned endings of placements; None: placements never break down
     prices: PriceBook | None = None
+    one_off_costs: list[OneOffCost] = Field([], max_length=MAX_ONE_OFF_COSTS)  # capital and start-up, by date
+    budget: dict[str, BudgetYear] = Field({}, max_length=MAX_LIST)  # by financial year label ("2019-20")
     uncertainty: Uncertainty | None = None  # parameter draws per replication (sim.engine.parameters)
     _written: tuple[Entries, dict[str, Journey]] | None = PrivateAttr(None)  # before the adjustments
 
@@ -913,6 +923,8 @@ class Scenario(ScenarioModel):
             adjustments=self.adjustments,
             complexity=self.complexity,
             breakdowns=self.breakdowns,
+            one_off_costs=self.one_off_costs,
+            budget=self.budget,
         )
 
     @model_validator(mode="wrap")
@@ -957,6 +969,7 @@ class Scenario(ScenarioModel):
         _check_start_population(self)
         _check_leaving_care(self)
         _check_prices(self)
+        _check_money_keys(self)
         _check_work(self)
         return self
 
@@ -1310,6 +1323,12 @@ def _check_prices(s: Scenario) -> None:
                 f"(set pools.{name}.homes or `homes` on its capacity_changes)"
             )
     check_pool_prices(s.prices, s.pools, s.tier_names)
+
+
+def _check_money_keys(s: Scenario) -> None:
+    priced = s.prices is not None
+    check_one_off_costs(s.one_off_costs, s.pools, s.horizon.start, s.horizon.end, priced)
+    check_budget(s.budget, s.horizon.start, s.horizon.end, priced)
 
 
 def _check_leaving_care(s: Scenario) -> None:
