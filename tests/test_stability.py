@@ -43,7 +43,7 @@ def record(replication: int, children: list[dict], broken: tuple[int, ...] = ())
     cohort = SimpleNamespace(
         entry_day=np.array([c["entry"] for c in children], dtype=float),
         birth_day=np.array([c.get("birth", -2000.0) for c in children], dtype=float),
-        staying_put_at_start=np.array([c.get("staying_put_at_start", False) for c in children]),
+        in_care_at_some_time=~np.array([c.get("staying_put_at_start", False) for c in children]),
     )
     exit_day = np.array([np.nan if c.get("exit") is None else c["exit"] for c in children], dtype=float)
     placements = np.array(rows, dtype=float).reshape(-1, len(PLACEMENT_COLUMNS))

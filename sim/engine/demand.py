@@ -82,6 +82,11 @@ class Cohort:
     # the sibling group of each entrant arriving in one ([entries.sibling_groups]): a number shared by the group's
     # members, who are consecutive in order of entry; -1 for a child arriving alone (every child without the key)
     sibling_group: np.ndarray | None = None
+    # children the National Transfer Scheme offers (entries.uasc.national_transfer_scheme): they enter only if the
+    # authority is below its threshold on their day
+    offered: np.ndarray | None = None
+    # set by the model: children who never entered care (transferred out by the scheme, or an offer not taken)
+    absent: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -92,9 +97,16 @@ class Cohort:
         return self.birth_day + AGE_18_DAYS
 
     @property
+    def in_care_at_some_time(self) -> np.ndarray:
+        """Children in care on the start date or entering later: neither Staying Put from the start nor absent."""
+        outside = self.staying_put_at_start if self.absent is None else self.staying_put_at_start | self.absent
+        return ~outside
+
+    @property
     def entrants(self) -> np.ndarray:
-        """Children entering care during the run: neither in care nor Staying Put on the start date."""
-        return ~(self.starting | self.staying_put_at_start)
+        """Children entering care during the run: neither in care nor Staying Put on the start date, nor absent."""
+        entering = ~(self.starting | self.staying_put_at_start)
+        return entering if self.absent is None else entering & ~self.absent
 
 
 def draw_cohort(scenario: Scenario, seed: int, replication: int, start_pool_names: list[str]) -> Cohort:
@@ -105,6 +117,7 @@ def draw_cohort(scenario: Scenario, seed: int, replication: int, start_pool_name
         _staying_put_at_start(scenario, seed, replication, start_pool_names),
         _entrants(scenario, seed, replication, uasc=False),
         _entrants(scenario, seed, replication, uasc=True),
+        _entrants(scenario, seed, replication, uasc=True, offered=True),
     ]
     starting = np.concatenate([part.starting for part in parts])
     staying_put = np.concatenate([part.staying_put_at_start for part in parts])
@@ -236,10 +249,18 @@ def _entry_bands(scenario: Scenario, flow: EntryStream, days: np.ndarray, unifor
 # Entrants
 
 
-def _entrants(scenario: Scenario, seed: int, replication: int, uasc: bool) -> Cohort:
+ENTRANT_STREAMS = {  # (uasc, offered): the named streams of arrival days, demand uniforms and tiers
+    (False, False): ("arrivals", "demand", "complexity"),
+    (True, False): ("uasc_arrivals", "uasc_demand", "uasc_complexity"),
+    (True, True): ("uasc_offers", "uasc_offer_demand", "uasc_offer_complexity"),
+}
+
+
+def _entrants(scenario: Scenario, seed: int, replication: int, uasc: bool, offered: bool = False) -> Cohort:
+    """The main stream's entrants, the UASC stream's, or the children the National Transfer Scheme offers."""
     entries = scenario.entries
-    flow = entries.stream(uasc)
-    arrivals, demand = ("uasc_arrivals", "uasc_demand") if uasc else ("arrivals", "demand")
+    flow = entries.offers_stream() if offered else entries.stream(uasc)
+    arrivals, demand, complexity = ENTRANT_STREAMS[uasc, offered]
     group = None
     if uasc or entries.sibling_groups is None:
         days = arrival_days(scenario, flow, stream(seed, replication, arrivals))
@@ -260,6 +281,7 @@ def _entrants(scenario: Scenario, seed: int, replication: int, uasc: bool) -> Co
     cohort.entry_band[:] = band
     cohort.cin[:] = _pick(u[:, COL_CIN], cin_shares) if n else 0
     cohort.uasc[:] = uasc
+    cohort.offered[:] = offered
     cohort.male[:] = u[:, COL_SEX] < entries.male_share
     journeys = scenario.journeys_for(uasc)
     for band_index, band_name in enumerate(AGE_BANDS):
@@ -268,7 +290,7 @@ def _entrants(scenario: Scenario, seed: int, replication: int, uasc: bool) -> Co
             changes = flow.journey_changes(band_name)
             _draw_new_journeys(scenario, journeys[band_name], cohort, rows, u[rows], changes)
     _draw_leaving_care(scenario, cohort, u)
-    _draw_tiers(scenario, cohort, seed, replication, "uasc_complexity" if uasc else "complexity")
+    _draw_tiers(scenario, cohort, seed, replication, complexity)
     return cohort
 
 
@@ -363,7 +385,15 @@ def _starting_children(scenario: Scenario, seed: int, replication: int, pool_nam
             )
     _draw_leaving_care(scenario, cohort, u)
     _draw_tiers(scenario, cohort, seed, replication, "start_complexity", _tiers_taken(scenario, pools, pool_names))
+    if population.uasc:
+        _flag_uasc_at_start(population.uasc, cohort, age_days, stream(seed, replication, "start_uasc"))
     return cohort
+
+
+def _flag_uasc_at_start(count: int, cohort: Cohort, age_days: np.ndarray, generator: np.random.Generator) -> None:
+    """Flag `count` of the starting children aged 16 or 17, chosen at random, as asylum-seeking children."""
+    older = np.flatnonzero(age_days >= AGE_BAND_BOUNDS_YEARS[-1][0] * DAYS_PER_YEAR)
+    cohort.uasc[generator.choice(older, size=count, replace=False)] = True
 
 
 def _tiers_taken(scenario: Scenario, pools: list[int], pool_names: list[str]) -> np.ndarray | None:
@@ -582,6 +612,8 @@ def _blank(n: int, u: np.ndarray) -> Cohort:
         price=u[:, COL_PRICE : COL_PRICE + PLACEMENT_DRAWS].copy(),
         tier=np.zeros(n, dtype=np.int8),
         sibling_group=np.full(n, -1, dtype=np.int64),
+        offered=np.zeros(n, dtype=bool),
+        absent=np.zeros(n, dtype=bool),
     )
 
 

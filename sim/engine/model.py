@@ -159,6 +159,10 @@ class ReplicationRecord:
     # on arrival in another pool than the group's first member, because no pool had room for them all
     # ([entries.sibling_groups]). Empty without sibling groups.
     placed_apart: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # (n, 3) float: day, child and direction (+1 taken in, -1 transferred out) of each National Transfer Scheme
+    # transfer (entries.uasc.national_transfer_scheme); such a child transferred out never enters care
+    # (cohort.absent), nor does an offered child not taken. Empty without the scheme.
+    transfers: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
 
 
 PLACEMENT_COLUMNS = ("child", "pool", "need", "wanted", "start", "end", "kind", "within_20_miles", "draw")
@@ -256,6 +260,8 @@ class CareSystem:
         self._breaking_placements()
         self.apart: list[int] = []  # placement rows of sibling-group members placed apart
         self._sibling_groups()
+        self.transfers: list[tuple[float, int, int]] = []  # (day, child, +1 taken in / -1 transferred out)
+        self._transfer_scheme()
 
     # -- running ------------------------------------------------------------------------------
 
@@ -482,6 +488,51 @@ class CareSystem:
         need = int(self.placements[placement][2])  # need
         self._close(child)
         self._place(child, need)
+
+    # -- the National Transfer Scheme ---------------------------------------------------------
+
+    def _transfer_scheme(self) -> None:
+        """With entries.uasc.national_transfer_scheme, every asylum-seeking child's arrival from its date goes
+        through `_arrives_under_scheme`; other scenarios keep their plain arrivals."""
+        scheme = self.scenario.entries.uasc.national_transfer_scheme
+        if scheme is None:
+            return
+        cohort = self.cohort
+        self.scheme_from = horizon_day(self.scenario, scheme.from_date)
+        self.uasc_threshold = scheme.threshold
+        self.uasc: list[bool] = cohort.uasc.tolist()
+        self.offered: list[bool] = cohort.offered.tolist()
+        self.uasc_in_care_list: list[int] = np.flatnonzero(cohort.uasc & cohort.starting).tolist()
+        self._arrives_as_planned = self._arrives
+        self._arrives = self._arrives_under_scheme
+
+    def _arrives_under_scheme(self, event: simpy.Event) -> None:
+        """An asylum-seeking child arriving while the authority is at its threshold is transferred out, and an
+        offered child is taken in only below it (and only once the scheme applies); every other arrival is
+        as planned. Few children are asylum-seeking, so counting those in care at each one's arrival is cheap."""
+        child = event.value
+        if not self.uasc[child]:
+            self._arrives_as_planned(event)
+            return
+        now = self.env.now
+        applies = now >= self.scheme_from
+        full = applies and self._uasc_in_care() >= self.uasc_threshold
+        offered = self.offered[child]
+        if full or (offered and not applies):
+            self.cohort.absent[child] = True
+            if not offered:
+                self.transfers.append((now, child, -1))
+            self._schedule_next_arrival()
+            return
+        if offered:
+            self.transfers.append((now, child, 1))
+        self.uasc_in_care_list.append(child)
+        self._arrives_as_planned(event)
+
+    def _uasc_in_care(self) -> int:
+        exit_day = self.exit_day
+        self.uasc_in_care_list = [c for c in self.uasc_in_care_list if math.isnan(exit_day[c])]
+        return len(self.uasc_in_care_list)
 
     # -- sibling groups -----------------------------------------------------------------------
 
@@ -822,6 +873,7 @@ class CareSystem:
             approved=np.array(self.approved_log, dtype=float).reshape(-1, len(LOG_COLUMNS)),
             breakdowns=np.array(self.broken, dtype=np.int64),
             placed_apart=np.array(self.apart, dtype=np.int64),
+            transfers=np.array(self.transfers, dtype=float).reshape(-1, 3),
         )
 
 

@@ -175,10 +175,18 @@ class StartPopulation(ScenarioModel):
     csv: str | None = None
     children: list[StartChild] = Field([], max_length=MAX_START_CHILDREN)  # filled from `csv` when it is read
     staying_put: list[StayingPutGroup] = Field([], max_length=MAX_LIST)
+    # of the children aged 16-17 on the start date, how many are unaccompanied asylum-seeking children (they
+    # follow the same journeys; the flag puts them in the UASC stock and the transfer scheme's count)
+    uasc: Places = 0
 
     @model_serializer(mode="wrap")
     def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _drop_unused(handler(self), staying_put=self.staying_put)
+        return _drop_unused(handler(self), staying_put=self.staying_put, uasc=self.uasc or None)
+
+    def aged_16_or_over(self) -> int:
+        """Children in care on the start date aged 16 or 17 (those that may be flagged `uasc`)."""
+        grouped = sum(group.count for group in self.groups if group.age_band == "16-17")
+        return grouped + sum(1 for child in self.children if child.age_years >= 16)
 
     @model_validator(mode="after")
     def _one_source(self) -> StartPopulation:
@@ -434,9 +442,27 @@ def _check_date_order(changes: list[EntryChange]) -> list[EntryChange]:
     return changes
 
 
+class TransferScheme(ScenarioModel):
+    """The National Transfer Scheme: from `from_date`, an authority caring for as many unaccompanied
+    asylum-seeking children as its threshold (the child population x `threshold_share`) transfers each new
+    spontaneous arrival out to another authority, and one below it takes the children the scheme offers
+    (`offers_per_year`, arriving with the stream's age mix and journeys) until it reaches the threshold."""
+
+    child_population: Annotated[int, Field(ge=1, le=20_000_000)]  # aged 0-17
+    threshold_share: Annotated[float, Field(gt=0, le=0.05)] = 0.001  # 0.1% of the child population
+    from_date: dt.date
+    offers_per_year: PerYear = 0.0
+    note: Source  # where the figures come from, or "assumption: why"
+
+    @property
+    def threshold(self) -> float:
+        """UASC in care at which the authority stops taking children (transfers its own arrivals out)."""
+        return self.child_population * self.threshold_share
+
+
 class UascStream(ScenarioModel):
     """Unaccompanied asylum-seeking children: their own arrival rate, age mix, trend, dated changes and
-    (optionally) journeys."""
+    (optionally) journeys, and the National Transfer Scheme if it applies."""
 
     rate_per_year: PerYear = 0.0
     age_mix: dict[AgeBand, Probability] = {"16-17": 1.0}
@@ -445,6 +471,7 @@ class UascStream(ScenarioModel):
     trend_percent_per_year: PercentPerYear | None = None
     changes: list[EntryChange] = Field([], max_length=MAX_LIST)
     journeys: dict[AgeBand, Journey] | None = None
+    national_transfer_scheme: TransferScheme | None = None  # None: every arrival stays, none is offered
 
     @field_validator("age_mix")
     @classmethod
@@ -459,7 +486,12 @@ class UascStream(ScenarioModel):
 
     @model_serializer(mode="wrap")
     def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _drop_unused(handler(self), changes=self.changes, trend_percent_per_year=self.trend_percent_per_year)
+        return _drop_unused(
+            handler(self),
+            changes=self.changes,
+            trend_percent_per_year=self.trend_percent_per_year,
+            national_transfer_scheme=self.national_transfer_scheme,
+        )
 
     @model_validator(mode="after")
     def _own_trend_for_new_trends(self) -> UascStream:
@@ -563,6 +595,12 @@ class Entries(ScenarioModel):
     @model_serializer(mode="wrap")
     def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         return _drop_unused(handler(self), changes=self.changes, sibling_groups=self.sibling_groups)
+
+    def offers_stream(self) -> EntryStream:
+        """The children the National Transfer Scheme offers, a flat rate with the UASC age mix (none without it)."""
+        scheme = self.uasc.national_transfer_scheme
+        rate = scheme.offers_per_year if scheme is not None else 0.0
+        return EntryStream(True, rate, {band: rate * share for band, share in self.uasc.age_mix.items()}, 0.0, (), ())
 
     def stream(self, uasc: bool) -> EntryStream:
         """The main stream, or the UASC one (its own trend if given, else the main trend and its new trends)."""
@@ -989,7 +1027,7 @@ class Scenario(ScenarioModel):
         horizon (the rate compounded by the trends, with the dated steps; seasonality averages one)."""
         population = self.start_population
         start = sum(g.count for g in (*population.groups, *population.staying_put)) + len(population.children)
-        streams = (self.entries.stream(uasc=False), self.entries.stream(uasc=True))
+        streams = (self.entries.stream(uasc=False), self.entries.stream(uasc=True), self.entries.offers_stream())
         return start + sum(_expected_entries(stream, self.horizon) for stream in streams)
 
     @property
@@ -1202,6 +1240,12 @@ def _check_start_population(s: Scenario) -> None:
         staying_put[group.pool] = staying_put.get(group.pool, 0) + group.count
     for pool_name in {**children, **staying_put}:
         _check_start_capacity(s, pool_name, children.get(pool_name, 0), staying_put.get(pool_name, 0))
+    older = s.start_population.aged_16_or_over()
+    if s.start_population.uasc > older:
+        raise ValueError(
+            f"start_population.uasc: {s.start_population.uasc} asylum-seeking children, but only {older} children "
+            "in care on the start date are aged 16 or 17"
+        )
 
 
 def _check_staying_put_place(s: Scenario, index: int, pool_name: str) -> None:

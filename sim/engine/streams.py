@@ -30,6 +30,10 @@ STREAM_NAMES = (
     "start_complexity",  # complexity tier of each child in care on the start date
     "breakdowns",  # one uniform per in-care placement with a breakdown hazard, in the order they open
     "sibling_groups",  # the main stream's group days, then each group's size ([entries.sibling_groups] only)
+    "uasc_offers",  # days of the children the National Transfer Scheme offers (with the scheme only)
+    "uasc_offer_demand",  # their journeys
+    "uasc_offer_complexity",  # their complexity tiers
+    "start_uasc",  # which children aged 16-17 on the start date are asylum-seeking (start_population.uasc)
 )
 
 

@@ -21,7 +21,7 @@ because a child in care on the start date is recorded as entering on it, in a pl
 horizon cannot say how long before that the child came into care or its placement began).
 
 The records are read by attribute only (`replication`, `placements`, `exit_day`, `breakdowns`, and the cohort's
-`entry_day`, `birth_day` and `staying_put_at_start`), so a hand-built record of those arrays is enough.
+`entry_day`, `birth_day` and `in_care_at_some_time`), so a hand-built record of those arrays is enough.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def _in_care_at(record: ReplicationRecord, day: float) -> np.ndarray:
     """Children in care at `day` (the end of the day before it): entered before it, not left before it."""
     cohort = record.cohort
     still_in = np.isnan(record.exit_day) | (record.exit_day >= day)
-    return (cohort.entry_day < day) & still_in & ~cohort.staying_put_at_start
+    return (cohort.entry_day < day) & still_in & cohort.in_care_at_some_time
 
 
 def _in_care_rows(record: ReplicationRecord) -> np.ndarray:
