@@ -108,16 +108,20 @@ def test_summary_sentence_numbers_equal_the_table() -> None:
     bigger = bigger.model_copy(update={"name": "more homes", "description": "Two more beds"})
     comparison = compare(base, [bigger], replications=6)
     sentence = comparison.summaries["more homes"]
-    rows = comparison.differences
-    rows = rows[(rows["financial_year"] == comparison.headline_year) & (rows["category"] == "all")]
-    rows = rows.set_index("measure")
-    placed = rows.loc["placed_in_house"]
-    match = re.search(r"([\d.]+) (more|fewer) \(([-\d.]+) to ([-\d.]+)\) children placed in-house", sentence)
-    assert match, sentence
-    sign = 1 if match.group(2) == "more" else -1
-    assert sign * float(match.group(1)) == pytest.approx(placed["difference"], abs=0.05)
-    low, high = sorted(sign * np.array([float(match.group(3)), float(match.group(4))]))
-    assert (low, high) == pytest.approx((placed["ci95_low"], placed["ci95_high"]), abs=0.05)
+    rows = comparison.medium_term
+    rows = rows[rows["category"] == "all"].set_index("measure")  # the medium term the sentence describes
+    assert f"over the {rows['n_years'].iloc[0]} financial years {rows['years'].iloc[0]}" in sentence
+    for measure, words in (
+        ("placed_in_house", "children placed in-house \\(placements started\\)"),
+        ("in_house_at_a_time", "children at a time in-house"),
+    ):
+        placed = rows.loc[measure]
+        match = re.search(rf"([\d.]+) (more|fewer) \(([-\d.]+) to ([-\d.]+)\) {words}", sentence)
+        assert match, sentence
+        sign = 1 if match.group(2) == "more" else -1
+        assert sign * float(match.group(1)) == pytest.approx(placed["difference"], abs=0.05)
+        low, high = sorted(sign * np.array([float(match.group(3)), float(match.group(4))]))
+        assert (low, high) == pytest.approx((placed["ci95_low"], placed["ci95_high"]), abs=0.05)
     money = re.search(r"(net cost|net saving) £([\d.]+)([mk]) \(([-\d.]+) to ([-\d.]+)\)", sentence)
     assert money, sentence
     total = rows.loc["spend_total"]
@@ -136,9 +140,8 @@ def test_the_sentence_names_each_gap_figure_and_every_measure_has_words(tmp_path
     more = base.model_copy(update={"name": "more agency places", "pools": {**base.pools, "ifa": ifa}})
     comparison = compare(base, [more], replications=4)
     sentence = comparison.summaries["more agency places"]
-    rows = comparison.differences
-    rows = rows[(rows["financial_year"] == comparison.headline_year) & (rows["category"] == "all")]
-    rows = rows.set_index("measure")
+    rows = comparison.medium_term
+    rows = rows[rows["category"] == "all"].set_index("measure")
     for measure, words in (
         ("not_sufficient_child_days_total", "child-days not sufficient"),
         ("placed_externally_child_days_total", "child-days placed externally of the right kind"),

@@ -149,10 +149,12 @@ def test_budget_workbook_holds_the_sheets_and_its_summary_equals_the_csv(tmp_pat
     csv = pd.read_csv(out / "budget.csv")
     workbook = load_workbook(out / "budget.xlsx")
     assert workbook.sheetnames == [
+        "By financial year",
         "Summary",
         "By pool",
         "By need",
         "Weekly cost check",
+        "Volume and price",
         "Emergency and shortages",
         "Children and care leavers",
         "Assumptions",

@@ -7,7 +7,8 @@ the 95% confidence interval of the mean difference is far narrower than comparin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -15,9 +16,12 @@ from scipy import stats
 
 from sim.engine.scenario import Scenario
 from sim.results.runner import Progress, run_many
-from sim.results.summary import LEDGER_MEASURE_LABELS, RunSummary
+from sim.results.summary import AT_A_TIME_MEASURES, LEDGER_MEASURE_LABELS, RunSummary
 
 KEYS = ["financial_year", "measure", "category"]
+# The medium term of a financial strategy: issue 19 asks for the next 5 financial years by default (assumption:
+# the span of a council's medium-term financial strategy, which looks 3 to 5 years ahead).
+MEDIUM_TERM_YEARS = 5
 # What each measure of `differences` counts, in words. The gap figures name which they count: every gap (outside
 # the first choice: placed externally and not sufficient together), not sufficient, or placed externally (the
 # right kind bought in); the ledger's measures are worded in sim.results.summary.LEDGER_MEASURE_LABELS.
@@ -36,7 +40,40 @@ MEASURE_LABELS = {
     "spend_external": "spend, external pools (£)",
     "spend_in_house": "spend, in-house pools (£)",
     "spend_pool": "spend by pool (£)",
+    "spend_one_off": "one-off capital and start-up costs (£)",
+    **AT_A_TIME_MEASURES,
 }
+# The measures of the medium-term table and how the years add up: counts and money are summed over the years,
+# children at a time averaged over them.
+MEDIUM_TERM_SUMS = (
+    "placed_in_house",
+    "placed_externally",
+    "not_sufficient_child_days_total",
+    "placed_externally_child_days_total",
+    "spend_total",
+    "spend_external",
+    "spend_in_house",
+    "spend_one_off",
+    "spend_pool",
+)
+MEDIUM_TERM_MEANS = ("in_house_at_a_time", "external_at_a_time", "at_a_time_pool")
+MEDIUM_TERM_COLUMNS = [
+    "what_if",
+    "measure",
+    "category",
+    "years",
+    "first_year",
+    "last_year",
+    "n_years",
+    "statistic",
+    "base_mean",
+    "what_if_mean",
+    "difference",
+    "ci95_low",
+    "ci95_high",
+    "payback_year",
+]
+NOT_REPAID = "not within the horizon"
 
 
 @dataclass
@@ -47,7 +84,10 @@ class Comparison:
     what_ifs: list[RunSummary]
     differences: pd.DataFrame  # what_if, financial_year, measure, category, base_mean, what_if_mean, difference, ci
     summaries: dict[str, str]  # what-if name -> plain-English sentence
-    headline_year: str  # the financial year the sentences describe
+    headline_year: str  # the financial year the charts of one year describe
+    # MEDIUM_TERM_COLUMNS: each what-if's differences over the medium term (see `medium_term`), one row a measure
+    # and category; empty when the comparison was assembled without one (the workshop app)
+    medium_term: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MEDIUM_TERM_COLUMNS))
 
 
 def compare(
@@ -66,10 +106,18 @@ def compare(
         for r in others
     ]
     differences = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    years = medium_term_years(base_run)
+    medium = [medium_term(base_run, r, years, differences[differences["what_if"] == r.scenario.name]) for r in others]
+    medium_table = pd.concat(medium, ignore_index=True) if medium else pd.DataFrame(columns=MEDIUM_TERM_COLUMNS)
     summaries = {
-        r.scenario.name: summary_sentence(r, differences[differences["what_if"] == r.scenario.name]) for r in others
+        r.scenario.name: summary_sentence(
+            r,
+            differences[differences["what_if"] == r.scenario.name],
+            medium_table[medium_table["what_if"] == r.scenario.name],
+        )
+        for r in others
     }
-    return Comparison(base_run, others, differences, summaries, headline_year(base_run))
+    return Comparison(base_run, others, differences, summaries, headline_year(base_run), medium_table)
 
 
 def paired_differences(base: pd.DataFrame, what_if: pd.DataFrame, replications: int) -> pd.DataFrame:
@@ -95,6 +143,122 @@ def paired_differences(base: pd.DataFrame, what_if: pd.DataFrame, replications: 
     return frame
 
 
+def medium_term_years(run: RunSummary, count: int = MEDIUM_TERM_YEARS) -> list[str]:
+    """The first `count` whole financial years of the horizon (fewer when it has fewer): a part year at the start
+    is left out, as a medium-term financial strategy starts with the next whole year."""
+    return [label for label, part in run.part_years.items() if not part][:count]
+
+
+def medium_term(base: RunSummary, what_if: RunSummary, years: list[str], differences: pd.DataFrame) -> pd.DataFrame:
+    """MEDIUM_TERM_COLUMNS over `years`: each replication's sum (or, for children at a time, mean) over the years
+    in both runs, then the paired difference with its 95% CI across replications, so the CI is that of the
+    per-replication totals (never a sum of the years' CIs); the mean difference equals the sum (or mean) of the
+    yearly mean differences. The spend_total row carries the payback year (see `payback_year`)."""
+    replications = base.replications
+    if not years:
+        return pd.DataFrame(columns=MEDIUM_TERM_COLUMNS)
+    period = f"{years[0]} to {years[-1]}"
+    parts = [_over_years(run.yearly_measures, years, period) for run in (base, what_if)]
+    frame = paired_differences(*parts, replications).drop(columns="financial_year")
+    frame["statistic"] = np.where(frame["measure"].isin(MEDIUM_TERM_MEANS), "mean over the years", "sum over the years")
+    frame = frame.assign(
+        what_if=what_if.scenario.name, years=period, first_year=years[0], last_year=years[-1], n_years=len(years)
+    )
+    frame["payback_year"] = ""
+    if what_if.scenario.one_off_costs or base.scenario.one_off_costs:
+        frame.loc[(frame["measure"] == "spend_total") & (frame["category"] == "all"), "payback_year"] = payback_year(
+            _yearly_net(differences, what_if.calendar.financial_years.labels)
+        )
+    return frame[MEDIUM_TERM_COLUMNS].reset_index(drop=True)
+
+
+def _over_years(measures: pd.DataFrame, years: list[str], period: str) -> pd.DataFrame:
+    """Per replication, each medium-term measure summed over `years` (averaged, for children at a time)."""
+    kept = measures[
+        measures["measure"].isin(MEDIUM_TERM_SUMS + MEDIUM_TERM_MEANS) & measures["financial_year"].isin(years)
+    ]
+    grouped = kept.groupby(["replication", "measure", "category"], as_index=False)["value"].sum()
+    averaged = grouped["measure"].isin(MEDIUM_TERM_MEANS)
+    grouped.loc[averaged, "value"] = grouped.loc[averaged, "value"] / len(years)
+    return grouped.assign(financial_year=period)
+
+
+def _yearly_net(differences: pd.DataFrame, labels: list[str]) -> list[tuple[str, float, float]]:
+    """(financial year, mean net difference in total spend, mean difference in one-off costs) for every year."""
+    rows = differences[differences["category"] == "all"].set_index(["measure", "financial_year"])["difference"]
+    return [
+        (label, float(rows.get(("spend_total", label), 0.0)), float(rows.get(("spend_one_off", label), 0.0)))
+        for label in labels
+    ]
+
+
+def payback_year(yearly: Sequence[tuple[str, float, float]]) -> str:
+    """The financial year by whose end a what-if's one-off costs are paid back: the first year, from the first
+    with a one-off cost on, at whose end the cumulative mean net difference in total spend since the horizon
+    start (one-off costs included) is zero or a saving. NOT_REPAID when that never happens in the horizon; ""
+    when there is no one-off cost. `yearly` holds (year, net difference, one-off difference) in order."""
+    cumulative = 0.0
+    started = False
+    for label, net, one_off in yearly:
+        cumulative += net
+        started = started or one_off != 0
+        if started and cumulative <= 0:
+            return label
+    return NOT_REPAID if started else ""
+
+
+BY_YEAR_MEASURES = {  # the measures of comparison.csv, in its order, with their units
+    "spend_total": "£",
+    "spend_external": "£",
+    "spend_in_house": "£",
+    "spend_one_off": "£",
+    "spend_pool": "£",
+    "in_house_at_a_time": "children at a time",
+    "external_at_a_time": "children at a time",
+    "at_a_time_pool": "children at a time",
+    "placed_in_house": "placements started",
+    "placed_externally": "placements started",
+    "not_sufficient_child_days_total": "child-days",
+    "placed_externally_child_days_total": "child-days",
+}
+BY_YEAR_STATISTICS = ["base_mean", "what_if_mean", "difference", "ci95_low", "ci95_high"]
+
+
+def differences_by_year(comparison: Comparison) -> pd.DataFrame:
+    """comparison.csv: a row for each what-if, measure (BY_YEAR_MEASURES), category and statistic (base and
+    what-if means, the difference and its 95% CI), a column for each financial year (flagged "(part year)"),
+    then the medium term ("medium term <years>", summed or averaged as medium_term_statistic says)."""
+    part_years = comparison.base.part_years
+    heads = {label: f"{label} (part year)" if part else label for label, part in part_years.items()}
+    keys = ["what_if", "measure", "category"]
+    rows = comparison.differences
+    if rows.empty:
+        return pd.DataFrame(columns=[*keys, "unit", "statistic", *heads.values()])
+    rows = rows[rows["measure"].isin(BY_YEAR_MEASURES)]
+    long = rows.melt(id_vars=[*keys, "financial_year"], value_vars=BY_YEAR_STATISTICS, var_name="statistic")
+    wide = long.pivot_table(
+        index=[*keys, "statistic"], columns="financial_year", values="value", aggfunc="sum", fill_value=0.0
+    )
+    wide = wide.reindex(columns=list(heads), fill_value=0.0).rename(columns=heads)
+    medium = comparison.medium_term
+    if len(medium):
+        period = f"medium term {medium['years'].iloc[0]}"
+        mid = medium.melt(id_vars=[*keys, "statistic"], value_vars=BY_YEAR_STATISTICS, var_name="figure")
+        mid = mid.rename(columns={"statistic": "medium_term_statistic", "figure": "statistic"})
+        mid = mid.set_index([*keys, "statistic"])
+        wide = wide.join(mid.rename(columns={"value": period}), how="left")
+    wide = wide.reset_index()
+    order = {measure: i for i, measure in enumerate(BY_YEAR_MEASURES)}
+    statistic = {name: i for i, name in enumerate(BY_YEAR_STATISTICS)}
+    wide = wide.sort_values(
+        [*keys, "statistic"],
+        key=lambda c: c.map(order) if c.name == "measure" else c.map(statistic) if c.name == "statistic" else c,
+        kind="stable",
+    )
+    wide.insert(3, "unit", wide["measure"].map(BY_YEAR_MEASURES))
+    return wide.reset_index(drop=True)
+
+
 def _wide(values: pd.DataFrame, replications: int) -> pd.DataFrame:
     wide = values.pivot_table(index=KEYS, columns="replication", values="value", aggfunc="sum", fill_value=0.0)
     return wide.reindex(columns=range(replications), fill_value=0.0)
@@ -104,13 +268,31 @@ def _wide(values: pd.DataFrame, replications: int) -> pd.DataFrame:
 # The sentence
 
 
-def summary_sentence(run: RunSummary, differences: pd.DataFrame) -> str:
-    """Plain English, built from the same rows as the differences table (so the numbers agree)."""
+def summary_sentence(run: RunSummary, differences: pd.DataFrame, medium: pd.DataFrame | None = None) -> str:
+    """Plain English, built from the same rows as the tables (so the numbers agree): over the medium term
+    (`medium`, MEDIUM_TERM_COLUMNS of this what-if) when it is given, else for the headline year alone."""
+    name = run.scenario.description or run.scenario.name
+    tail = " (mean difference from the base, 95% confidence interval"
+    if medium is not None and len(medium):
+        rows = medium.set_index(["measure", "category"])
+        first = medium.iloc[0]
+        part = [label for label, part in run.part_years.items() if part and label < first["first_year"]]
+        left_out = f"; {part[0]}, a part year, left out" if part else ""
+        head = f"{name}, over the {first['n_years']} financial years {first['years']} (whole years{left_out}): "
+        tail += "; children at a time averaged over the years, everything else summed over them)."
+        return head + "; ".join([*_phrases(rows), *_payback_phrase(rows)]) + tail
     year = headline_year(run)
     rows = differences[differences["financial_year"] == year].set_index(["measure", "category"])
+    return f"{name}, in {year}: " + "; ".join(_phrases(rows)) + tail + ")."
+
+
+def _phrases(rows: pd.DataFrame) -> list[str]:
+    """The phrases of a sentence from difference rows indexed by (measure, category)."""
     phrases = []
     for measure, words in (
-        ("placed_in_house", ("more", "fewer", "children placed in-house")),
+        ("in_house_at_a_time", ("more", "fewer", "children at a time in-house")),
+        ("placed_in_house", ("more", "fewer", "children placed in-house (placements started)")),
+        ("external_at_a_time", ("more", "fewer", "children at a time placed externally")),
         ("placed_externally", ("more", "fewer", "placed externally (placements started)")),
     ):
         if (measure, "all") in rows.index:
@@ -123,13 +305,25 @@ def summary_sentence(run: RunSummary, differences: pd.DataFrame) -> str:
             phrases.append(_change(rows.loc[(measure, "all")], "more", "fewer", what))
         else:  # a measure no replication of either run has is zero in both
             phrases.append(f"{what}: none in either")
-    for measure, label in (("spend_external", "external spend"), ("spend_in_house", "in-house spend")):
+    for measure, label in (
+        ("spend_external", "external spend"),
+        ("spend_in_house", "in-house spend"),
+        ("spend_one_off", "one-off costs"),
+    ):
         if (measure, "all") in rows.index:
             phrases.append(_change(rows.loc[(measure, "all")], "up", "down", label, money=True))
     if ("spend_total", "all") in rows.index:
         phrases.append(_change(rows.loc[("spend_total", "all")], "net cost", "net saving", "", money=True))
-    name = run.scenario.description or run.scenario.name
-    return f"{name}, in {year}: " + "; ".join(phrases) + " (mean difference from the base, 95% confidence interval)."
+    return phrases
+
+
+def _payback_phrase(rows: pd.DataFrame) -> list[str]:
+    year = rows.loc[("spend_total", "all"), "payback_year"] if ("spend_total", "all") in rows.index else ""
+    if not year:
+        return []
+    if year == NOT_REPAID:
+        return ["one-off costs not paid back within the horizon (mean cumulative net cost from the start)"]
+    return [f"one-off costs paid back by the end of {year} (mean cumulative net cost from the start)"]
 
 
 def _change(row: pd.Series, up: str, down: str, what: str, money: bool = False) -> str:

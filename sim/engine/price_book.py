@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 from scipy import special
 
 from sim.engine.schema import (
@@ -56,6 +56,8 @@ MONEY_FIELDS = (
     "block_weekly_per_place",
 )
 WEEKLY_FORMS = ("weekly", "weekly_by_age_band", "weekly_distribution", "weekly_by_tier")
+# The keys of a PoolPrice that `sources` may give a source of their own (otherwise the pool's `source` covers them)
+SOURCED_FIELDS = (*MONEY_FIELDS, *WEEKLY_FORMS[1:], "block_places", "block_changes", "uplift_percent_by_year")
 # A one-off cost or a year's budget of one authority: assumption, England's councils spent about £13bn on
 # children's social care in a year, so a single figure above £10bn is a slip (extra zeros), not a plan.
 MAX_AUTHORITY_SPEND = 10_000_000_000.0
@@ -130,9 +132,11 @@ class BlockChange(ScenarioModel):
 
 
 class PoolPrice(ScenarioModel):
-    """What one pool's places cost. Give one weekly price form, a block cost, or both."""
+    """What one pool's places cost. Give one weekly price form, a block cost, or both. `source` covers every price
+    of the pool unless `sources` names a price's own (e.g. `sources.staying_put_weekly`)."""
 
     source: Source
+    sources: dict[str, Source] = Field({}, max_length=len(SOURCED_FIELDS))
     weekly: Money | None = None
     weekly_by_age_band: dict[str, Money] | None = None
     weekly_distribution: WeeklyPriceDistribution | None = None
@@ -153,6 +157,28 @@ class PoolPrice(ScenarioModel):
     @classmethod
     def _years(cls, value: dict[str, float] | None) -> dict[str, float] | None:
         return _check_schedule(value)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_sources(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A dump without `sources` when none is given, so a record (run.json) reads as before the key existed."""
+        dumped = handler(self)
+        if not self.sources:
+            dumped.pop("sources", None)
+        return dumped
+
+    @model_validator(mode="after")
+    def _sources_of_given_prices(self) -> PoolPrice:
+        for key in self.sources:
+            if key not in SOURCED_FIELDS:
+                raise ValueError(f"sources.{key}: expected the name of a price key, one of {list(SOURCED_FIELDS)}")
+            value = getattr(self, key)
+            if value is None or value == [] or (value == 0 and type(self).model_fields[key].default == 0):
+                raise ValueError(f"sources.{key}: the price has no {key} to source")
+        return self
+
+    def source_of(self, key: str) -> str:
+        """The source of one price key: its own, else the pool's."""
+        return self.sources.get(key, self.source)
 
     @model_validator(mode="after")
     def _one_weekly_form(self) -> PoolPrice:

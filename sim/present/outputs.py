@@ -15,14 +15,14 @@ from pathlib import Path
 import pandas as pd
 
 from sim import __version__
-from sim.analysis.compare import Comparison
+from sim.analysis.compare import Comparison, differences_by_year
 from sim.analysis.region import RegionResult
 from sim.analysis.sizing import finite_in_house_pools, sizing_curve, sizing_table
 from sim.engine.vocabulary import GAP_KINDS, SUFFICIENT_GAP_KINDS
 from sim.present import charts
 from sim.present.output_folders import replaced_folder
 from sim.present.report import comparison_report, run_report
-from sim.present.workbook import spreadsheet_safe, write_budget_workbook
+from sim.present.workbook import spreadsheet_safe, write_budget_workbook, write_comparison_workbook
 from sim.results.runner import RunResult
 from sim.results.summary import (
     CARE_LEAVERS_NOTE,
@@ -51,12 +51,16 @@ def write_run(result: RunResult, out_dir: Path, scenario_path: Path | None = Non
 
 
 def write_comparison(comparison: Comparison, scenario_paths: list[Path], out_dir: Path, sizing_replications: int):
-    """report.html, differences.csv, summary.txt and every chart (PNG and SVG) of a comparison."""
+    """report.html, differences.csv, summary.txt, comparison.csv, medium_term.csv, comparison.xlsx and every chart
+    (PNG and SVG) of a comparison."""
     base = comparison.base.scenario
     curves = [sizing_curve(base, pool, sizing_replications) for pool in finite_in_house_pools(base)]
     with staged_directory(out_dir, "compare") as staging:
         spreadsheet_safe(comparison.differences).to_csv(staging / "differences.csv", index=False, float_format="%.4f")
         (staging / "summary.txt").write_text("\n".join(comparison.summaries.values()) + "\n", encoding="utf-8")
+        spreadsheet_safe(differences_by_year(comparison)).to_csv(staging / "comparison.csv", index=False)
+        spreadsheet_safe(comparison.medium_term).to_csv(staging / "medium_term.csv", index=False)
+        write_comparison_workbook(comparison, staging / "comparison.xlsx")
         spreadsheet_safe(sizing_table(curves)).to_csv(staging / "sizing.csv", index=False)
         _write_charts(comparison, curves, staging / "charts", sizing_replications)
         (staging / "report.html").write_text(comparison_report(comparison, scenario_paths, curves), encoding="utf-8")
@@ -120,6 +124,10 @@ def write_tables(result: RunResult, directory: Path) -> None:
     spreadsheet_safe(rows).to_csv(directory / "summary.csv", index=False, float_format="%.4g")
     if run.scenario.prices is not None:
         spreadsheet_safe(run.budget).to_csv(directory / "budget.csv", index=False, float_format="%.2f")
+        spreadsheet_safe(run.budget_wide).to_csv(directory / "budget_wide.csv", index=False)
+        spreadsheet_safe(run.spend_bridge).to_csv(directory / "spend_bridge.csv", index=False)
+        if run.scenario.budget:
+            spreadsheet_safe(run.overspend).to_csv(directory / "budget_check.csv", index=False)
         write_budget_workbook(run, directory / "budget.xlsx")
 
 

@@ -1,10 +1,11 @@
-"""budget.xlsx, and the escaping every spreadsheet-bound file goes through (budget.csv, differences.csv, ...).
+"""budget.xlsx and comparison.xlsx, and the escaping every spreadsheet-bound file goes through (budget.csv, ...).
 
 Every figure is a number (money with a currency format, counts to one decimal), never text; every price and
 inflation rate appears on the Assumptions sheet with its source, so a finance officer can trace it. Every text cell
 goes through `spreadsheet_text`: a source or a name from a scenario file is never read by Excel as a formula.
-The figures come from the run's summary (`RunSummary.budget`, `RunSummary.fallbacks_by_year`); nothing is
-computed here.
+The figures come from the run's summary (`RunSummary.budget`, `budget_wide`, `overspend`, `spend_bridge`,
+`fallbacks_by_year`) and the comparison (`compare.differences_by_year`, `Comparison.medium_term`); nothing is
+computed here: each sheet of a table is that table as its CSV holds it (budget_wide.csv, comparison.csv, ...).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
+from sim.analysis.compare import Comparison, differences_by_year
 from sim.engine.price_book import PriceBook
 from sim.engine.vocabulary import AGE_BANDS
 from sim.results.budget import BUDGET_COLUMNS, STATISTICS
@@ -36,6 +38,20 @@ from sim.results.summary import (
 )
 
 FALLBACKS_SHEET = "Emergency and shortages"  # a sheet name holds at most 31 characters
+BY_YEAR_SHEET = "By financial year"
+BUDGET_CHECK_SHEET = "Budget check"
+BRIDGE_SHEET = "Volume and price"
+MONEY_COLUMNS = (
+    "budget",
+    "spend_mean",
+    "spend_p10",
+    "spend_p90",
+    "spend_from",
+    "volume",
+    "price",
+    "one_off",
+    "spend_to",
+)
 CHILDREN_SHEET = "Children and care leavers"
 POUNDS = '"£"#,##0'
 POUNDS_PENCE = '"£"#,##0.00'
@@ -84,20 +100,90 @@ def write_budget_workbook(run: RunSummary, path: Path | BinaryIO) -> None:
     download)."""
     summary = run.budget
     workbook = Workbook()
+    workbook.remove(workbook.active)
+    years = [column for column in run.budget_wide.columns if column not in ("statistic", "breakdown", "category")]
+    frame_sheet(workbook, BY_YEAR_SHEET, run.budget_wide, years)
     sheets = [
         ("Summary", summary[summary["breakdown"].isin(["total", "provision"])], POUNDS),
         ("By pool", summary[summary["breakdown"] == "pool"], POUNDS),
         ("By need", summary[summary["breakdown"] == "need"], POUNDS),
         ("Weekly cost check", summary[summary["breakdown"] == "average_weekly_cost"], POUNDS_PENCE),
     ]
-    workbook.remove(workbook.active)
     for title, frame, number_format in sheets:
         _table_sheet(workbook, title, frame[BUDGET_COLUMNS], number_format)
+    if len(run.overspend):
+        frame_sheet(workbook, BUDGET_CHECK_SHEET, run.overspend, MONEY_COLUMNS)
+    frame_sheet(workbook, BRIDGE_SHEET, run.spend_bridge, MONEY_COLUMNS)
     _fallbacks_sheet(workbook, run)
     _children_sheet(workbook, run)
     _assumptions_sheet(workbook, run.scenario.prices)
     _notes_sheet(workbook, run)
     workbook.save(path)
+
+
+def frame_sheet(workbook: Workbook, title: str, frame: pd.DataFrame, money: tuple[str, ...] | list[str]) -> None:
+    """A sheet holding `frame` as its CSV does: the header, then a row a row (blank for NaN); `money` columns in
+    pounds, other numbers as they are."""
+    sheet = workbook.create_sheet(title)
+    _append(sheet, [str(column) for column in frame.columns])
+    for row in frame.itertuples(index=False):
+        _append(sheet, [None if isinstance(v, float) and np.isnan(v) else _plain(v) for v in row])
+    for index, column in enumerate(frame.columns, start=1):
+        if column in money:
+            for cell in sheet[get_column_letter(index)][1:]:
+                cell.number_format = POUNDS
+    _finish(sheet)
+
+
+def _plain(value: object) -> object:
+    """numpy scalars as Python numbers (openpyxl writes those)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def write_comparison_workbook(comparison: Comparison, path: Path | BinaryIO) -> None:
+    """comparison.xlsx: what-if minus base by financial year with its 95% CI and over the medium term
+    (comparison.csv), the medium-term table with the payback year (medium_term.csv), and notes."""
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    by_year = differences_by_year(comparison)
+    numbers = [c for c in by_year.columns if c not in ("what_if", "measure", "category", "statistic", "unit")]
+    frame_sheet(workbook, "Differences by year", by_year, [])
+    sheet = workbook["Differences by year"]
+    for row in sheet.iter_rows(min_row=2):
+        money = row[list(by_year.columns).index("unit")].value == "£"
+        for cell in row:
+            if by_year.columns[cell.column - 1] in numbers:
+                cell.number_format = POUNDS if money else "#,##0.0"
+    frame_sheet(workbook, "Medium term", comparison.medium_term, [])
+    _comparison_notes(workbook, comparison)
+    workbook.save(path)
+
+
+def _comparison_notes(workbook: Workbook, comparison: Comparison) -> None:
+    medium = comparison.medium_term
+    period = medium["years"].iloc[0] if len(medium) else "none (no whole financial year)"
+    lines = [
+        f"Base: {comparison.base.scenario.name}. What-ifs: "
+        + ", ".join(run.scenario.name for run in comparison.what_ifs)
+        + f". Replications: {comparison.base.replications}, common random numbers (the same children in each).",
+        "Differences: what-if minus base, mean across replications paired by replication, with the 95% confidence "
+        "interval of that mean (statistic difference, ci95_low, ci95_high); base_mean and what_if_mean beside.",
+        "Financial years run 1 April to 31 March; a column marked (part year) is a year the horizon covers only part "
+        "of. Money is cash at each year's prices; one-off costs are cash on their date.",
+        f"Medium term: the whole financial years {period}. Money, placements and child-days are summed over those "
+        "years in each replication, children at a time averaged over them; the CI is that of the per-replication "
+        "totals (not a sum of the yearly CIs).",
+        "Payback year (Medium term, spend_total): for a what-if with one-off costs, the first financial year from the "
+        "first one-off cost on by whose end the mean cumulative net cost since the horizon start is zero or a saving.",
+        "Children at a time: the mean of the counts of children and young people in the places on the first of each "
+        "month in the year (Staying Put and Staying Close included). Placements started: placements begun in the year.",
+    ]
+    sheet = workbook.create_sheet("Notes")
+    _append(sheet, ["Notes"])
+    for line in lines:
+        _append(sheet, [line])
+    sheet.column_dimensions["A"].width = 120
+    sheet["A1"].font = Font(bold=True)
 
 
 def _table_sheet(workbook: Workbook, title: str, frame: pd.DataFrame, number_format: str) -> None:
@@ -183,31 +269,35 @@ def _assumptions_sheet(workbook: Workbook, prices: PriceBook) -> None:
             sheet, [", ".join(group.pools), f"inflation group '{name}'", None, "", group.percent_per_year, group.source]
         )
     for pool, price in prices.pools.items():
-        for item, value, unit in _price_items(price):
-            _append(sheet, [pool, item, value, unit, prices.inflation_percent(pool), price.source])
+        for key, item, value, unit in _price_items(price):
+            _append(sheet, [pool, item, value, unit, prices.inflation_percent(pool), price.source_of(key)])
             sheet.cell(row=sheet.max_row, column=3).number_format = POUNDS_PENCE
     _finish(sheet)
 
 
-def _price_items(price) -> list[tuple[str, float, str]]:
+def _price_items(price) -> list[tuple[str, str, float, str]]:
+    """(price key, what it is, value, unit) of each price of a pool; the key finds its source (`source_of`)."""
     items = []
     if price.weekly is not None:
-        items.append(("weekly price per child", price.weekly, "£/week"))
+        items.append(("weekly", "weekly price per child", price.weekly, "£/week"))
     if price.weekly_by_age_band is not None:
-        items += [(f"weekly allowance, age {band}", price.weekly_by_age_band[band], "£/week") for band in AGE_BANDS]
+        items += [
+            ("weekly_by_age_band", f"weekly allowance, age {band}", price.weekly_by_age_band[band], "£/week")
+            for band in AGE_BANDS
+        ]
     if price.weekly_distribution is not None:
         dist = price.weekly_distribution
         items += [
-            ("weekly price per placement: median (lognormal)", dist.median, "£/week"),
-            ("weekly price per placement: 90th percentile", dist.p90, "£/week"),
-            ("weekly price per placement: mean implied", dist.mean, "£/week"),
+            ("weekly_distribution", "weekly price per placement: median (lognormal)", dist.median, "£/week"),
+            ("weekly_distribution", "weekly price per placement: 90th percentile", dist.p90, "£/week"),
+            ("weekly_distribution", "weekly price per placement: mean implied", dist.mean, "£/week"),
         ]
     for tier, dist in (price.weekly_by_tier or {}).items():
         items += [
-            (f"weekly price per placement, tier {tier}: median (lognormal)", dist.median, "£/week"),
-            (f"weekly price per placement, tier {tier}: 90th percentile", dist.p90, "£/week"),
+            ("weekly_by_tier", f"weekly price per placement, tier {tier}: median (lognormal)", dist.median, "£/week"),
+            ("weekly_by_tier", f"weekly price per placement, tier {tier}: 90th percentile", dist.p90, "£/week"),
         ]
-    for field, label, unit in (
+    for key, label, unit in (
         ("fee_weekly", "carer fee per child", "£/week"),
         ("block_per_home_per_year", "block cost per home", "£/year"),
         ("per_household_per_year", "fixed cost per approved fostering household", "£/year"),
@@ -217,12 +307,14 @@ def _price_items(price) -> list[tuple[str, float, str]]:
         ("staying_put_weekly", "Staying Put allowance", "£/week"),
         ("staying_close_weekly", "Staying Close cost", "£/week"),
     ):
-        value = getattr(price, field)
+        value = getattr(price, key)
         if value:
-            items.append((label, value, unit))
-    items += [(f"block contract from {c.date}: places", c.places, "places") for c in price.block_changes]
+            items.append((key, label, value, unit))
     items += [
-        (f"uplift on 1 April of {year}", pct, "% (scheduled)")
+        ("block_changes", f"block contract from {c.date}: places", c.places, "places") for c in price.block_changes
+    ]
+    items += [
+        ("uplift_percent_by_year", f"uplift on 1 April of {year}", pct, "% (scheduled)")
         for year, pct in (price.uplift_percent_by_year or {}).items()
     ]
     return items

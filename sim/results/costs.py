@@ -8,7 +8,9 @@ March) has a single price level per pool.
 The fixed costs are block-contracted homes (per home open), approved fostering households (per
 household-day, from the household log) and block-contracted places: a pool's child-days up to its
 contracted places are paid by the contract, the days beyond are bought spot, and the contracted
-place-days no child used are its voids. Each is its own spend component (COMPONENTS).
+place-days no child used are its voids. Each is its own spend component (COMPONENTS). One-off capital and
+start-up costs (the scenario's [[one_off_costs]]) are the component "one_off", in cash of their date: neither
+inflated nor moved by the drawn price level.
 """
 
 from __future__ import annotations
@@ -22,15 +24,18 @@ import numpy as np
 from sim.engine.demand import horizon_day
 from sim.engine.model import IN_CARE, STAYING_CLOSE, STAYING_PUT, LogColumn, PlacementColumn
 from sim.engine.parameters import parameter_draws
-from sim.engine.price_book import PoolPrice, PriceBook
+from sim.engine.price_book import PoolPrice, PriceBook, one_off_provision
 from sim.engine.scenario import Scenario
 from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR, PLACEMENT_NEEDS, POST_18_ARRANGEMENTS
 
 DAYS_PER_WEEK = 7.0
 # placements: per child-week (spot days only in a pool with a block contract); bed_nights: per occupied night;
 # block: homes open; households: approved fostering households; block_contract and block_void: the contracted
-# places used and unused (void_days counts the unused place-days)
-COMPONENTS = ("placements", "bed_nights", "block", "households", "block_contract", "block_void")
+# places used and unused (void_days counts the unused place-days); one_off: the scenario's one-off costs
+COMPONENTS = ("placements", "bed_nights", "block", "households", "block_contract", "block_void", "one_off")
+ONE_OFF = "one_off"
+# The pool column of a one-off cost given by provision only: a colon is never in a pool name (POOL_NAME).
+ONE_OFF_POOLS = {"in_house": "one_off:in_house", "external": "one_off:external"}
 NEED_LABELS = np.array(PLACEMENT_NEEDS + POST_18_ARRANGEMENTS, dtype=object)
 SPEND_COLUMNS = ["financial_year", "pool", "need", "in_house", "component", "spend", "occupied_days", "void_days"]
 
@@ -109,6 +114,7 @@ def spend_columns(placements: PricedPlacements, scenario: Scenario, years: Finan
         if name in prices.pools
         for part in _fixed_spend(placements, scenario, years, inflation[pool_index], pool_index, name)
     ]
+    parts += [_one_off_spend(scenario, years, placements.replications)]
     columns = _columns(parts)
     order = np.argsort(columns["position"], kind="stable")
     return {name: values[order] for name, values in columns.items()}
@@ -377,6 +383,33 @@ def _block_spend(
     return _rows(years, name, scenario, position, need, "block", spend, np.zeros_like(spend))
 
 
+def _one_off_spend(scenario: Scenario, years: FinancialYears, replications: int) -> dict[str, np.ndarray]:
+    """The one-off costs, each in the financial year holding its date, the same in every replication; a cost
+    given by provision only is charged to the pool label ONE_OFF_POOLS[provision] and need "one_off"."""
+    rows = []
+    for cost in scenario.one_off_costs:
+        day = horizon_day(scenario, cost.date)
+        year = int(np.searchsorted(years.ends, day, side="right"))  # check_one_off_costs: inside the horizon
+        provision = one_off_provision(cost, scenario.pools)
+        pool = cost.pool or ONE_OFF_POOLS[provision]
+        need = scenario.pools[cost.pool].serves[0] if cost.pool else ONE_OFF
+        rows.append((years.labels[year], pool, need, provision == "in_house", cost.amount))
+    n = len(rows) * replications
+    if n == 0:
+        return _columns([])
+    return {
+        "position": np.tile(np.arange(replications), len(rows)),
+        "financial_year": np.repeat(np.array([r[0] for r in rows], dtype=object), replications),
+        "pool": np.repeat(np.array([r[1] for r in rows], dtype=object), replications),
+        "need": np.repeat(np.array([r[2] for r in rows], dtype=object), replications),
+        "in_house": np.repeat(np.array([r[3] for r in rows]), replications),
+        "component": np.full(n, ONE_OFF, dtype=object),
+        "spend": np.repeat(np.array([r[4] for r in rows], dtype=float), replications),
+        "occupied_days": np.zeros(n),
+        "void_days": np.zeros(n),
+    }
+
+
 def _rows(
     years: FinancialYears,
     pool: str,
@@ -428,7 +461,7 @@ def at_drawn_prices(
         shift = np.array([draws[int(r)][1] for r in replications])
         rate = np.array([prices.inflation_percent(pool) / 100.0 for pool in spend["pool"]])
         power = np.array([uplifts[label] for label in spend["financial_year"]], dtype=float)
-        return {**spend, "spend": spend["spend"] * level * ((1.0 + rate + shift) / (1.0 + rate)) ** power}
+        return _unless_one_off(spend, level * ((1.0 + rate + shift) / (1.0 + rate)) ** power)
     pools = sorted({str(pool) for pool in spend["pool"]})
     pool_row = np.searchsorted(np.array(pools), spend["pool"].astype(str))
     year_column = np.searchsorted(np.array(years.labels), spend["financial_year"].astype(str))
@@ -438,7 +471,12 @@ def at_drawn_prices(
         mine = replications == r
         drawn = prices.price_levels(pools, years.first_years, shift=draws[int(r)][1]) / base
         ratio[mine] = drawn[pool_row[mine], year_column[mine]]
-    return {**spend, "spend": spend["spend"] * level * ratio}
+    return _unless_one_off(spend, level * ratio)
+
+
+def _unless_one_off(spend: dict[str, np.ndarray], factor: np.ndarray) -> dict[str, np.ndarray]:
+    """Spend times `factor`, but one-off costs (cash of their date, not prices) unchanged."""
+    return {**spend, "spend": spend["spend"] * np.where(spend["component"] == ONE_OFF, 1.0, factor)}
 
 
 def _has_schedules(prices: PriceBook) -> bool:

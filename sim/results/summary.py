@@ -20,7 +20,8 @@ import pandas as pd
 from sim.engine.parameters import parameter_draws
 from sim.engine.scenario import Scenario
 from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR
-from sim.results.budget import budget_summary
+from sim.results.budget import budget_summary, budget_wide, overspend, spend_bridge
+from sim.results.costs import ONE_OFF
 from sim.results.tables import CARE_LEAVER_ACCOMMODATION, CARE_LEAVER_AGES, Calendar, summarise
 
 if TYPE_CHECKING:
@@ -671,6 +672,26 @@ class RunSummary:
         return budget_summary(self._tables["spend"], self.replications, self.calendar.financial_years)
 
     @property
+    def part_years(self) -> dict[str, bool]:
+        """Each financial year of the horizon, in order, and whether the horizon covers only part of it."""
+        return dict(self._part_years)
+
+    @cached_property
+    def budget_wide(self) -> pd.DataFrame:
+        """The budget with the financial years across the columns (see `budget.budget_wide`; budget_wide.csv)."""
+        return budget_wide(self.budget, self._part_years)
+
+    @cached_property
+    def overspend(self) -> pd.DataFrame:
+        """For each line of the scenario's `budget`, the probability that spend exceeds it (`budget.overspend`)."""
+        return overspend(self._tables["spend"], self.replications, self.scenario.budget)
+
+    @cached_property
+    def spend_bridge(self) -> pd.DataFrame:
+        """Volume and price effects from the first whole financial year to each later one (`budget.spend_bridge`)."""
+        return spend_bridge(self._tables["spend"], self.replications, self.calendar.financial_years)
+
+    @property
     def spend_by_pool(self) -> pd.DataFrame:
         """Spend per financial year and pool (the budget's pool rows, `category` named `pool`)."""
         return self._budget_rows("pool").rename(columns={"category": "pool"})
@@ -727,7 +748,8 @@ class RunSummary:
 
         Per replication, not across them: a comparison pairs replication r of two runs (the same children).
         """
-        return _yearly_measures(self._tables)
+        in_house = {name for name, pool in self.scenario.pools.items() if pool.in_house}
+        return _yearly_measures(self._tables, in_house, pd.Timestamp(self.scenario.horizon.end))
 
 
 PARAMETER_NAMES = ("entry rate", "entry trend", "length of stays", "price level", "price inflation")
@@ -764,8 +786,9 @@ def financial_year(months: pd.Series) -> pd.Series:
     return start.astype(str) + "-" + ((start + 1) % 100).astype(str).str.zfill(2)
 
 
-def _yearly_measures(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per replication and financial year: placements, gaps, distance and spend measures, from a run's tables."""
+def _yearly_measures(tables: Mapping[str, pd.DataFrame], in_house: set[str], end: pd.Timestamp) -> pd.DataFrame:
+    """Per replication and financial year: placements, gaps, distance and spend measures, from a run's tables,
+    and children at a time (`at_a_time`)."""
     placements = tables["placements"].assign(financial_year=lambda t: financial_year(t["month"]))
     gaps = tables["gaps"].assign(financial_year=lambda t: financial_year(t["month"]))
     ledger = tables["gap_ledger"].assign(financial_year=lambda t: financial_year(t["month"]))
@@ -784,15 +807,45 @@ def _yearly_measures(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         _total(not_sufficient, "child_days", "not_sufficient_child_days_total"),
         _total(ledger[ledger["kind"] == "external_right_kind"], "child_days", "placed_externally_child_days_total"),
     ]
+    parts += at_a_time(tables["occupancy"], in_house, end)
     if not spend.empty:
-        in_house = spend["in_house"].astype(bool)
+        own = spend["in_house"].astype(bool)
         parts += [
             _total(spend, "spend", "spend_total"),
-            _total(spend[~in_house], "spend", "spend_external"),
-            _total(spend[in_house], "spend", "spend_in_house"),
+            _total(spend[~own], "spend", "spend_external"),
+            _total(spend[own], "spend", "spend_in_house"),
             _by(spend, "pool", "spend", "spend_pool"),
+            _total(spend[spend["component"] == ONE_OFF], "spend", "spend_one_off"),
         ]
     return pd.concat(parts, ignore_index=True)
+
+
+AT_A_TIME_MEASURES = {
+    "in_house_at_a_time": "children and young people in in-house places at a time (mean of the counts on the "
+    "first of each month in the financial year; Staying Put and Staying Close included)",
+    "external_at_a_time": "children and young people in external places at a time (mean of the counts on the "
+    "first of each month in the financial year; Staying Put and Staying Close included)",
+    "at_a_time_pool": "children and young people in the pool at a time (mean of the counts on the first of each "
+    "month in the financial year)",
+}
+
+
+def at_a_time(occupancy: pd.DataFrame, in_house: set[str], end: pd.Timestamp) -> list[pd.DataFrame]:
+    """Children at a time per replication and financial year: the mean of the places occupied on the first of
+    each month of the year within the horizon (the occupancy snapshots, equally spaced; the start, the end and
+    the anniversaries are left out so no month counts twice), in-house, external and by pool."""
+    dates = pd.to_datetime(occupancy["date"])
+    monthly = occupancy[(dates.dt.day == 1) & (dates < end)]
+    monthly = monthly.assign(financial_year=financial_year(pd.to_datetime(monthly["date"])))
+    months = monthly.groupby("financial_year")["date"].nunique()
+    by_pool = monthly.groupby(["replication", "financial_year", "pool"], as_index=False)["occupied"].sum()
+    by_pool["occupied"] = by_pool["occupied"] / by_pool["financial_year"].map(months).to_numpy()
+    own = by_pool["pool"].isin(in_house)
+    return [
+        _total(by_pool[own], "occupied", "in_house_at_a_time"),
+        _total(by_pool[~own], "occupied", "external_at_a_time"),
+        _by(by_pool, "pool", "occupied", "at_a_time_pool"),
+    ]
 
 
 def _total(frame: pd.DataFrame, value: str, measure: str) -> pd.DataFrame:
