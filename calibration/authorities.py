@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from calibration.backtest_targets import Observed
-from calibration.fit import Targets, Value
+from calibration.fit import Targets, TransferScheme, Value
 from calibration.history import Dated, Prior
 from calibration.published_data import CalibrationDataError, Figure, PublishedData
 from sim.engine.vocabulary import CATEGORIES_OF_NEED
@@ -182,7 +182,47 @@ def stockport_targets(as_of: dt.date) -> Targets:
         ),
         inhouse_home_usable_share=_stockport_home_usable_share(data),
         beyond_20_miles_share=None,
+        transfer_scheme=_stockport_transfer_scheme(data, _ce_transfer_scheme(ce)),
         notes=notes,
+    )
+
+
+def _ce_transfer_scheme(data: PublishedData) -> TransferScheme:
+    """Children aged 0-17 from the 2014 bands (0-4, 5-11 and three-quarters of 12-19, an even spread by age
+    assumed), and the six children the scheme brought in 2016 (000 L664) as the yearly offer."""
+    bands = [data.get("population", band, unit="children") for band in ("0-4", "5-11", "12-19")]
+    population = bands[0].value + bands[1].value + bands[2].value * 6 / 8
+    arrivals = data.get("uasc_arrivals", "government_scheme", unit="children")
+    return TransferScheme(
+        Value(
+            round(population),
+            f"derived: {bands[0].cite()} 0-4 + {bands[1].cite()} 5-11 + 6/8 of {bands[2].cite()} 12-19 "
+            "(assumption: the 12-19s spread evenly by age)",
+        ),
+        Value(
+            arrivals.value,
+            f"assumption: {arrivals.cite()}, the children 'welcomed ... as part of the government' scheme in its "
+            "first months, taken as the children it offers a year",
+        ),
+    )
+
+
+def _stockport_transfer_scheme(data: PublishedData, ce: TransferScheme) -> TransferScheme:
+    """Children under 18 from the published rate per 10,000 and the count it is the rate of (November 2018), and
+    Cheshire East's offer scaled by child population: Stockport publishes no UASC figures."""
+    rate = data.get("children_in_care_rate", "total", unit="per_10000")
+    count = data.get("children_in_care", "total", rate.date, "children")
+    population = round(count.value / rate.value * 10_000)
+    offers = ce.offers_per_year.value * population / ce.child_population.value
+    source = f"{count.cite()} / {rate.cite()}"
+    return TransferScheme(
+        Value(population, f"derived: {source}"),
+        Value(
+            round(offers, 2),
+            f"assumption: Cheshire East's {ce.offers_per_year.value:g} a year (000_f3e7ed591fa8ff51.txt:L664) "
+            f"scaled by child population ({population:,} against "
+            f"{ce.child_population.value:,.0f}); Stockport publishes no UASC figures",
+        ),
     )
 
 
@@ -398,6 +438,7 @@ def cheshire_east_targets(as_of: dt.date) -> Targets:
         adoptions_per_year=_annual(data, "adoptions", as_of),
         sgo_per_year=_annual(data, "sgo", as_of),
         uasc_in_care=_latest_or_none(data, "children_in_care", "uasc", as_of),
+        transfer_scheme=_ce_transfer_scheme(data),
         beyond_20_miles_share=Value(beyond.value, beyond.cite()),
         emergency_placements_per_year=_annual(data, "emergency_placements", as_of, "placements"),
         breakdowns=emergency_moves_per_child(as_of),

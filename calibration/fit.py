@@ -131,8 +131,18 @@ class Targets:
     foster_approved_places: Value | None = None  # approved in-house places; None: the national usable share stands in
     inhouse_home_usable_share: Value | None = None  # the share of in-house beds the matching can fill at once
     breakdowns: dict[str, Value] = field(default_factory=dict)  # pool -> unplanned endings a placement-year
+    transfer_scheme: TransferScheme | None = None  # the National Transfer Scheme's local figures
     horizon_years: int = 10
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TransferScheme:
+    """The National Transfer Scheme's local figures: the child population (its threshold is 0.1% of it) and
+    the children the scheme offers a year while the authority is below it."""
+
+    child_population: Value
+    offers_per_year: Value
 
 
 @dataclass

@@ -92,3 +92,19 @@ COMPLEXITY_SOURCE = (
     "homes and semi-independent living, L44); 25% complex is an assumption; every other child 92/6/2 (tiers "
     "matter only where a pool or a price names them)"
 )
+
+# The National Transfer Scheme. An authority caring for unaccompanied asylum-seeking children up to 0.1% of its
+# child population takes no more and transfers its new arrivals out; below that it takes the children the
+# scheme offers. The threshold is the scheme's own (0.07% when it began in 2016, later 0.1%: the gap list of
+# ../shared/reference/cheshire_east_sufficiency_2016_2017.md:L510). The scheme has been mandatory since 2022
+# (a direction under section 72(3) of the Immigration Act 2016: the Home Office's National Transfer Scheme
+# protocol, gov.uk, version 7.0); the baselines apply it from the start of the 2022-23 financial year.
+TRANSFER_SCHEME_THRESHOLD = Sourced(
+    0.001, "the scheme's threshold, 0.1% of the child population (cheshire_east_sufficiency_2016_2017.md:L510)"
+)
+TRANSFER_SCHEME_FROM = "2022-04-01"
+TRANSFER_SCHEME_FROM_SOURCE = (
+    "assumption: the scheme is mandatory from 2022 (Home Office NTS protocol, version 7.0: every authority is "
+    "directed under section 72(3) of the Immigration Act 2016); applied from the 2022-23 financial year, and not "
+    "before: until then taking part was voluntary"
+)

@@ -6,13 +6,14 @@ source for every price, and the generated baseline `extends` it.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
 import numpy as np
 
 from calibration import priors
-from calibration.fit import FINITE_POOLS, POOL_BY_NAME, POOLS, UASC_BAND, Fit, Targets, Value
+from calibration.fit import FINITE_POOLS, POOL_BY_NAME, POOLS, UASC_BAND, Fit, Targets, TransferScheme, Value
 from calibration.market import Market, add_market, fallback_pools
 from sim.engine.toml_writer import Comments, to_toml
 from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR
@@ -187,6 +188,13 @@ def _start_population(document: dict, comments: Comments, targets: Targets, fitt
             comments[f"start_population.staying_put.#{index}.count"] = (
                 f"young people Staying Put on the start date: {fitted.staying_put_at_start_source}"
             )
+    older = sum(count for (band, _), count in fitted.start_counts.items() if band == UASC_BAND)
+    if targets.uasc_in_care is not None and older:
+        document["start_population"]["uasc"] = min(round(targets.uasc_in_care.value), older)
+        comments["start_population.uasc"] = (
+            f"{targets.uasc_in_care.comment}, latest by the as-of date; assumption: aged 16-17 (chosen at random "
+            "among them)"
+        )
 
 
 def _entries(document: dict, comments: Comments, targets: Targets, fitted: Fit) -> None:
@@ -212,6 +220,27 @@ def _entries(document: dict, comments: Comments, targets: Targets, fitted: Fit) 
         comments["entries.uasc.trend_percent_per_year"] = (
             "assumption: UASC arrivals follow Home Office dispersal, not the local trend; held flat"
         )
+    if targets.transfer_scheme is not None:
+        _transfer_scheme(document, comments, targets.transfer_scheme)
+
+
+def _transfer_scheme(document: dict, comments: Comments, scheme: TransferScheme) -> None:
+    uasc = document["entries"].setdefault("uasc", {"rate_per_year": 0.0, "age_mix": {UASC_BAND: 1.0}})
+    if uasc["rate_per_year"] == 0.0:
+        comments["entries.uasc.rate_per_year"] = "no asylum-seeking children are published in care: none arrive"
+    uasc["national_transfer_scheme"] = {
+        "child_population": int(scheme.child_population.value),
+        "threshold_share": priors.TRANSFER_SCHEME_THRESHOLD.value,
+        "from_date": dt.date.fromisoformat(priors.TRANSFER_SCHEME_FROM),
+        "offers_per_year": scheme.offers_per_year.value,
+        "note": "the National Transfer Scheme: offered children are taken below the threshold, arrivals at it are "
+        "transferred out",
+    }
+    key = "entries.uasc.national_transfer_scheme"
+    comments[f"{key}.child_population"] = scheme.child_population.comment
+    comments[f"{key}.threshold_share"] = priors.TRANSFER_SCHEME_THRESHOLD.source
+    comments[f"{key}.from_date"] = priors.TRANSFER_SCHEME_FROM_SOURCE
+    comments[f"{key}.offers_per_year"] = scheme.offers_per_year.comment
 
 
 def _journeys(document: dict, comments: Comments, fitted: Fit) -> None:

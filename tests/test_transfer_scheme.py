@@ -16,6 +16,7 @@ import pytest
 from sim.engine.model import simulate_replication
 from sim.engine.scenario_files import ScenarioError
 from sim.engine.vocabulary import AGE_BANDS
+from sim.results.runner import run
 from sim.results.stability import _in_care_at
 from tests.builders import build, one_pool_scenario
 
@@ -130,3 +131,22 @@ def test_the_scheme_needs_its_source_and_a_population():
     }
     with pytest.raises(ScenarioError, match="child_population"):
         build(raw)
+
+
+def test_conservation_holds_with_the_scheme():
+    """Children kept out by the scheme are in no flow and no stock: entries - exits = the change in the stock."""
+    scenario = scheme_scenario(threshold_children=5, from_date=dt.date(2021, 4, 1))
+    result = run(scenario, replications=4, seed=9)
+    flows = result.tables["flows"]
+    assert (flows["starting"] + flows["entries"] - flows["exits"] == flows["in_care_at_end"]).all()
+    stock = result.tables["stock"]
+    end = stock[stock["date"] == stock["date"].max()].groupby("replication")["children"].sum()
+    assert (end.to_numpy() == flows["in_care_at_end"].to_numpy()).all()
+    entries = result.tables["entries"].groupby("replication")["children"].sum()
+    assert (entries.to_numpy() == flows["entries"].to_numpy()).all()
+    absent = sum(int(record.cohort.absent.sum()) for record in simulate_records(scenario, 4, 9))
+    assert absent > 0  # the scheme kept some out
+
+
+def simulate_records(scenario, replications: int, seed: int):
+    return [simulate_replication(scenario, seed=seed, replication=r) for r in range(replications)]

@@ -701,7 +701,8 @@ def _households(batch: Batch) -> pd.DataFrame:
 
 def _flows(batch: Batch) -> pd.DataFrame:
     """Children in care at the start, entering, leaving and in care at the end: one row per replication (young
-    people Staying Put from the start are none of these: they left care before it)."""
+    people Staying Put from the start are none of these: they left care before it; nor are children the National
+    Transfer Scheme kept out of care)."""
     horizon = batch.scenario.horizon.days
     records = batch.records
     return pd.DataFrame(
@@ -710,7 +711,7 @@ def _flows(batch: Batch) -> pd.DataFrame:
             "starting": [int(r.cohort.starting.sum()) for r in records],
             "entries": [int(r.cohort.entrants.sum()) for r in records],
             "exits": [int(np.sum(r.exit_day <= horizon)) for r in records],
-            "in_care_at_end": [int(np.sum(np.isnan(r.exit_day) & ~r.cohort.staying_put_at_start)) for r in records],
+            "in_care_at_end": [int(np.sum(np.isnan(r.exit_day) & r.cohort.in_care_at_some_time)) for r in records],
             "events": [r.events for r in records],
         }
     )
