@@ -117,6 +117,7 @@ def write_budget_workbook(run: RunSummary, path: Path | BinaryIO) -> None:
     _fallbacks_sheet(workbook, run)
     _children_sheet(workbook, run)
     _assumptions_sheet(workbook, run.scenario.prices)
+    _one_off_and_budget_rows(workbook["Assumptions"], run.scenario)
     _notes_sheet(workbook, run)
     workbook.save(path)
 
@@ -275,6 +276,19 @@ def _assumptions_sheet(workbook: Workbook, prices: PriceBook) -> None:
     _finish(sheet)
 
 
+def _one_off_and_budget_rows(sheet, scenario) -> None:
+    """The scenario's one-off costs (cash on their date) and budget lines below the prices, each with its note."""
+    for cost in scenario.one_off_costs:
+        where = cost.pool or cost.provision
+        _append(sheet, [where, f"one-off cost on {cost.date}", cost.amount, "£ (cash)", None, cost.note])
+        sheet.cell(row=sheet.max_row, column=3).number_format = POUNDS
+    for label, year in scenario.budget.items():
+        for provision, amount in year.set_lines().items():
+            _append(sheet, [provision, f"budget {label}", amount, "£", None, year.note])
+            sheet.cell(row=sheet.max_row, column=3).number_format = POUNDS
+    _finish(sheet)
+
+
 def _price_items(price) -> list[tuple[str, str, float, str]]:
     """(price key, what it is, value, unit) of each price of a pool; the key finds its source (`source_of`)."""
     items = []
@@ -334,6 +348,17 @@ def _notes_sheet(workbook: Workbook, run: RunSummary) -> None:
         "Placements priced per placement draw their weekly price once, when they start, from the child's own "
         "random numbers: the same child gets the same price in every scenario run with the same seed.",
         f"{RANGES_NOTE} The spread holds {run.band_source}.",
+        f"{BY_YEAR_SHEET}: the budget with the financial years across the columns (a year marked '(part year)' is "
+        "one the horizon covers only part of), in four blocks of rows, mean, P10, P50 and P90, each by total, "
+        "provision (in-house, external), pool, need and component (placements, bed nights, block, households, "
+        "block contract used and void, one-off). A P10 or P90 is that of each row on its own: P90s do not add up.",
+        f"{BRIDGE_SHEET}: mean spend from the first whole financial year to each later whole year, by pool: volume "
+        "= the change in child-days at the first year's spend per child-day; price = the rest (prices, inflation, "
+        "fixed costs, mix within the pool); one_off = the change in one-off costs. spend_to = spend_from + volume + "
+        "price + one_off; the row 'total' adds the pools.",
+        f"{BUDGET_CHECK_SHEET} (when the scenario sets budget.<financial year>): the share of replications whose "
+        "spend in the year is above the budget line (probability_over), with the mean, P10 and P90 of that spend.",
+        "One-off costs ([[one_off_costs]]) are cash on their date: neither inflated nor moved by the price draws.",
         "Spend by pool and by need sum to the total (means); in-house plus external equals the total.",
         "average_weekly_cost: a pool's total cost divided by the weeks its places were occupied; compare with the "
         "price book (Assumptions) as a check. For block-cost homes it shows the cost per occupied bed-week.",
