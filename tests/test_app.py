@@ -260,8 +260,14 @@ def test_more_homes_in_the_page_place_fewer_children_externally(tmp_path: Path) 
     page.number_input(key="homes_change").set_value(0)
     page.number_input(key="extra_foster_approvals").set_value(10.0)
     _run(page)
-    history = page.dataframe[-1].value
-    assert list(history["what-if"]) == ["what_if_1", "what_if_2"]
+    history = page.table[-1].value
+    assert list(history.index) == ["what_if_1", "what_if_2"]
+    changes = list(history["changes"])  # named by the settings each changes, which tell them apart
+    assert changes[0].startswith("inhouse_homes.capacity_changes = from 2018-04-01: change 4, homes 2")
+    assert changes[1].startswith("fostering.approvals_per_year = 21.799")
+    numbers = [cell for column in history.columns if "difference" in column for cell in history[column]]
+    figure = r"-?£?[\d,]+\.\d{1,2}m?"  # counts to one place, £ million to two: never '11.799'
+    assert all(re.fullmatch(rf"\+?{figure} \({figure} to {figure}\)", cell) for cell in numbers), numbers
     assert workshop.base is page.session_state["workshop"].base  # the baseline ran once for both
     _check_download_reproduces_the_page(page, workshop, tmp_path)
 

@@ -87,14 +87,57 @@ def test_fan_chart_has_a_panel_per_need_with_children(rich: RunSummary, rich_res
     assert "rich" in footnote(figure)
 
 
-def test_overlay_draws_one_line_per_scenario(rich: RunSummary, one_pool: RunSummary) -> None:
-    figure = charts.overlay([rich, one_pool])
+def test_overlay_draws_what_differs_between_scenarios(comparison: Comparison) -> None:
+    """The in-house places occupied (the sum of the finite in-house pools' means) and external spend by year, a
+    line per scenario: not children in care, which is the same in every scenario by design."""
+    runs = [comparison.base, *comparison.what_ifs]
+    figure = charts.overlay(runs)
     check(figure)
-    (ax,) = figure.axes
-    assert [line.get_label() for line in ax.lines] == ["rich", "one pool"]
-    check(charts.overlay([rich, one_pool], need="residential"))
+    places, spend = figure.axes[:2]
+    assert [line.get_label() for line in places.lines] == [r.scenario.name for r in runs]
+    for line, summary in zip(places.lines, runs, strict=True):
+        occupied = summary.occupancy("occupied")
+        in_house = occupied[occupied["pool"].isin(finite_in_house_pools(summary.scenario))]
+        expected = in_house.groupby("date")["mean"].sum().to_numpy(float)
+        np.testing.assert_allclose(np.asarray(line.get_ydata(), dtype=float), expected)
+    base_spend = comparison.base.budget
+    external = base_spend[(base_spend["breakdown"] == "provision") & (base_spend["category"] == "external")]
+    np.testing.assert_allclose(np.asarray(spend.lines[0].get_ydata(), dtype=float), external["mean"] / 1e6)
+    assert not np.allclose(places.lines[0].get_ydata(), places.lines[1].get_ydata())  # the beds show
     with pytest.raises(ValueError):
         charts.overlay([])
+
+
+def test_the_difference_fan_draws_each_years_mean_difference_per_measure(comparison: Comparison) -> None:
+    figure = charts.difference_fan(comparison)
+    check(figure, band="95% confidence interval of the mean difference")
+    rows = comparison.differences[comparison.differences["category"] == "all"].set_index(["measure", "financial_year"])
+    years = comparison.base.calendar.financial_years.labels
+    drawn = [ax for ax in figure.axes if ax.lines]
+    found = set(rows.index.get_level_values("measure"))
+    measures = [next(m for m in group if m in found) for group in charts.FAN_MEASURES]  # children at a time first
+    assert measures[1:] == ["spend_external", "spend_total"]
+    assert [ax.get_title() for ax in drawn] == [
+        f"{charts.MEASURE_LABELS[m]} ({charts.MEASURE_UNITS[m]})" for m in measures
+    ]
+    for ax, measure in zip(drawn, measures, strict=True):
+        scale = 1e6 if measure.startswith("spend") else 1.0
+        expected = rows.loc[measure].reindex(years)["difference"].fillna(0.0).to_numpy(float) / scale
+        np.testing.assert_allclose(np.asarray(ax.lines[0].get_ydata(), dtype=float), expected)
+    empty = dataclasses.replace(comparison, differences=comparison.differences.iloc[:0])
+    assert "No what-if" in " ".join(text.get_text() for ax in charts.difference_fan(empty).axes for text in ax.texts)
+
+
+def test_changed_pools_puts_each_scenario_side_by_side_on_one_scale(comparison: Comparison) -> None:
+    runs = [comparison.base, *comparison.what_ifs]
+    figure = charts.changed_pools(runs, ["homes", "a pool only a what-if has"])
+    check(figure)
+    assert len(figure.axes) == 4
+    top, bottom = figure.axes[:2], figure.axes[2:]
+    assert top[0].get_ylim() == top[1].get_ylim()  # one scale a row: the bigger pool reads as bigger
+    capacity = [max(line.get_ydata()) for ax in top for line in ax.lines if line.get_label() == "usable places"]
+    assert capacity[1] > capacity[0]
+    assert all("Not in this scenario." in [t.get_text() for t in ax.texts] for ax in bottom)
 
 
 def test_occupancy_has_a_panel_per_finite_in_house_pool(rich: RunSummary) -> None:
@@ -164,7 +207,9 @@ def test_children_by_year_draws_a_point_a_year_at_the_summary_means(rich: RunSum
         np.testing.assert_allclose(drawn, expected)
 
 
-@pytest.mark.parametrize("chart", ["fan", "overlay", "occupancy", "spend", "differences", "sizing"])
+@pytest.mark.parametrize(
+    "chart", ["fan", "overlay", "occupancy", "spend", "differences", "difference_fan", "changed_pools", "sizing"]
+)
 def test_every_chart_renders(
     chart: str,
     rich: RunSummary,
@@ -180,6 +225,8 @@ def test_every_chart_renders(
         "occupancy": lambda: charts.occupancy(priced),
         "spend": lambda: charts.spend_by_pool(priced),
         "differences": lambda: charts.differences(comparison, comparison.base.calendar.financial_years.labels[0]),
+        "difference_fan": lambda: charts.difference_fan(comparison),
+        "changed_pools": lambda: charts.changed_pools([priced, *comparison.what_ifs], ["homes"]),
         "sizing": lambda: charts.sizing(curves, "priced", REPLICATIONS),
     }
     png, svg = charts.save(figures[chart](), tmp_path / chart)
@@ -197,8 +244,8 @@ def test_long_text_from_a_scenario_is_cut_short_in_every_footnote_and_label(pric
         assert f"{REPLICATIONS} replications" in note and "…" in note
         assert note.count("a sentence") <= charts.MAX_DESCRIPTION_CHARS // len("a sentence of the description ") + 1
         assert "N" * (charts.MAX_NAME_CHARS - 1) in note and "N" * charts.MAX_NAME_CHARS not in note
-    (ax,) = charts.overlay([long]).axes
-    assert [len(line.get_label()) for line in ax.lines] == [charts.MAX_NAME_CHARS]
+    places = charts.overlay([long]).axes[0]
+    assert [len(line.get_label()) for line in places.lines] == [charts.MAX_NAME_CHARS]
 
 
 def test_short_text_is_kept_whole_and_long_text_ends_in_an_ellipsis() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -63,12 +64,23 @@ def test_one_setting_changed_is_the_one_change_with_both_values(base: Scenario) 
     ],
 )
 def test_a_shipped_what_if_changes_exactly_the_keys_its_file_sets(base: Scenario, what_if: str, settings) -> None:
-    changes = scenario_changes(base, load_scenario(FOLDER / f"{what_if}.toml"))
-    assert [change.setting for change in changes] == settings
+    """The settings its header is about are among the changes, and every change is of a key the file itself sets
+    (a what-if file holds only what it overrides)."""
+    path = FOLDER / f"{what_if}.toml"
+    changes = scenario_changes(base, load_scenario(path))
+    found = [change.setting for change in changes]
+    assert [setting for setting in found if setting in settings] == settings
+    written = tomllib.loads(path.read_text(encoding="utf-8"))
+    for change in changes:
+        table = written
+        for key in change.path[:2]:
+            assert key in table, f"{change.setting}: not set by {path.name}"
+            table = table[key]
 
 
 def test_a_dated_list_reads_as_dated_entries_without_its_notes(base: Scenario) -> None:
-    (change,) = scenario_changes(base, load_scenario(FOLDER / "add_two_homes.toml"))
+    changes = scenario_changes(base, load_scenario(FOLDER / "add_two_homes.toml"))
+    (change,) = [change for change in changes if change.setting == "pools.inhouse_homes.capacity_changes"]
     assert change.base == []
     assert change.words == (
         "pools.inhouse_homes.capacity_changes: none in the base, from 2018-10-01: change 2, homes 1; "

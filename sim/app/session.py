@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.analysis.compare import Comparison, headline_year, paired_differences, summary_sentence
+from sim.analysis.scenario_diff import changes_in_brief, scenario_changes
 from sim.analysis.sizing import SizingCurve, finite_in_house_pools, sizing_curve
 from sim.analysis.what_if import Levers, what_if_toml
 from sim.app.limits import check_run, check_sizing
@@ -33,6 +34,7 @@ from sim.results.summary import FALLBACK_SHORT_NAMES, UNIT_SHORT_NAMES, RunSumma
 KEPT_RUNS = 3  # what-ifs whose full results stay in memory (charts, report, workbook); older keep their numbers
 SIZING_REPLICATIONS = 20
 CHART_DPI = 110
+CHANGES_CHARS = 200  # a what-if's changes in the history table: the setting that tells two apart comes first
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class WhatIf:
     differences: pd.DataFrame  # `compare.paired_differences` against the base, with a `what_if` column
     summary: str
     seconds: float
+    changes: str = ""  # what the what-if changes from the baseline, setting by setting (`scenario_diff`), one line
 
     @property
     def name(self) -> str:
@@ -100,8 +103,9 @@ def _paired(
     measures = base.result.run_summary.yearly_measures, result.run_summary.yearly_measures
     differences = paired_differences(*measures, replications).assign(what_if=scenario.name)
     summary = summary_sentence(result.run_summary, differences)
+    changes = changes_in_brief(scenario_changes(base.baseline.scenario, scenario), limit=CHANGES_CHARS)
     seconds = time.perf_counter() - started
-    return WhatIf(levers, scenario.description, text, result, differences, summary, seconds)
+    return WhatIf(levers, scenario.description, text, result, differences, summary, seconds, changes)
 
 
 def sizing_curves(scenario: Scenario, seed: int, replications: int = SIZING_REPLICATIONS) -> list[SizingCurve]:

@@ -26,6 +26,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from sim.analysis.compare import MEASURE_LABELS, headline_year
 from sim.analysis.sizing import sizing_table
 from sim.analysis.what_if import LIMITS, Levers, default_homes_date, fostering_pool, home_pool
+from sim.app.formatting import amount, differences_table, headline, is_money, sizing_shown
 from sim.app.limits import DEFAULT_REPLICATIONS, KEPT_BASELINES, MAX_REPLICATIONS
 from sim.app.messages import plain, problem
 from sim.app.session import KEPT_RUNS, SIZING_REPLICATIONS, Baseline, WhatIf, Workshop, budget_workbook, fallbacks_table
@@ -252,7 +253,7 @@ def _fostering_levers(scenario: Scenario) -> dict:
             st.caption("This baseline has no in-house fostering pool with foster households.")
             return {}
         now = scenario.pools[name].fostering.approvals_per_year
-        st.caption(f"Pool `{name}` approves {now:g} households a year in the baseline.")
+        st.caption(f"Pool `{name}` approves {amount(now)} households a year in the baseline.")
         low, high = LIMITS["extra_foster_approvals_per_year"]
         extra = st.number_input(
             "Extra foster households approved a year",
@@ -380,17 +381,17 @@ def _headline_metrics(latest: WhatIf, year: str) -> None:
     rows = rows[(rows["financial_year"] == year) & (rows["category"] == "all")].set_index("measure")
     shown = [h for h in HEADLINES if h[0] in rows.index]
     for column, (measure, label, rise_is_bad) in zip(st.columns(len(shown)), shown, strict=True):
-        money = measure.startswith("spend")
-        row = rows.loc[measure, list(NUMBERS)].astype(float) / (1e6 if money else 1.0)
-        digits = 2 if money else 1
+        money = is_money(measure)
+        row = rows.loc[measure, list(NUMBERS)].astype(float)
+        base, low, high = (amount(row[c], money) for c in ("base_mean", "ci95_low", "ci95_high"))
         column.metric(
             label,
-            f"{row['what_if_mean']:,.{digits}f}",
-            f"{row['difference']:+,.{digits}f}",
+            headline(row["what_if_mean"], money),
+            headline(row["difference"], money, sign=True),
             delta_color="inverse" if rise_is_bad else "normal",
-            help=f"{MEASURE_LABELS.get(measure, measure).capitalize()}. Baseline mean {row['base_mean']:,.2f}; "
-            f"what-if mean {row['what_if_mean']:,.2f}; mean difference {row['difference']:+,.2f}, 95% confidence "
-            f"interval {row['ci95_low']:,.2f} to {row['ci95_high']:,.2f}.",
+            help=f"{MEASURE_LABELS.get(measure, measure).capitalize()}. Baseline mean {base}; what-if mean "
+            f"{amount(row['what_if_mean'], money)}; mean difference {amount(row['difference'], money, sign=True)}, "
+            f"95% confidence interval {low} to {high}.",
         )
 
 
@@ -405,15 +406,9 @@ def _differences_tab(workshop: Workshop) -> None:
         "interval: 95% confidence interval of the mean difference."
     )
     rows = comparison.differences[comparison.differences["financial_year"] == year]
-    st.dataframe(_differences_table(rows[rows["category"] == "all"]), hide_index=True)
+    st.dataframe(differences_table(rows[rows["category"] == "all"]), hide_index=True, width="stretch")
     with st.expander("By placement need and by pool"):
-        st.dataframe(_differences_table(rows[rows["category"] != "all"]), hide_index=True)
-
-
-def _differences_table(rows: pd.DataFrame) -> pd.DataFrame:
-    table = rows[["what_if", "measure", "category", *NUMBERS]]
-    table = table.assign(measure=table["measure"].map(lambda m: MEASURE_LABELS.get(m, m)))
-    return table.rename(columns={"what_if": "what-if", **NUMBERS}).round(2)
+        st.dataframe(differences_table(rows[rows["category"] != "all"]), hide_index=True, width="stretch")
 
 
 def _children_tab(workshop: Workshop) -> None:
@@ -442,7 +437,7 @@ def _gap_tab(workshop: Workshop) -> None:
     for title, result in (("Baseline", workshop.run_base().result), (latest.name, latest.result)):
         run = result.run_summary
         st.markdown(f"*{plain(title)}*: mean ({plain(run.band_label)})")
-        st.dataframe(fallbacks_table(run), hide_index=True)
+        st.dataframe(fallbacks_table(run), hide_index=True, width="stretch")
     rows = workshop.run_base().result.run_summary.fallback_rows
     st.caption(" ".join(f"{FALLBACK_ROWS[row][0].upper()}{FALLBACK_ROWS[row][1:]}." for row in rows))
 
@@ -470,30 +465,34 @@ def _sizing_tab(workshop: Workshop) -> None:
         st.caption("This scenario has no finite in-house pool.")
         return
     _chart(workshop, ("sizing", name), lambda: charts.sizing(curves, name, SIZING_REPLICATIONS))
-    st.dataframe(sizing_table(curves), hide_index=True)
+    st.dataframe(sizing_shown(sizing_table(curves)), hide_index=True, width="stretch")
 
 
 def _history(workshop: Workshop) -> None:
     year = headline_year(workshop.run_base().result.run_summary)
-    rows = []
-    for what_if in workshop.history:
-        headline = what_if.differences
-        headline = headline[(headline["financial_year"] == year) & (headline["category"] == "all")]
-        changes = what_if.description.removeprefix(f"{workshop.baseline.scenario.name} with ")
-        row = {"what-if": what_if.name, "changes": changes}
-        for measure, label, _ in HEADLINES:
-            found = headline[headline["measure"] == measure]
-            if len(found):
-                scale = 1e6 if measure.startswith("spend") else 1.0
-                low, mean, high = (found.iloc[0][c] / scale for c in ("ci95_low", "difference", "ci95_high"))
-                row[f"{label}: difference (95% CI)"] = f"{mean:+,.2f} ({low:,.2f} to {high:,.2f})"
-        rows.append(row)
     st.subheader("What-ifs tried")
     st.caption(
-        f"Every what-if of this session against the same baseline runs, financial year {year}: mean difference "
-        f"and its 95% confidence interval. Charts, the report and workbooks keep the last {KEPT_RUNS}."
+        f"Every what-if of this session against the same baseline runs, named by the settings it changes, then in "
+        f"words; financial year {year}: mean difference and its 95% confidence interval. Charts, the report and "
+        f"workbooks keep the last {KEPT_RUNS}."
     )
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.table(pd.DataFrame([_history_row(what_if, workshop, year) for what_if in workshop.history]).set_index("what-if"))
+
+
+def _history_row(what_if: WhatIf, workshop: Workshop, year: str) -> dict[str, str]:
+    """One what-if: its name, the settings it changes, the levers in words, and each headline's difference."""
+    rows = what_if.differences
+    rows = rows[(rows["financial_year"] == year) & (rows["category"] == "all")]
+    words = what_if.description.removeprefix(f"{workshop.baseline.scenario.name} with ")
+    row = {"what-if": what_if.name, "changes": what_if.changes or words, "in words": words}
+    for measure, label, _ in HEADLINES:
+        found = rows[rows["measure"] == measure]
+        if len(found):
+            low, mean, high = (float(found.iloc[0][c]) for c in ("ci95_low", "difference", "ci95_high"))
+            money = is_money(measure)
+            shown = f"{headline(mean, money, sign=True)} ({headline(low, money)} to {headline(high, money)})"
+            row[f"{label}: difference (95% CI)"] = shown
+    return row
 
 
 def _downloads(workshop: Workshop) -> None:

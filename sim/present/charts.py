@@ -29,14 +29,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from sim.analysis.compare import Comparison
 from sim.analysis.sizing import TARGETS, SizingCurve, finite_in_house_pools
 from sim.engine.vocabulary import GAP_KINDS, PLACEMENT_NEEDS, POST_18_ARRANGEMENTS, SUFFICIENT_GAP_KINDS
 from sim.present.style import (
+    BAND_ALPHA,
     FOOTNOTE_GREY,
     GUIDE_GREY,
     INK,
+    MIN_FIGURE_WIDTH,
     OVERLAY_BAND_ALPHA,
     PNG_DPI,
     POOL_COLOURS,
@@ -103,6 +106,7 @@ DIFFERENCE_MEASURES = (
     "spend_total",
 )
 MEASURE_LABELS = {
+    "in_house_at_a_time": "In-house",
     "placed_in_house": "Placed in-house",
     "placed_externally": "Placed externally",
     "fallback_placements": "Fallback placements (outside the preferred pools)",
@@ -117,6 +121,7 @@ MEASURE_LABELS = {
 # (unit shown on the axis, divisor): placements and child-days differ by orders of magnitude, so each unit
 # gets its own panel rather than sharing one "counts" axis that would flatten the placement bars.
 MEASURE_UNITS = {
+    "in_house_at_a_time": "children at a time",
     "placed_in_house": "placements started",
     "placed_externally": "placements started",
     "fallback_placements": "placements started",
@@ -129,6 +134,9 @@ MEASURE_UNITS = {
     "spend_total": "£ million",
 }
 UNIT_ORDER = ("placements started", "child-days", "£ million")
+# The fan's panels, what a commissioner and finance ask first: in-house children (at a time when the comparison
+# counts them, else placements started), external spend and total spend.
+FAN_MEASURES = (("in_house_at_a_time", "placed_in_house"), ("spend_external",), ("spend_total",))
 DATE_LABEL = "date ({} counted on the 1st of each month)"
 YEAR_LABEL = "financial year (April to March)"
 MAX_DESCRIPTION_CHARS = 300  # a scenario's description in a footnote: about three lines
@@ -162,28 +170,62 @@ def fan_chart(run: RunSummary) -> Figure:
     return finish(figure, _scenario_note(run), f"Line: mean; {P10_P90} ({run.band_source}).")
 
 
-def overlay(runs: list[RunSummary], need: str | None = None) -> Figure:
-    """Children in care (all, or one placement need) under several scenarios on one axis.
+def overlay(runs: list[RunSummary]) -> Figure:
+    """What differs between scenarios, overlaid: the finite in-house places occupied over time, and external spend
+    by financial year.
 
-    Why: a workshop asks "how different are these futures?"; overlaid lines with light bands show both the shift
-    in the mean and whether the spreads overlap. Each scenario keeps its colour in the order given.
+    Why these two: children in care is the same in every scenario by design (the same children enter and leave),
+    so overlaying it draws one line; where the children are placed, and what that costs, is what a what-if moves.
+    The places occupied are the sum of the pools' means (exact for a mean; a band of a sum is not the sum of the
+    pools' bands, so none is drawn); external spend has its P10-P90 band across replications.
     """
     if not runs:
         raise ValueError("overlay needs at least one run")
-    what = "all placement needs" if need is None else _need_label(need).lower()
-    title = f"Children in care by scenario: {what}"
-    figure, (ax,) = panels(1, title, DATE_LABEL.format("children"), "children in care (count)", (7.5, 4.0))
+    title = "The scenarios overlaid: in-house places occupied and external spend"
+    figure, (places, spend) = panels(2, title, "", "", (4.6, 3.2))
+    pools = [pool for run in runs for pool in finite_in_house_pools(run.scenario)]
+    pools = list(dict.fromkeys(pools))
     for index, run in enumerate(runs):
+        colour, name = TOL_MUTED[index % len(TOL_MUTED)], short(run.scenario.name, MAX_NAME_CHARS)
         dates = _dates(run)
-        series = _series(_stock_summary(run, need), "date", dates)
-        colour = TOL_MUTED[index % len(TOL_MUTED)]
-        name = short(run.scenario.name, MAX_NAME_CHARS)
-        fan(ax, dates, series["mean"], series["p10"], series["p90"], colour, name, OVERLAY_BAND_ALPHA)
-    date_axis(ax)
-    ax.legend(frameon=False, fontsize=8, title="scenario", title_fontsize=8)
+        mine = [pool for pool in pools if pool in run.scenario.pools]
+        occupied = _grid(run.occupancy("occupied"), "date", "pool", dates, mine, ("mean",))["mean"].sum(axis=1)
+        places.plot(dates, occupied, color=colour, linewidth=2, label=name)
+        _external_spend_line(spend, run, colour, name)
+    places.set_title("Places occupied, finite in-house pools", fontsize=9)
+    places.set_ylabel("places occupied (count)", fontsize=9)
+    places.set_xlabel(DATE_LABEL.format("places"), fontsize=9)
+    date_axis(places)  # the axis is not from zero: the scenarios differ by a few places in a hundred or more
+    spend.set_title("External spend", fontsize=9)
+    spend.set_ylabel("£ million, cash with inflation", fontsize=9)
+    _year_axis(spend, runs[0])
+    if runs[0].budget.empty:
+        _nothing(spend, "No price book: no spend.")
+    _shared_legend([places, spend])
     notes = [_scenario_note(run, brief=True) for run in runs]
     sources = sorted({run.band_source for run in runs})
-    return finish(figure, "Scenarios: " + "; ".join(notes) + ".", f"Lines: means; {P10_P90} ({'; '.join(sources)}).")
+    in_house = ", ".join(_pool_label(pool) for pool in pools) or "none"
+    return finish(
+        figure,
+        "Scenarios: " + "; ".join(notes) + f". Finite in-house pools: {in_house}.",
+        "Lines: means (places occupied: the sum of the pools' means, no band; its axis does not start at zero); "
+        f"external spend {P10_P90} "
+        f"({'; '.join(sources)}).",
+    )
+
+
+def _external_spend_line(ax: Axes, run: RunSummary, colour: str, name: str) -> None:
+    """One scenario's external spend by financial year, £ million, mean over its P10-P90 band."""
+    budget = run.budget
+    if budget.empty:
+        return
+    external = budget[(budget["breakdown"] == "provision") & (budget["category"] == "external")]
+    years = run.calendar.financial_years.labels
+    series = {stat: values / 1e6 for stat, values in _series(external, "financial_year", years).items()}
+    x = np.arange(len(years))
+    fan(ax, x, series["mean"], series["p10"], series["p90"], colour, name, OVERLAY_BAND_ALPHA)
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    ax.yaxis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
 
 
 def occupancy(run: RunSummary) -> Figure:
@@ -365,6 +407,81 @@ def differences(comparison: Comparison, financial_year: str, measures: list[str]
         "(common random numbers: replication r of every scenario sees the same children)."
     )
     return finish(figure, note, f"Bar: mean difference, what-if minus base; {CI_OF_DIFFERENCE}.")
+
+
+def difference_fan(comparison: Comparison, measures: Sequence[Sequence[str]] = FAN_MEASURES) -> Figure:
+    """The mean difference, what-if minus base, in every financial year, with its 95% confidence interval: a
+    panel per measure, a line per what-if.
+
+    Why every year: a what-if's effect builds up (a home opens part way through, children stay for years), so one
+    year's bar hides whether it grows, holds or fades. `measures`: a panel for each group, the first of the group
+    the comparison has.
+    """
+    table = comparison.differences
+    rows = table[table["category"] == "all"] if not table.empty else table
+    found = set(rows["measure"]) if not rows.empty else set()
+    present = [next(m for m in group if m in found) for group in measures if found & set(group)]
+    base = comparison.base
+    years = base.calendar.financial_years.labels
+    title = "Difference from the base, financial year by financial year"
+    figure, axes = panels(max(len(present), 1), title, YEAR_LABEL, "difference, what-if minus base", (3.9, 2.9))
+    x = np.arange(len(years))
+    for ax, measure in zip(axes, present, strict=False):
+        unit = MEASURE_UNITS.get(measure, "")
+        scale = 1e6 if unit == "£ million" else 1.0
+        for index, run in enumerate(comparison.what_ifs):
+            mine = rows[(rows["what_if"] == run.scenario.name) & (rows["measure"] == measure)]
+            mine = mine.set_index("financial_year").reindex(years).fillna(0.0)
+            mean, low, high = (mine[c].to_numpy(dtype=float) / scale for c in ("difference", "ci95_low", "ci95_high"))
+            colour = TOL_MUTED[index % len(TOL_MUTED)]
+            ax.fill_between(x, low, high, color=colour, alpha=BAND_ALPHA, linewidth=0)
+            ax.plot(x, mean, color=colour, linewidth=2, marker="o", markersize=3, label=short(run.scenario.name, 60))
+        ax.axhline(0, color=INK, linewidth=0.8)
+        ax.set_title(f"{MEASURE_LABELS.get(measure, measure)} ({unit})", fontsize=9)
+        ax.yaxis.set_major_formatter(THOUSANDS)
+        _year_axis(ax, base)
+    if present:
+        _shared_legend(axes)
+    else:
+        _nothing(axes[0], "No what-if, or none of these measures, to show.")
+    note = (
+        f"Base: {_scenario_note(base, brief=True)}; each what-if with the same seed (common random numbers: "
+        "replication r of every scenario sees the same children)."
+    )
+    return finish(figure, note, "Lines: mean difference; band: 95% confidence interval of the mean difference.")
+
+
+def changed_pools(runs: list[RunSummary], pools: Sequence[str]) -> Figure:
+    """The places occupied against the usable places of `pools`, a row per pool and a column per scenario, each
+    row on one scale, so a pool's scenarios are read side by side."""
+    pools = list(pools) or [""]
+    figure = Figure(figsize=(max(3.4 * len(runs), MIN_FIGURE_WIDTH), 2.4 * len(pools) + 1.4))
+    grid = figure.subplots(len(pools), len(runs), squeeze=False)
+    for row, pool in enumerate(pools):
+        for column, run in enumerate(runs):
+            ax = grid[row][column]
+            style_axes(ax)
+            if row == 0:
+                ax.set_title(short(run.scenario.name, 40), fontsize=9)
+            if pool not in run.scenario.pools:
+                _nothing(ax, "Not in this scenario.")
+                continue
+            dates = _dates(run)
+            values = {
+                value: {k: v[:, 0] for k, v in _grid(run.occupancy(value), "date", "pool", dates, [pool]).items()}
+                for value in OCCUPANCY_VALUES
+            }
+            _occupancy_panel(ax, dates, values)
+        grid[row][0].set_ylabel(f"{_pool_label(pool)}\nplaces (count)", fontsize=9)
+        top = max(ax.get_ylim()[1] for ax in grid[row])
+        for ax in grid[row]:
+            ax.set_ylim(0, top)
+    _shared_legend(list(np.ravel(grid)))
+    figure.suptitle("The changed pools: places occupied against the usable places, scenario by scenario", fontsize=12)
+    sources = sorted({run.band_source for run in runs})
+    scenarios = "Scenarios: " + "; ".join(_scenario_note(run, brief=True) for run in runs) + "."
+    note = "Occupied includes young people Staying Put or Staying Close; usable places: approved x usable share."
+    return finish(figure, scenarios, note, f"Lines: means; {P10_P90} ({'; '.join(sources)}).")
 
 
 def sizing(curves: list[SizingCurve], scenario_name: str | None = None, replications: int | None = None) -> Figure:

@@ -17,8 +17,10 @@ import pandas as pd
 
 from sim import __version__
 from sim.analysis.compare import MEASURE_LABELS, Comparison
-from sim.analysis.sizing import SizingCurve, sizing_table
+from sim.analysis.scenario_diff import Change, scenario_changes
+from sim.analysis.sizing import SizingCurve, finite_in_house_pools, sizing_table
 from sim.present import charts
+from sim.present.trust import backtest_trust
 from sim.results.summary import (
     CARE_LEAVERS_NOTE,
     CHILDREN_ROWS,
@@ -34,13 +36,34 @@ from sim.results.summary import (
 )
 
 STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}"
-    "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{padding:3px 8px;border-bottom:1px solid #ddd;"
-    "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:1.5em auto;padding:0 1em;color:#222;"
+    "line-height:1.4}h1{font-size:1.6em;margin-bottom:0.2em}"
+    "table{border-collapse:collapse;margin:0.5em 0 1.5em;display:block;overflow-x:auto;max-width:100%}"
+    "td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}th{background:#f3f3f3}"
+    "td:first-child,th:first-child{text-align:left}"
+    "table.assumptions td,table.assumptions th{text-align:left;vertical-align:top;font-size:0.9em}"
+    "table.medium{font-size:0.9em}"
     "img{max-width:100%;margin:0.5em 0}.summary{font-size:1.1em;background:#f6f8fb;padding:0.8em;border-left:4px solid"
-    " #332288}.note{color:#555;font-size:0.9em}"
+    " #332288}.note{color:#555;font-size:0.9em}.contents{font-size:0.9em}.contents a{color:#332288}"
+    ".lead h2{margin-top:0.6em}.changes li{margin:0.2em 0}"
+    ".trust{background:#fbf8ef;border-left:4px solid #999933;padding:0.2em 0.9em;margin:1em 0;font-size:0.95em}"
+    ".trust h3{margin:0.5em 0 0.2em}"
 )
 LABELS = MEASURE_LABELS  # the ledger's measures included
+MEDIUM_TERM_SHOWN = {  # the medium-term rows on the first screen, in short: children, then the gap, then pounds
+    "in_house_at_a_time": "Children at a time in in-house places",
+    "external_at_a_time": "Children at a time in external places",
+    "placed_in_house": "Placements started in-house",
+    "placed_externally": "Placements started externally",
+    "not_sufficient_child_days_total": "Child-days not sufficient",
+    "spend_in_house": "In-house spend",
+    "spend_external": "External spend",
+    "spend_one_off": "One-off costs",
+    "spend_total": "Net cost (total spend)",
+}
+STATISTIC_WORDS = {"mean over the years": "average of the years", "sum over the years": "total"}
+IDENTITY_KEYS = ("name", "description", "extends")  # the file's own name and words: not assumptions about care
+INTERNAL_NOTE = re.compile(r"^(see |check\b)|\bcheck\b|\brecalled\b", re.IGNORECASE)  # notes to the authors
 GAP_NOTE = (
     "Two figures, told apart: <b>placed externally</b> (the right kind of placement, bought in because the places "
     "above it were full: a question of cost and distance) and <b>not sufficient</b> (the wrong kind of placement, "
@@ -89,20 +112,37 @@ def run_report(run: RunSummary, scenario_path: Path | None, sizing: list[SizingC
 def comparison_report(
     comparison: Comparison, scenario_paths: list[Path], sizing: list[SizingCurve] | None = None
 ) -> str:
+    """The what-if first (its answer, what it changes, its effect year by year, the pools it changes, how far to
+    trust it), then the base's detail, then the assumptions."""
     base = comparison.base
-    years = base.calendar.financial_years.labels
+    runs = [base, *comparison.what_ifs]
+    changes = {run.scenario.name: scenario_changes(base.scenario, run.scenario) for run in comparison.what_ifs}
     headline = comparison.headline_year
+    sections = {
+        "what-changed": "The what-ifs",
+        "year-by-year": "Year by year",
+        "changed-pools": "The changed pools",
+        "base": "The base in detail",
+        "assumptions": "Assumptions",
+    }
     parts = [
-        f"<h1>Comparison: {html.escape(base.scenario.name)} and {len(comparison.what_ifs)} what-if(s)</h1>",
+        f"<h1>{html.escape(_comparison_title(comparison))}</h1>",
         _meta(base),
-        "<h2>Summary</h2>",
-        *[f"<p class='summary'>{html.escape(text)}</p>" for text in comparison.summaries.values()],
-        f"<h2>Differences from the base in {headline}</h2>",
+        _contents(sections),
+        "<div class='lead'>",
+        *[_what_if_lead(comparison, run, changes) for run in comparison.what_ifs],
+        _trust_box(base),
+        "</div>",
+        f"<h2 id='year-by-year'>The difference from the base, {sections['year-by-year'].lower()}</h2>",
+        _image(charts.difference_fan(comparison)),
+        f"<h3>Every measure in {headline}</h3>",
         _image(charts.differences(comparison, headline)),
         _differences_table(comparison, headline),
-        "<h2>Children in care: scenarios overlaid</h2>",
-        _image(charts.overlay([base, *comparison.what_ifs])),
-        "<h2>The base scenario</h2>",
+        f"<h2 id='changed-pools'>{sections['changed-pools']}, scenario by scenario</h2>",
+        *_changed_pools_section(runs, changes),
+        "<h2>The scenarios overlaid</h2>",
+        _image(charts.overlay(runs)),
+        f"<h2 id='base'>{sections['base']}: {html.escape(base.scenario.name)}</h2>",
         _image(charts.fan_chart(base)),
         _image(charts.occupancy(base)),
         _image(charts.gap_by_need(base)),
@@ -114,9 +154,113 @@ def comparison_report(
     parts += _drivers_section(base)
     if sizing:
         parts += _sizing_section(sizing, base)
+    years = base.calendar.financial_years.labels
     parts.append(f"<p class='note'>Financial years covered: {', '.join(years)}.</p>")
     parts += _assumptions(scenario_paths)
     return _page(f"Comparison: {base.scenario.name}", parts)
+
+
+def _comparison_title(comparison: Comparison) -> str:
+    base = comparison.base.scenario.name
+    if len(comparison.what_ifs) == 1:
+        return f"Comparison: {base} and {comparison.what_ifs[0].scenario.name}"
+    return f"Comparison: {base} and {len(comparison.what_ifs)} what-ifs"
+
+
+def _contents(sections: dict[str, str]) -> str:
+    links = " · ".join(f"<a href='#{anchor}'>{html.escape(title)}</a>" for anchor, title in sections.items())
+    return f"<p class='contents'>{links}</p>"
+
+
+def _what_if_lead(comparison: Comparison, run: RunSummary, changes: dict[str, list[Change]]) -> str:
+    """A what-if's answer (the summary sentence), what it changes (its own description and each setting that
+    differs from the base, in words), then its medium-term totals. The first carries the contents' first anchor."""
+    scenario = run.scenario
+    anchor = " id='what-changed'" if scenario.name == next(iter(changes)) else ""
+    found = changes[scenario.name]
+    items = "".join(f"<li>{html.escape(change.words)}</li>" for change in found)
+    listed = f"<ul class='changes'>{items}</ul>" if found else "<p class='note'>No setting differs from the base.</p>"
+    described = f" <i>{html.escape(scenario.description.rstrip('.'))}.</i>" if scenario.description else ""
+    return (
+        f"<h2{anchor}>What if: {html.escape(scenario.name)}</h2>"
+        f"<p class='summary'>{html.escape(comparison.summaries.get(scenario.name, ''))}</p>"
+        f"<p><b>What changed</b> from the base.{described} In the scenario file:</p>{listed}"
+        + _medium_term_table(comparison.medium_term, scenario.name)
+    )
+
+
+def _medium_term_table(medium: pd.DataFrame, name: str) -> str:
+    """The what-if's differences over the medium term (the first whole financial years): children at a time
+    averaged over them, placements, child-days and pounds summed, each with its 95% CI, and the payback year."""
+    rows = medium[(medium["what_if"] == name) & (medium["category"] == "all")].set_index("measure")
+    rows = rows.reindex([m for m in MEDIUM_TERM_SHOWN if m in rows.index])
+    if rows.empty:
+        return ""
+    money = [m.startswith("spend") for m in rows.index]
+
+    def column(values: pd.Series) -> list[str]:
+        return [_amount(value, is_money) for value, is_money in zip(values, money, strict=True)]
+
+    lows, highs = column(rows["ci95_low"]), column(rows["ci95_high"])
+    shown = pd.DataFrame(
+        {
+            "measure": [
+                f"{MEDIUM_TERM_SHOWN[m]} ({STATISTIC_WORDS.get(s, s)})"
+                for m, s in zip(rows.index, rows["statistic"], strict=True)
+            ],
+            "base": column(rows["base_mean"]),
+            "what-if": column(rows["what_if_mean"]),
+            "difference": column(rows["difference"]),
+            "95% CI of the difference": [f"{low} to {high}" for low, high in zip(lows, highs, strict=True)],
+        }
+    )
+    first = rows.iloc[0]
+    payback = rows["payback_year"].get("spend_total", "") if "payback_year" in rows else ""
+    paid = f" Payback year (the cumulative net cost back to zero or below): {html.escape(payback)}." if payback else ""
+    return (
+        f"<p><b>Over the medium term</b>, {html.escape(str(first['years']))} ({int(first['n_years'])} whole "
+        f"financial years): mean across replications, what-if minus base with its 95% CI.{paid}</p>"
+        + shown.to_html(index=False, border=0, classes="medium")
+    )
+
+
+def _changed_pools_section(runs: list[RunSummary], changes: dict[str, list[Change]]) -> list[str]:
+    """The pools whose settings a what-if changes (else the base's finite in-house pools), every scenario side by
+    side."""
+    changed = [change.path[1] for found in changes.values() for change in found if change.path[:1] == ("pools",)]
+    pools = list(dict.fromkeys(changed))
+    if pools:
+        note = "The pools whose settings a what-if changes (capacity, usable share, approvals, ...)."
+    else:
+        pools = finite_in_house_pools(runs[0].scenario)
+        note = "No what-if changes a pool's settings: the base's finite in-house pools, for where the children go."
+    return [f"<p class='note'>{note}</p>", _image(charts.changed_pools(runs, pools)) if pools else ""]
+
+
+def _trust_box(run: RunSummary) -> str:
+    """A few lines from the backtests of the authority's calibration: how often later published figures fell
+    inside the simulated band, and how far off the mean was."""
+    trust = backtest_trust(run.scenario.name)
+    title = "<h3>How far to trust this</h3>"
+    paired = (
+        "<p>The differences are paired (every scenario sees the same children), so their intervals are narrow; "
+        "they hold only as far as the base itself does.</p>"
+    )
+    if trust is None:
+        return (
+            f"<div class='trust'>{title}{paired}<p>No backtest of this scenario's authority is recorded "
+            "(docs/calibration/backtest_scores_&lt;authority&gt;.csv), so its forecasts are untested.</p></div>"
+        )
+    stock, every = trust.scores["children in care"], trust.scores["all figures"]
+    flat = f" (a forecast held flat: {stock.flat_mape:.1f}%)" if stock.flat_mape is not None else ""
+    return (
+        f"<div class='trust'>{title}{paired}<p>Run from every earlier published date of the "
+        f"{html.escape(trust.authority.replace('_', ' ').title())} calibration, the model put "
+        f"<b>{stock.inside_p10_p90:.0%}</b> of {stock.count} later published counts of children in care inside "
+        f"its P10-P90 band (80% would be right), its mean off by {stock.mape:.1f}% on average{flat}; of all "
+        f"{every.count} later published figures, {every.inside_p10_p90:.0%} inside, off by {every.mape:.1f}%. "
+        "A handful of figures: a rough guide, not a guarantee (docs/calibration.md).</p></div>"
+    )
 
 
 def _drivers_section(run: RunSummary) -> list[str]:
@@ -346,23 +490,76 @@ def _sizing_section(curves: list[SizingCurve], run: RunSummary) -> list[str]:
 
 
 def _assumptions(scenario_paths: list[Path]) -> list[str]:
-    """Every line of the scenario files (and those they extend) whose comment says 'assumption'."""
-    rows = []
+    """The appendix: every setting of the scenario files (and those they extend) whose comment says 'assumption',
+    those sharing one reason listed together, with the reason in words and without the authors' own notes."""
+    reasons: dict[tuple[str, str], list[str]] = {}
     for path in _with_parents(scenario_paths):
-        table = ""
-        for line in path.read_text(encoding="utf-8").splitlines():
-            code, _, comment = line.partition("#")
-            if code.strip().startswith("["):
-                table = code.strip().strip("[]") + "."
-            elif "assumption" in comment.lower() and "=" in code:
-                rows.append({"file": path.name, "setting": table + code.strip(), "why": comment.strip()})
-    parts = ["<h2>Assumptions</h2>"]
+        for setting, why in _marked_settings(path.read_text(encoding="utf-8")):
+            reasons.setdefault((path.name, why), []).append(setting)
+    rows = [
+        {"file": file, "settings": _listed(settings), "assumed because": why}
+        for (file, why), settings in reasons.items()
+    ]
+    parts = [
+        "<h2 id='assumptions'>Appendix: assumptions</h2>",
+        "<p class='note'>Every setting whose comment in the scenario files marks it as an assumption (a figure not "
+        "published for the authority); settings resting on one reason are listed together. The files themselves "
+        "give the sources of the rest.</p>",
+    ]
     if rows:
-        parts.append(pd.DataFrame(rows).drop_duplicates().to_html(index=False, border=0, escape=True))
+        parts.append(pd.DataFrame(rows).to_html(index=False, border=0, escape=True, classes="assumptions"))
     else:
         parts.append("<p class='note'>No scenario file given, or no setting marked as an assumption.</p>")
     parts += ["<h2>Method</h2>", f"<p>{METHOD}</p>"]
     return parts
+
+
+def _marked_settings(text: str) -> list[tuple[str, str]]:
+    """(setting, reason) for each line of a scenario file whose comment says 'assumption'; the reason is the
+    comment cleaned (`_reason`), or the table's own `source` when the comment only points to it."""
+    found, table, sources, last_key = [], "", {}, ""
+    for line in text.splitlines():
+        code, _, comment = line.partition("#")
+        stripped = code.strip()
+        if stripped.startswith("["):
+            table = stripped.strip("[]") + "."
+            continue
+        match = re.match(r'^([\w."-]+)\s*=\s*(.*)$', stripped)
+        if match:
+            last_key = match.group(1)
+            if last_key == "source":
+                sources[table] = match.group(2).strip().strip('"')
+        if "assumption" not in comment.lower() or not stripped or last_key in IDENTITY_KEYS:
+            continue
+        setting = table + (last_key if match else f"{last_key} (an entry)")
+        why = _reason(comment) or _reason(sources.get(table, ""))
+        if why:
+            found.append((setting, why))
+    return found
+
+
+def _reason(comment: str) -> str:
+    """What a comment says is assumed (from its first 'assumption:' on, when it first says where a figure comes
+    from), without pointers elsewhere ('see source', 'see above') or the authors' own notes ('check',
+    'recalled'); '' when nothing else is left."""
+    text = comment.strip()
+    marker = re.search(r"\bassumption\s*:\s*", text, flags=re.IGNORECASE)
+    if marker:
+        text = text[marker.end() :]
+        while text.count(")") > text.count("("):  # the comment's own bracket around its assumption
+            text = text[: text.rindex(")")] + text[text.rindex(")") + 1 :]
+    text = re.sub(r"\s*\((see [^()]*|[^()]*\b(check|recalled)\b[^()]*)\)", "", text, flags=re.IGNORECASE)
+    kept = [c.strip() for c in re.split(r";\s*", text) if c.strip() and not INTERNAL_NOTE.search(c.strip())]
+    text = re.sub(r",?\s*see (source|above|the header|inflation_source)\b", "", "; ".join(kept), flags=re.IGNORECASE)
+    return text.strip(" ,;:")
+
+
+def _listed(settings: list[str], shown: int = 6) -> str:
+    """'a, b (3 entries), c and 2 more': each setting once, with how often an array of tables repeats it."""
+    unique = list(dict.fromkeys(settings))
+    named = [f"{s} ({settings.count(s)} entries)" if settings.count(s) > 1 else s for s in unique[:shown]]
+    more = len(unique) - shown
+    return ", ".join(named) + (f" and {more} more" if more > 0 else "")
 
 
 def _with_parents(paths: list[Path]) -> list[Path]:
