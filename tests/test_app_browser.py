@@ -9,6 +9,7 @@ replaces docs/images/app.png, the one the README shows (not by default, so a tes
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -28,6 +29,14 @@ README_SCREENSHOT = ROOT / "docs" / "images" / "app.png"
 WINDOW = "--window-size=1400,1700"
 START_SECONDS = 60
 RUN_SECONDS = 120
+FITS_JS = """
+const tables = Array.from(document.querySelectorAll("[data-testid='stTable']"));
+return {
+    page: document.documentElement.scrollWidth <= window.innerWidth,
+    tables: tables.map(t => t.scrollWidth <= t.clientWidth + 1),
+    history: tables.map(t => t.innerText).join(' ')
+};
+"""
 CHART_LOADED_JS = (
     "return Array.from(document.images).some(i => i.alt === arguments[0] && i.complete && i.naturalWidth > 0);"
 )
@@ -133,6 +142,11 @@ def test_a_lever_and_a_run_show_the_summary_and_the_comparison_chart(browser, ap
     assert "fewer" in text and "placed externally" in text
     assert "95% confidence interval of the mean difference" in text
     assert "P10-P90 spread across replications" in text
+    assert not re.search(r"\b\d+\.\d{3,}\b", text), "a number shown with spurious decimals"
+    fits = driver.execute_script(FITS_JS)
+    assert fits["page"], "the page is wider than the window"
+    assert fits["tables"] and all(fits["tables"]), "a table is cut off on the right"
+    assert "inhouse_homes.capacity_changes = from 2018-04-01: change 4, homes 2" in fits["history"]
 
     screenshot = tmp_path / "app.png"
     driver.save_screenshot(str(screenshot))

@@ -2,12 +2,15 @@
 
 `sufficiency compare` writes a self-contained report.html (charts as base64 PNG). This opens it from disk in
 headless Chromium through Selenium and checks what a reader would see. Needs Debian's `chromium` and
-`chromium-driver` (`.ci/run` installs them when it can); without them the test is skipped.
+`chromium-driver` (`.ci/run` installs them when it can); without them the test is skipped. With
+UPDATE_SCREENSHOTS=1 the first screen also replaces docs/images/report_first_screen.png (not by default, so a test
+run leaves the tree clean).
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -32,6 +35,8 @@ BROWSER_ARGUMENTS = (
     "--window-size=1280,1000",
 )
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+UPDATE_SCREENSHOTS = os.environ.get("UPDATE_SCREENSHOTS") == "1"
+REPLICATIONS = "50" if UPDATE_SCREENSHOTS else "3"  # the README's picture: intervals as a real run has them
 MIN_IMAGES = 5
 
 IMAGES_JS = """
@@ -44,6 +49,21 @@ LINKS_JS = """
 return Array.from(document.querySelectorAll('a')).map(a => ({
     href: a.getAttribute('href'), text: a.textContent.trim().slice(0, 60)
 }));
+"""
+FIRST_SCREEN = Path(__file__).resolve().parent.parent / "docs" / "images" / "report_first_screen.png"
+# Where each part of the what-if's lead starts, against the window's height (the first screen).
+LEAD_JS = """
+const top = el => el ? el.getBoundingClientRect().top + window.scrollY : null;
+const heading = Array.from(document.querySelectorAll('h2')).find(h => h.textContent.startsWith('What if:'));
+const changed = Array.from(document.querySelectorAll('b')).find(b => b.textContent === 'What changed');
+return {
+    height: window.innerHeight, page_width: document.documentElement.scrollWidth, window_width: window.innerWidth,
+    heading: top(heading), summary: top(document.querySelector('p.summary')), changed: top(changed),
+    change: top(document.querySelector('ul.changes li')), fan: top(document.getElementById('year-by-year')),
+    base: top(document.getElementById('base')), assumptions: top(document.getElementById('assumptions')),
+    summary_text: (document.querySelector('p.summary') || {}).textContent || '',
+    change_text: (document.querySelector('ul.changes li') || {}).textContent || ''
+};
 """
 HAS_TARGET_JS = (
     "return document.getElementById(arguments[0]) !== null || document.getElementsByName(arguments[0]).length > 0;"
@@ -87,7 +107,7 @@ def report_dir(browser: object, tmp_path_factory: pytest.TempPathFactory) -> Pat
         "scenarios/cheshire_east/baseline.toml",
         "scenarios/cheshire_east/add_two_homes.toml",
         "--replications",
-        "3",
+        REPLICATIONS,
         "--sizing-replications",
         "3",
         "--out",
@@ -137,3 +157,22 @@ def test_report_renders_every_chart_without_broken_links(browser, report_dir: Pa
     screenshot.write_bytes(_full_page_png(driver))
     data = screenshot.read_bytes()
     assert len(data) > 1000 and data.startswith(PNG_SIGNATURE)
+
+
+def test_the_first_screen_shows_the_what_ifs_answer_and_what_it_changes(browser, report_dir: Path) -> None:
+    """A reader sees, without scrolling, the what-if's summary and the setting it changes; the fan, the base's
+    detail and the assumptions come after, in that order, and nothing is wider than the window."""
+    driver = browser
+    driver.get((report_dir / "report.html").resolve().as_uri())
+    lead = driver.execute_script(LEAD_JS)
+    assert None not in (lead["heading"], lead["summary"], lead["changed"], lead["change"]), lead
+    assert lead["change"] < lead["height"], f"the first change starts at {lead['change']}px, below the first screen"
+    assert "placed in-house" in lead["summary_text"] and "net cost" in lead["summary_text"]
+    assert lead["change_text"].startswith("pools.inhouse_homes.capacity_changes: none in the base")
+    assert lead["heading"] < lead["summary"] < lead["changed"] < lead["fan"] < lead["base"] < lead["assumptions"]
+    assert lead["page_width"] <= lead["window_width"], "a table or chart is wider than the window"
+    screenshot = report_dir / "first_screen.png"
+    driver.save_screenshot(str(screenshot))
+    assert screenshot.read_bytes().startswith(PNG_SIGNATURE)
+    if UPDATE_SCREENSHOTS:
+        shutil.copyfile(screenshot, FIRST_SCREEN)
