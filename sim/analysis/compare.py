@@ -292,7 +292,9 @@ def _phrases(rows: pd.DataFrame) -> list[str]:
     pools = rows.xs("at_a_time_pool", level="measure") if "at_a_time_pool" in rows.index.get_level_values(0) else None
     if pools is not None and len(pools) and pools["difference"].abs().max() > 0:
         pool = str(pools["difference"].abs().idxmax())  # the pool the what-if changes most
-        phrases.append(_change(pools.loc[pool], "more", "fewer", f"children at a time in {pool}"))
+        in_house = rows["difference"].get(("in_house_at_a_time", "all"), np.nan)
+        if not np.isclose(pools.loc[pool, "difference"], in_house, atol=0.05):  # else it is the in-house figure
+            phrases.append(_change(pools.loc[pool], "more", "fewer", f"children at a time in {pool}"))
     for measure, words in (
         ("in_house_at_a_time", ("more", "fewer", "children at a time in-house")),
         ("placed_in_house", ("more", "fewer", "children placed in-house (placements started)")),
