@@ -6,7 +6,7 @@ README block from what the command printed and from the `differences.csv` it wro
 
     python tools/worked_example.py           # print the block
     python tools/worked_example.py --write   # put it into README.md between the markers
-    python tools/worked_example.py --images  # also refresh the README's pictures in docs/images/
+    python tools/worked_example.py --images  # also refresh the README's charts in docs/images/
 
 tests/test_readme.py regenerates the block and checks that README.md holds it.
 """
@@ -19,7 +19,6 @@ import datetime as dt
 import io
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -160,39 +159,17 @@ def block(printed: str, differences: pd.DataFrame) -> str:
 IMAGES = ROOT / "docs" / "images"
 # The comparison's charts the README shows under "Reading your results" (charts/<name>.png of the example).
 CHARTS = ("children_in_care", "occupancy", "gap_ledger", "spend_by_pool", "differences")
-CHROMIUM = ("chromium", "chromium-browser")
-SCREEN = "1280,1000"  # the report's first screen, as a reader's browser window shows it
 
 
 def write_images(out: Path) -> list[Path]:
-    """Copy the example's charts to docs/images/worked_example_<name>.png and, with Chromium installed, take a
-    screenshot of the first screen of its report.html (docs/images/worked_example_report.png)."""
+    """Copy the example's charts to docs/images/worked_example_<name>.png. (The report's first screen,
+    docs/images/report_first_screen.png, is refreshed by tests/test_report_browser.py with UPDATE_SCREENSHOTS=1.)"""
     written = []
     for name in CHARTS:
         target = IMAGES / f"worked_example_{name}.png"
         shutil.copyfile(out / "charts" / f"{name}.png", target)
         written.append(target)
-    browser = next(filter(None, map(shutil.which, CHROMIUM)), None)
-    if browser is None:
-        print("No Chromium found: the report's screenshot is not refreshed", file=sys.stderr)
-        return written
-    target = IMAGES / "worked_example_report.png"
-    subprocess.run(
-        [
-            browser,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            f"--window-size={SCREEN}",
-            f"--screenshot={target}",
-            (out / "report.html").as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return [*written, target]
+    return written
 
 
 def generate(out: Path) -> str:
