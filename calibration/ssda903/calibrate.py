@@ -24,6 +24,7 @@ from calibration.ssda903.dfe_rules import NOT_ASKED, run_dfe_rules
 from calibration.ssda903.filters import EVERYONE, Population, filter_population
 from calibration.ssda903.reader import EARLIEST, CareHistory, read_ssda903
 from calibration.ssda903.report import report_html
+from calibration.ssda903.sibling_groups import GroupSizes, estimate_group_sizes
 from sim.engine.scenario import Scenario, ScenarioError
 from sim.engine.scenario_files import scenario_from_dict
 from sim.engine.toml_writer import Comments, to_toml
@@ -67,6 +68,7 @@ class Calibration:
     time_to_order: dict[str, float]
     staying_put: float
     breakdowns: dict[str, NeedBreakdowns]  # unplanned placement endings by need (breakdowns.py)
+    group_sizes: GroupSizes  # children arriving together (sibling_groups.py)
 
 
 def calibrate(
@@ -95,6 +97,7 @@ def calibrate(
         time_to_order=_time_to_order(history, reference),
         staying_put=_staying_put(history, reference),
         breakdowns=estimate_breakdowns(history, reference),
+        group_sizes=estimate_group_sizes(history, reference),
     )
 
 
@@ -176,6 +179,14 @@ def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], C
     )
     comments["entries.need_mix"] = f"{window}: category of need of entrants"
     comments["entries.uasc"] = f"{window}: UASC entrants' share times the fitted level on {result.as_of}"
+    sizes = result.group_sizes
+    if sizes.any_together:
+        folded = f"; {sizes.folded} groups of 5 or more counted as 4" if sizes.folded else ""
+        document["entries"]["sibling_groups"] = {
+            "size_shares": _sum_to_one({size: round(share, 6) for size, share in sizes.shares().items()}),
+            "note": f"{window}: {sizes.total} groups of children (not UASC) starting on one day from one home "
+            f"postcode{folded}",
+        }
     document["journeys"] = {band: _journey(result, band, comments) for band in AGE_BANDS}
     for band in AGE_BANDS:
         fit = result.durations[band]

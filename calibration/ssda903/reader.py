@@ -78,7 +78,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -147,6 +147,9 @@ class CareHistory:
     episodes: pd.DataFrame
     periods: pd.DataFrame
     report: QualityReport
+    # children arriving together: one row per group of periods of care starting on one day from one home
+    # postcode (start, children); numbers only, in memory only (calibration/ssda903/sibling_groups.py)
+    arrival_groups: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["start", "children"]))
 
 
 @dataclass
@@ -429,6 +432,28 @@ def _placement_change_reason(frame: pd.DataFrame, report: QualityReport) -> pd.S
     return frame["REASON_PLACE_CHANGE"].mask(unknown, "")
 
 
+def _home(frame: pd.DataFrame) -> pd.Series:
+    """HOME_POST where the file has it, upper case without spaces ('' where blank or absent). Read only to tell
+    which children arrived together (arrival_groups): it is dropped before anything leaves the reader."""
+    if "HOME_POST" not in frame.columns:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame["HOME_POST"].str.upper().str.replace(" ", "", regex=False)
+
+
+def _arrival_groups(episodes: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
+    """Periods of care starting on the same day from the same home postcode, one row per group: its start and
+    its number of children. Periods whose first episode has no postcode are groups of one; asylum-seeking
+    children's are left out (the scenario's UASC stream arrives alone). No postcode or child leaves this
+    function: the groups are numbered by pandas, not named."""
+    periods = periods[~periods["uasc"].astype(bool)]
+    first = episodes.sort_values(["period", "start"], kind="stable").drop_duplicates("period")
+    home = periods["period"].map(first.set_index("period")["home"]).fillna("")
+    known = home.ne("")
+    keys = pd.DataFrame({"start": periods["start"], "home": home.where(known, periods["period"].astype(str))})
+    sizes = keys.groupby(["start", "home"], sort=True).size()
+    return pd.DataFrame({"start": sizes.index.get_level_values("start"), "children": sizes.to_numpy()})
+
+
 def _codes(allowed: frozenset[str] | dict[str, str]) -> str:
     return ", ".join(sorted(allowed))
 
@@ -535,6 +560,7 @@ def _episode_rows(table: _Table, report: QualityReport) -> pd.DataFrame:
             ),
             "rec": rec,
             "reason": _placement_change_reason(frame, report),
+            "home": _home(frame),
             **{c: frame[c] for c in ("file", "row", "year", "file_index", "year_end")},
         }
     )
@@ -826,7 +852,8 @@ def read_ssda903(
     episodes, children = _number_children(episodes, children, report)
     episodes, periods = _periods(episodes, children, report)
     report.children, report.episodes, report.periods = len(children), len(episodes), len(periods)
-    return CareHistory(extract.date(), children, _final_episodes(episodes), periods, report)
+    groups = _arrival_groups(episodes, periods)
+    return CareHistory(extract.date(), children, _final_episodes(episodes), periods, report, groups)
 
 
 def _extract_date(episodes: pd.DataFrame) -> pd.Timestamp:

@@ -176,6 +176,7 @@ def write_synthetic_ssda903(
     record = simulate_replication(scenario, seed, replication)
     cohort = record.cohort
     identities = _identities(scenario, cohort.size, np.random.default_rng([seed, replication, GENERATOR_TAG]))
+    _siblings_share_a_home(identities, cohort)
     episodes = _episodes(scenario, record, identities, np.random.default_rng([seed, replication, GENERATOR_TAG, 1]))
     if short_break_share:
         breaks = np.random.default_rng([seed, replication, GENERATOR_TAG, 2])
@@ -264,6 +265,15 @@ def _identities(scenario: Scenario, n: int, generator: np.random.Generator) -> _
         home_post=home_post,
         cin=generator.choice(len(CATEGORIES_OF_NEED), size=n, p=shares / shares.sum()),
     )
+
+
+def _siblings_share_a_home(identities: _Identities, cohort) -> None:
+    """A sibling group's members ([entries.sibling_groups]) take the first member's home postcode: with their
+    shared entry day, that is how a reader of the returns can tell they arrived together."""
+    group = cohort.sibling_group
+    for members in np.split(np.flatnonzero(group >= 0), np.flatnonzero(np.diff(group[group >= 0])) + 1):
+        for child in members[1:].tolist():
+            identities.home_post[child] = identities.home_post[members[0]]
 
 
 def _episodes(scenario: Scenario, record, identities: _Identities, generator: np.random.Generator) -> list[_Episode]:
