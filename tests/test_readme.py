@@ -129,3 +129,18 @@ def test_every_command_and_option_is_in_docs_commands() -> None:
         options = [o for action in command._actions for o in action.option_strings if o.startswith("--")]
         missing += [f"{name} {o}" for o in options if o != "--help" and f"`{o}" not in text]
     assert not missing, f"docs/commands.md does not describe: {missing}"
+
+
+def test_the_quick_start_says_what_make_run_does() -> None:
+    """Each scenario `make run` runs, with its replications and output folder, as the README's Quick start says."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^run:.*\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE).group(1)
+    quick_start = README.read_text(encoding="utf-8").split("## Quick start")[1].split("\n## ")[0]
+    commands = re.findall(r"sufficiency (\w+) (.*)", recipe)
+    assert commands, "make run runs no sufficiency command"
+    for command, arguments in commands:
+        out = re.search(r"--out \$\(OUT\)/(\S+)", arguments).group(1)
+        replications = re.search(r"--replications (\d+)", arguments).group(1)
+        assert f"out/{out}" in quick_start and f"{replications} replications" in quick_start, (command, arguments)
+        for scenario in re.findall(r"scenarios/\S+\.toml", arguments):
+            assert scenario in README.read_text(encoding="utf-8"), scenario
