@@ -150,3 +150,24 @@ def test_conservation_holds_with_the_scheme():
 
 def simulate_records(scenario, replications: int, seed: int):
     return [simulate_replication(scenario, seed=seed, replication=r) for r in range(replications)]
+
+
+def test_the_transfers_by_financial_year_count_the_records():
+    scenario = scheme_scenario(threshold_children=5, from_date=dt.date(2021, 4, 1))
+    result = run(scenario, replications=3, seed=9)
+    table = result.tables["uasc_transfers"]
+    years = result.run_summary.calendar.financial_years
+    for record in simulate_records(scenario, 3, 9):
+        mine = table[table["replication"] == record.replication]
+        for direction, sign in (("in", 1), ("out", -1)):
+            days = record.transfers[record.transfers[:, 2] == sign, 0]
+            expected = {
+                label: int(np.sum((days >= start) & (days < end)))
+                for label, start, end in zip(years.labels, years.starts, years.ends, strict=True)
+            }
+            found = mine[mine["direction"] == direction].set_index("financial_year")["children"].to_dict()
+            assert found == {k: v for k, v in expected.items() if v}, direction
+    rows = result.run_summary.children_by_year
+    out = rows[rows["row"] == "uasc_transferred_out"]
+    assert out["mean"].sum() == pytest.approx(table.loc[table["direction"] == "out", "children"].sum() / 3)
+    assert out["mean"].sum() > 0

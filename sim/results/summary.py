@@ -40,6 +40,7 @@ SUMMARY_KEYS = {
     "stock_detail": (["date", "age_band", "uasc", "in_house", "beyond_20_miles"], "children"),
     "care_leavers": (["date", "age", "accommodation", "uasc"], "young_people"),
     "leaving_care": (["financial_year", "uasc"], "young_people"),
+    "uasc_transfers": (["financial_year", "direction"], "children"),
 }
 OCCUPANCY_VALUES = ("occupied", "capacity", "approved", "post_18")
 STATISTIC_COLUMNS = ["mean", "ci95_low", "ci95_high", "p10", "p50", "p90"]
@@ -123,10 +124,18 @@ CHILDREN_ROWS = {
     **{f"uasc_in_care_{band}": f"UASC in care on 31 March aged {band}" for band in AGE_BANDS},
     "turned_18_in_care": "young people leaving care at 18 in the year (exit route age_18)",
     "uasc_turned_18": "of whom UASC: UASC care leavers leaving care in the year",
+    "uasc_transferred_in": "UASC taken in from the National Transfer Scheme in the year (below its threshold)",
+    "uasc_transferred_out": "UASC arriving in the year transferred to another authority by the National Transfer "
+    "Scheme (at its threshold)",
     "care_leavers_18_20": "care leavers aged 18-20 on 31 March (left care at 18, in any accommodation)",
     "uasc_care_leavers_18_20": "of whom UASC",
 }
-CHILDREN_FLOW_ROWS = ("turned_18_in_care", "uasc_turned_18")  # counted over the year, not on 31 March
+CHILDREN_FLOW_ROWS = (  # counted over the year, not on 31 March
+    "turned_18_in_care",
+    "uasc_turned_18",
+    "uasc_transferred_in",
+    "uasc_transferred_out",
+)
 CHILDREN_SHORT_NAMES = {
     "children_in_care": "in care",
     "beyond_20_miles": "beyond 20 miles",
@@ -136,6 +145,8 @@ CHILDREN_SHORT_NAMES = {
     **{f"uasc_in_care_{band}": f"UASC in care, {band}" for band in AGE_BANDS},
     "turned_18_in_care": "left care at 18",
     "uasc_turned_18": "UASC left care at 18",
+    "uasc_transferred_in": "UASC transferred in",
+    "uasc_transferred_out": "UASC transferred out",
     "care_leavers_18_20": "care leavers 18-20",
     "uasc_care_leavers_18_20": "UASC care leavers 18-20",
 }
@@ -378,7 +389,7 @@ class RunSummary:
         """
         years = self.calendar.financial_years.labels
         march = self._march_31
-        long = [self._stock_rows(march), self._leaving_rows(), self._care_leaver_rows(march)]
+        long = [self._stock_rows(march), self._leaving_rows(), self._transfer_rows(), self._care_leaver_rows(march)]
         cells = [
             (year, row) for year in years for row in CHILDREN_ROWS if row in CHILDREN_FLOW_ROWS or year in march.values
         ]
@@ -442,6 +453,15 @@ class RunSummary:
         ]
         frame = pd.concat(parts, ignore_index=True).rename(columns={"young_people": "value"})
         return frame.astype({"financial_year": str, "value": float})[columns]
+
+    def _transfer_rows(self) -> pd.DataFrame:
+        """The National Transfer Scheme's transfers in and out in each financial year, per replication."""
+        columns = ["replication", "financial_year", "row", "value"]
+        if "uasc_transfers" not in self._tables:  # a hand-built result of the tables before the scheme
+            return pd.DataFrame(columns=columns)
+        table = self._tables["uasc_transfers"].rename(columns={"children": "value"})
+        table = table.assign(row="uasc_transferred_" + table["direction"])
+        return table.astype({"financial_year": str, "value": float})[columns]
 
     def _care_leaver_rows(self, march: pd.Series) -> pd.DataFrame:
         """Care leavers aged 18-20 on 31 March (every accommodation), and the UASC among them, per replication."""

@@ -55,6 +55,7 @@ TABLES = (
     "stock_detail",
     "care_leavers",
     "leaving_care",
+    "uasc_transfers",
     "stability",
     "placement_moves",
 )
@@ -182,6 +183,7 @@ def batch_tables(
         "stock_detail": _stock_detail(batch),
         "care_leavers": _care_leavers(batch),
         "leaving_care": _leaving_care(batch),
+        "uasc_transfers": _uasc_transfers(batch),
         # the DfE stability indicators (sim.results.stability): whole financial years and quarters only
         "stability": stability_rows(records, scenario, calendar.financial_years),
         "placement_moves": moves_by_quarter(records, scenario, calendar.financial_years),
@@ -431,6 +433,27 @@ def _leaving_care(batch: Batch) -> pd.DataFrame:
             "financial_year": np.asarray(years.labels, dtype=object)[keys[1]].astype(str),
             "uasc": keys[2].astype(bool),
             "young_people": counts,
+        }
+    )
+
+
+def _uasc_transfers(batch: Batch) -> pd.DataFrame:
+    """The National Transfer Scheme's transfers in each financial year (entries.uasc.national_transfer_scheme):
+    columns replication, financial_year, direction ('in': offered children taken, 'out': arrivals transferred to
+    another authority), children (only combinations that occur; none without the scheme)."""
+    records = batch.records
+    transfers = np.concatenate([r.transfers for r in records])
+    position = np.repeat(np.arange(len(records)), [len(r.transfers) for r in records])
+    years = batch.calendar.financial_years
+    year = np.clip(np.searchsorted(years.ends, transfers[:, 0], side="right"), 0, len(years.labels) - 1)
+    out = (transfers[:, 2] < 0).astype(np.int64)
+    keys, counts = _count([position, year, out], [len(records), len(years.labels), 2])
+    return pd.DataFrame(
+        {
+            "replication": batch.replications[keys[0]],
+            "financial_year": np.asarray(years.labels, dtype=object)[keys[1]].astype(str),
+            "direction": np.array(["in", "out"], dtype=object)[keys[2]].astype(str),
+            "children": counts,
         }
     )
 

@@ -95,8 +95,13 @@ def _month_labels(calendar: Calendar, index: np.ndarray) -> pd.Series:
     return pd.to_datetime(np.array(calendar.month_labels, dtype="datetime64[D]")[index])
 
 
+def _absent(cohort: Cohort) -> np.ndarray:
+    return np.zeros(cohort.size, dtype=bool) if cohort.absent is None else cohort.absent
+
+
 def _entries(cohort: Cohort, calendar: Calendar) -> pd.DataFrame:
-    entrants = ~cohort.starting & ~cohort.staying_put_at_start  # young people Staying Put from the start never enter
+    # young people Staying Put from the start never enter, nor do children the National Transfer Scheme kept out
+    entrants = ~cohort.starting & ~cohort.staying_put_at_start & ~_absent(cohort)
     frame = pd.DataFrame(
         {
             "month": _month_of(cohort.entry_day[entrants], calendar),
@@ -262,7 +267,8 @@ def _flows(record: ReplicationRecord, scenario: Scenario) -> pd.DataFrame:
     """Children in care at the start, entering, leaving and in care at the end: one row per replication."""
     cohort = record.cohort
     horizon = scenario.horizon.days
-    children = ~cohort.staying_put_at_start  # young people Staying Put from the start left care before it
+    # young people Staying Put from the start left care before it; children kept out by the scheme never came
+    children = ~cohort.staying_put_at_start & ~_absent(cohort)
     in_care_at_end = int(np.sum(np.isnan(record.exit_day[children])))
     return pd.DataFrame(
         {
