@@ -26,7 +26,7 @@ from tests.builders import build, rich_scenario
 
 PRICED = Path(__file__).parent / "bad_scenarios" / "priced_base.toml"
 REPLICATIONS = 3
-Call = tuple[tuple[str, ...], tuple[str, ...], str, int]
+Call = tuple[int, tuple[str, ...], tuple[str, ...], str, int]
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +36,14 @@ def priced() -> RunResult:
 
 @contextmanager
 def counted_summaries() -> Iterator[collections.Counter[Call]]:
-    """Every call of `summarise` by the summary layer and the budget, keyed by the table's columns and length, the
-    keys and the value: two calls with the same key summarise the same table the same way."""
+    """Every call of `summarise` by the summary layer and the budget, keyed by the table (its identity, columns
+    and length), the keys and the value: two calls with the same key summarise the same table the same way (two
+    runs' tables of the same shape, a comparison's base and what-if, are told apart)."""
     calls: collections.Counter[Call] = collections.Counter()
     original = summary.summarise
 
     def counting(table: pd.DataFrame, keys: list[str], value: str, replications: int) -> pd.DataFrame:
-        calls[(tuple(table.columns), tuple(keys), value, len(table))] += 1
+        calls[(id(table), tuple(table.columns), tuple(keys), value, len(table))] += 1
         return original(table, keys, value, replications)
 
     with mock.patch.object(summary, "summarise", counting), mock.patch.object(budget, "summarise", counting):
@@ -69,8 +70,9 @@ def test_writing_a_comparison_summarises_each_run_once(tmp_path: Path) -> None:
         write_comparison(comparison, [PRICED], tmp_path / "compare", sizing_replications=2)  # charts, then report
     repeated = {call: count for call, count in calls.items() if count > 1}
     assert not repeated
-    stock_by_date = [call for call in calls if call[1] == ("date",) and call[2] == "children"]
-    assert len(stock_by_date) == 2  # the overlay: base and what-if, once each though drawn as a file and in the report
+    occupied = [call for call in calls if call[2] == ("date", "pool") and call[3] == "occupied"]
+    # the overlay and the changed pools: base and what-if, once each though drawn as a file and in the report
+    assert len(occupied) == 2
 
 
 def test_the_presentation_layer_and_the_app_do_not_summarise() -> None:

@@ -240,7 +240,7 @@ def scenario_text(result: Calibration, name: str, command: str) -> str:
         f"Baseline calibrated from SSDA903 returns as of {result.as_of}",
         f"Written by: {command}",
         "Fitted values say where they come from; see calibration_report.html for fitted against observed.",
-        "No price book: add a [prices] table (see the README) to get a budget.",
+        "No price book: add a [prices] table (see docs/scenario-files.md) to get a budget.",
     ]
     return to_toml(document, header, comments=comments, significant=6)
 
