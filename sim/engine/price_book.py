@@ -41,6 +41,8 @@ ContractPlaces = Annotated[int, Field(ge=0, le=MAX_PLACES)]
 MAX_P90_OVER_MEDIAN = 20.0  # a wider lognormal has a mean over 15 times its median: a slip, not a market
 MAX_SCHEDULE_YEARS = 200  # an uplift schedule of two centuries is a slip
 MAX_BLOCK_CHANGES = 1_000
+MAX_GRANT_RATES = 100
+MAX_GRANT_PER_NIGHT = 5_000.0  # assumption: ten times the highest Home Office rate a night so far is a slip
 Z90 = float(special.ndtri(0.9))
 FINANCIAL_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
 # PoolPrice fields that are money, each scaled with the price level (with weekly_by_age_band, weekly_distribution
@@ -284,6 +286,32 @@ class InflationGroup(ScenarioModel):
         return _check_schedule(value)
 
 
+class GrantRates(ScenarioModel):
+    """The Home Office grant for unaccompanied asylum-seeking children from a date: a rate a night for each child
+    in care under 16 and aged 16-17, and a rate a week for each former UASC care leaver aged 18-20."""
+
+    from_date: dt.date
+    under_16_per_night: Annotated[float, Field(ge=0, le=MAX_GRANT_PER_NIGHT)]
+    aged_16_17_per_night: Annotated[float, Field(ge=0, le=MAX_GRANT_PER_NIGHT)]
+    care_leaver_per_week: Annotated[float, Field(ge=0, le=MAX_GRANT_PER_NIGHT * 7)]
+    source: Source
+
+
+class UascGrant(ScenarioModel):
+    """The grant's rates in date order, each in force from its date to the next (income, not spend: the rates
+    are the Home Office's own, so the price draws and inflation leave them alone)."""
+
+    rates: list[GrantRates] = Field(min_length=1, max_length=MAX_GRANT_RATES)
+
+    @field_validator("rates")
+    @classmethod
+    def _in_order(cls, value: list[GrantRates]) -> list[GrantRates]:
+        dates = [rate.from_date for rate in value]
+        if dates != sorted(set(dates)):
+            raise ValueError("expected rates in date order, one for each from_date")
+        return value
+
+
 class PriceBook(ScenarioModel):
     base_date: dt.date
     inflation_percent_per_year: PercentPerYear
@@ -291,11 +319,20 @@ class PriceBook(ScenarioModel):
     uplift_percent_by_year: UpliftSchedule | None = None
     inflation_groups: dict[str, InflationGroup] = {}
     pools: dict[str, PoolPrice]
+    uasc_grant: UascGrant | None = None  # Home Office income for asylum-seeking children (sim.results.grant)
 
     @field_validator("uplift_percent_by_year")
     @classmethod
     def _years(cls, value: dict[str, float] | None) -> dict[str, float] | None:
         return _check_schedule(value)
+
+    @model_serializer(mode="wrap")
+    def _without_grant(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A dump without `uasc_grant` when none is given, so a record reads as before the key existed."""
+        dumped = handler(self)
+        if self.uasc_grant is None:
+            dumped.pop("uasc_grant", None)
+        return dumped
 
     def scaled(self, level: float, inflation_points: float) -> PriceBook:
         """Every price times `level` and every inflation rate and uplift plus `inflation_points` (a parameter draw)."""

@@ -128,6 +128,8 @@ def write_tables(result: RunResult, directory: Path) -> None:
         spreadsheet_safe(run.spend_bridge).to_csv(directory / "spend_bridge.csv", index=False)
         if run.scenario.budget:
             spreadsheet_safe(run.overspend).to_csv(directory / "budget_check.csv", index=False)
+        if run.grant_by_year is not None:
+            spreadsheet_safe(run.grant_by_year).to_csv(directory / "grant.csv", index=False, float_format="%.2f")
         write_budget_workbook(run, directory / "budget.xlsx")
 
 
@@ -332,7 +334,20 @@ def _spend_lines(run: RunSummary) -> list[str]:
         f"{run.band_source}; "
         f"price base {run.scenario.prices.base_date}; part years at the horizon ends):",
         table.to_string(line_width=TERMINAL_WIDTH),
+        *_grant_lines(run),
     ]
+
+
+def _grant_lines(run: RunSummary) -> list[str]:
+    """Home Office UASC grant income by financial year, £ million (mean), when the price book has the grant."""
+    grant = run.grant_by_year
+    if grant is None:
+        return []
+    total = grant[grant["group"] == "all"]
+    pairs = zip(total["financial_year"], total["mean"], strict=True)
+    years = ", ".join(f"{year} {mean / 1e6:.2f}" for year, mean in pairs)
+    text = f"Home Office UASC grant income (not in the spend above), £ million, mean: {years}"
+    return [textwrap.fill(text, TERMINAL_WIDTH, subsequent_indent="    ")]
 
 
 def _total_stock(run: RunSummary) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from sim.engine.scenario import Scenario
 from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR
 from sim.results.budget import budget_summary, budget_wide, overspend, spend_bridge
 from sim.results.costs import ONE_OFF
+from sim.results.grant import GRANT_GROUPS
 from sim.results.tables import CARE_LEAVER_ACCOMMODATION, CARE_LEAVER_AGES, Calendar, summarise
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ SUMMARY_KEYS = {
     "care_leavers": (["date", "age", "accommodation", "uasc"], "young_people"),
     "leaving_care": (["financial_year", "uasc"], "young_people"),
     "uasc_transfers": (["financial_year", "direction"], "children"),
+    "uasc_grant": (["financial_year", "group"], "income"),
 }
 OCCUPANCY_VALUES = ("occupied", "capacity", "approved", "post_18")
 STATISTIC_COLUMNS = ["mean", "ci95_low", "ci95_high", "p10", "p50", "p90"]
@@ -720,6 +722,29 @@ class RunSummary:
     def spend_total(self) -> pd.DataFrame:
         """Spend per financial year, all pools (the budget's total rows)."""
         return self._budget_rows("total")
+
+    @cached_property
+    def grant_by_year(self) -> pd.DataFrame | None:
+        """Home Office UASC grant income per financial year (sim.results.grant), every year and group (0 where
+        none) and their total (group "all"): financial_year, group, then the statistics. None without
+        [prices.uasc_grant]."""
+        prices = self.scenario.prices
+        if prices is None or prices.uasc_grant is None:
+            return None
+        table = self._tables["uasc_grant"]
+        years = self.calendar.financial_years.labels
+        groups = [*GRANT_GROUPS, "all"]
+        cells = [(year, group, 0, 0.0) for year in years for group in groups]  # every year and group, 0 where none
+        skeleton = pd.DataFrame(cells, columns=["financial_year", "group", "replication", "income"])
+        total = table.groupby(["replication", "financial_year"], as_index=False)["income"].sum().assign(group="all")
+        frame = pd.concat([table, total, skeleton], ignore_index=True)
+        summary = summarise(frame, ["financial_year", "group"], "income", self.replications)
+        order = {"financial_year": years, "group": groups}
+        for column, values in order.items():
+            summary[column] = pd.Categorical(summary[column], categories=values, ordered=True)
+        return summary.sort_values(["financial_year", "group"], ignore_index=True).astype(
+            {"financial_year": str, "group": str}
+        )
 
     def _budget_rows(self, breakdown: str) -> pd.DataFrame:
         budget = self.budget

@@ -36,6 +36,7 @@ from sim.results.costs import (
     placement_need_index,
     spend_columns,
 )
+from sim.results.grant import GrantPeriods, grant_by_year
 from sim.results.stability import moves_by_quarter, stability_rows
 
 BAND_UPPER_YEARS = np.array([upper for _, upper in AGE_BAND_BOUNDS_YEARS[:-1]])
@@ -56,6 +57,7 @@ TABLES = (
     "care_leavers",
     "leaving_care",
     "uasc_transfers",
+    "uasc_grant",
     "stability",
     "placement_moves",
 )
@@ -184,6 +186,7 @@ def batch_tables(
         "care_leavers": _care_leavers(batch),
         "leaving_care": _leaving_care(batch),
         "uasc_transfers": _uasc_transfers(batch),
+        "uasc_grant": _uasc_grant(batch),
         # the DfE stability indicators (sim.results.stability): whole financial years and quarters only
         "stability": stability_rows(records, scenario, calendar.financial_years),
         "placement_moves": moves_by_quarter(records, scenario, calendar.financial_years),
@@ -456,6 +459,26 @@ def _uasc_transfers(batch: Batch) -> pd.DataFrame:
             "children": counts,
         }
     )
+
+
+def _uasc_grant(batch: Batch) -> pd.DataFrame:
+    """Home Office grant income for UASC by financial year and group (sim.results.grant): columns replication,
+    financial_year, group, income; empty without [prices.uasc_grant]."""
+    prices = batch.scenario.prices
+    if prices is None or prices.uasc_grant is None:
+        return pd.DataFrame({"replication": [], "financial_year": [], "group": [], "income": []})
+    start_date, horizon = batch.scenario.horizon.start, float(batch.scenario.horizon.days)
+    years = batch.calendar.financial_years
+    rate_days = np.array([(r.from_date - start_date).days for r in prices.uasc_grant.rates], dtype=float)
+    periods = GrantPeriods.of(prices.uasc_grant, np.asarray(years.starts, dtype=float), rate_days, horizon)
+    rows = (batch.placements[:, PlacementColumn.KIND] == IN_CARE) & batch.uasc[batch.child]
+    p, position, birth = batch.rows(rows)
+    in_care = (position, p[:, PlacementColumn.START], np.minimum(p[:, PlacementColumn.END], horizon), birth)
+    exit_day = np.concatenate([r.exit_day for r in batch.records])
+    route = np.concatenate([r.exit_route for r in batch.records])
+    left = np.flatnonzero(batch.uasc & (route == AGE_18_ROUTE))
+    leavers = (batch.child_position[left], exit_day[left], np.full(len(left), horizon), batch.birth_day[left])
+    return grant_by_year(periods, in_care, leavers, batch.replications, list(years.labels))
 
 
 def _occupancy(batch: Batch) -> pd.DataFrame:
