@@ -303,3 +303,18 @@ def test_termination_signals_stop_like_ctrl_c_but_an_ignored_hangup_stays_ignore
         assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_stopping_the_pool_leaves_no_thread_for_the_exit_hook_to_race() -> None:
+    """The pool's manager thread closes its wake-up pipe as it ends; one still running when the interpreter
+    exits races concurrent.futures' exit hook, which writes to that pipe (a 'Bad file descriptor' after
+    'interrupted', or a hang). Stopping the pool must wait for it."""
+    from sim.results.runner import _process_pool
+
+    with pytest.raises(KeyboardInterrupt), _process_pool(2) as pool:
+        futures = [pool.submit(time.sleep, 30) for _ in range(6)]
+        manager = pool._executor_manager_thread
+        _wait_for(lambda: all(f.running() for f in futures[:2]), START_SECONDS)
+        raise KeyboardInterrupt
+    assert manager is not None and not manager.is_alive()
+    assert all(f.done() for f in futures)

@@ -199,9 +199,14 @@ def _process_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Cancel the queued batches and end the workers. Uses the pool's private process table: before Python
-    3.14 (`terminate_workers`) the pool has no public way to end workers busy with a batch."""
+    """Cancel the queued batches, end the workers, and wait for the pool's manager thread to see them gone.
+
+    Uses the pool's private process table and thread: before Python 3.14 (`terminate_workers`) the pool has
+    no public way to end workers busy with a batch. The manager thread closes its wake-up pipe as it ends;
+    left running, it races the interpreter's exit hook, which writes to that pipe ("Exception ignored in
+    threading._shutdown ... Bad file descriptor", or a hang), so it must have ended before this returns."""
     workers = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for worker in workers:
         worker.terminate()
@@ -210,6 +215,8 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
         if worker.is_alive():
             worker.kill()
             worker.join(timeout=WORKER_STOP_SECONDS)
+    if manager is not None:
+        manager.join(timeout=WORKER_STOP_SECONDS)  # it ends once it sees the workers gone
 
 
 WORKER_STOP_SECONDS = 5  # a terminated worker that has not gone after this is killed
