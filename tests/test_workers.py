@@ -22,8 +22,8 @@ import pytest
 from sim.engine.errors import InputError
 from sim.engine.scenario_files import load_scenario
 from sim.results.distributed import check_scheduler, dask_executor
-from sim.results.interrupts import Interrupted, stopping_on_signals
-from sim.results.runner import run, run_many
+from sim.results.interrupts import Interrupted, blocked_for_workers, stopping_on_signals
+from sim.results.runner import _worker_start, run, run_many
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "tests" / "bad_scenarios" / "valid_base.toml"
@@ -231,6 +231,26 @@ def test_signals_while_a_local_cluster_starts_act_once_it_has_started() -> None:
         reached_the_end = True
     assert reached_the_end and stopped.value.signum == signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_worker_signalled_before_its_initializer_dies_of_the_signal_not_in_the_parents_handler() -> None:
+    """A slow machine widens the window between fork and the pool's initializer. A SIGTERM there, with the
+    parent's handler copied by fork, raised `Interrupted` in the child, which then ran the parent's clean-up
+    from its copied stack (a second `interrupted`, 'can only join a child process'). Held until the
+    initializer has set the worker's own handlers, it ends the worker as the signal's default does."""
+    with stopping_on_signals(), blocked_for_workers():
+        child = os.fork()
+        if child == 0:  # the child never leaves this block, as a pool's worker never returns from its fork
+            try:
+                time.sleep(1.0)  # starting, as a worker does before its initializer; signalled meanwhile
+                _worker_start(os.getppid(), via_fork_server=False)
+                time.sleep(5.0)
+            finally:
+                os._exit(3)  # reached only if the signal was taken by the parent's handler, or not at all
+    os.kill(child, signal.SIGTERM)
+    _, status = os.waitpid(child, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
 
 
 @pytest.fixture

@@ -48,3 +48,28 @@ def stopping_on_signals() -> Iterator[None]:
     finally:
         for signum in installed:
             signal.signal(signum, signal.SIG_DFL)
+
+
+WORKER_SIGNALS = (signal.SIGINT, *STOP_SIGNALS)
+
+
+@contextlib.contextmanager
+def blocked_for_workers() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP wait while worker processes are forked: a child forked with this process's
+    handlers, signalled before its initializer replaces them, would raise in the parent's copied stack and run
+    the parent's clean-up (a second `interrupted`, a traceback). Children start with the signals blocked and
+    unblock them in `unblock_in_worker`; here they act as soon as the block ends. POSIX only."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, WORKER_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def unblock_in_worker() -> None:
+    """In a worker, once its own handlers are set: signals that came while it started act now."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, WORKER_SIGNALS)

@@ -28,7 +28,7 @@ from sim.engine.model import ReplicationRecord, simulate_linked, simulate_replic
 from sim.engine.parameters import with_drawn_parameters
 from sim.engine.scenario import Scenario
 from sim.results.costs import at_drawn_prices
-from sim.results.interrupts import STOP_SIGNALS, stopping_on_signals
+from sim.results.interrupts import STOP_SIGNALS, blocked_for_workers, stopping_on_signals, unblock_in_worker
 from sim.results.summary import RunSummary
 from sim.results.tables import TABLES, Calendar, batch_tables, summarise
 
@@ -171,7 +171,12 @@ def _executor(jobs: int, dask: str | None):
         yield (lambda function, *args: _InProcess(function(*args))), 1
     else:
         with _process_pool(jobs) as pool:
-            yield pool.submit, jobs
+
+            def submit(function, *args):
+                with blocked_for_workers():  # the pool forks its workers in its first submit
+                    return pool.submit(function, *args)
+
+            yield submit, jobs
 
 
 @contextlib.contextmanager
@@ -233,6 +238,7 @@ def _worker_start(parent: int, via_fork_server: bool) -> None:
     for signum in STOP_SIGNALS:
         if callable(signal.getsignal(signum)):
             signal.signal(signum, signal.SIG_DFL)
+    unblock_in_worker()
     _die_with_parent(parent, via_fork_server)
 
 
