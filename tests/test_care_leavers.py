@@ -10,7 +10,15 @@ import pytest
 from sim.engine.model import STAYING_CLOSE, STAYING_PUT
 from sim.results.runner import run
 from sim.results.summary import RunSummary
-from sim.results.tables import CARE_LEAVER_AGES, Batch, Calendar, _care_leavers, _leaving_care, _stock_detail
+from sim.results.tables import (
+    CARE_LEAVER_AGES,
+    Batch,
+    Calendar,
+    _care_leavers,
+    _leaving_care,
+    _stock_detail,
+    _uasc_transfers,
+)
 from tests.builders import build, rich_with_staying_put_at_start
 from tests.constructed_records import Child, age_at_start_for, in_care, record, two_year_scenario
 
@@ -60,6 +68,7 @@ def constructed() -> RunSummary:
         "stock_detail": _stock_detail(batch),
         "care_leavers": _care_leavers(batch),
         "leaving_care": _leaving_care(batch),
+        "uasc_transfers": _uasc_transfers(batch),
     }
     return RunSummary(scenario, 1, 1, calendar, 0.0, tables)
 

@@ -104,9 +104,8 @@ class Cohort:
 
     @property
     def entrants(self) -> np.ndarray:
-        """Children entering care during the run: neither in care nor Staying Put on the start date, nor absent."""
-        entering = ~(self.starting | self.staying_put_at_start)
-        return entering if self.absent is None else entering & ~self.absent
+        """Children entering care during the run: in care at some time, but not on the start date."""
+        return self.in_care_at_some_time & ~self.starting
 
 
 def draw_cohort(scenario: Scenario, seed: int, replication: int, start_pool_names: list[str]) -> Cohort:

@@ -179,12 +179,7 @@ def _comparison_notes(workbook: Workbook, comparison: Comparison) -> None:
         "Children at a time: the mean of the counts of children and young people in the places on the first of each "
         "month in the year (Staying Put and Staying Close included). Placements started: placements begun in the year.",
     ]
-    sheet = workbook.create_sheet("Notes")
-    _append(sheet, ["Notes"])
-    for line in lines:
-        _append(sheet, [line])
-    sheet.column_dimensions["A"].width = 120
-    sheet["A1"].font = Font(bold=True)
+    _notes(workbook, lines)
 
 
 def _table_sheet(workbook: Workbook, title: str, frame: pd.DataFrame, number_format: str) -> None:
@@ -375,6 +370,11 @@ def _notes_sheet(workbook: Workbook, run: RunSummary) -> None:
         f"{CHILDREN_SHEET} also holds {STABILITY_TITLE}: whole financial years (and quarters) inside the horizon "
         "only; long-term stability from the first 31 March 2.5 years into the horizon.",
     ]
+    _notes(workbook, lines)
+
+
+def _notes(workbook: Workbook, lines: list[str]) -> None:
+    """The Notes sheet: a heading, then one wrapped line a row."""
     sheet = workbook.create_sheet("Notes")
     _append(sheet, ["Notes"])
     for line in lines:

@@ -399,10 +399,7 @@ class RunSummary:
         long.append(skeleton.assign(replication=0, value=0.0))
         frame = pd.concat(long, ignore_index=True)
         summary = summarise(frame, ["financial_year", "row"], "value", self.replications)
-        for column, values in {"financial_year": years, "row": list(CHILDREN_ROWS)}.items():
-            summary[column] = pd.Categorical(summary[column], categories=values, ordered=True)
-        summary = summary.sort_values(["financial_year", "row"], ignore_index=True)
-        summary = summary.astype({"financial_year": str, "row": str})
+        summary = _in_order(summary, {"financial_year": years, "row": list(CHILDREN_ROWS)})
         on_march = {year: date - pd.Timedelta(days=1) for date, year in march.items()}  # the 31 March itself
         dates = [
             pd.NaT if row in CHILDREN_FLOW_ROWS else on_march[year]
@@ -458,12 +455,9 @@ class RunSummary:
 
     def _transfer_rows(self) -> pd.DataFrame:
         """The National Transfer Scheme's transfers in and out in each financial year, per replication."""
-        columns = ["replication", "financial_year", "row", "value"]
-        if "uasc_transfers" not in self._tables:  # a hand-built result of the tables before the scheme
-            return pd.DataFrame(columns=columns)
         table = self._tables["uasc_transfers"].rename(columns={"children": "value"})
         table = table.assign(row="uasc_transferred_" + table["direction"])
-        return table.astype({"financial_year": str, "value": float})[columns]
+        return table.astype({"financial_year": str, "value": float})[["replication", "financial_year", "row", "value"]]
 
     def _care_leaver_rows(self, march: pd.Series) -> pd.DataFrame:
         """Care leavers aged 18-20 on 31 March (every accommodation), and the UASC among them, per replication."""
@@ -739,12 +733,7 @@ class RunSummary:
         total = table.groupby(["replication", "financial_year"], as_index=False)["income"].sum().assign(group="all")
         frame = pd.concat([table, total, skeleton], ignore_index=True)
         summary = summarise(frame, ["financial_year", "group"], "income", self.replications)
-        order = {"financial_year": years, "group": groups}
-        for column, values in order.items():
-            summary[column] = pd.Categorical(summary[column], categories=values, ordered=True)
-        return summary.sort_values(["financial_year", "group"], ignore_index=True).astype(
-            {"financial_year": str, "group": str}
-        )
+        return _in_order(summary, {"financial_year": years, "group": groups})
 
     def _budget_rows(self, breakdown: str) -> pd.DataFrame:
         budget = self.budget
@@ -823,6 +812,14 @@ def _effects(outcome: str, draws: np.ndarray, values: np.ndarray, drivers: tuple
             }
         )
     return sorted(rows, key=lambda row: -abs(row["effect"]))
+
+
+def _in_order(summary: pd.DataFrame, order: dict[str, list[str]]) -> pd.DataFrame:
+    """The summary's rows sorted by its key columns in the orders given (years in time order, rows as listed)."""
+    for column, values in order.items():
+        summary[column] = pd.Categorical(summary[column], categories=values, ordered=True)
+    summary = summary.sort_values(list(order), ignore_index=True)
+    return summary.astype(dict.fromkeys(order, str))
 
 
 def financial_year(months: pd.Series) -> pd.Series:
