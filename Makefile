@@ -22,7 +22,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	COVERAGE_FILE=$(CURDIR)/.coverage OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term --cov-fail-under=95
+	COVERAGE_FILE=$(CURDIR)/.coverage OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term --cov-fail-under=95 --durations=25
 
 bench: $(STAMP)
 	$(BIN)/sufficiency bench
