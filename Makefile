@@ -2,17 +2,29 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 OUT ?= out
 
 .PHONY: run test bench app clean dfe-rules peers
 
-$(STAMP): pyproject.toml
+# `make run` installs only what the main job needs; `make test` (and bench, app) add the test tools and the heavy
+# extras (Streamlit, Dask, ciw). Each stamp is redone when pyproject.toml changes.
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-run: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@echo "Installing what the main job needs into $(VENV) (SimPy, NumPy, SciPy, pandas, matplotlib, ...): about 1 minute and 600 MB the first time"
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo "Installing the test tools and the optional extras into $(VENV) (Streamlit, Dask, ciw, pytest, ...): a few minutes and about 1 GB the first time"
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(RUN_STAMP)
+
+run: $(RUN_STAMP)
+	@echo "Running the Cheshire East baseline, the two-homes what-if and their comparison (2 to 3 minutes on 2 cores)"
 	$(BIN)/sufficiency run scenarios/cheshire_east/baseline.toml --replications 50 --out $(OUT)/cheshire_east_baseline
 	$(BIN)/sufficiency run scenarios/cheshire_east/add_two_homes.toml --replications 50 --out $(OUT)/cheshire_east_add_two_homes
 	$(BIN)/sufficiency compare scenarios/cheshire_east/baseline.toml scenarios/cheshire_east/add_two_homes.toml --replications 100 --jobs 2 --out $(OUT)/cheshire_east_two_homes_comparison
