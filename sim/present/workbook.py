@@ -4,8 +4,9 @@ Every figure is a number (money with a currency format, counts to one decimal), 
 inflation rate appears on the Assumptions sheet with its source, so a finance officer can trace it. Every text cell
 goes through `spreadsheet_text`: a source or a name from a scenario file is never read by Excel as a formula.
 The figures come from the run's summary (`RunSummary.budget`, `budget_wide`, `overspend`, `spend_bridge`,
-`fallbacks_by_year`) and the comparison (`compare.differences_by_year`, `Comparison.medium_term`); nothing is
-computed here: each sheet of a table is that table as its CSV holds it (budget_wide.csv, comparison.csv, ...).
+`fallbacks_by_year`, `statement`, `statement_gaps`) and the comparison (`compare.differences_by_year`,
+`Comparison.medium_term`); nothing is computed here: each sheet of a table is that table as its CSV holds it
+(budget_wide.csv, comparison.csv, ...), and the sufficiency-statement sheets are those tables as they are.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sim.results.summary import (
     FALLBACKS_TITLE,
     STABILITY_ROWS,
     STABILITY_TITLE,
+    STATEMENT_YEARS,
     STATISTIC_COLUMNS,
     RunSummary,
 )
@@ -53,6 +55,8 @@ MONEY_COLUMNS = (
     "spend_to",
 )
 CHILDREN_SHEET = "Children and care leavers"
+STATEMENT_SHEET = "Sufficiency statement"  # RunSummary.statement as it is
+STATEMENT_GAPS_SHEET = "Sufficiency gaps"  # RunSummary.statement_gaps as it is
 POUNDS = '"£"#,##0'
 POUNDS_PENCE = '"£"#,##0.00'
 RANGES_NOTE = (
@@ -96,8 +100,8 @@ def _has_text(column: pd.Series) -> bool:
 
 def write_budget_workbook(run: RunSummary, path: Path | BinaryIO) -> None:
     """budget.xlsx of a run's budget: Summary, By pool, By need, Weekly cost check, Emergency and shortages,
-    Children and care leavers, Assumptions, Notes (to a file, or to an in-memory file for the workshop app's
-    download)."""
+    Children and care leavers, Sufficiency statement, Sufficiency gaps, Assumptions, Notes (to a file, or to an
+    in-memory file for the workshop app's download)."""
     summary = run.budget
     workbook = Workbook()
     workbook.remove(workbook.active)
@@ -116,6 +120,8 @@ def write_budget_workbook(run: RunSummary, path: Path | BinaryIO) -> None:
     frame_sheet(workbook, BRIDGE_SHEET, run.spend_bridge, MONEY_COLUMNS)
     _fallbacks_sheet(workbook, run)
     _children_sheet(workbook, run)
+    frame_sheet(workbook, STATEMENT_SHEET, run.statement, [])
+    frame_sheet(workbook, STATEMENT_GAPS_SHEET, run.statement_gaps, [])
     _assumptions_sheet(workbook, run.scenario.prices)
     _one_off_and_budget_rows(workbook["Assumptions"], run.scenario)
     _notes_sheet(workbook, run)
@@ -369,6 +375,15 @@ def _notes_sheet(workbook: Workbook, run: RunSummary) -> None:
         CARE_LEAVERS_NOTE,
         f"{CHILDREN_SHEET} also holds {STABILITY_TITLE}: whole financial years (and quarters) inside the horizon "
         "only; long-term stability from the first 31 March 2.5 years into the horizon.",
+        f"{STATEMENT_SHEET}: children in care at the end of 31 March of each of the next "
+        f"{STATEMENT_YEARS} whole financial years, by placement need, age band on that date and sex; every "
+        "combination, 0 where no child is, with 'all' rows for every need, band and sex (the grand total last in "
+        f"each year). Totals are summed in each replication before the statistics. {run.band_label}.",
+        f"{STATEMENT_GAPS_SHEET}: the gap ledger by financial year, kind (not sufficient: "
+        "secure shortage, emergency, unregistered, wrong kind, placed apart, beyond 20 miles; the right kind below "
+        "the first choice: external_right_kind, in_house_right_kind), age band at the placement's start, as "
+        "child-days in the year and children at a time (those days over the year's days in the horizon); every "
+        "combination, with all_not_sufficient, all_right_kind and 'all' rows.",
     ]
     _notes(workbook, lines)
 

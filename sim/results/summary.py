@@ -19,11 +19,18 @@ import pandas as pd
 
 from sim.engine.parameters import parameter_draws
 from sim.engine.scenario import Scenario
-from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR
+from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR, GAP_KINDS, PLACEMENT_NEEDS, SEXES, SUFFICIENT_GAP_KINDS
 from sim.results.budget import budget_summary, budget_wide, overspend, spend_bridge
 from sim.results.costs import ONE_OFF
 from sim.results.grant import GRANT_GROUPS
-from sim.results.tables import CARE_LEAVER_ACCOMMODATION, CARE_LEAVER_AGES, Calendar, summarise
+from sim.results.tables import (
+    CARE_LEAVER_ACCOMMODATION,
+    CARE_LEAVER_AGES,
+    TOTAL,
+    Calendar,
+    dense_summary,
+    summarise,
+)
 
 if TYPE_CHECKING:
     from sim.results.runner import RunResult
@@ -38,7 +45,8 @@ SUMMARY_KEYS = {
     "gap_ledger": (["month", "kind", "need"], "child_days"),
     "placement_days": (["month", "pool", "need"], "days"),
     "spend": (["financial_year", "pool", "need", "component"], "spend"),
-    "stock_detail": (["date", "age_band", "uasc", "in_house", "beyond_20_miles"], "children"),
+    "stock_detail": (["date", "age_band", "sex", "uasc", "in_house", "beyond_20_miles"], "children"),
+    "stock_31_march": (["date", "need", "age_band", "sex"], "children"),
     "care_leavers": (["date", "age", "accommodation", "uasc"], "young_people"),
     "leaving_care": (["financial_year", "uasc"], "young_people"),
     "uasc_transfers": (["financial_year", "direction"], "children"),
@@ -56,6 +64,20 @@ LEDGER_MEASURE_LABELS = {
     "placed_externally_child_days_total": "placed externally: child-days of the right kind bought in below the "
     "first choice, within 20 miles",
 }
+
+# The sufficiency-statement tables (`RunSummary.statement`, `statement_gaps`): dense, with TOTAL rows.
+# Issue 19, item 3: "Children in care on each 31 March for the next 5 years" (the medium-term period of
+# sim.analysis.compare.MEDIUM_TERM_YEARS, also 5).
+STATEMENT_YEARS = 5
+STATEMENT_KEYS = {"need": list(PLACEMENT_NEEDS), "age_band": list(AGE_BANDS), "sex": list(SEXES)}
+STATEMENT_GAP_KEYS = {"kind": list(GAP_KINDS), "age_band": list(AGE_BANDS)}
+STATEMENT_GAP_GROUPS = {  # sub-totals of the kinds, before the TOTAL of every kind
+    "kind": {
+        "all_not_sufficient": [kind for kind in GAP_KINDS if kind not in SUFFICIENT_GAP_KINDS],
+        "all_right_kind": list(SUFFICIENT_GAP_KINDS),
+    }
+}
+STATEMENT_GAP_UNITS = ("child_days", "children_at_a_time")
 
 # The by-financial-year table of the fallbacks and high-cost placements the budget counts
 # (`RunSummary.fallbacks_by_year`): each row, and in words what it counts. The first four are read from the gap
@@ -408,6 +430,51 @@ class RunSummary:
         summary.insert(1, "part_year", summary["financial_year"].map(self._part_years))
         summary.insert(2, "date", pd.to_datetime(pd.Series(dates, dtype="datetime64[ns]")))
         return summary
+
+    @cached_property
+    def statement(self) -> pd.DataFrame:
+        """Children in care at the end of each 31 March of the first STATEMENT_YEARS whole financial years of the
+        horizon, by placement need x age band (on that date) x sex, as a sufficiency statement tabulates them: mean,
+        95% CI of the mean, P10/P50/P90 across replications. A part year at the start is left out, as in the
+        medium-term period of a comparison (sim.analysis.compare.medium_term_years): the next whole years.
+
+        Columns financial_year, part_year, date (the 31 March), need, age_band, sex and the statistics. Dense: every
+        year x need x band x sex, 0 where no child is; TOTAL ("all") rows for every need, band and sex and their
+        combinations, the grand total last in each year; in the order of STATEMENT_KEYS."""
+        march = self._march_31[~self._march_31.map(self._part_years)].iloc[:STATEMENT_YEARS]
+        table = self._tables["stock_31_march"]
+        table = table[table["date"].isin(march.index)]
+        frame = table.assign(financial_year=table["date"].map(march))
+        years = list(march.to_numpy())
+        summary = dense_summary(frame, "children", years, STATEMENT_KEYS, self.replications)
+        on_march = {year: date - pd.Timedelta(days=1) for date, year in march.items()}
+        summary.insert(1, "part_year", summary["financial_year"].map(self._part_years))
+        summary.insert(2, "date", pd.to_datetime(summary["financial_year"].map(on_march)))
+        return summary
+
+    @cached_property
+    def statement_gaps(self) -> pd.DataFrame:
+        """The sufficiency gap by financial year, gap kind (the ledger's, GAP_KINDS) and age band at the placement's
+        start: child-days in the year, and children at a time (those days over the year's days in the horizon, the
+        mean number of children in such placements on a day), mean, 95% CI, P10/P50/P90 across replications.
+
+        Columns financial_year, part_year, kind, age_band, unit (STATEMENT_GAP_UNITS) and the statistics. Dense, with
+        the sub-totals all_not_sufficient and all_right_kind and TOTAL rows for every kind and band."""
+        years = self.calendar.financial_years
+        ledger, groups = self._ledger_by_year, STATEMENT_GAP_GROUPS
+        child_days = dense_summary(ledger, "child_days", years.labels, STATEMENT_GAP_KEYS, self.replications, groups)
+        in_horizon = dict(zip(years.labels, years.ends - years.starts, strict=True))
+        at_a_time = child_days.copy()
+        days = at_a_time["financial_year"].map(in_horizon).to_numpy(dtype=float)
+        for column in STATISTIC_COLUMNS:  # every statistic scales with a positive factor: the same as per replication
+            at_a_time[column] = at_a_time[column] / days
+        units = [child_days.assign(unit=STATEMENT_GAP_UNITS[0]), at_a_time.assign(unit=STATEMENT_GAP_UNITS[1])]
+        summary = pd.concat(units, ignore_index=True)
+        kinds = [*GAP_KINDS, *STATEMENT_GAP_GROUPS["kind"], TOTAL]
+        order = {"financial_year": years.labels, "kind": kinds, "age_band": [*AGE_BANDS, TOTAL]}
+        summary = _in_order(summary, {**order, "unit": list(STATEMENT_GAP_UNITS)})
+        summary.insert(1, "part_year", summary["financial_year"].map(self._part_years))
+        return summary[["financial_year", "part_year", "kind", "age_band", "unit", *STATISTIC_COLUMNS]]
 
     @cached_property
     def _march_31(self) -> pd.Series:

@@ -25,6 +25,7 @@ from sim.engine.vocabulary import (
     GAP_KINDS,
     LEAVING_CARE_AGE_YEARS,
     PLACEMENT_NEEDS,
+    SEXES,
     SUFFICIENT_GAP_KINDS,
 )
 from sim.results.costs import (
@@ -54,6 +55,7 @@ TABLES = (
     "spend",
     "high_cost",
     "stock_detail",
+    "stock_31_march",
     "care_leavers",
     "leaving_care",
     "uasc_transfers",
@@ -152,6 +154,7 @@ CATEGORIES = Labels(CATEGORIES_OF_NEED)
 KINDS = Labels(GAP_KINDS)
 LEAVER_AGES = Labels(CARE_LEAVER_AGES)
 ACCOMMODATION = Labels(CARE_LEAVER_ACCOMMODATION)
+SEX = Labels(SEXES)
 AGE_18_ROUTE = EXIT_ROUTES.index("age_18")
 SECURE = PLACEMENT_NEEDS.index("secure")
 
@@ -183,6 +186,7 @@ def batch_tables(
         "spend": _spend(batch),
         "high_cost": _high_cost(batch, seed),
         "stock_detail": _stock_detail(batch),
+        "stock_31_march": _stock_31_march(batch),
         "care_leavers": _care_leavers(batch),
         "leaving_care": _leaving_care(batch),
         "uasc_transfers": _uasc_transfers(batch),
@@ -210,6 +214,8 @@ class Batch:
         self.child = self.placements[:, PlacementColumn.CHILD].astype(np.int64) + offsets[self.position]
         self.child_position = np.repeat(np.arange(len(records)), [r.cohort.size for r in records])
         self.uasc = np.concatenate([r.cohort.uasc for r in records]).astype(bool)
+        male = np.concatenate([r.cohort.male for r in records]).astype(bool)
+        self.sex = np.where(male, SEXES.index("male"), SEXES.index("female"))  # per child: index into SEXES
 
     def rows(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Placements kept, their batch positions and the birth days of their children."""
@@ -324,31 +330,65 @@ def _stock(batch: Batch) -> pd.DataFrame:
 
 
 def _stock_detail(batch: Batch) -> pd.DataFrame:
-    """Children in care at each snapshot by current age band, UASC or not, in-house pool or not, and placed beyond
-    20 miles or not (the placement's `within_20_miles` draw, 0 = beyond): distance and UASC on the stock.
+    """Children in care at each snapshot by current age band, sex, UASC or not, in-house pool or not, and placed
+    beyond 20 miles or not (the placement's `within_20_miles` draw, 0 = beyond): distance and UASC on the stock.
 
     The `stock` table's children split another way (its total at each date is the same); a table of its own so
     that `stock`, and everything read from it, is unchanged."""
-    p, position, birth = batch.rows(batch.placements[:, PlacementColumn.KIND] == IN_CARE)
-    uasc = batch.uasc[batch.child[batch.placements[:, PlacementColumn.KIND] == IN_CARE]]
+    in_care = batch.placements[:, PlacementColumn.KIND] == IN_CARE
+    p, position, birth = batch.rows(in_care)
+    child = batch.child[in_care]
     row, band, start, end = _band_pieces(p, birth)
     pool = p[row, PlacementColumn.POOL].astype(np.int64)
     far = (p[row, PlacementColumn.WITHIN_20_MILES] == 0).astype(np.int64)
     in_house = batch.in_house[pool].astype(np.int64)
-    sizes = [len(batch.records), len(BANDS), 2, 2, 2]
-    keys, group = _groups([position[row], BANDS.code(band), uasc[row].astype(np.int64), in_house, far], sizes)
+    uasc = batch.uasc[child[row]].astype(np.int64)
+    sizes = [len(batch.records), len(BANDS), len(SEX), 2, 2, 2]
+    keys = [position[row], BANDS.code(band), SEX.code(batch.sex[child[row]]), uasc, in_house, far]
+    keys, group = _groups(keys, sizes)
     counts = _active_counts(group, len(keys[0]), start, end, batch.calendar.snapshot_days)
     g, snap = np.nonzero(counts)
-    order = np.lexsort((keys[4][g], keys[3][g], keys[2][g], keys[1][g], snap, keys[0][g]))
+    order = np.lexsort((*(key[g] for key in reversed(keys[1:])), snap, keys[0][g]))
     g, snap = g[order], snap[order]
     return pd.DataFrame(
         {
             "replication": batch.replications[keys[0][g]],
             "date": _dates(batch.calendar.snapshot_dates)[snap],
             "age_band": BANDS.label(keys[1][g]),
-            "uasc": keys[2][g].astype(bool),
-            "in_house": keys[3][g].astype(bool),
-            "beyond_20_miles": keys[4][g].astype(bool),
+            "sex": SEX.label(keys[2][g]),
+            "uasc": keys[3][g].astype(bool),
+            "in_house": keys[4][g].astype(bool),
+            "beyond_20_miles": keys[5][g].astype(bool),
+            "children": counts[g, snap],
+        }
+    )
+
+
+def _stock_31_march(batch: Batch) -> pd.DataFrame:
+    """Children in care at the end of each 31 March of the horizon (the 1 April snapshots, at 00:00) by placement
+    need, current age band and sex: the sufficiency statement's stock (RunSummary.statement), rows with children
+    only. Its own table, kept to those dates, because `stock` by sex as well would double the largest table."""
+    in_care = batch.placements[:, PlacementColumn.KIND] == IN_CARE
+    p, position, birth = batch.rows(in_care)
+    child = batch.child[in_care]
+    row, band, start, end = _band_pieces(p, birth)
+    dates = [d for d in batch.calendar.snapshot_dates if (d.month, d.day) == (4, 1)]
+    days = batch.calendar.snapshot_days[[batch.calendar.snapshot_dates.index(d) for d in dates]]
+    need = p[row, PlacementColumn.NEED].astype(np.int64)
+    sizes = [len(batch.records), len(NEEDS), len(BANDS), len(SEX)]
+    keys = [position[row], NEEDS.code(need), BANDS.code(band), SEX.code(batch.sex[child[row]])]
+    keys, group = _groups(keys, sizes)
+    counts = _active_counts(group, len(keys[0]), start, end, days)
+    g, snap = np.nonzero(counts)
+    order = np.lexsort((keys[3][g], keys[2][g], keys[1][g], snap, keys[0][g]))
+    g, snap = g[order], snap[order]
+    return pd.DataFrame(
+        {
+            "replication": batch.replications[keys[0][g]],
+            "date": _dates(dates)[snap],
+            "need": NEEDS.label(keys[1][g]),
+            "age_band": BANDS.label(keys[2][g]),
+            "sex": SEX.label(keys[3][g]),
             "children": counts[g, snap],
         }
     )
@@ -807,15 +847,74 @@ def summarise(table: pd.DataFrame, keys: list[str], value: str, replications: in
     wide = table.pivot_table(index=keys, columns="replication", values=value, aggfunc="sum", fill_value=0)
     matrix = np.zeros((len(wide), replications))
     matrix[:, : wide.shape[1]] = wide.to_numpy(dtype=float)
+    summary = wide.index.to_frame(index=False)
+    for column, values in statistics(matrix).items():
+        summary[column] = values
+    return summary
+
+
+def statistics(matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean, 95% CI of the mean (t, NaN with one replication) and P10/P50/P90 of each row of a (cells,
+    replications) matrix: the one definition every summary uses."""
+    replications = matrix.shape[1]
     mean = matrix.mean(axis=1)
     if replications > 1:
         half_width = stats.t.ppf(0.975, replications - 1) * matrix.std(axis=1, ddof=1) / np.sqrt(replications)
     else:
         half_width = np.full(len(mean), np.nan)
-    summary = wide.index.to_frame(index=False)
-    summary["mean"] = mean
-    summary["ci95_low"] = mean - half_width
-    summary["ci95_high"] = mean + half_width
+    columns = {"mean": mean, "ci95_low": mean - half_width, "ci95_high": mean + half_width}
     for q in (10, 50, 90):
-        summary[f"p{q}"] = np.percentile(matrix, q, axis=1)
+        columns[f"p{q}"] = np.percentile(matrix, q, axis=1)
+    return columns
+
+
+TOTAL = "all"  # the label of a total row in a dense summary (`dense_summary`)
+
+
+def dense_summary(
+    frame: pd.DataFrame,
+    value: str,
+    years: list[str],
+    keys: dict[str, list[str]],
+    replications: int,
+    groups: dict[str, dict[str, list[str]]] | None = None,
+) -> pd.DataFrame:
+    """`statistics` of `value` for every financial year x combination of `keys` (each with its labels in order),
+    zero where a replication has none, with total rows: after each key's labels come its `groups` (a label and
+    the labels it adds up) and TOTAL, in every combination (the grand total last).
+
+    Dense because a table read as it is must not leave out the rows where no child is: a percentile over the
+    replications that had one is not the percentile over all of them. The totals are summed per replication
+    first, so their bands are the bands of the totals, not sums of bands. Columns financial_year, the keys and
+    the statistics, in that order, sorted by year then each key's order."""
+    groups = groups or {}
+    cube = np.zeros((replications, len(years), *(len(labels) for labels in keys.values())))
+    index = [_replication_index(frame, replications), _codes(frame["financial_year"], years, "financial_year")]
+    index += [_codes(frame[key], labels, key) for key, labels in keys.items()]
+    np.add.at(cube, tuple(index), frame[value].to_numpy(dtype=float))
+    labels_out = [list(years)]
+    for axis, (key, labels) in enumerate(keys.items(), start=2):
+        members = [[labels.index(label) for label in group] for group in groups.get(key, {}).values()]
+        extra = [np.take(cube, rows, axis=axis).sum(axis=axis, keepdims=True) for rows in members]
+        cube = np.concatenate([cube, *extra, cube.sum(axis=axis, keepdims=True)], axis=axis)
+        labels_out.append([*labels, *groups.get(key, {}), TOTAL])
+    summary = pd.MultiIndex.from_product(labels_out, names=["financial_year", *keys]).to_frame(index=False)
+    for column, values in statistics(cube.reshape(replications, -1).T).items():
+        summary[column] = values
     return summary
+
+
+def _codes(column: pd.Series, labels: list[str], name: str) -> np.ndarray:
+    """Each row's position in `labels`; a label outside them is a programming error, not a zero."""
+    text = column.astype(str)
+    unknown = sorted(set(text) - set(labels))
+    if unknown:
+        raise ValueError(f"{name}: {unknown} not among {labels}")
+    return text.map({label: index for index, label in enumerate(labels)}).to_numpy(dtype=np.int64)
+
+
+def _replication_index(frame: pd.DataFrame, replications: int) -> np.ndarray:
+    index = frame["replication"].to_numpy(dtype=np.int64)
+    if len(index) and (index.min() < 0 or index.max() >= replications):
+        raise ValueError(f"replication numbers outside 0 to {replications - 1}")
+    return index
