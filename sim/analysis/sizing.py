@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.engine.model import IN_CARE, PlacementColumn, simulate_replication
+from sim.engine.demand import draw_cohort
+from sim.engine.model import IN_CARE, PlacementColumn, cohort_key, simulate_replication
 from sim.engine.scenario import USABLE_ROUNDING, Scenario
 
 TARGETS = (0.80, 0.90, 0.95)
@@ -88,16 +89,38 @@ def unlimited(scenario: Scenario, pool: str) -> Scenario:
 
 def sizing_curve(scenario: Scenario, pool: str, replications: int, seed: int | None = None) -> SizingCurve:
     """Share of demand placed in `pool` against its capacity, from one run with the pool unlimited."""
+    return sizing_curves(scenario, [pool], replications, seed)[0]
+
+
+def sizing_curves(
+    scenario: Scenario, pools: list[str], replications: int, seed: int | None = None
+) -> list[SizingCurve]:
+    """A sizing curve for each of `pools`, each from runs with that pool unlimited. Lifting a pool's places
+    changes supply only, so each replication's children are drawn once and replayed for every pool (common random
+    numbers make them the children each run would draw: `cohort_key`, checked here rather than assumed)."""
     seed = scenario.seed if seed is None else seed
-    free = unlimited(scenario, pool)
-    index = list(scenario.pools).index(pool)
-    counts = []
+    frees = [unlimited(scenario, pool) for pool in pools]
+    key = cohort_key(scenario, seed)
+    shared = len(pools) > 1 and all(cohort_key(free, seed) == key for free in frees)
+    days = np.arange(*window(scenario), 1.0)
+    counts: list[list[np.ndarray]] = [[] for _ in pools]
     for replication in range(replications):
-        p = simulate_replication(free, seed, replication).placements
-        p = p[p[:, PlacementColumn.POOL] == index]
-        days = np.arange(*window(scenario), 1.0)
-        starts, ends = np.sort(p[:, PlacementColumn.START]), np.sort(p[:, PlacementColumn.END])
-        counts.append(np.searchsorted(starts, days, side="right") - np.searchsorted(ends, days, side="right"))
+        cohort = draw_cohort(scenario, seed, replication, list(scenario.pools)) if shared else None
+        for held, pool, free in zip(counts, pools, frees, strict=True):
+            placements = simulate_replication(free, seed, replication, cohort).placements
+            held.append(_occupied(placements, list(scenario.pools).index(pool), days))
+    return [_curve(scenario, pool, held) for pool, held in zip(pools, counts, strict=True)]
+
+
+def _occupied(placements: np.ndarray, index: int, days: np.ndarray) -> np.ndarray:
+    """Places of pool `index` occupied on each of `days`."""
+    p = placements[placements[:, PlacementColumn.POOL] == index]
+    starts, ends = np.sort(p[:, PlacementColumn.START]), np.sort(p[:, PlacementColumn.END])
+    return np.searchsorted(starts, days, side="right") - np.searchsorted(ends, days, side="right")
+
+
+def _curve(scenario: Scenario, pool: str, counts: list[np.ndarray]) -> SizingCurve:
+    """The curve from the unlimited pool's daily occupancy in each replication."""
     occupancy = np.bincount(np.concatenate(counts)) / sum(len(c) for c in counts)
     # With Poisson arrivals the unlimited pool's occupancy is Poisson (M/G/infinity) with the run's mean;
     # truncated at c it is the finite pool's occupancy, and Erlang B is its share of arrivals turned away.

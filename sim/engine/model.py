@@ -23,6 +23,7 @@ into arrays once the replication ends.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import itertools
 import math
@@ -201,9 +202,11 @@ class CareSystem:
         replication: int,
         env: simpy.Environment | None = None,
         shared: dict[str, SharedPlaces] | None = None,
+        cohort: Cohort | None = None,
     ):
         """`env` and `shared` link this authority to others in one event loop (`simulate_linked`): its pools
-        `shared` under a name in `shared` count those places."""
+        `shared` under a name in `shared` count those places. `cohort`: this replication's children, drawn for a
+        scenario of the same `cohort_key` (replayed as a fresh copy); None draws them."""
         self.scenario = scenario
         self.seed = seed
         self.replication = replication
@@ -228,7 +231,7 @@ class CareSystem:
         self.step_back = scenario.step_back
         # Pools children do not wait for: found only by searching (availability below 1, shared places)
         self.unwaited = frozenset(i for i, p in enumerate(scenario.pools.values()) if p.found_by_searching)
-        self.cohort = draw_cohort(scenario, seed, replication, self.pool_names)
+        self.cohort = draw_cohort(scenario, seed, replication, self.pool_names) if cohort is None else replayed(cohort)
         self.tier: list[int] = self.cohort.tier.tolist()
         self._tiered_pools()
         n = self.cohort.size
@@ -929,9 +932,53 @@ def _poisson_days(generator: np.random.Generator, rate_per_year: float, start: f
     return sorted((start + generator.random(count) * (end - start)).tolist())
 
 
-def simulate_replication(scenario: Scenario, seed: int, replication: int) -> ReplicationRecord:
-    """Run one replication of a scenario."""
-    return CareSystem(scenario, seed, replication).run()
+def simulate_replication(
+    scenario: Scenario, seed: int, replication: int, cohort: Cohort | None = None
+) -> ReplicationRecord:
+    """Run one replication of a scenario; `cohort` replays children drawn for a scenario of the same `cohort_key`
+    (common random numbers make them the children this scenario would draw), None draws them."""
+    return CareSystem(scenario, seed, replication, cohort=cohort).run()
+
+
+def replayed(cohort: Cohort) -> Cohort:
+    """A copy of every array of the cohort: the model writes some (`absent`, under the National Transfer Scheme)
+    and each record keeps its own, so a cohort replayed for several scenarios is never shared between them.
+    Every ndarray field is copied, whatever fields the Cohort gains."""
+    arrays = {f.name: getattr(cohort, f.name) for f in dataclasses.fields(cohort)}
+    return dataclasses.replace(cohort, **{k: v.copy() for k, v in arrays.items() if isinstance(v, np.ndarray)})
+
+
+# What `draw_cohort` (sim.engine.demand) and the demand half of `with_drawn_parameters` (sim.engine.parameters) read
+# of a scenario: sections read whole, and the fields read of the rest. tests/test_cohort_reuse.py checks every
+# `scenario.` read in those modules against this list, so a new one cannot be missed.
+COHORT_SECTIONS = ("horizon", "start_population", "entries", "journeys", "complexity")
+COHORT_FIELDS = (
+    ("adoption", "first_need"),
+    ("adoption", "time_to_order"),
+    ("leaving_care", "staying_put"),
+    ("leaving_care", "staying_close"),
+    ("step_back", "probability"),
+)
+
+
+def cohort_key(scenario: Scenario, seed: int) -> tuple[object, ...]:
+    """Everything a replication's children are drawn from, but the replication number: two scenarios with equal
+    keys draw identical cohorts in every replication (the same demand, seed and start population), so one draw
+    serves both. Compared with ==, never assumed: a what-if changing demand in any way has a key of its own.
+
+    Besides the sections and fields above: the parameter draws' demand spread (entries and stays move with it),
+    and the pools the start population names, by their index in the scenario (children record it) and the
+    complexity tiers they take (a starting child's tier is drawn among them)."""
+    fields = tuple(getattr(getattr(scenario, section), name) for section, name in COHORT_FIELDS)
+    uncertainty = scenario.uncertainty
+    spread = uncertainty.demand if uncertainty is not None and uncertainty.active else None
+    names = list(scenario.pools)
+    population = scenario.start_population
+    named = {child.pool for child in population.children} | {group.pool for group in population.groups}
+    named |= {group.pool for group in population.staying_put}
+    start_pools = tuple((name, names.index(name), scenario.pools[name].tiers) for name in sorted(named))
+    sections = tuple(getattr(scenario, section) for section in COHORT_SECTIONS)
+    return (seed, *sections, fields, spread, start_pools)
 
 
 def simulate_linked(scenarios: list[Scenario], seeds: list[int], replication: int) -> list[ReplicationRecord]:

@@ -3,6 +3,10 @@
 Replication r of seed s always draws from the same streams (see `sim.engine.streams`), and its tables
 are built from its own records only, so results do not depend on the number of workers or on
 how replications are batched.
+
+Scenarios that would draw the same children (equal `cohort_key`: a what-if changing only supply, run on its
+base's seed) run in one family: each replication's cohort is drawn once and replayed for every scenario of the
+family, which gives the records drawing it afresh would (tests/test_cohort_reuse.py).
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from functools import cached_property
 
 import pandas as pd
 
+from sim.engine.demand import draw_cohort
 from sim.engine.errors import InputError
-from sim.engine.model import ReplicationRecord, simulate_linked, simulate_replication
+from sim.engine.model import ReplicationRecord, cohort_key, simulate_linked, simulate_replication
 from sim.engine.parameters import with_drawn_parameters
 from sim.engine.scenario import Scenario
 from sim.results.costs import at_drawn_prices
@@ -87,7 +92,24 @@ def run_many(
     way the batches ran. SIGTERM and SIGHUP stop the run like Ctrl-C (see `stopping_on_signals`).
     """
     seeds = [scenario.seed if seed is None else seed for scenario in scenarios]
-    return _run_groups(scenarios, seeds, [[s] for s in range(len(scenarios))], replications, jobs, progress, dask)
+    families = cohort_families(scenarios, seeds)
+    return _run_groups(scenarios, seeds, families, replications, jobs, progress, dask, linked=False)
+
+
+def cohort_families(scenarios: list[Scenario], seeds: list[int]) -> list[list[int]]:
+    """The scenarios (indices, in order) grouped by `cohort_key`: each group draws a replication's cohort once.
+    Keys are compared with == (they hold scenario sections), so a pass over the families found so far."""
+    keys: list[tuple[object, ...]] = []
+    families: list[list[int]] = []
+    for index, (scenario, seed) in enumerate(zip(scenarios, seeds, strict=True)):
+        key = cohort_key(scenario, seed)
+        found = next((f for f, other in enumerate(keys) if other == key), None)
+        if found is None:
+            keys.append(key)
+            families.append([index])
+        else:
+            families[found].append(index)
+    return families
 
 
 def run_linked(
@@ -101,7 +123,7 @@ def run_linked(
     """Run several scenarios on their own seeds, the scenarios of each group (indices) in one event loop per
     replication: authorities sharing regional pools (`scenario.shared_pool_groups`). A group of one runs as in
     `run_many`. Each scenario gets its own result, as if run alone, but for the places it competed for."""
-    return _run_groups(scenarios, [s.seed for s in scenarios], groups, replications, jobs, progress, dask)
+    return _run_groups(scenarios, [s.seed for s in scenarios], groups, replications, jobs, progress, dask, linked=True)
 
 
 def _run_groups(
@@ -112,7 +134,10 @@ def _run_groups(
     jobs: int,
     progress: Progress | None,
     dask: str | None,
+    linked: bool,
 ) -> list[RunResult]:
+    """Each group's batches of replications as tasks; a group is authorities in one event loop (`linked`) or a
+    family of scenarios sharing their cohorts, run one after another on each replication's."""
     if replications < 1:
         raise ValueError("replications must be at least 1")
     if jobs < 0:
@@ -123,7 +148,7 @@ def _run_groups(
         batches = _batches(replications, workers)
         tasks = [(group, batch) for group in groups for batch in batches]
         futures = [
-            submit(_run_group_batch, [scenarios[s] for s in group], [seeds[s] for s in group], batch)
+            submit(_run_group_batch, [scenarios[s] for s in group], [seeds[s] for s in group], batch, linked)
             for group, batch in tasks
         ]
         done: dict[int, list[dict[str, pd.DataFrame]]] = {s: [] for s in range(len(scenarios))}
@@ -284,11 +309,13 @@ def _batches(replications: int, workers: int) -> list[list[int]]:
     return [list(range(i, min(i + size, replications))) for i in range(0, replications, size)]
 
 
-def _run_group_batch(scenarios: list[Scenario], seeds: list[int], batch: list[int]) -> list[dict[str, pd.DataFrame]]:
-    """Simulate a batch of a group (one scenario, or authorities linked by shared pools) and build each one's
-    tables, a slice of replications at a time to bound memory: a replication of an England-sized system
-    holds about 460,000 children and 530,000 placements, so it gets a table pass of its own, while a pass
-    covers about a hundred Cheshire East replications."""
+def _run_group_batch(
+    scenarios: list[Scenario], seeds: list[int], batch: list[int], linked: bool = False
+) -> list[dict[str, pd.DataFrame]]:
+    """Simulate a batch of a group (a family sharing cohorts, or authorities linked by shared pools) and build
+    each one's tables, a slice of replications at a time to bound memory: a replication of an England-sized
+    system holds about 460,000 children and 530,000 placements, so it gets a table pass of its own, while a
+    pass covers about a hundred Cheshire East replications."""
     calendars = [Calendar.for_scenario(scenario) for scenario in scenarios]
     parts: list[list[dict[str, pd.DataFrame]]] = [[] for _ in scenarios]
     records: list[list[ReplicationRecord]] = [[] for _ in scenarios]
@@ -296,10 +323,8 @@ def _run_group_batch(scenarios: list[Scenario], seeds: list[int], batch: list[in
     for replication in batch:
         # each its own entries, stays and prices
         drawn = [with_drawn_parameters(s, seed, replication) for s, seed in zip(scenarios, seeds, strict=True)]
-        if len(drawn) == 1:
-            simulated = [simulate_replication(drawn[0], seeds[0], replication)]
-        else:
-            simulated = simulate_linked(drawn, seeds, replication)
+        simulate = simulate_linked if linked else simulate_family
+        simulated = simulate(drawn, seeds, replication)
         for held, record in zip(records, simulated, strict=True):
             held.append(record)
         rows += sum(record.cohort.size + len(record.placements) for record in simulated)
@@ -308,6 +333,15 @@ def _run_group_batch(scenarios: list[Scenario], seeds: list[int], batch: list[in
                 parts[index].append(_tables(records[index], scenario, seed, calendar))
             records, rows = [[] for _ in scenarios], 0
     return [part[0] if len(part) == 1 else _concatenated(part) for part in parts]
+
+
+def simulate_family(scenarios: list[Scenario], seeds: list[int], replication: int) -> list[ReplicationRecord]:
+    """One replication of scenarios of one `cohort_key` (with their parameter draws): the cohort drawn once, for
+    the first, and replayed (copied) for each."""
+    if len(scenarios) == 1:
+        return [simulate_replication(scenarios[0], seeds[0], replication)]
+    cohort = draw_cohort(scenarios[0], seeds[0], replication, list(scenarios[0].pools))
+    return [simulate_replication(s, seed, replication, cohort) for s, seed in zip(scenarios, seeds, strict=True)]
 
 
 def _tables(records: list[ReplicationRecord], scenario: Scenario, seed: int, calendar: Calendar):
