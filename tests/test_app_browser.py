@@ -31,10 +31,14 @@ START_SECONDS = 60
 RUN_SECONDS = 120
 FITS_JS = """
 const tables = Array.from(document.querySelectorAll("[data-testid='stTable']"));
+const labels = Array.from(document.querySelectorAll("[data-testid='stMetricLabel']"));
+const cut = labels.filter(l => [l, ...l.querySelectorAll("*")].some(e => e.scrollWidth > e.clientWidth + 1));
 return {
     page: document.documentElement.scrollWidth <= window.innerWidth,
     tables: tables.map(t => t.scrollWidth <= t.clientWidth + 1),
-    history: tables.map(t => t.innerText).join(' ')
+    history: tables.map(t => t.innerText).join(' '),
+    metrics: labels.length,
+    cut_labels: cut.map(l => l.innerText)
 };
 """
 CHART_LOADED_JS = (
@@ -146,6 +150,7 @@ def test_a_lever_and_a_run_show_the_summary_and_the_comparison_chart(browser, ap
     fits = driver.execute_script(FITS_JS)
     assert fits["page"], "the page is wider than the window"
     assert fits["tables"] and all(fits["tables"]), "a table is cut off on the right"
+    assert fits["metrics"] >= 5 and fits["cut_labels"] == [], f"a headline's label is cut off: {fits}"
     assert "inhouse_homes.capacity_changes = from 2018-04-01: change 4, homes 2" in fits["history"]
 
     screenshot = tmp_path / "app.png"

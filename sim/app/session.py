@@ -19,16 +19,17 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.analysis import sizing
 from sim.analysis.compare import Comparison, headline_year, paired_differences, summary_sentence
 from sim.analysis.scenario_diff import changes_in_brief, scenario_changes
-from sim.analysis.sizing import SizingCurve, finite_in_house_pools, sizing_curve
+from sim.analysis.sizing import SizingCurve, finite_in_house_pools
 from sim.analysis.what_if import Levers, what_if_toml
 from sim.app.limits import check_run, check_sizing
 from sim.app.uploads import StartCsv, read_scenario
 from sim.engine.scenario import Scenario
 from sim.present.report import comparison_report
 from sim.present.workbook import write_budget_workbook
-from sim.results.runner import Progress, RunResult, run
+from sim.results.runner import Progress, RunResult, run, run_many
 from sim.results.summary import FALLBACK_SHORT_NAMES, UNIT_SHORT_NAMES, RunSummary
 
 KEPT_RUNS = 3  # what-ifs whose full results stay in memory (charts, report, workbook); older keep their numbers
@@ -61,6 +62,7 @@ class WhatIf:
     summary: str
     seconds: float
     changes: str = ""  # what the what-if changes from the baseline, setting by setting (`scenario_diff`), one line
+    with_baseline: bool = False  # run beside the baseline (the session's first): `seconds` counts both
 
     @property
     def name(self) -> str:
@@ -96,10 +98,19 @@ def what_if_scenario(
 
 
 def _paired(
-    base: BaseRun, levers: Levers, text: str, scenario: Scenario, jobs: int, progress: Progress | None, started: float
+    base: BaseRun,
+    levers: Levers,
+    text: str,
+    scenario: Scenario,
+    jobs: int,
+    progress: Progress | None,
+    started: float,
+    result: RunResult | None = None,
 ) -> WhatIf:
+    """The what-if run (unless `result` is its run already) and paired with the base."""
     replications = base.result.replications
-    result = run(scenario, replications, seed=base.result.seed, jobs=jobs, progress=progress)
+    if result is None:
+        result = run(scenario, replications, seed=base.result.seed, jobs=jobs, progress=progress)
     measures = base.result.run_summary.yearly_measures, result.run_summary.yearly_measures
     differences = paired_differences(*measures, replications).assign(what_if=scenario.name)
     summary = summary_sentence(result.run_summary, differences)
@@ -109,9 +120,10 @@ def _paired(
 
 
 def sizing_curves(scenario: Scenario, seed: int, replications: int = SIZING_REPLICATIONS) -> list[SizingCurve]:
-    """A sizing curve for each finite in-house pool (one run per replication and pool, with the pool unlimited)."""
+    """A sizing curve for each finite in-house pool (a run per replication and pool, with the pool unlimited, on
+    children drawn once a replication)."""
     check_sizing("sizing", scenario, replications)
-    return [sizing_curve(scenario, pool, replications, seed) for pool in finite_in_house_pools(scenario)]
+    return sizing.sizing_curves(scenario, finite_in_house_pools(scenario), replications, seed)
 
 
 @dataclass
@@ -138,8 +150,14 @@ class Workshop:
             check_run("the baseline", self.baseline.scenario, self.replications)
         name = f"what_if_{len(self.history) + 1}"
         text, scenario = what_if_scenario(self.baseline, levers, name, self.seed, self.replications)
-        base = self.run_base(progress)
-        what_if = _paired(base, levers, text, scenario, self.jobs, progress, time.perf_counter())
+        started = time.perf_counter()
+        result = None
+        if self.base is None:  # both on one pool of workers, the children drawn once if the levers leave demand
+            pair = [self.baseline.scenario, scenario]
+            runs = run_many(pair, self.replications, seed=self.seed, jobs=self.jobs, progress=progress)
+            self.base, result = BaseRun(self.baseline, runs[0]), runs[1]
+        what_if = _paired(self.base, levers, text, scenario, self.jobs, progress, started, result)
+        what_if.with_baseline = result is not None
         self.history.append(what_if)
         for older in self.history[:-KEPT_RUNS]:
             older.result = None

@@ -43,18 +43,21 @@ UPLOAD = "upload"
 MAX_SEED_INPUT = 2**53 - 1  # the largest whole number a browser's number box holds exactly
 # Widgets whose default comes from the baseline: reset when the baseline changes.
 BASELINE_WIDGETS = ("seed", "homes_date", "entries_trend", "staying_put", "extra_foster_approvals")
-HEADLINES = (  # measure, label, whether a rise is bad (shown red); each gap figure named, never both summed
+# measure, label, whether a rise is bad (shown red); each gap figure named, never both summed. Labels of at most
+# about 25 characters: five to a row, a longer one is cut off at 1400 pixels (each metric's help says it all).
+HEADLINES = (
     ("placed_in_house", "Placed in-house", False),
     ("placed_externally", "Placed externally", True),
     ("not_sufficient_child_days_total", "Not sufficient, child-days", True),
-    ("placed_externally_child_days_total", "Placed externally (right kind), child-days", True),
+    ("placed_externally_child_days_total", "Bought in, child-days", True),  # placed externally, the right kind
     ("spend_total", "Total spend, £m", True),
 )
 GAP_NOTE = (
     "Two gap figures, told apart: **not sufficient** (the wrong kind of placement, an emergency or unregistered "
     "placement, a child needing secure care without it, or the right kind beyond 20 miles) and **placed "
-    "externally (right kind)** (bought in below the first choice: a question of cost and distance). The first "
-    "chart counts every day outside the first-choice pool, both together; the ledger splits them by kind."
+    "externally (right kind)**, *bought in* on the headline (below the first choice: a question of cost and "
+    "distance). The first chart counts every day outside the first-choice pool, both together; the ledger splits "
+    "them by kind."
 )
 NUMBERS = {  # columns of a differences row, as the page labels them
     "base_mean": "baseline mean",
@@ -360,7 +363,8 @@ def _results(workshop: Workshop) -> None:
     st.markdown(f"**Financial year {year}**: the what-if's mean, and its change from the baseline")
     _headline_metrics(latest, year)
     st.caption(
-        f"{workshop.replications} replications, seed {workshop.seed}; this what-if took {latest.seconds:.1f} s. "
+        f"{workshop.replications} replications, seed {workshop.seed}; this what-if took {latest.seconds:.1f} s"
+        + (" with the baseline, run beside it once. " if latest.with_baseline else ". ")
         + BANDS_NOTE
     )
     # Stateful tabs: only the open tab is drawn, and it stays open when the page reruns.
