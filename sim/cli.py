@@ -257,6 +257,13 @@ def _add_calibrate(commands: argparse._SubParsersAction) -> None:
         help="with --ssda903: also run the DfE's SSDA903 validation rules for the report (about 7 s a return year; "
         "needs make dfe-rules once)",
     )
+    calibrate.add_argument(
+        "--postcodes",
+        type=Path,
+        default=None,
+        help="with --ssda903: a postcode lookup CSV (the ONS Postcode Directory: postcode, lat, long) to fit each "
+        "pool's share placed within 20 miles of home",
+    )
     _ssda903_options(calibrate)
     calibrate.set_defaults(handler=_calibrate)
 
@@ -516,6 +523,8 @@ def _calibrate(args: argparse.Namespace) -> int:
             if find_environment() is None:
                 raise ScenarioError(f"--dfe-rules: {INSTALL}")
         command = f"sufficiency calibrate --ssda903 {args.ssda903} --as-of {args.as_of} --out {args.out}"
+        if args.postcodes is not None:
+            command += f" --postcodes {args.postcodes}"
         with _data_errors():
             scenario, report = write_calibration(
                 args.ssda903,
@@ -523,11 +532,13 @@ def _calibrate(args: argparse.Namespace) -> int:
                 args.out,
                 command + _given_options(args),
                 dfe_rules=args.dfe_rules,
+                postcodes=args.postcodes,
                 **_chosen(args),
             )
         print(f"Wrote {scenario} and {report}")
         return 0
-    _refuse_read_options(args, "--dfe-rules" if args.dfe_rules else "")
+    also = (("--dfe-rules", args.dfe_rules), ("--postcodes", args.postcodes is not None))
+    _refuse_read_options(args, " ".join(option for option, given in also if given))
     check_out_file(args.out)  # replaces only a file `sufficiency calibrate` wrote; refused before fitting
     prices = price_book_reference(args.authority, args.out, args.prices)  # found from wherever --out is
     with _data_errors():

@@ -48,7 +48,7 @@ def test_tables_have_the_promised_columns_and_types():
     assert list(history.children.columns) == ["child", "dob", "sex", "uasc", "ethnicity"]
     assert list(history.episodes.columns) == [
         "child", "period", "start", "end", "need", "in_house", "place", "provider", "legal_status", "cin", "rec",
-        "reason",
+        "reason", "within_20_miles",
     ]  # fmt: skip
     assert list(history.periods.columns) == [
         "child", "period", "start", "end", "censored", "exit_route", "age_at_entry_days", "cin", "uasc",

@@ -21,6 +21,7 @@ from calibration.ssda903 import estimate, moves
 from calibration.ssda903.breakdowns import NeedBreakdowns, estimate_breakdowns
 from calibration.ssda903.codes import UNPLANNED_PLACEMENT_ENDINGS as UNPLANNED
 from calibration.ssda903.dfe_rules import NOT_ASKED, run_dfe_rules
+from calibration.ssda903.distances import MIN_PLACEMENTS, PoolDistance, pool_distances, read_postcode_lookup
 from calibration.ssda903.filters import EVERYONE, Population, filter_population
 from calibration.ssda903.reader import EARLIEST, CareHistory, read_ssda903
 from calibration.ssda903.report import report_html
@@ -69,6 +70,7 @@ class Calibration:
     staying_put: float
     breakdowns: dict[str, NeedBreakdowns]  # unplanned placement endings by need (breakdowns.py)
     group_sizes: GroupSizes  # children arriving together (sibling_groups.py)
+    distances: dict[str, PoolDistance]  # each pool's placement-days within 20 miles of home (distances.py)
 
 
 def calibrate(
@@ -98,6 +100,7 @@ def calibrate(
         staying_put=_staying_put(history, reference),
         breakdowns=estimate_breakdowns(history, reference),
         group_sizes=estimate_group_sizes(history, reference),
+        distances=pool_distances(history.episodes, reference.start, reference.end),
     )
 
 
@@ -199,6 +202,13 @@ def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], C
         )
     document["pools"] = _pools(result)
     comments["pools"] = "in-house capacities: peak occupancy in the year before the as-of date (assumption)"
+    for name, distance in _fitted_distances(result).items():
+        document["pools"][name]["within_20_miles"] = round(distance.share_within, 4)
+        unknown = f"; {distance.unknown} of unknown distance left out" if distance.unknown else ""
+        comments[f"pools.{name}.within_20_miles"] = (
+            f"{SOURCE}: share of placement-days in {result.reference.label} within 20 miles of home, from "
+            f"HOME_POST and PL_POST ({distance.placements} placements{unknown})"
+        )
     document["matching"] = {
         need: {"pools": pools, "fallback": fallback} for need, (pools, fallback) in MATCHING.items()
     }
@@ -374,6 +384,16 @@ def _pools(result: Calibration) -> dict[str, Any]:
     return pools
 
 
+def _fitted_distances(result: Calibration) -> dict[str, PoolDistance]:
+    """The pools with enough placements of known distance to fit their share within 20 miles; the others keep
+    the scenario's default (every placement local), which the calibration report says."""
+    return {
+        name: distance
+        for name, distance in result.distances.items()
+        if distance.placements >= MIN_PLACEMENTS and name in {spec.name for spec in POOLS}
+    }
+
+
 def _time_to_order(history: CareHistory, reference: estimate.Reference) -> dict[str, float]:
     episodes = history.episodes
     adopted = episodes[
@@ -405,10 +425,16 @@ def _staying_put(history: CareHistory, reference: estimate.Reference) -> float:
 
 
 def read_chosen(
-    folder: Path, la: str | None = None, short_breaks: str = "exclude", population: Population = EVERYONE
+    folder: Path,
+    la: str | None = None,
+    short_breaks: str = "exclude",
+    population: Population = EVERYONE,
+    postcodes: Path | None = None,
 ) -> CareHistory:
-    """The returns read and cleaned (reader.read_ssda903), then only the chosen children kept (filters.py)."""
-    history = read_ssda903(folder, la=la, short_breaks=short_breaks)
+    """The returns read and cleaned (reader.read_ssda903), then only the chosen children kept (filters.py).
+    `postcodes`: a postcode lookup file, to tell which placements are within 20 miles of home (distances.py)."""
+    lookup = read_postcode_lookup(postcodes) if postcodes is not None else None
+    history = read_ssda903(folder, la=la, short_breaks=short_breaks, postcodes=lookup)
     return history if population == EVERYONE else filter_population(history, population)
 
 
@@ -425,6 +451,7 @@ def write_calibration(
     short_breaks: str = "exclude",
     population: Population = EVERYONE,
     dfe_rules: bool = False,
+    postcodes: Path | None = None,
 ) -> tuple[Path, Path]:
     """Read (`read_chosen`), calibrate (on the reference period, see `reference_period`) and write the scenario and
     calibration_report.html next to it; `dfe_rules` also runs the DfE's validation rules for the report.
@@ -439,7 +466,7 @@ def write_calibration(
     report_label = f"--out {out}: {report.name} next to it"
     check_out_file(out)
     check_out_file(report, report_label)
-    history = read_chosen(folder, la, short_breaks, population)
+    history = read_chosen(folder, la, short_breaks, population, postcodes)
     result = calibrate(history, as_of, window_years, reference_start=reference_start, reference_end=reference_end)
     name = out.stem
     text = scenario_text(result, name, command)

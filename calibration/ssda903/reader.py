@@ -96,6 +96,7 @@ from calibration.ssda903.codes import (
     RNE_CODES,
     SEX_CODES,
 )
+from calibration.ssda903.distances import PostcodeLookup
 from calibration.ssda903.errors import SSDA903Error, where
 from calibration.ssda903.filters import NO_ETHNIC_COLUMN, ethnic_groups
 from calibration.ssda903.quality import QualityReport
@@ -131,6 +132,7 @@ EPISODE_COLUMNS = [
     "cin",
     "rec",
     "reason",  # REASON_PLACE_CHANGE of a placement that ended in a new one ("" otherwise or when not given)
+    "within_20_miles",  # 1.0 within 20 miles of home, 0.0 beyond, NaN unknown or no postcode lookup (distances.py)
 ]
 HEADER_COLUMNS = ["child", "dob", "sex_code", "ethnic", "file", "row", "year", "file_index"]
 EARLIEST = pd.Timestamp("1900-01-01")
@@ -432,12 +434,29 @@ def _placement_change_reason(frame: pd.DataFrame, report: QualityReport) -> pd.S
     return frame["REASON_PLACE_CHANGE"].mask(unknown, "")
 
 
-def _home(frame: pd.DataFrame) -> pd.Series:
-    """HOME_POST where the file has it, upper case without spaces ('' where blank or absent). Read only to tell
-    which children arrived together (arrival_groups): it is dropped before anything leaves the reader."""
-    if "HOME_POST" not in frame.columns:
+def _postcode(frame: pd.DataFrame, column: str) -> pd.Series:
+    """HOME_POST or PL_POST where the file has it, upper case without spaces ('' where blank or absent). Read
+    only to tell which children arrived together (arrival_groups) and how far from home they were placed
+    (_with_distances): both are dropped before anything leaves the reader."""
+    if column not in frame.columns:
         return pd.Series("", index=frame.index, dtype=object)
-    return frame["HOME_POST"].str.upper().str.replace(" ", "", regex=False)
+    return frame[column].str.upper().str.replace(" ", "", regex=False)
+
+
+def _with_distances(episodes: pd.DataFrame, postcodes: PostcodeLookup | None, report: QualityReport) -> pd.DataFrame:
+    """Whether each placement is within 20 miles of home, from the two postcodes and the lookup (NaN without
+    one); placements whose distance cannot be told are counted, not dropped."""
+    if postcodes is None:
+        return episodes.assign(within_20_miles=float("nan"))
+    within = postcodes.within(episodes["home"], episodes["placed"])
+    report.add(
+        "distance_unknown",
+        int(within.isna().sum()),
+        "flagged",
+        f"HOME_POST or PL_POST blank, or not located by {postcodes.source}: distance unknown, left out of "
+        "each pool's share within 20 miles",
+    )
+    return episodes.assign(within_20_miles=within)
 
 
 def _arrival_groups(episodes: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
@@ -560,7 +579,8 @@ def _episode_rows(table: _Table, report: QualityReport) -> pd.DataFrame:
             ),
             "rec": rec,
             "reason": _placement_change_reason(frame, report),
-            "home": _home(frame),
+            "home": _postcode(frame, "HOME_POST"),
+            "placed": _postcode(frame, "PL_POST"),
             **{c: frame[c] for c in ("file", "row", "year", "file_index", "year_end")},
         }
     )
@@ -821,12 +841,14 @@ def read_ssda903(
     la: str | None = None,
     extract_date: dt.date | None = None,
     short_breaks: str = "exclude",
+    postcodes: PostcodeLookup | None = None,
 ) -> CareHistory:
     """Read, validate and clean a folder of SSDA903 returns (see the module docstring for every decision).
 
     `la`: an authority's code keeps its rows; "all" pools every authority's children, keyed by (LA, CHILD).
     `short_breaks`: "exclude" (default) removes short breaks without splitting periods; "include" keeps them
-    as care (cleaning.py, rule 5).
+    as care (cleaning.py, rule 5). `postcodes`: a lookup (distances.read_postcode_lookup) to tell which
+    placements are within 20 miles of home.
     """
     if short_breaks not in SHORT_BREAK_RULES:
         raise SSDA903Error(f"short breaks: expected one of {', '.join(SHORT_BREAK_RULES)}, got {short_breaks!r}")
@@ -853,6 +875,7 @@ def read_ssda903(
     episodes, periods = _periods(episodes, children, report)
     report.children, report.episodes, report.periods = len(children), len(episodes), len(periods)
     groups = _arrival_groups(episodes, periods)
+    episodes = _with_distances(episodes, postcodes, report)
     return CareHistory(extract.date(), children, _final_episodes(episodes), periods, report, groups)
 
 
