@@ -10,7 +10,7 @@ import pytest
 from sim.engine.model import IN_CARE, PlacementColumn, simulate_replication
 from sim.results.runner import run
 from sim.results.summary import CHILDREN_FLOW_ROWS, CHILDREN_ROWS, RunSummary
-from sim.results.tables import Batch, Calendar, _care_leavers, _leaving_care, _stock, _stock_detail
+from sim.results.tables import Batch, Calendar, _care_leavers, _leaving_care, _stock, _stock_detail, _uasc_transfers
 from tests.builders import build, rich_scenario
 from tests.constructed_records import Child, age_at_start_for, in_care, record, two_year_scenario
 
@@ -50,6 +50,7 @@ def constructed() -> RunSummary:
         "stock_detail": _stock_detail(batch),
         "care_leavers": _care_leavers(batch),
         "leaving_care": _leaving_care(batch),
+        "uasc_transfers": _uasc_transfers(batch),
     }
     return RunSummary(scenario, 1, len(records), calendar, 0.0, tables)
 
