@@ -45,7 +45,7 @@ SUMMARY_KEYS = {
     "gap_ledger": (["month", "kind", "need"], "child_days"),
     "placement_days": (["month", "pool", "need"], "days"),
     "spend": (["financial_year", "pool", "need", "component"], "spend"),
-    "stock_detail": (["date", "age_band", "sex", "uasc", "in_house", "beyond_20_miles"], "children"),
+    "stock_detail": (["date", "age_band", "uasc", "in_house", "beyond_20_miles"], "children"),
     "stock_31_march": (["date", "need", "age_band", "sex"], "children"),
     "care_leavers": (["date", "age", "accommodation", "uasc"], "young_people"),
     "leaving_care": (["financial_year", "uasc"], "young_people"),
