@@ -282,7 +282,7 @@ def test_the_workbook_sheets_hold_the_tables_as_they_are(tmp_path: Path) -> None
         for row, line in zip(cells[1:], table.itertuples(index=False), strict=True):
             for value, expected in zip(row, line, strict=True):
                 if isinstance(expected, pd.Timestamp):
-                    assert value == expected.to_pydatetime()
+                    assert value == expected.to_pydatetime()  # a date cell (openpyxl reads it back as a datetime)
                 elif isinstance(expected, float | np.floating) and not isinstance(expected, bool):
                     assert value == pytest.approx(float(expected)), (sheet, line)
                 else:

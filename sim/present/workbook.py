@@ -120,8 +120,7 @@ def write_budget_workbook(run: RunSummary, path: Path | BinaryIO) -> None:
     frame_sheet(workbook, BRIDGE_SHEET, run.spend_bridge, MONEY_COLUMNS)
     _fallbacks_sheet(workbook, run)
     _children_sheet(workbook, run)
-    frame_sheet(workbook, STATEMENT_SHEET, run.statement, [])
-    frame_sheet(workbook, STATEMENT_GAPS_SHEET, run.statement_gaps, [])
+    _statement_sheets(workbook, run)
     _assumptions_sheet(workbook, run.scenario.prices)
     _one_off_and_budget_rows(workbook["Assumptions"], run.scenario)
     _notes_sheet(workbook, run)
@@ -251,6 +250,19 @@ def _children_sheet(workbook: Workbook, run: RunSummary) -> None:
         for cell in sheet[get_column_letter(column)][1:]:
             cell.number_format = "#,##0.0"
     _finish(sheet)
+
+
+def _statement_sheets(workbook: Workbook, run: RunSummary) -> None:
+    """The sufficiency-statement tables as they are, the 31 March as a date and the figures to one decimal, as the
+    other sheets of counts show them."""
+    statement = run.statement.assign(date=run.statement["date"].dt.date)
+    for title, frame in ((STATEMENT_SHEET, statement), (STATEMENT_GAPS_SHEET, run.statement_gaps)):
+        frame_sheet(workbook, title, frame, [])
+        sheet = workbook[title]
+        for index, column in enumerate(frame.columns, start=1):
+            if column in STATISTIC_COLUMNS:
+                for cell in sheet[get_column_letter(index)][1:]:
+                    cell.number_format = "#,##0.0"
 
 
 def _part(part_year: bool) -> str:
