@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 
 from sim.engine.demand import COL_SEX, WIDTH
 from sim.engine.model import IN_CARE, PlacementColumn, simulate_replication
+from sim.engine.scenario import ScenarioError
 from sim.engine.scenario_files import load_scenario
 from sim.engine.streams import stream
 from sim.engine.vocabulary import AGE_BAND_BOUNDS_YEARS, AGE_BANDS, DAYS_PER_YEAR, GAP_KINDS, PLACEMENT_NEEDS, SEXES
@@ -24,7 +25,7 @@ from sim.present.outputs import write_run
 from sim.results.runner import RunResult, run
 from sim.results.summary import STATEMENT_GAP_UNITS, STATEMENT_YEARS, STATISTIC_COLUMNS, RunSummary
 from sim.results.tables import TOTAL, dense_summary
-from tests.builders import build, rich_scenario
+from tests.builders import build, one_pool_scenario, rich_scenario
 
 SEED = 5
 REPLICATIONS = 6
@@ -265,6 +266,35 @@ def _check_sex_from_own_row(scenario, record, replication: int) -> None:
     assert np.array_equal(cohort.male[main], rows[:, COL_SEX] < share)
 
 
+def test_a_male_share_by_age_band_and_the_uasc_share_are_recovered() -> None:
+    """10-15 entrants 80% male, every other band 30%, UASC 95%: each recovered among the entrants of its band, and
+    on 31 March among the children aged 10-15 (no child enters younger, so each entered aged 10-15)."""
+    shares = dict.fromkeys(AGE_BANDS, 0.3) | {"10-15": 0.8}
+    raw = one_pool_scenario(rate_per_year=300.0, mean_days=200.0, years=3, band="10-15")
+    raw["entries"] |= {"male_share": shares, "uasc": {"rate_per_year": 100.0, "male_share": 0.95}}
+    scenario = build(raw)
+    cohorts = [simulate_replication(scenario, SEED, r).cohort for r in range(4)]
+    main = np.concatenate([c.male[~c.uasc] for c in cohorts])
+    uasc = np.concatenate([c.male[c.uasc] for c in cohorts])
+    assert main.mean() == pytest.approx(0.8, abs=4 * np.sqrt(0.16 / len(main)))
+    assert uasc.mean() == pytest.approx(0.95, abs=4 * np.sqrt(0.95 * 0.05 / len(uasc)))
+    statement = run(scenario, 10, seed=SEED).run_summary.statement
+    first = statement[(statement["date"] == statement["date"].min()) & (statement["need"] == TOTAL)]
+    means = first.set_index(["age_band", "sex"])["mean"]
+    children = means[("10-15", TOTAL)] * 10
+    assert means[("10-15", "male")] / means[("10-15", TOTAL)] == pytest.approx(0.8, abs=4 * np.sqrt(0.16 / children))
+
+
+def test_the_default_male_shares_are_stockports_by_age_band_and_a_table_needs_every_band() -> None:
+    raw = one_pool_scenario()
+    entries = build(raw).entries
+    assert entries.male_shares(uasc=False) == (0.5309, 0.5309, 0.5309, 0.5606, 0.6418)
+    assert entries.male_shares(uasc=True) == (0.9,) * len(AGE_BANDS)
+    raw["entries"]["male_share"] = {"10-15": 0.8}
+    with pytest.raises(ScenarioError, match="missing under1, 1-4, 5-9, 16-17"):
+        build(raw)
+
+
 # ---------------------------------------------------------------------------------------------
 # The files
 
@@ -287,3 +317,18 @@ def test_the_workbook_sheets_hold_the_tables_as_they_are(tmp_path: Path) -> None
                     assert value == pytest.approx(float(expected)), (sheet, line)
                 else:
                     assert value == expected
+
+
+def test_the_csv_files_hold_the_tables_to_three_decimals(tmp_path: Path) -> None:
+    result = run(build(rich_scenario(years=6)), 2, seed=SEED)
+    write_run(result, tmp_path / "run")
+    for name, table in (
+        ("statement.csv", result.run_summary.statement),
+        ("statement_gaps.csv", result.run_summary.statement_gaps),
+    ):
+        written = pd.read_csv(tmp_path / "run" / name, keep_default_na=False)
+        assert list(written.columns) == list(table.columns) and len(written) == len(table)
+        for column in STATISTIC_COLUMNS:
+            assert written[column].to_numpy() == pytest.approx(table[column].to_numpy(), abs=5e-4)
+        keys = [c for c in table.columns if c not in STATISTIC_COLUMNS and c != "date"]
+        assert (written[keys].astype(str).to_numpy() == table[keys].astype(str).to_numpy()).all()

@@ -281,7 +281,7 @@ def _entrants(scenario: Scenario, seed: int, replication: int, uasc: bool, offer
     cohort.cin[:] = _pick(u[:, COL_CIN], cin_shares) if n else 0
     cohort.uasc[:] = uasc
     cohort.offered[:] = offered
-    cohort.male[:] = u[:, COL_SEX] < entries.male_share
+    cohort.male[:] = _male(entries.male_shares(uasc), band, u[:, COL_SEX])
     journeys = scenario.journeys_for(uasc)
     for band_index, band_name in enumerate(AGE_BANDS):
         rows = np.flatnonzero(band == band_index)
@@ -375,7 +375,8 @@ def _starting_children(scenario: Scenario, seed: int, replication: int, pool_nam
     cohort.cin[:] = NO_CIN
     cohort.starting[:] = True
     cohort.start_pool[:] = pools
-    cohort.male[:] = u[:, COL_SEX] < scenario.entries.male_share
+    now_band = np.array([age_band_index(a / DAYS_PER_YEAR) for a in age_days], dtype=np.int64)
+    cohort.male[:] = _male(scenario.entries.male_shares(uasc=False), now_band, u[:, COL_SEX])
     for band_index, band_name in enumerate(AGE_BANDS):
         rows = np.flatnonzero(cohort.entry_band == band_index)
         if len(rows):
@@ -386,7 +387,16 @@ def _starting_children(scenario: Scenario, seed: int, replication: int, pool_nam
     _draw_tiers(scenario, cohort, seed, replication, "start_complexity", _tiers_taken(scenario, pools, pool_names))
     if population.uasc:
         _flag_uasc_at_start(population.uasc, cohort, age_days, stream(seed, replication, "start_uasc"))
+        uasc = cohort.uasc
+        cohort.male[uasc] = _male(scenario.entries.male_shares(uasc=True), now_band[uasc], u[uasc, COL_SEX])
     return cohort
+
+
+def _male(shares: tuple[float, ...], band: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Male with the share of each child's band (AGE_BANDS), from the child's own COL_SEX uniform: the draw takes no
+    number from any other, so a share changes the sexes and nothing else. Starting children's band is their age on
+    the start date (the stock's share, as published); an entrant's is its band at entry."""
+    return uniforms < np.asarray(shares)[band]
 
 
 def _flag_uasc_at_start(count: int, cohort: Cohort, age_days: np.ndarray, generator: np.random.Generator) -> None:

@@ -76,6 +76,14 @@ Probability = Annotated[float, Field(ge=0, le=1)]
 Places = Annotated[int, Field(ge=0, le=MAX_PLACES)]
 Homes = Annotated[int, Field(ge=0, le=MAX_HOMES)]
 AgeBand = Literal["under1", "1-4", "5-9", "10-15", "16-17"]
+# The share male of children in care by age band: Stockport's children in care on 31 March 2018 by sex and age
+# (../shared/reference/stockport_sufficiency_2019.md section 2.9, source L735-L746: male 43 of 81 aged 0-4, 43 of
+# 81 aged 5-9, 74 of 132 aged 10-15, 43 of 67 aged 16-17; 56% overall, L97), the one published split by age in the
+# reference documents; 0-4 stands for under1 and 1-4. Sex changes no stay, so a stock share stands for an entry share.
+MALE_SHARE_BY_BAND = {"under1": 0.5309, "1-4": 0.5309, "5-9": 0.5309, "10-15": 0.5606, "16-17": 0.6418}
+# Assumption: the reference documents give no sex split of unaccompanied asylum-seeking children, who are mostly
+# boys aged 16-17; 0.9 is a round "mostly", to be replaced by the authority's own share (calibrate --ssda903).
+UASC_MALE_SHARE = 0.9
 Need = Literal[
     "fostering",
     "kinship_fostering",
@@ -466,6 +474,7 @@ class UascStream(ScenarioModel):
 
     rate_per_year: PerYear = 0.0
     age_mix: dict[AgeBand, Probability] = {"16-17": 1.0}
+    male_share: Probability = UASC_MALE_SHARE
     # None: the stream follows the main trend (entries.trend_percent_per_year and the new trends of
     # entries.changes), as every scenario did before the stream had a trend of its own.
     trend_percent_per_year: PercentPerYear | None = None
@@ -582,7 +591,7 @@ class Entries(ScenarioModel):
     trend_percent_per_year: PercentPerYear = 0.0
     seasonality: list[Annotated[float, Field(ge=0, le=12)]] = [1.0] * 12
     need_mix: dict[CategoryOfNeed, Probability]
-    male_share: Probability = 0.5
+    male_share: Probability | dict[AgeBand, Probability] = MALE_SHARE_BY_BAND  # one share, or one by age band
     changes: list[EntryChange] = Field([], max_length=MAX_LIST)
     uasc: UascStream = UascStream()
     sibling_groups: SiblingGroups | None = None  # None: every child arrives alone
@@ -592,9 +601,24 @@ class Entries(ScenarioModel):
     def _in_order(cls, value: list[EntryChange]) -> list[EntryChange]:
         return _check_date_order(value)
 
+    @field_validator("male_share")
+    @classmethod
+    def _every_band(cls, value: float | dict[str, float]) -> float | dict[str, float]:
+        missing = [band for band in AGE_BANDS if isinstance(value, dict) and band not in value]
+        if missing:
+            raise ValueError(f"a table of male_share by age band needs every band; missing {', '.join(missing)}")
+        return value
+
     @model_serializer(mode="wrap")
     def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         return _drop_unused(handler(self), changes=self.changes, sibling_groups=self.sibling_groups)
+
+    def male_shares(self, uasc: bool) -> tuple[float, ...]:
+        """The share male of each band of AGE_BANDS: the UASC stream's own share in every band, else male_share."""
+        if uasc:
+            return (self.uasc.male_share,) * len(AGE_BANDS)
+        share = self.male_share
+        return tuple(share[band] for band in AGE_BANDS) if isinstance(share, dict) else (share,) * len(AGE_BANDS)
 
     def offers_stream(self) -> EntryStream:
         """The children the National Transfer Scheme offers, a flat rate with the UASC age mix (none without it)."""

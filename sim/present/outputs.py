@@ -97,7 +97,8 @@ def staged_directory(out_dir: Path, writer: str = "run"):
 
 
 def write_tables(result: RunResult, directory: Path) -> None:
-    """run.json, every table (Parquet), their summaries, summary.csv and the budget, into an existing folder."""
+    """run.json, every table (Parquet), their summaries, summary.csv, the sufficiency-statement tables and the
+    budget, into an existing folder."""
     run = result.run_summary
     metadata = {
         "version": __version__,
@@ -122,6 +123,9 @@ def write_tables(result: RunResult, directory: Path) -> None:
     # per simulation year, then by financial year
     rows = pd.concat([run.yearly, run.fallbacks_csv, run.children_csv], ignore_index=True)
     spreadsheet_safe(rows).to_csv(directory / "summary.csv", index=False, float_format="%.4g")
+    # the sufficiency-statement tables, dense with total rows: fixed decimals, as "%.4g" would write 1.6e+04 days
+    spreadsheet_safe(run.statement).to_csv(directory / "statement.csv", index=False, float_format="%.3f")
+    spreadsheet_safe(run.statement_gaps).to_csv(directory / "statement_gaps.csv", index=False, float_format="%.3f")
     if run.scenario.prices is not None:
         spreadsheet_safe(run.budget).to_csv(directory / "budget.csv", index=False, float_format="%.2f")
         spreadsheet_safe(run.budget_wide).to_csv(directory / "budget_wide.csv", index=False)
