@@ -60,10 +60,10 @@ SIBLING = re.compile(
 SHOWN = 4  # file names quoted in a refusal
 
 # Outputs written before the marker existed, recognised by their exact shape (see docs/decisions); a run folder
-# of today less its marker too (statement.csv and statement_gaps.csv are written whatever the scenario).
+# of today less its marker too, with or without a price book.
 RUN_FILE = re.compile(
     r"^(run\.json|report\.html|summary\.csv|statement\.csv|statement_gaps\.csv|budget\.csv|budget\.xlsx"
-    r"|[a-z0-9_]+\.parquet)$"
+    r"|budget_wide\.csv|spend_bridge\.csv|budget_check\.csv|grant\.csv|[a-z0-9_]+\.parquet)$"
 )
 COMPARE_REQUIRED = {"report.html", "differences.csv", "summary.txt"}
 COMPARE_FILES = COMPARE_REQUIRED | {"sizing.csv"}
