@@ -7,7 +7,7 @@ the 95% confidence interval of the mean difference is far narrower than comparin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.engine.scenario import Scenario
-from sim.results.runner import Progress, run_many
+from sim.results.runner import Progress, RunResult, run_many
 from sim.results.summary import AT_A_TIME_MEASURES, LEDGER_MEASURE_LABELS, RunSummary
 
 KEYS = ["financial_year", "measure", "category"]
@@ -97,9 +97,19 @@ def compare(
     jobs: int = 1,
     progress: Progress | None = None,
     dask: str | None = None,
+    partial: Callable[[Comparison], None] | None = None,
 ) -> Comparison:
-    """Base and what-ifs on the base's seed (the same children), run together on one pool of workers."""
-    runs = run_many([base, *what_ifs], replications, seed=base.seed, jobs=jobs, progress=progress, dask=dask)
+    """Base and what-ifs on the base's seed (the same children), run together on one pool of workers. `partial`
+    gets the comparison on the first replications as they finish (the first 50 or a little over, then every 50
+    more: `run_many`), each with its own confidence intervals, before the whole run's is returned."""
+    each = None if partial is None else (lambda runs: partial(_compared(runs)))
+    runs = run_many([base, *what_ifs], replications, base.seed, jobs, progress, dask, partial=each)
+    return _compared(runs)
+
+
+def _compared(runs: list[RunResult]) -> Comparison:
+    """The comparison of the base (first) and what-if runs, on the replications they hold."""
+    replications = runs[0].replications
     base_run, *others = [result.run_summary for result in runs]
     frames = [
         paired_differences(base_run.yearly_measures, r.yearly_measures, replications).assign(what_if=r.scenario.name)

@@ -38,6 +38,7 @@ from sim.results.summary import RunSummary
 from sim.results.tables import TABLES, Calendar, batch_tables, summarise
 
 Progress = Callable[[int], None]
+Partial = Callable[[list["RunResult"]], None]  # each scenario's result on the replications finished so far
 
 
 @dataclass
@@ -71,9 +72,12 @@ def run(
     jobs: int = 1,
     progress: Progress | None = None,
     dask: str | None = None,
+    partial: Callable[[RunResult], None] | None = None,
 ) -> RunResult:
-    """Simulate `replications` runs of the scenario; `seed` defaults to the scenario's own."""
-    return run_many([scenario], replications, seed=seed, jobs=jobs, progress=progress, dask=dask)[0]
+    """Simulate `replications` runs of the scenario; `seed` defaults to the scenario's own. `partial` gets the
+    result on the replications finished so far, every PARTIAL_EVERY or so (see `run_many`)."""
+    each = None if partial is None else (lambda results: partial(results[0]))
+    return run_many([scenario], replications, seed=seed, jobs=jobs, progress=progress, dask=dask, partial=each)[0]
 
 
 def run_many(
@@ -83,6 +87,7 @@ def run_many(
     jobs: int = 1,
     progress: Progress | None = None,
     dask: str | None = None,
+    partial: Partial | None = None,
 ) -> list[RunResult]:
     """Run several scenarios, their batches of replications sharing one pool of workers.
 
@@ -90,10 +95,14 @@ def run_many(
     workers on this machine; without it, `jobs` worker processes (0 = one per core) run the batches.
     Each scenario uses `seed`, or its own seed when `seed` is None. Results are the same whichever
     way the batches ran. SIGTERM and SIGHUP stop the run like Ctrl-C (see `stopping_on_signals`).
+
+    `partial`, if given, is called with every scenario's result on its first n replications (`replications` = n)
+    whenever at least PARTIAL_EVERY more have finished for all of them, n at a batch's end (so 50 or a little over
+    for the first); the final result is returned as ever. An exception it raises stops the run and its workers.
     """
     seeds = [scenario.seed if seed is None else seed for scenario in scenarios]
     families = cohort_families(scenarios, seeds)
-    return _run_groups(scenarios, seeds, families, replications, jobs, progress, dask, linked=False)
+    return _run_groups(scenarios, seeds, families, replications, jobs, progress, dask, linked=False, partial=partial)
 
 
 def cohort_families(scenarios: list[Scenario], seeds: list[int]) -> list[list[int]]:
@@ -135,6 +144,7 @@ def _run_groups(
     progress: Progress | None,
     dask: str | None,
     linked: bool,
+    partial: Partial | None = None,
 ) -> list[RunResult]:
     """Each group's batches of replications as tasks; a group is authorities in one event loop (`linked`) or a
     family of scenarios sharing their cohorts, run one after another on each replication's."""
@@ -146,18 +156,37 @@ def _run_groups(
     started = time.perf_counter()
     with stopping_on_signals(), _executor(jobs, dask) as (submit, workers):
         batches = _batches(replications, workers)
-        tasks = [(group, batch) for group in groups for batch in batches]
+        # batch by batch, every group's: the first replications of every scenario finish first (partial answers)
+        tasks = [(group, batch) for batch in batches for group in groups]
         futures = [
             submit(_run_group_batch, [scenarios[s] for s in group], [seeds[s] for s in group], batch, linked)
             for group, batch in tasks
         ]
         done: dict[int, list[dict[str, pd.DataFrame]]] = {s: [] for s in range(len(scenarios))}
-        for (group, _), future in zip(tasks, futures, strict=True):
+        answered = 0  # replications the last partial answer rests on
+        for index, ((group, batch), future) in enumerate(zip(tasks, futures, strict=True)):
             for s, tables in zip(group, future.result(), strict=True):
                 done[s].append(tables)
                 if progress:
                     progress(len(tables["flows"]))
-    seconds = time.perf_counter() - started
+            finished = batch[-1] + 1 if index % len(groups) == len(groups) - 1 else answered  # of every scenario
+            if partial and finished - answered >= PARTIAL_EVERY and finished < replications:
+                partial(_results(scenarios, seeds, done, finished, time.perf_counter() - started))
+                answered = finished
+    return _results(scenarios, seeds, done, replications, time.perf_counter() - started)
+
+
+PARTIAL_EVERY = 50  # replications between partial answers: issue 20 item 2 asks for the first 50's answer
+
+
+def _results(
+    scenarios: list[Scenario],
+    seeds: list[int],
+    done: dict[int, list[dict[str, pd.DataFrame]]],
+    count: int,
+    seconds: float,
+) -> list[RunResult]:
+    """Each scenario's result from the batches done so far (its first `count` replications)."""
     results = []
     for s, (scenario, scenario_seed) in enumerate(zip(scenarios, seeds, strict=True)):
         combined = {name: pd.concat([part[name] for part in done[s]], ignore_index=True) for name in TABLES}
@@ -165,7 +194,7 @@ def _run_groups(
             RunResult(
                 scenario=scenario,
                 seed=scenario_seed,
-                replications=replications,
+                replications=count,
                 calendar=Calendar.for_scenario(scenario),
                 tables=combined,
                 wall_seconds=seconds,
@@ -175,13 +204,15 @@ def _run_groups(
 
 
 class _InProcess:
-    """A finished 'future' for runs without workers."""
+    """A 'future' for runs without workers, run when its result is asked for: batches then run one at a time
+    between progress reports, so a partial answer or a stop (Ctrl-C, a lever changed in the app) comes between
+    two batches rather than after all of them."""
 
-    def __init__(self, value: object) -> None:
-        self.value = value
+    def __init__(self, function: Callable[..., object], args: tuple[object, ...]) -> None:
+        self.function, self.args = function, args
 
     def result(self) -> object:
-        return self.value
+        return self.function(*self.args)
 
 
 @contextlib.contextmanager
@@ -193,7 +224,7 @@ def _executor(jobs: int, dask: str | None):
         with dask_executor(dask, jobs) as executor:
             yield executor
     elif jobs == 1:
-        yield (lambda function, *args: _InProcess(function(*args))), 1
+        yield (lambda function, *args: _InProcess(function, args)), 1
     else:
         with _process_pool(jobs) as pool:
 
