@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import re
 from pathlib import Path
 
@@ -152,6 +153,45 @@ def test_the_first_what_if_runs_beside_the_baseline_and_gives_what_each_run_alon
         pd.testing.assert_frame_equal(first.result.tables[name], alone.result.tables[name], check_exact=True, obj=name)
     pd.testing.assert_frame_equal(first.differences, alone.differences, check_exact=True)
     assert first.with_baseline and not workshop.try_levers(Levers(homes_change=1)).with_baseline
+
+
+class LeverChanged(BaseException):
+    """What Streamlit raises in the running page when a lever changes (its RerunException is a BaseException)."""
+
+
+def test_a_what_if_answers_first_on_its_first_replications_then_on_all(cheshire_east) -> None:
+    """Issue 20 item 2: a partial answer, on the first 50 or so replications of both runs (the baseline's too,
+    on the first click), is the answer a session of that many replications gives; then the whole answer."""
+    workshop = Workshop(Baseline("ce", cheshire_east, CHESHIRE_EAST), replications=60, seed=1, jobs=2)
+    answers = []
+    final = workshop.try_levers(Levers(homes_change=2), partial=answers.append)
+    (first,) = answers
+    count = first.result.replications
+    assert 50 <= count < 60 and final.result.replications == 60 and first.seconds <= final.seconds
+    small = Workshop(Baseline("ce", cheshire_east, CHESHIRE_EAST), replications=count, seed=1, jobs=2)
+    expected = small.try_levers(Levers(homes_change=2))
+    numbers = ["base_mean", "what_if_mean", "difference", "ci95_low", "ci95_high"]
+    pd.testing.assert_frame_equal(first.differences.drop(columns=numbers), expected.differences.drop(columns=numbers))
+    pd.testing.assert_frame_equal(first.differences[numbers], expected.differences[numbers], rtol=1e-9)
+    later = []
+    workshop.try_levers(Levers(homes_change=1), partial=later.append)  # the baseline cached: its first 50 or so
+    assert [w.result.replications for w in later] == [count]
+
+
+def test_a_lever_changed_mid_run_stops_it_leaving_no_worker_and_the_session_as_it_was(cheshire_east) -> None:
+    def changed(_: object) -> None:
+        raise LeverChanged
+
+    workshop = Workshop(Baseline("ce", cheshire_east, CHESHIRE_EAST), replications=8, seed=1, jobs=2)
+    with pytest.raises(LeverChanged):
+        workshop.try_levers(Levers(homes_change=2), progress=changed)  # the first click: baseline and what-if
+    assert multiprocessing.active_children() == []
+    assert workshop.base is None and workshop.history == []
+    workshop.try_levers(Levers(homes_change=2))
+    with pytest.raises(LeverChanged):
+        workshop.try_levers(Levers(homes_change=1), progress=changed)  # the baseline cached
+    assert multiprocessing.active_children() == []
+    assert len(workshop.history) == 1
 
 
 # ---------------------------------------------------------------------------------------------

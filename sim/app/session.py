@@ -10,6 +10,7 @@ a click that would run both the baseline and a what-if checks both before runnin
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from collections.abc import Callable
@@ -78,12 +79,18 @@ def run_baseline(
 
 
 def run_what_if(
-    base: BaseRun, levers: Levers, name: str = "what_if", jobs: int = 1, progress: Progress | None = None
+    base: BaseRun,
+    levers: Levers,
+    name: str = "what_if",
+    jobs: int = 1,
+    progress: Progress | None = None,
+    partial: Callable[[WhatIf], None] | None = None,
 ) -> WhatIf:
-    """The levers applied to the base's scenario, run with its seed and replications, and paired with it."""
+    """The levers applied to the base's scenario, run with its seed and replications, and paired with it;
+    `partial` gets the what-if on its first replications as they finish (see `Workshop.try_levers`)."""
     started = time.perf_counter()
     text, scenario = what_if_scenario(base.baseline, levers, name, base.result.seed, base.result.replications)
-    return _paired(base, levers, text, scenario, jobs, progress, started)
+    return _paired(base, levers, text, scenario, jobs, progress, started, partial=partial)
 
 
 def what_if_scenario(
@@ -106,17 +113,45 @@ def _paired(
     progress: Progress | None,
     started: float,
     result: RunResult | None = None,
+    partial: Callable[[WhatIf], None] | None = None,
 ) -> WhatIf:
-    """The what-if run (unless `result` is its run already) and paired with the base."""
-    replications = base.result.replications
+    """The what-if run (unless `result` is its run already) and paired with the base; `partial` gets it paired on
+    the first replications as they finish, against the base's same replications."""
     if result is None:
-        result = run(scenario, replications, seed=base.result.seed, jobs=jobs, progress=progress)
-    measures = base.result.run_summary.yearly_measures, result.run_summary.yearly_measures
-    differences = paired_differences(*measures, replications).assign(what_if=scenario.name)
+
+        def each(part: RunResult) -> None:
+            first = first_replications(base.result, part.replications)
+            partial(_pairing(base.baseline, first, levers, text, scenario, part, started))
+
+        seed, replications = base.result.seed, base.result.replications
+        result = run(scenario, replications, seed, jobs, progress, partial=each if partial else None)
+    return _pairing(base.baseline, base.result, levers, text, scenario, result, started)
+
+
+def _pairing(
+    baseline: Baseline,
+    base: RunResult,
+    levers: Levers,
+    text: str,
+    scenario: Scenario,
+    result: RunResult,
+    started: float,
+) -> WhatIf:
+    """The what-if's run paired with the base's, replication by replication (both hold the same ones)."""
+    measures = base.run_summary.yearly_measures, result.run_summary.yearly_measures
+    differences = paired_differences(*measures, result.replications).assign(what_if=scenario.name)
     summary = summary_sentence(result.run_summary, differences)
-    changes = changes_in_brief(scenario_changes(base.baseline.scenario, scenario), limit=CHANGES_CHARS)
+    changes = changes_in_brief(scenario_changes(baseline.scenario, scenario), limit=CHANGES_CHARS)
     seconds = time.perf_counter() - started
     return WhatIf(levers, scenario.description, text, result, differences, summary, seconds, changes)
+
+
+def first_replications(result: RunResult, count: int) -> RunResult:
+    """The run on its first `count` replications only: the base of a partial answer."""
+    if count >= result.replications:
+        return result
+    tables = {name: table[table["replication"] < count].reset_index(drop=True) for name, table in result.tables.items()}
+    return dataclasses.replace(result, replications=count, tables=tables)
 
 
 def sizing_curves(scenario: Scenario, seed: int, replications: int = SIZING_REPLICATIONS) -> list[SizingCurve]:
@@ -144,8 +179,13 @@ class Workshop:
             self.base = run_baseline(self.baseline, self.replications, self.seed, self.jobs, progress)
         return self.base
 
-    def try_levers(self, levers: Levers, progress: Progress | None = None) -> WhatIf:
-        """Run a what-if against the (cached) base and add it to the history; nothing runs unless both fit."""
+    def try_levers(
+        self, levers: Levers, progress: Progress | None = None, partial: Callable[[WhatIf], None] | None = None
+    ) -> WhatIf:
+        """Run a what-if against the (cached) base and add it to the history; nothing runs unless both fit.
+        `partial` gets the what-if on its first replications as they finish (50 or a little over, then every 50
+        more), paired with the base's same replications; an exception it or `progress` raises (Streamlit's, when
+        a lever changes mid-run) stops the run and its workers, and leaves the session as it was."""
         if self.base is None:
             check_run("the baseline", self.baseline.scenario, self.replications)
         name = f"what_if_{len(self.history) + 1}"
@@ -154,9 +194,14 @@ class Workshop:
         result = None
         if self.base is None:  # both on one pool of workers, the children drawn once if the levers leave demand
             pair = [self.baseline.scenario, scenario]
-            runs = run_many(pair, self.replications, seed=self.seed, jobs=self.jobs, progress=progress)
+
+            def both(parts: list[RunResult]) -> None:
+                partial(_pairing(self.baseline, parts[0], levers, text, scenario, parts[1], started))
+
+            each = both if partial else None
+            runs = run_many(pair, self.replications, seed=self.seed, jobs=self.jobs, progress=progress, partial=each)
             self.base, result = BaseRun(self.baseline, runs[0]), runs[1]
-        what_if = _paired(self.base, levers, text, scenario, self.jobs, progress, started, result)
+        what_if = _paired(self.base, levers, text, scenario, self.jobs, progress, started, result, partial)
         what_if.with_baseline = result is not None
         self.history.append(what_if)
         for older in self.history[:-KEPT_RUNS]:

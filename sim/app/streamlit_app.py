@@ -347,12 +347,28 @@ def _run(workshop: Workshop, levers: Levers) -> None:
         step = "baseline (once for these settings), then the what-if" if total > workshop.replications else "what-if"
         bar.progress(min(done / total, 1.0), text=f"Simulating the {step}: {done} of {total} replications")
 
-    try:
-        workshop.try_levers(levers, advance)  # checks the baseline's run too, if it is still to come, before either
+    answer = st.empty()
+
+    def show(first: WhatIf) -> None:
+        """A partial answer while the run goes on; a lever changed now stops the run (Streamlit raises here)."""
+        count = first.result.replications
+        year = headline_year(first.result.run_summary)
+        with answer.container():
+            st.subheader(f"First answer: {count} of {workshop.replications} replications, refining")
+            st.info(plain(first.summary))
+            _headline_metrics(first, year, count)
+            st.caption(
+                f"After {first.seconds:.1f} s. The figures and their intervals rest on the {count} replications "
+                "finished so far; they change a little as the rest finish."
+            )
+
+    try:  # checks the baseline's run too, if it is still to come, before either
+        workshop.try_levers(levers, advance, show)
     except Exception as error:
         st.error(problem("This what-if cannot run", error))
     finally:
         bar.empty()
+        answer.empty()
 
 
 def _results(workshop: Workshop) -> None:
@@ -361,7 +377,7 @@ def _results(workshop: Workshop) -> None:
     st.subheader(f"{latest.name.replace('_', ' ').capitalize()} against the baseline")
     st.info(plain(latest.summary))
     st.markdown(f"**Financial year {year}**: the what-if's mean, and its change from the baseline")
-    _headline_metrics(latest, year)
+    _headline_metrics(latest, year, workshop.replications)
     st.caption(
         f"{workshop.replications} replications, seed {workshop.seed}; this what-if took {latest.seconds:.1f} s"
         + (" with the baseline, run beside it once. " if latest.with_baseline else ". ")
@@ -380,7 +396,8 @@ def _results(workshop: Workshop) -> None:
     _downloads(workshop)
 
 
-def _headline_metrics(latest: WhatIf, year: str) -> None:
+def _headline_metrics(latest: WhatIf, year: str, replications: int) -> None:
+    """The headlines of a what-if, each saying how many replications it rests on (fewer for a partial answer)."""
     rows = latest.differences
     rows = rows[(rows["financial_year"] == year) & (rows["category"] == "all")].set_index("measure")
     shown = [h for h in HEADLINES if h[0] in rows.index]
@@ -395,7 +412,7 @@ def _headline_metrics(latest: WhatIf, year: str) -> None:
             delta_color="inverse" if rise_is_bad else "normal",
             help=f"{MEASURE_LABELS.get(measure, measure).capitalize()}. Baseline mean {base}; what-if mean "
             f"{amount(row['what_if_mean'], money)}; mean difference {amount(row['difference'], money, sign=True)}, "
-            f"95% confidence interval {low} to {high}.",
+            f"95% confidence interval {low} to {high}. From {replications} replications.",
         )
 
 
