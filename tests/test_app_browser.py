@@ -8,6 +8,7 @@ replaces docs/images/app.png, the one the README shows (not by default, so a tes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -59,17 +60,30 @@ def _command() -> list[str]:
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _served(tmp_path_factory, jobs=1) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def app_on_two_jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """The app with 2 worker processes a run: (its address, the server's pid, whose descendants the workers are)."""
+    with _served(tmp_path_factory, jobs=2) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def _served(tmp_path_factory: pytest.TempPathFactory, jobs: int) -> Iterator[tuple[str, int]]:
     if _find(CHROMIUM) is None or _find(CHROMEDRIVER) is None:
         pytest.skip("no Chromium/ChromeDriver found: install Debian's chromium and chromium-driver to run this test")
     port = _free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
     with log.open("w") as output:
         server = subprocess.Popen(
-            [*_command(), "app", "--port", str(port), "--jobs", "1"], cwd=ROOT, stdout=output, stderr=output
+            [*_command(), "app", "--port", str(port), "--jobs", str(jobs)], cwd=ROOT, stdout=output, stderr=output
         )
     try:
         _wait_until_healthy(server, port, log)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server.pid
     finally:
         server.terminate()
         try:
@@ -159,3 +173,32 @@ def test_a_lever_and_a_run_show_the_summary_and_the_comparison_chart(browser, ap
     assert len(data) > 10_000 and data.startswith(PNG_SIGNATURE)
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         shutil.copyfile(screenshot, README_SCREENSHOT)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the run's workers through /proc")
+def test_a_lever_changed_mid_run_stops_it_and_its_workers(browser, app_on_two_jobs: tuple[str, int]) -> None:
+    """Issue 20 item 2: a lever changed while a run is in flight cancels it cleanly: the workers it started end,
+    no error is shown, and the page is left as before the click (no result), ready for the next run."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.test_workers import _descendants, _remaining, _wait_for
+
+    url, server = app_on_two_jobs
+    driver = browser
+    wait = WebDriverWait(driver, RUN_SECONDS)
+    driver.get(url)
+    wait.until(lambda d: d.title == "Care sufficiency workshop")
+    _set_number(driver, wait, "Replications", 200)
+    time.sleep(1)
+    before = _descendants(server)
+    (run,) = [b for b in driver.find_elements(By.TAG_NAME, "button") if b.text == "Run the what-if"]
+    run.click()
+    assert _wait_for(lambda: len(set(_descendants(server)) - set(before)) >= 2, RUN_SECONDS), "no workers started"
+    workers = {pid: start for pid, start in _descendants(server).items() if pid not in before}
+    _set_number(driver, wait, "Homes to open (+) or close (−)", 1)  # mid-run: the page reruns, the run stops
+    assert _wait_for(lambda: not _remaining(workers), 30), "a worker was left behind"
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget']"))
+    text = driver.find_element(By.TAG_NAME, "body").text
+    assert "cannot run" not in text and "First answer" not in text
+    assert "Set the levers in the sidebar and press" in text  # nothing half-run kept
