@@ -35,7 +35,7 @@ FIGURES = (
     "cyclic garbage collector",
     "duration draws",
 )
-NOT_YET_BUILT = ("first answer", "compiled")
+NOT_YET_BUILT = ("compiled",)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,9 @@ def test_json_carries_every_printed_figure(quick) -> None:
     assert about["quick"] is True and about["jobs"] == 2 and about["cpu_count"] == os.cpu_count()
     assert {"platform", "git_commit", "date"} <= set(about)
     for figure in figures:
-        if figure.built:
+        if figure.name.startswith("workshop what-if, first answer"):  # 4 replications: done before 50 are
+            assert figure.result == "no partial answer: the run finished first" and figure.value is None
+        elif figure.built:
             assert isinstance(figure.value, float) and figure.unit and figure.headline, figure
         else:
             assert (figure.value, figure.met) == (None, None), figure
