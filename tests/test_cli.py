@@ -18,8 +18,8 @@ def test_run_writes_every_output_and_prints_a_summary(tmp_path: Path, capsys) ->
     out = tmp_path / "baseline"
     assert main(["run", str(BASELINE), "--replications", "3", "--seed", "5", "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "Children in care at each year end" in printed
-    assert "Sufficiency gap per simulation year" in printed
+    assert "Children in care at the start and on each 31 March" in printed
+    assert "Sufficiency gap per financial year" in printed
     metadata = json.loads((out / "run.json").read_text())
     assert metadata["seed"] == 5 and metadata["replications"] == 3
     assert metadata["scenario"]["name"] == "cheshire_east_baseline"
@@ -28,8 +28,15 @@ def test_run_writes_every_output_and_prints_a_summary(tmp_path: Path, capsys) ->
         assert sorted(frame["replication"].unique()) == [0, 1, 2]
     summary = pd.read_csv(out / "summary.csv")
     assert {"measure", "period", "mean", "ci95_low", "ci95_high", "p10", "p50", "p90"} <= set(summary.columns)
-    start = summary[(summary["measure"] == "children_in_care") & (summary["period"] == "2017-12-31")]
+    start = summary[(summary["measure"] == "children_in_care_at_start") & (summary["period"] == "2017-12-31")]
     assert start["mean"].sum() == 470  # the published December 2017 stock (002_834b48a4b269ace3.txt:L741)
+    # the headline rows by financial year, as the budget: stock on each 31 March, flows in each year
+    march = summary[(summary["measure"] == "children_in_care") & summary["need"].notna()]
+    assert set(march["period"]) == {f"{year}-03-31" for year in range(2018, 2028)}
+    assert set(march["financial_year"]) == {f"{year}-{str(year + 1)[-2:]}" for year in range(2017, 2027)}
+    entries = summary[summary["measure"] == "entries"]
+    assert list(entries["financial_year"]) == [f"{year}-{str(year + 1)[-2:]}" for year in range(2017, 2028)]
+    assert list(entries["part_year"]) == [True, *[False] * 9, True]
     assert not list(tmp_path.glob(".baseline.*")), "staging directory left behind"
     budget = pd.read_csv(out / "budget.csv")
     assert {"total", "provision", "pool", "need", "average_weekly_cost"} <= set(budget["breakdown"])

@@ -170,9 +170,9 @@ def print_summary(result: RunResult) -> str:
         f"{scenario.name}: {run.replications} replications, seed {run.seed}, "
         f"{scenario.horizon.start} to {scenario.horizon.end} ({run.wall_seconds:.1f} s)",
         "",
-        "Children in care at each year end, by placement need and pool (mean across replications):",
+        "Children in care at the start and on each 31 March, by placement need and pool (mean across replications):",
     ]
-    stock = summary[summary["measure"] == "children_in_care"]
+    stock = summary[summary["measure"].isin(["children_in_care_at_start", "children_in_care"])]
     table = stock.pivot_table(index=["need", "pool"], columns="period", values="mean", aggfunc="sum", fill_value=0)
     table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
     totals = table.sum().to_frame("total").T
@@ -193,15 +193,14 @@ def print_summary(result: RunResult) -> str:
             lines.append("Sufficiency gap: every child was placed in their first-choice pool.")
             break
         lines.append(
-            f"Sufficiency gap per simulation year, {what} (placed externally and not sufficient together; mean; "
-            "column = year starting):"
+            f"Sufficiency gap per financial year, {what} (placed externally and not sufficient together; mean; "
+            "* a part year):"
         )
-        table = gaps.pivot_table(
-            index=["need", "wanted_pool", "used_pool"], columns="period", values="mean", aggfunc="sum", fill_value=0
-        )
-        table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
+        index = ["need", "wanted_pool", "used_pool"]
+        table = gaps.pivot_table(index=index, columns="financial_year", values="mean", aggfunc="sum", fill_value=0)
+        table.columns = _year_columns(table.columns, run)
         lines.append(table.round(1).to_string(line_width=TERMINAL_WIDTH))
-    lines += _ledger_lines(summary)
+    lines += _ledger_lines(summary, run)
     lines += ["", *_fallback_lines(run)]
     lines += ["", *_children_lines(run)]
     lines += ["", *_stability_lines(run)]
@@ -210,19 +209,26 @@ def print_summary(result: RunResult) -> str:
     return _fitted(lines)
 
 
-def _ledger_lines(summary: pd.DataFrame) -> list[str]:
-    """The gap ledger per simulation year: child-days by kind, not sufficient apart from placed externally."""
+def _year_columns(years: pd.Index, run: RunSummary) -> list[str]:
+    """Financial-year column heads, a part year marked with *."""
+    return [f"{year}*" if run.part_years.get(year) else year for year in years]
+
+
+def _ledger_lines(summary: pd.DataFrame, run: RunSummary) -> list[str]:
+    """The gap ledger per financial year: child-days by kind, not sufficient apart from placed externally."""
     ledger = summary[summary["measure"] == "gap_ledger_child_days"]
     if ledger.empty:
         return []
-    table = ledger.pivot_table(index="kind", columns="period", values="mean", aggfunc="sum", fill_value=0, sort=False)
+    table = ledger.pivot_table(
+        index="kind", columns="financial_year", values="mean", aggfunc="sum", fill_value=0, sort=False
+    )
     order = [kind for kind in GAP_KINDS if kind in table.index]
     table = table.reindex(order)
     table.index = [f"{'right kind' if kind in SUFFICIENT_GAP_KINDS else 'not sufficient'}: {kind}" for kind in order]
-    table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
+    table.columns = _year_columns(table.columns, run)
     return [
         "",
-        "Sufficiency gap ledger per simulation year, child-days by kind (mean; column = year starting): "
+        "Sufficiency gap ledger per financial year, child-days by kind (mean; * a part year): "
         "not sufficient, or the right kind below the first choice:",
         table.round(1).to_string(line_width=TERMINAL_WIDTH),
     ]
@@ -355,8 +361,8 @@ def _grant_lines(run: RunSummary) -> list[str]:
 
 
 def _total_stock(run: RunSummary) -> pd.DataFrame:
-    year_ends = pd.to_datetime(run.calendar.year_end_dates)
+    """At the start and on each 31 March (shown as the 1 April at 00:00 that counts it)."""
     summary = run.stock_total
-    summary = summary[summary["date"].isin(year_ends)]
+    summary = summary[summary["date"].isin(run.year_end_snapshots)]
     columns = ["mean", "ci95_low", "ci95_high", "p10", "p50", "p90"]
     return summary.set_index(summary["date"].dt.strftime("%Y-%m-%d"))[columns].T

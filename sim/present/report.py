@@ -297,10 +297,11 @@ def _image(figure) -> str:
 
 def _year_end_table(run: RunSummary) -> str:
     stock = run.stock_by_need
-    stock = stock[stock["date"].isin(pd.to_datetime(run.calendar.year_end_dates))]
+    stock = stock[stock["date"].isin(run.year_end_snapshots)]
     table = stock.pivot_table(index="need", columns="date", values="mean", aggfunc="sum").round(1)
     table.columns = [c.strftime("%Y-%m-%d") for c in table.columns]
-    return "<h3>Children in care at each year end (mean across replications)</h3>" + table.to_html(border=0)
+    heading = "Children in care at the start and on each 31 March (counted at 00:00 on 1 April; mean of replications)"
+    return f"<h3>{heading}</h3>" + table.to_html(border=0)
 
 
 def _fallbacks_section(run: RunSummary) -> list[str]:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from sim.engine.parameters import parameter_draws
 from sim.engine.scenario import Scenario
-from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR, GAP_KINDS, PLACEMENT_NEEDS, SEXES, SUFFICIENT_GAP_KINDS
+from sim.engine.vocabulary import AGE_BANDS, GAP_KINDS, PLACEMENT_NEEDS, SEXES, SUFFICIENT_GAP_KINDS
 from sim.results.budget import budget_summary, budget_wide, overspend, spend_bridge
 from sim.results.costs import ONE_OFF
 from sim.results.grant import GRANT_GROUPS
@@ -476,6 +476,11 @@ class RunSummary:
         summary.insert(1, "part_year", summary["financial_year"].map(self._part_years))
         return summary[["financial_year", "part_year", "kind", "age_band", "unit", *STATISTIC_COLUMNS]]
 
+    @property
+    def year_end_snapshots(self) -> pd.DatetimeIndex:
+        """The start date and the snapshots that count each 31 March (00:00 on 1 April) within the horizon."""
+        return pd.DatetimeIndex([pd.Timestamp(self.scenario.horizon.start), *self._march_31.index]).unique()
+
     @cached_property
     def _march_31(self) -> pd.Series:
         """The snapshot dates that count the children in care on a 31 March (00:00 on 1 April) of a financial year
@@ -719,10 +724,7 @@ class RunSummary:
         """`fallbacks_by_year` as summary.csv rows: measure (FALLBACK_CSV_MEASURES), period (the day the financial
         year starts within the horizon), financial_year and part_year, beside the per simulation year rows."""
         table = self.fallbacks_by_year
-        years = self.calendar.financial_years
-        start = pd.Timestamp(self.scenario.horizon.start)
-        days = zip(years.labels, years.starts, strict=True)
-        first_day = {label: start + pd.Timedelta(days=float(day)) for label, day in days}
+        first_day = self._first_days()
         measures = [FALLBACK_CSV_MEASURES[key] for key in zip(table["row"], table["unit"], strict=True)]
         rows = table.drop(columns=["row", "unit"]).assign(
             measure=measures, period=table["financial_year"].map(first_day)
@@ -736,12 +738,7 @@ class RunSummary:
         March counted, or for the rows counted over the year the day the financial year starts within the horizon),
         financial_year and part_year."""
         table = pd.concat([self.children_by_year, self.stability_by_year], ignore_index=True)
-        years = self.calendar.financial_years
-        start = pd.Timestamp(self.scenario.horizon.start)
-        first_day = {
-            label: start + pd.Timedelta(days=float(day)) for label, day in zip(years.labels, years.starts, strict=True)
-        }
-        period = table["date"].where(table["date"].notna(), table["financial_year"].map(first_day))
+        period = table["date"].where(table["date"].notna(), table["financial_year"].map(self._first_days()))
         rows = table.drop(columns=["date", "row"]).assign(measure=table["row"], period=period)
         leavers = self.care_leavers_by_year
         leavers = leavers.rename(columns={"date": "period"}).assign(measure="care_leavers")
@@ -806,17 +803,28 @@ class RunSummary:
         budget = self.budget
         return budget[budget["breakdown"] == breakdown] if len(budget) else budget
 
-    # Per simulation year (summary.csv) and per replication (paired comparisons) -----------------
+    # By financial year (summary.csv) and per replication (paired comparisons) -----------------
 
     @cached_property
     def yearly(self) -> pd.DataFrame:
-        """Children in care by need and pool at each year end, and per simulation year entries, exits and gaps."""
-        year_ends = pd.to_datetime(self.calendar.year_end_dates)
+        """summary.csv's headline rows, by financial year as the budget is: children in care by need and pool at
+        the start (`children_in_care_at_start`, no financial year) and on each 31 March (period: that 31 March),
+        and in each financial year entries, exits and gaps (period: the day the year starts within the horizon),
+        each with financial_year and part_year."""
         stock = self._summary("stock", ["date", "need", "pool"], "children")
-        stock = stock[stock["date"].isin(year_ends)].rename(columns={"date": "period"})
-        stock.insert(0, "measure", "children_in_care")
-        parts = [stock]
+        start = stock[stock["date"] == pd.Timestamp(self.scenario.horizon.start)]
+        parts = [start.rename(columns={"date": "period"}).assign(measure="children_in_care_at_start")]
+        march = self._march_31
+        on_march = stock[stock["date"].isin(march.index)]
+        parts.append(
+            on_march.assign(
+                measure="children_in_care",
+                period=on_march["date"] - pd.Timedelta(days=1),  # the 31 March itself, counted at its end
+                financial_year=on_march["date"].map(march),
+            ).drop(columns="date")
+        )
         tables, ledger = self._tables, self._tables["gap_ledger"]
+        first_day = self._first_days()
         for measure, frame, keys, value in (
             ("entries", tables["entries"], [], "children"),
             ("exits", tables["exits"], ["route"], "children"),
@@ -829,19 +837,20 @@ class RunSummary:
         ):
             if len(frame) == 0:
                 continue
-            frame = frame.assign(period=self._year_start(frame["month"]))
-            summary = summarise(frame, ["period", *keys], value, self.replications)
-            summary.insert(0, "measure", measure)
-            parts.append(summary)
-        return pd.concat(parts, ignore_index=True)
+            frame = frame.assign(financial_year=financial_year(frame["month"]))
+            summary = summarise(frame, ["financial_year", *keys], value, self.replications)
+            parts.append(summary.assign(measure=measure, period=summary["financial_year"].map(first_day)))
+        rows = pd.concat(parts, ignore_index=True)
+        rows["part_year"] = rows["financial_year"].map(self._part_years).astype("boolean")
+        columns = ["measure", "period", *[c for c in rows.columns if c not in {"measure", "period"}]]
+        return rows[columns]
 
-    def _year_start(self, months: pd.Series) -> pd.Series:
-        """Label each month with the start date of the simulation year it falls in."""
-        horizon = self.scenario.horizon
-        offset_days = np.maximum((months - pd.Timestamp(horizon.start)).dt.days.to_numpy(), 0)
-        year = np.minimum(offset_days // DAYS_PER_YEAR, horizon.years - 1).astype(int)
-        year_ends = pd.to_datetime(self.calendar.year_end_dates)
-        return pd.Series(year_ends[year], index=months.index)
+    def _first_days(self) -> dict[str, pd.Timestamp]:
+        """The day each financial year starts within the horizon (its 1 April, or the start date)."""
+        years = self.calendar.financial_years
+        start = pd.Timestamp(self.scenario.horizon.start)
+        days = zip(years.labels, years.starts, strict=True)
+        return {label: start + pd.Timedelta(days=float(day)) for label, day in days}
 
     @cached_property
     def yearly_measures(self) -> pd.DataFrame:
