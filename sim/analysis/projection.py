@@ -44,7 +44,8 @@ stock) wherever the engine follows the semantics stated here.
 Covered: entries by band with trend and seasonality; the dated changes of `entries.changes` and
 `entries.uasc.changes` (rate steps by band, new trends compounded day by day, stay multipliers as the
 durations' survival at days / multiplier, first-need shares), for entrants only; the UASC stream (own age
-mix, own trend or the main trend with its new trends, own journeys or the main ones); uniform age within a
+mix, own trend or the main trend with its new trends, own journeys or the main ones); the remand stream
+(`entries.remand`: a flat rate, its own age mix and journeys); uniform age within a
 band; exit routes with any duration distribution, `age_18` until the 18th birthday; everything capped at
 the 18th birthday; planned moves (`after_days` and `at_age`, alternatives per need in list order, up to 4
 segments); the adoption route (time in `adoption.first_need` until ready, no wait for an adopter, then
@@ -132,19 +133,21 @@ def expected_stock(scenario: Scenario, dates: Sequence[dt.date]) -> pd.DataFrame
 def expected_entries(scenario: Scenario, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Expected entries into care from 00:00 on `start` to 00:00 on `end`, by stream and age band at entry.
 
-    Columns uasc, age_band, children: one row per stream (main first) and band. The reference for the simulation's
+    Columns uasc, remand, age_band, children: one row per stream (main, UASC, then remand if the scenario has
+    it) and band. The reference for the simulation's
     mean `entries` over whole months, and the closed form of an entry-rate adjustment (the rate times the same
     trend, steps and seasonality).
     """
     first, end_day = _days_from_start(scenario, [_as_date(start), _as_date(end)])
     entry_days = np.arange(math.ceil(scenario.horizon.days)) + 0.5
     rows = []
-    for flow in (scenario.entries.stream(uasc=False), scenario.entries.stream(uasc=True)):
+    flows = scenario.entries.streams() if scenario.entries.remand.used else scenario.entries.streams()[:2]
+    for flow in flows:
         for band in AGE_BANDS:
             rate = flow.rate_per_year.get(band, 0.0)
             factor = _rate_factor(scenario, flow, _band_steps(flow, band), entry_days, first, end_day) if rate else 0
-            rows.append((flow.uasc, band, rate / DAYS_PER_YEAR * float(np.sum(factor))))
-    return pd.DataFrame(rows, columns=["uasc", "age_band", "children"])
+            rows.append((flow.uasc, flow.remand, band, rate / DAYS_PER_YEAR * float(np.sum(factor))))
+    return pd.DataFrame(rows, columns=["uasc", "remand", "age_band", "children"])
 
 
 def expected_exits(scenario: Scenario, start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -170,7 +173,8 @@ def expected_exits(scenario: Scenario, start: dt.date, end: dt.date) -> pd.DataF
 
 def _check_supported(scenario: Scenario) -> None:
     """Refuse parameters whose expected value this projection cannot give, rather than give a wrong one."""
-    journeys = [*scenario.journeys.values(), *(scenario.entries.uasc.journeys or {}).values()]
+    own = (scenario.entries.uasc.journeys or {}, scenario.entries.remand.journeys or {})
+    journeys = [*scenario.journeys.values(), *(journey for stream in own for journey in stream.values())]
     uses_adoption = any(journey.exit_routes.get("adoption", 0.0) > 0 for journey in journeys)
     if uses_adoption and scenario.adoption.adopter_approvals_per_year != "unlimited":
         raise ValueError(
@@ -434,12 +438,13 @@ def _entry_terms(
     for flow, band, rate_per_year in _entry_rates(scenario):
         steps = _band_steps(flow, band)
         path = (flow.trend_percent_per_year, flow.trends, steps)
-        journey = scenario.journeys_for(flow.uasc)[band]
+        journey = scenario.journeys_for(flow.uasc, flow.remand)[band]
         for first_day, end_day, stay, first_need in _journey_periods(scenario, flow, band, len(entry_days)):
             key = (path, first_day, end_day)
             if key not in factors:
                 factors[key] = _rate_factor(scenario, flow, steps, entry_days, first_day, end_day)
-            kernel_key = (flow.uasc and own_uasc_journeys, band, stay, tuple(sorted(first_need.items())))
+            own = (flow.uasc and own_uasc_journeys, flow.remand)
+            kernel_key = (own, band, stay, tuple(sorted(first_need.items())))
             if kernel_key not in kernels:
                 changed = _changed_journey(journey, stay, first_need)
                 kernels[kernel_key] = kernel(scenario, changed, band, lags, cdfs)
@@ -450,9 +455,9 @@ def _entry_terms(
 
 def _entry_rates(scenario: Scenario) -> Iterator[tuple[EntryStream, str, float]]:
     """(stream, age band, entries per year at the start in an average month), positive rates only."""
-    main, uasc = scenario.entries.stream(uasc=False), scenario.entries.stream(uasc=True)
+    flows = scenario.entries.streams()
     for band in AGE_BANDS:
-        for flow in (main, uasc):
+        for flow in flows:
             if flow.rate_per_year.get(band, 0.0) > 0:
                 yield flow, band, flow.rate_per_year[band]
 
@@ -467,7 +472,7 @@ def _journey_periods(
 ) -> list[tuple[int, int, float, dict[str, float]]]:
     """(first day, end day, stay multiplier, first-need shares) of each period in which entrants in `band` get the
     same journey. Change dates fall at midnight, so a period is whole days of entry."""
-    journey = scenario.journeys_for(flow.uasc)[band]
+    journey = scenario.journeys_for(flow.uasc, flow.remand)[band]
     periods = [(0, days, 1.0, dict(journey.first_need))]
     for change in flow.journey_changes(band):
         first_day, _, stay, first_need = periods[-1]

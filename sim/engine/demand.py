@@ -109,8 +109,8 @@ class Cohort:
 
 
 def draw_cohort(scenario: Scenario, seed: int, replication: int, start_pool_names: list[str]) -> Cohort:
-    """Starting population, then young people Staying Put at the start, then entrants (main stream, then UASC)
-    in order of entry."""
+    """Starting population, then young people Staying Put at the start, then entrants (main stream, UASC, the
+    scheme's offers, remand) in order of entry."""
     parts = [
         _starting_children(scenario, seed, replication, start_pool_names),
         _staying_put_at_start(scenario, seed, replication, start_pool_names),
@@ -118,6 +118,8 @@ def draw_cohort(scenario: Scenario, seed: int, replication: int, start_pool_name
         _entrants(scenario, seed, replication, uasc=True),
         _entrants(scenario, seed, replication, uasc=True, offered=True),
     ]
+    if scenario.entries.remand.used:  # from streams of its own: a scenario without it draws as before
+        parts.append(_entrants(scenario, seed, replication, uasc=False, remand=True))
     starting = np.concatenate([part.starting for part in parts])
     staying_put = np.concatenate([part.staying_put_at_start for part in parts])
     entry_day = np.concatenate([part.entry_day for part in parts])
@@ -248,20 +250,31 @@ def _entry_bands(scenario: Scenario, flow: EntryStream, days: np.ndarray, unifor
 # Entrants
 
 
-ENTRANT_STREAMS = {  # (uasc, offered): the named streams of arrival days, demand uniforms and tiers
-    (False, False): ("arrivals", "demand", "complexity"),
-    (True, False): ("uasc_arrivals", "uasc_demand", "uasc_complexity"),
-    (True, True): ("uasc_offers", "uasc_offer_demand", "uasc_offer_complexity"),
+ENTRANT_STREAMS = {  # (uasc, offered, remand): the named streams of arrival days, demand uniforms and tiers
+    (False, False, False): ("arrivals", "demand", "complexity"),
+    (True, False, False): ("uasc_arrivals", "uasc_demand", "uasc_complexity"),
+    (True, True, False): ("uasc_offers", "uasc_offer_demand", "uasc_offer_complexity"),
+    (False, False, True): ("remand_arrivals", "remand_demand", "remand_complexity"),
 }
 
 
-def _entrants(scenario: Scenario, seed: int, replication: int, uasc: bool, offered: bool = False) -> Cohort:
-    """The main stream's entrants, the UASC stream's, or the children the National Transfer Scheme offers."""
+def _entry_flow(scenario: Scenario, uasc: bool, offered: bool, remand: bool) -> EntryStream:
     entries = scenario.entries
-    flow = entries.offers_stream() if offered else entries.stream(uasc)
-    arrivals, demand, complexity = ENTRANT_STREAMS[uasc, offered]
+    if remand:
+        return entries.remand_stream()
+    return entries.offers_stream() if offered else entries.stream(uasc)
+
+
+def _entrants(
+    scenario: Scenario, seed: int, replication: int, uasc: bool, offered: bool = False, remand: bool = False
+) -> Cohort:
+    """The main stream's entrants, the UASC stream's, the children the National Transfer Scheme offers, or the
+    children remanded (entries.remand, with journeys of their own)."""
+    entries = scenario.entries
+    flow = _entry_flow(scenario, uasc, offered, remand)
+    arrivals, demand, complexity = ENTRANT_STREAMS[uasc, offered, remand]
     group = None
-    if uasc or entries.sibling_groups is None:
+    if uasc or remand or entries.sibling_groups is None:
         days = arrival_days(scenario, flow, stream(seed, replication, arrivals))
     else:
         days, group = _group_days(scenario, flow, seed, replication)
@@ -281,8 +294,8 @@ def _entrants(scenario: Scenario, seed: int, replication: int, uasc: bool, offer
     cohort.cin[:] = _pick(u[:, COL_CIN], cin_shares) if n else 0
     cohort.uasc[:] = uasc
     cohort.offered[:] = offered
-    cohort.male[:] = _male(entries.male_shares(uasc), band, u[:, COL_SEX])
-    journeys = scenario.journeys_for(uasc)
+    cohort.male[:] = _male(entries.male_shares(uasc, remand), band, u[:, COL_SEX])
+    journeys = scenario.journeys_for(uasc, remand)
     for band_index, band_name in enumerate(AGE_BANDS):
         rows = np.flatnonzero(band == band_index)
         if len(rows):

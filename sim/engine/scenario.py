@@ -59,6 +59,7 @@ from sim.engine.vocabulary import (
     EXIT_ROUTES,
     LEAVING_CARE_AGE_YEARS,
     PLACEMENT_NEEDS,
+    REMAND_BANDS,
 )
 
 FIRST_START_YEAR, LAST_START_YEAR = 1990, 2100  # SSDA903 returns begin in the 1990s; 2100 + 50 years fits a date
@@ -84,6 +85,13 @@ MALE_SHARE_BY_BAND = {"under1": 0.5309, "1-4": 0.5309, "5-9": 0.5309, "10-15": 0
 # Assumption: the reference documents give no sex split of unaccompanied asylum-seeking children, who are mostly
 # boys aged 16-17; 0.9 is a round "mostly", to be replaced by the authority's own share (calibrate --ssda903).
 UASC_MALE_SHARE = 0.9
+# Children remanded to youth detention accommodation are nearly all boys: 28 of the 870 under-18s in youth custody
+# in February 2018 were girls (Youth Custody Service, youth custody data, https://www.gov.uk/government/statistics/
+# youth-custody-data, as quoted at https://johnohowson.wordpress.com/tag/custody/): 842 / 870 = 0.968.
+REMAND_MALE_SHARE = 0.968
+# Assumption: three in four children remanded are 16-17 and one in four 10-15 (the youth custody population is mostly
+# 16-17; no split of remands by these bands is in the reference documents); an authority's own split replaces it.
+REMAND_AGE_MIX = {"10-15": 0.25, "16-17": 0.75}
 Need = Literal[
     "fostering",
     "kinship_fostering",
@@ -93,6 +101,8 @@ Need = Literal[
     "placed_with_parents",
     "placed_for_adoption",
     "other",
+    "parent_and_child",
+    "remand",
 ]
 ExitRoute = Literal["return_home", "adoption", "sgo_cao", "age_18", "other"]
 CategoryOfNeed = Literal["N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8"]
@@ -468,6 +478,48 @@ class TransferScheme(ScenarioModel):
         return self.child_population * self.threshold_share
 
 
+class RemandStream(ScenarioModel):
+    """Children remanded to youth detention accommodation (entries.remand): looked after for the remand only
+    (LASPO 2012 s.104), so a stream of its own with its own rate, age mix and journeys rather than a share of
+    the main stream's bands, whose exit routes and stays are those of care, not of a remand.
+
+    Drawn from its own named streams, so a scenario without it draws every other number as before. Its rate is
+    flat (the courts decide remands, not the authority's trend) and seasonal like every stream.
+    """
+
+    rate_per_year: PerYear = 0.0
+    age_mix: dict[AgeBand, Probability] = REMAND_AGE_MIX
+    male_share: Probability = REMAND_MALE_SHARE
+    journeys: dict[AgeBand, Journey] | None = None  # one for each band of the age mix; needed with a rate above 0
+    note: Note = ""
+
+    @field_validator("age_mix")
+    @classmethod
+    def _remand_ages(cls, value: dict[str, float]) -> dict[str, float]:
+        _check_sums_to_one(value, "age_mix")
+        outside = [band for band, share in value.items() if share > 0 and band not in REMAND_BANDS]
+        if outside:
+            raise ValueError(
+                f"age_mix: band(s) {outside} are below 10; a child can be remanded from 10 (the age of criminal "
+                f"responsibility) to 17, so expected only {list(REMAND_BANDS)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _journeys_for_rate(self) -> RemandStream:
+        if self.rate_per_year > 0 and self.journeys is None:
+            raise ValueError("rate_per_year is above 0, so journeys are needed (first_need remand, a short stay)")
+        missing = [b for b, share in self.age_mix.items() if share > 0 and b not in (self.journeys or {b: None})]
+        if missing:
+            raise ValueError(f"journeys: a journey is needed for every band of the age mix; missing {missing}")
+        return self
+
+    @property
+    def used(self) -> bool:
+        """Whether the scenario has the stream at all (a rate or journeys): without it nothing is drawn or dumped."""
+        return self.rate_per_year > 0 or self.journeys is not None
+
+
 class UascStream(ScenarioModel):
     """Unaccompanied asylum-seeking children: their own arrival rate, age mix, trend, dated changes and
     (optionally) journeys, and the National Transfer Scheme if it applies."""
@@ -537,6 +589,7 @@ class EntryStream:
     trend_percent_per_year: float
     trends: tuple[tuple[dt.date, float], ...]
     changes: tuple[EntryChange, ...]
+    remand: bool = False  # the remand stream (entries.remand): its own journeys, flat rate
 
     @property
     def rate_steps(self) -> tuple[EntryChange, ...]:
@@ -594,6 +647,7 @@ class Entries(ScenarioModel):
     male_share: Probability | dict[AgeBand, Probability] = MALE_SHARE_BY_BAND  # one share, or one by age band
     changes: list[EntryChange] = Field([], max_length=MAX_LIST)
     uasc: UascStream = UascStream()
+    remand: RemandStream = RemandStream()  # children remanded to youth detention accommodation; default none
     sibling_groups: SiblingGroups | None = None  # None: every child arrives alone
 
     @field_validator("changes")
@@ -611,10 +665,14 @@ class Entries(ScenarioModel):
 
     @model_serializer(mode="wrap")
     def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _drop_unused(handler(self), changes=self.changes, sibling_groups=self.sibling_groups)
+        remand = self.remand if self.remand.used else None
+        return _drop_unused(handler(self), changes=self.changes, sibling_groups=self.sibling_groups, remand=remand)
 
-    def male_shares(self, uasc: bool) -> tuple[float, ...]:
-        """The share male of each band of AGE_BANDS: the UASC stream's own share in every band, else male_share."""
+    def male_shares(self, uasc: bool, remand: bool = False) -> tuple[float, ...]:
+        """The share male of each band of AGE_BANDS: the UASC or remand stream's own share in every band, else
+        male_share."""
+        if remand:
+            return (self.remand.male_share,) * len(AGE_BANDS)
         if uasc:
             return (self.uasc.male_share,) * len(AGE_BANDS)
         share = self.male_share
@@ -625,6 +683,16 @@ class Entries(ScenarioModel):
         scheme = self.uasc.national_transfer_scheme
         rate = scheme.offers_per_year if scheme is not None else 0.0
         return EntryStream(True, rate, {band: rate * share for band, share in self.uasc.age_mix.items()}, 0.0, (), ())
+
+    def remand_stream(self) -> EntryStream:
+        """Children remanded to youth detention accommodation: a flat rate with the remand age mix."""
+        rate = self.remand.rate_per_year
+        rates = {band: rate * share for band, share in self.remand.age_mix.items()}
+        return EntryStream(False, rate, rates, 0.0, (), (), remand=True)
+
+    def streams(self) -> tuple[EntryStream, ...]:
+        """Every stream that enters care whatever the capacity: main, UASC, remand (the scheme's offers apart)."""
+        return self.stream(uasc=False), self.stream(uasc=True), self.remand_stream()
 
     def stream(self, uasc: bool) -> EntryStream:
         """The main stream, or the UASC one (its own trend if given, else the main trend and its new trends)."""
@@ -1051,7 +1119,7 @@ class Scenario(ScenarioModel):
         horizon (the rate compounded by the trends, with the dated steps; seasonality averages one)."""
         population = self.start_population
         start = sum(g.count for g in (*population.groups, *population.staying_put)) + len(population.children)
-        streams = (self.entries.stream(uasc=False), self.entries.stream(uasc=True), self.entries.offers_stream())
+        streams = (*self.entries.streams(), self.entries.offers_stream())
         return start + sum(_expected_entries(stream, self.horizon) for stream in streams)
 
     @property
@@ -1059,7 +1127,11 @@ class Scenario(ScenarioModel):
         """The complexity tiers in order (Cohort.tier indexes them); one unnamed tier without [complexity]."""
         return list(self.complexity.tiers) if self.complexity is not None else [""]
 
-    def journeys_for(self, uasc: bool) -> dict[str, Journey]:
+    def journeys_for(self, uasc: bool, remand: bool = False) -> dict[str, Journey]:
+        """The journeys of a stream's entrants: the remand stream's own, the UASC stream's own if given, else the
+        main ones."""
+        if remand:
+            return self.entries.remand.journeys or {}
         if uasc and self.entries.uasc.journeys is not None:
             return self.entries.uasc.journeys
         return self.journeys
@@ -1090,7 +1162,8 @@ class Scenario(ScenarioModel):
         needs: set[str] = set()
         for change in (*self.entries.changes, *self.entries.uasc.changes):
             needs |= {n for n, p in (change.first_need or {}).items() if p > 0}
-        for journeys in (self.journeys, self.entries.uasc.journeys or {}):
+        remand = self.entries.remand.journeys or {}
+        for journeys in (self.journeys, self.entries.uasc.journeys or {}, remand):
             for journey in journeys.values():
                 needs |= {n for n, p in journey.first_need.items() if p > 0}
                 needs |= {m.to_need for m in journey.moves if m.probability > 0}
@@ -1110,11 +1183,12 @@ def _adjusted_sections(s: Scenario) -> dict[str, Any]:
 
 
 def _check_journeys(s: Scenario) -> None:
-    for label, journeys in (("journeys", s.journeys), ("entries.uasc.journeys", s.entries.uasc.journeys)):
+    every_band = (("journeys", s.journeys), ("entries.uasc.journeys", s.entries.uasc.journeys))
+    for label, journeys in (*every_band, ("entries.remand.journeys", s.entries.remand.journeys)):
         if journeys is None:
             continue
         missing = [band for band in AGE_BANDS if band not in journeys]
-        if missing:
+        if missing and label != "entries.remand.journeys":  # the remand stream needs its age mix's bands only
             raise ValueError(f"{label}: a journey is needed for every age band; missing {missing}")
         for band, journey in journeys.items():
             if journey.exit_routes.get("adoption", 0) > 0 and s.adoption.time_to_order is None:

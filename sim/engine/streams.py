@@ -34,6 +34,9 @@ STREAM_NAMES = (
     "uasc_offer_demand",  # their journeys
     "uasc_offer_complexity",  # their complexity tiers
     "start_uasc",  # which children aged 16-17 on the start date are asylum-seeking (start_population.uasc)
+    "remand_arrivals",  # days of the children remanded to youth detention accommodation (entries.remand only)
+    "remand_demand",  # their journeys
+    "remand_complexity",  # their complexity tiers
 )
 
 

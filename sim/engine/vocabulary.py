@@ -13,6 +13,9 @@ DAYS_PER_YEAR = 365.25
 AGE_BANDS: tuple[str, ...] = ("under1", "1-4", "5-9", "10-15", "16-17")
 AGE_BAND_BOUNDS_YEARS: tuple[tuple[float, float], ...] = ((0, 1), (1, 5), (5, 10), (10, 16), (16, 18))
 LEAVING_CARE_AGE_YEARS = 18.0
+# The bands a child can be remanded in: from 10, the age of criminal responsibility in England (Children and Young
+# Persons Act 1933 s.50, https://www.legislation.gov.uk/ukpga/Geo5/23-24/12/section/50), to 17.
+REMAND_BANDS: tuple[str, ...] = ("10-15", "16-17")
 
 PLACEMENT_NEEDS: tuple[str, ...] = (
     "fostering",
@@ -23,6 +26,9 @@ PLACEMENT_NEEDS: tuple[str, ...] = (
     "placed_with_parents",
     "placed_for_adoption",
     "other",
+    # Appended, so the needs before keep their indices (and every record of a scenario without them its codes).
+    "parent_and_child",  # a parent placed with their baby for an assessment (a foster carer or a family centre)
+    "remand",  # remanded to youth detention accommodation: looked after for the remand only (entries.remand)
 )
 
 # Labels used for places held by young people who have left care (kept off the in-care stock).
