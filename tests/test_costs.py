@@ -157,6 +157,8 @@ def test_budget_workbook_holds_the_sheets_and_its_summary_equals_the_csv(tmp_pat
         "Volume and price",
         "Emergency and shortages",
         "Children and care leavers",
+        "Sufficiency statement",
+        "Sufficiency gaps",
         "Assumptions",
         "Notes",
     ]
