@@ -1,9 +1,9 @@
 """Progressive answers (issue 20 item 2): partial results on the first replications, then the whole run.
 
-A partial answer is each scenario's result on its first n replications, n at a batch's end and at least 50 more
-each time; it must be exactly what the finished run gives for those replications, the run it comes from must
-end as it would without it, and a partial answer that raises (a lever changed in the app) stops the run and
-its workers.
+A partial answer is each scenario's result on its first n replications, n at a batch's end, at least 50 and
+then at least twice the last; it must be exactly what the finished run gives for those replications, the run
+it comes from must end as it would without it, and a partial answer that raises (a lever changed in the app)
+stops the run and its workers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from sim.analysis.compare import compare
-from sim.results.runner import PARTIAL_EVERY, RunResult, run, run_many
+from sim.results.runner import FIRST_PARTIAL, RunResult, run, run_many
 from sim.results.tables import TABLES
 from tests.builders import build, one_pool_scenario
 
@@ -37,8 +37,8 @@ def test_partial_answers_are_the_finished_run_on_its_first_replications(jobs: in
     answers: list[list[RunResult]] = []
     final = run_many(scenarios, REPLICATIONS, jobs=jobs, partial=answers.append)
     counts = [answer[0].replications for answer in answers]
-    assert counts and counts[0] >= PARTIAL_EVERY and counts == sorted(set(counts)) and counts[-1] < REPLICATIONS
-    assert all(later - earlier >= PARTIAL_EVERY for earlier, later in itertools.pairwise(counts))
+    assert counts and counts[0] >= FIRST_PARTIAL and counts == sorted(set(counts)) and counts[-1] < REPLICATIONS
+    assert len(counts) >= 2 and all(later >= 2 * earlier for earlier, later in itertools.pairwise(counts))
     for answer in answers:
         assert [r.replications for r in answer] == [answer[0].replications] * len(scenarios)
         for partial, whole in zip(answer, final, strict=True):
@@ -54,7 +54,7 @@ def test_partial_answers_are_the_finished_run_on_its_first_replications(jobs: in
 
 def test_a_short_run_has_no_partial_answer() -> None:
     answers: list[RunResult] = []
-    run(_pair()[0], PARTIAL_EVERY, partial=answers.append)
+    run(_pair()[0], FIRST_PARTIAL, partial=answers.append)
     assert answers == []
 
 
@@ -76,7 +76,7 @@ def test_a_comparison_gives_its_first_replications_answer_first() -> None:
     base, what_if = _pair()
     answers = []
     final = compare(base, [what_if], REPLICATIONS, partial=answers.append)
-    assert answers and answers[0].base.replications >= PARTIAL_EVERY
+    assert answers and answers[0].base.replications >= FIRST_PARTIAL
     first = answers[0]
     count = first.base.replications
     alone = compare(base, [what_if], count)

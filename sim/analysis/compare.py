@@ -100,8 +100,8 @@ def compare(
     partial: Callable[[Comparison], None] | None = None,
 ) -> Comparison:
     """Base and what-ifs on the base's seed (the same children), run together on one pool of workers. `partial`
-    gets the comparison on the first replications as they finish (the first 50 or a little over, then every 50
-    more: `run_many`), each with its own confidence intervals, before the whole run's is returned."""
+    gets the comparison on the first replications as they finish (the first 50 or a little over, then twice as many
+    each time: `run_many`), each with its own confidence intervals, before the whole run's is returned."""
     each = None if partial is None else (lambda runs: partial(_compared(runs)))
     runs = run_many([base, *what_ifs], replications, base.seed, jobs, progress, dask, partial=each)
     return _compared(runs)

@@ -183,8 +183,8 @@ class Workshop:
         self, levers: Levers, progress: Progress | None = None, partial: Callable[[WhatIf], None] | None = None
     ) -> WhatIf:
         """Run a what-if against the (cached) base and add it to the history; nothing runs unless both fit.
-        `partial` gets the what-if on its first replications as they finish (50 or a little over, then every 50
-        more), paired with the base's same replications; an exception it or `progress` raises (Streamlit's, when
+        `partial` gets the what-if on its first replications as they finish (50 or a little over, then twice as
+        many), paired with the base's same replications; an exception it or `progress` raises (Streamlit's, when
         a lever changes mid-run) stops the run and its workers, and leaves the session as it was."""
         if self.base is None:
             check_run("the baseline", self.baseline.scenario, self.replications)
