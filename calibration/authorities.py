@@ -21,6 +21,39 @@ STOCKPORT_DOC = "004_375ba0091dd72cb5.txt"
 
 
 @dataclass(frozen=True)
+class ParentChildAndRemand:
+    """The published figures behind the two placement needs of their own (issue 18 item 6), which the fit's
+    placement codes count in `other_placements` (R3, R5) or not at all (the J1 legal status)."""
+
+    parent_child_in_care: Value  # children in a parent-and-child placement (R3) on one date
+    remand_share: Value  # share of the children in care on remand (SSDA903 legal status J1)
+
+
+STOCKPORT_PARENT_CHILD_AND_REMAND = ParentChildAndRemand(
+    Value(
+        1.0, "stockport_sufficiency_2019.md L235, L594: R3 family centre or mother and baby unit = 1 (31 March 2018)"
+    ),
+    Value(
+        0.0027,
+        "stockport_sufficiency_2019.md L122, L392: J1 remand legal status 0.27% of children in care (March 2018)",
+    ),
+)
+CE_PARENT_CHILD_AND_REMAND = ParentChildAndRemand(
+    Value(
+        1.0,
+        "assumption: Cheshire East publishes no count but plans parent and child carers and 'mother and baby' "
+        "placements in Fostering Plus (cheshire_east_sufficiency_2016_2017.md L443-444); Stockport's one child "
+        "(stockport_sufficiency_2019.md L235), a neighbour of a similar size",
+    ),
+    Value(
+        0.0027,
+        "assumption: Cheshire East publishes no remand figure; Stockport's J1 share of 0.27% "
+        "(stockport_sufficiency_2019.md L122)",
+    ),
+)
+
+
+@dataclass(frozen=True)
 class Authority:
     display_name: str
     targets: Callable[[dt.date], Targets]
@@ -30,6 +63,7 @@ class Authority:
     folder: str  # calibration/data/<folder>
     trend_prior: Prior  # what is known of the entry trend before the history is fitted
     market_from: str | None = None  # an authority whose fitted market stands in (calibration/market.py)
+    parent_child_and_remand: ParentChildAndRemand | None = None  # None: neither need in the baseline
 
     def history(self, as_of: dt.date) -> list[Dated]:
         """Every figure the history fit uses, dated up to `as_of` (published projections are not figures)."""
@@ -644,6 +678,7 @@ AUTHORITIES = {
         _dates("cheshire_east", "children_in_care", "total"),
         "cheshire_east",
         _national_trend_prior(),
+        parent_child_and_remand=CE_PARENT_CHILD_AND_REMAND,
     ),
     "stockport": Authority(
         "Stockport",
@@ -659,5 +694,6 @@ AUTHORITIES = {
             "within 3 percentage points a year (1 sd)",
         ),
         market_from="cheshire_east",
+        parent_child_and_remand=STOCKPORT_PARENT_CHILD_AND_REMAND,
     ),
 }

@@ -28,7 +28,8 @@ def calibrate_text(authority: str, as_of: dt.date, command: str, prices: str = "
     AUTHORITIES[authority].check_as_of(as_of)
     targets = AUTHORITIES[authority].targets(as_of)
     fitted = fit(targets, history_fit(authority, as_of))
-    return build_document(targets, fitted, command, prices, fitted_market(authority, as_of))
+    market = fitted_market(authority, as_of)
+    return build_document(targets, fitted, command, prices, market, AUTHORITIES[authority].parent_child_and_remand)
 
 
 @functools.cache  # a neighbour's market is fitted once for every calibration that borrows it
@@ -45,7 +46,9 @@ def fitted_market(authority: str, as_of: dt.date) -> Market:
     path = SCENARIOS / authority / "baseline.toml"  # where the shipped price book is found while fitting
 
     def scenario_for(market: Market) -> Scenario:
-        return load_scenario_text(build_document(targets, fitted, "(the market fit)", "prices.toml", market), path)
+        special = spec.parent_child_and_remand
+        text = build_document(targets, fitted, "(the market fit)", "prices.toml", market, special)
+        return load_scenario_text(text, path)
 
     return fit_market(targets, scenario_for)
 
@@ -64,7 +67,7 @@ def history_model(authority: str) -> tuple[HistoryModel, HistoryPriors]:
     origin = spec.stock_dates[0]
     targets = spec.targets(origin)
     steady = fit(targets)
-    text = build_document(targets, steady, "(the origin of the history fit)")
+    text = build_document(targets, steady, "(the origin of the history fit)", special=spec.parent_child_and_remand)
     scenario = load_scenario_text(text, SCENARIOS / authority / "baseline.toml")
     entries = sum(scenario.entries.rate_per_year.values())
     priors = HistoryPriors(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,7 +16,10 @@ from calibration import priors
 from calibration.fit import FINITE_POOLS, POOL_BY_NAME, POOLS, UASC_BAND, Fit, Targets, TransferScheme, Value
 from calibration.market import Market, add_market, fallback_pools
 from sim.engine.toml_writer import Comments, to_toml
-from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR
+from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR, REMAND_BANDS
+
+if TYPE_CHECKING:
+    from calibration.authorities import ParentChildAndRemand
 
 MATCHING = {
     "fostering": (["inhouse_fostering", "ifa"], []),
@@ -28,14 +31,41 @@ MATCHING = {
     "placed_for_adoption": (["adopters"], []),
     "other": (["other_placements"], []),
 }
+SPECIAL_MATCHING = {  # with entries.remand and parent-and-child babies (ParentChildAndRemand)
+    "parent_and_child": (["inhouse_parent_child", "external_parent_child"], []),
+    "remand": (["youth_detention"], []),
+}
+ASSESSMENT_DAYS = 84.0
+ASSESSMENT_SOURCE = (
+    "a residential parenting assessment 'will quite often last for 12 weeks' (https://stephens-scown.co.uk/family/"
+    "children-issues/residential-parenting-assessments-within-care-proceedings); assumption: a foster "
+    "parent-and-child assessment lasts as long"
+)
+# Assumption: half the babies stay placed with their parent after the assessment and half are separated into foster
+# care (then home, adoption or a guardianship by the band's routes); no outcome split is in the reference documents.
+PARENT_CHILD_HOME_SHARE = 0.5
+# The mean remand to youth detention accommodation, by Little's law from the Youth Justice Statistics 2019/20 (YJB /
+# MoJ, ch. 6, https://www.gov.uk/government/statistics/youth-justice-statistics-2019-to-2020): 240 children on
+# remand in youth custody at a time over about 2,300 remands to youth detention a year (12% of 19,200 episodes).
+REMAND_MEAN_DAYS = 38.0
+REMAND_SOURCE = (
+    "derived: Little's law on the Youth Justice Statistics 2019/20, ch. 6 (240 children on remand in youth custody "
+    "over 12% of 19,200 remand episodes a year: 240 / 2,304 x 365.25 = 38 days); assumption: exponential"
+)
 FOSTER_ASSESSMENT_NOTE = "assessment time from approval decision to first placement"
 
 
 def build_document(
-    targets: Targets, fitted: Fit, command: str, prices: str = "prices.toml", market: Market | None = None
+    targets: Targets,
+    fitted: Fit,
+    command: str,
+    prices: str = "prices.toml",
+    market: Market | None = None,
+    special: ParentChildAndRemand | None = None,
 ) -> str:
     """The baseline TOML; `market` (calibration/market.py) makes the external pools finite by search, with
-    fallbacks; without it every external pool is always found (the history fit's unconstrained origin)."""
+    fallbacks; without it every external pool is always found (the history fit's unconstrained origin).
+    `special` adds parent-and-child babies and the remand stream, with their pools and matching."""
     document: dict[str, Any] = {}
     comments: Comments = {}
     _top(document, comments, targets, prices)
@@ -44,6 +74,10 @@ def build_document(
     _journeys(document, comments, fitted)
     _pools(document, comments, targets, fitted)
     _matching(document, comments)
+    _special_pools(document, comments)  # always: the price book prices them
+    if special is not None:
+        _parent_and_child(document, comments, special)
+        _remand(document, comments, targets, special)
     if market is not None:
         add_market(document, comments, market)
     _leaving_care_and_adoption(document, comments, fitted)
@@ -399,6 +433,124 @@ def _leaving_care_and_adoption(document: dict, comments: Comments, fitted: Fit) 
         "assumption: the regional adoption agency finds adopters without delay (no approval counts published)"
     )
     comments["adoption.time_to_order"] = priors.ADOPTION_SOURCE
+
+
+def _parent_and_child(document: dict, comments: Comments, special: ParentChildAndRemand) -> None:
+    """Babies entering with a parent for an assessment: a share of the under-1 first need taken from fostering and
+    placed with parents (where they go after it), so the stock after the assessment is the fitted one."""
+    entries = special.parent_child_in_care.value * DAYS_PER_YEAR / ASSESSMENT_DAYS  # Little's law
+    journey = document["journeys"]["under1"]
+    not_adopted = 1.0 - journey["exit_routes"].get("adoption", 0.0)  # adoption plans start in adoption.first_need
+    first = journey["first_need"]
+    wanted = entries / (document["entries"]["rate_per_year"]["under1"] * not_adopted)
+    share = min(
+        wanted,
+        first.get("placed_with_parents", 0.0) / PARENT_CHILD_HOME_SHARE,
+        first.get("fostering", 0.0) / (1 - PARENT_CHILD_HOME_SHARE),
+    )
+    share = round(share, 6)
+    first["placed_with_parents"] = round(first["placed_with_parents"] - share * PARENT_CHILD_HOME_SHARE, 6)
+    first["fostering"] = round(first["fostering"] - share * (1 - PARENT_CHILD_HOME_SHARE), 6)
+    first["parent_and_child"] = share
+    journey["first_need"] = _sum_to_one(first)
+    after = {"distribution": "fixed", "days": ASSESSMENT_DAYS}
+    journey["moves"] = [
+        {
+            "from_need": "parent_and_child",
+            "to_need": "placed_with_parents",
+            "probability": PARENT_CHILD_HOME_SHARE,
+            "after_days": after,
+        },
+        {
+            "from_need": "parent_and_child",
+            "to_need": "fostering",
+            "probability": 1 - PARENT_CHILD_HOME_SHARE,
+            "after_days": after,
+        },
+    ]
+    comments["journeys.under1.first_need"] += (
+        f"; parent_and_child {entries:.2f} babies a year by Little's law ({special.parent_child_in_care.comment}; "
+        f"over {ASSESSMENT_DAYS:g} days), taken from fostering and placed_with_parents as they leave it"
+    )
+    comments["journeys.under1.moves"] = (
+        f"the assessment: {ASSESSMENT_SOURCE}; assumption: {PARENT_CHILD_HOME_SHARE:g} stay placed with their parent, "
+        "the rest go to foster care (no outcome split is published)"
+    )
+
+
+def _special_pools(document: dict, comments: Comments) -> None:
+    """The pools and matching of parent-and-child placements and remand, in every document (the price book prices
+    the pools); without ParentChildAndRemand no child needs them."""
+    pools, external = document["pools"], document["pools"]["ifa"]["within_20_miles"]
+    pools["inhouse_parent_child"] = {
+        "description": "in-house parent-and-child foster carers",
+        "serves": ["parent_and_child"],
+        "in_house": True,
+        "capacity": 1,
+        "within_20_miles": 1.0,
+    }
+    comments["pools.inhouse_parent_child.capacity"] = (
+        "assumption: one approved parent-and-child household; neither document counts them (Cheshire East plans more, "
+        "cheshire_east_sufficiency_2016_2017.md L443-444)"
+    )
+    comments["pools.inhouse_parent_child.within_20_miles"] = "assumption: in-house placements are local"
+    pools["external_parent_child"] = {
+        "description": "agency parent-and-child carers and residential family assessment centres",
+        "serves": ["parent_and_child"],
+        "in_house": False,
+        "capacity": "unlimited",
+        "within_20_miles": external,
+    }
+    comments["pools.external_parent_child.capacity"] = (
+        "assumption: always found (the North West foster purchasing system has a parent and child lot, "
+        "stockport_sufficiency_2019.md L536)"
+    )
+    comments["pools.external_parent_child.within_20_miles"] = "assumption: as the agency foster carers"
+    options, fallback = SPECIAL_MATCHING["parent_and_child"]
+    document["matching"]["parent_and_child"] = {"pools": options, "fallback": fallback}
+    comments["matching.parent_and_child.pools"] = "assumption: in-house first, then the external market"
+    document["pools"]["youth_detention"] = {
+        "description": "youth detention accommodation (young offender institutions, secure training centres, secure "
+        "children's homes), placed by the Youth Custody Service",
+        "serves": ["remand"],
+        "in_house": False,
+        "capacity": "unlimited",
+        "within_20_miles": 1.0,
+    }
+    comments["pools.youth_detention.capacity"] = "assumption: the Youth Custody Service always places a remanded child"
+    comments["pools.youth_detention.within_20_miles"] = (
+        "assumption: the court and the Youth Custody Service choose the place, not the authority's sufficiency: "
+        "counted as local so that no remand shows as a gap"
+    )
+    options, fallback = SPECIAL_MATCHING["remand"]
+    document["matching"]["remand"] = {"pools": options, "fallback": fallback}
+    comments["matching.remand.pools"] = "the Youth Custody Service places every remand to youth detention"
+
+
+def _remand(document: dict, comments: Comments, targets: Targets, special: ParentChildAndRemand) -> None:
+    """Children remanded to youth detention accommodation: a stream of its own (entries.remand), its rate by
+    Little's law from the published share on remand, in an unlimited pool of its own."""
+    in_care = special.remand_share.value * targets.stock.value
+    rate = round(in_care * DAYS_PER_YEAR / REMAND_MEAN_DAYS, 4)
+    journey = {
+        "exit_routes": {"other": 1.0},
+        "duration": {"other": {"distribution": "exponential", "mean": REMAND_MEAN_DAYS}},
+        "first_need": {"remand": 1.0},
+    }
+    document["entries"]["remand"] = {
+        "rate_per_year": rate,
+        "journeys": {band: journey for band in REMAND_BANDS},
+        "note": "remanded to youth detention accommodation; looked after for the remand only, then leaves care (E14)",
+    }
+    comments["entries.remand.rate_per_year"] = (
+        f"derived: {in_care:.2f} children on remand ({special.remand_share.comment} x {targets.stock.value:g} in care) "
+        f"over a mean remand of {REMAND_MEAN_DAYS:g} days (Little's law)"
+    )
+    for band in REMAND_BANDS:
+        comments[f"entries.remand.journeys.{band}.duration.other"] = REMAND_SOURCE
+        comments[f"entries.remand.journeys.{band}.exit_routes"] = (
+            "SSDA903 reason E14, accommodation on remand ended (stockport_sufficiency_2019.md L665), counted as other"
+        )
 
 
 def _sum_to_one(shares: dict[str, float]) -> dict[str, float]:

@@ -13,6 +13,7 @@ from calibration.authorities import cheshire_east_targets
 from calibration.fit import fit, total_entry_rate
 from calibration.published import calibrated_scenario, history_fit
 from sim.analysis.projection import expected_stock
+from sim.engine.scenario import RemandStream
 from sim.engine.vocabulary import AGE_BANDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +61,12 @@ def test_the_uasc_stream_alone_keeps_the_published_uasc_stock() -> None:
     only_uasc = scenario.model_copy(
         update={
             "entries": scenario.entries.model_copy(
-                update={"rate_per_year": dict.fromkeys(AGE_BANDS, 0.0), "trend_percent_per_year": 0.0}
+                # the remand stream (issue 18 item 6) off too: the UASC stream alone
+                update={
+                    "rate_per_year": dict.fromkeys(AGE_BANDS, 0.0),
+                    "trend_percent_per_year": 0.0,
+                    "remand": RemandStream(),
+                }
             ),
             "start_population": scenario.start_population.model_copy(update={"groups": []}),
             "uncertainty": None,
