@@ -11,6 +11,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,3 +202,17 @@ def test_a_remand_child_needs_a_matching_entry() -> None:
     del raw["matching"]["remand"]
     with pytest.raises(ScenarioError, match="remand"):
         build(raw)
+
+
+def test_the_command_line_refuses_a_remand_age_below_10_with_exit_2_and_no_traceback(tmp_path: Path) -> None:
+    baseline = (Path(__file__).parent.parent / "scenarios" / "stockport" / "baseline.toml").as_posix()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        f'extends = "{baseline}"\nname = "bad"\n[entries.remand]\nage_mix = {{ "5-9" = 0.5, "16-17" = 0.5 }}\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "validate", str(bad)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    assert "entries.remand.age_mix" in done.stderr and "below 10" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -500,7 +500,7 @@ class RemandStream(ScenarioModel):
         outside = [band for band, share in value.items() if share > 0 and band not in REMAND_BANDS]
         if outside:
             raise ValueError(
-                f"age_mix: band(s) {outside} are below 10; a child can be remanded from 10 (the age of criminal "
+                f"band(s) {outside} are below 10; a child can be remanded from 10 (the age of criminal "
                 f"responsibility) to 17, so expected only {list(REMAND_BANDS)}"
             )
         return value
