@@ -14,6 +14,7 @@ from bench.record import Figure, document, not_built, read_json, write_json
 from sim.engine.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
+LAST_RUN = ROOT / "bench" / "last_run.json"  # the run the committed tables were regenerated from
 _spec = importlib.util.spec_from_file_location("bench_table", ROOT / "tools" / "bench_table.py")
 bench_table = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_table)
@@ -74,3 +75,14 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert unmarked.read_text(encoding="utf-8") == "no markers here\n"
     with pytest.raises(InputError, match="no performance table"):
         bench_table.parse(f"{bench_table.BEGIN}\n{bench_table.END}")
+
+
+def test_the_committed_tables_are_the_last_runs_figures() -> None:
+    """README.md and docs/performance.md hold the table of bench/last_run.json, untouched by hand."""
+    about, figures = read_json(LAST_RUN)
+    assert not about["quick"], "the committed tables come from a full bench run"
+    for path in bench_table.FILES:
+        text = path.read_text(encoding="utf-8")
+        start, end = bench_table.block_of(text, path.name)
+        assert text[start:end] == bench_table.render(about, figures), f"{path.name}: python tools/bench_table.py"
+        assert bench_table.parse(text[start:end]) == bench_table.rows(figures)
