@@ -21,6 +21,7 @@ the report and the files; here they are only reshaped into numpy arrays for plot
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -540,19 +541,34 @@ def save(figure: Figure, path_stem: Path) -> list[Path]:
     """Write `<stem>.png` (dpi 110) and `<stem>.svg`, close the figure, and return the two paths.
 
     The SVG is written without a date and with fixed element ids so that re-running a report does not change
-    files whose picture has not changed.
+    files whose picture has not changed. It reuses the layout the PNG computed (`png`).
     """
     path_stem = Path(path_stem)
     path_stem.parent.mkdir(parents=True, exist_ok=True)
     png = path_stem.with_name(f"{path_stem.name}.png")
     svg = path_stem.with_name(f"{path_stem.name}.svg")
-    figure.savefig(png, dpi=PNG_DPI, facecolor="white")
+    png.write_bytes(png_bytes(figure, close=False))
     with matplotlib.rc_context({"svg.hashsalt": "care-sufficiency"}):
         figure.savefig(svg, facecolor="white", metadata={"Date": None})
+    _close(figure)
+    return [png, svg]
+
+
+def png_bytes(figure: Figure, close: bool = True) -> bytes:
+    """The chart as PNG (dpi 110). The constrained layout, about a third of a chart's drawing, runs in this draw
+    only: the figure keeps its panels where it put them, so a later SVG of it is drawn without laying it out again."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=PNG_DPI, facecolor="white")
+    figure.set_layout_engine("none")
+    if close:
+        _close(figure)
+    return buffer.getvalue()
+
+
+def _close(figure: Figure) -> None:
     from matplotlib import pyplot  # only to release a figure a caller made through pyplot; a no-op otherwise
 
     pyplot.close(figure)
-    return [png, svg]
 
 
 # ---------------------------------------------------------------------------------------------

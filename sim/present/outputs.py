@@ -19,7 +19,6 @@ from sim.analysis.compare import Comparison, differences_by_year
 from sim.analysis.region import RegionResult
 from sim.analysis.sizing import finite_in_house_pools, sizing_curve, sizing_table
 from sim.engine.vocabulary import GAP_KINDS, SUFFICIENT_GAP_KINDS
-from sim.present import charts
 from sim.present.output_folders import replaced_folder
 from sim.present.report import comparison_report, run_report
 from sim.present.workbook import spreadsheet_safe, write_budget_workbook, write_comparison_workbook
@@ -51,8 +50,8 @@ def write_run(result: RunResult, out_dir: Path, scenario_path: Path | None = Non
 
 
 def write_comparison(comparison: Comparison, scenario_paths: list[Path], out_dir: Path, sizing_replications: int):
-    """report.html, differences.csv, summary.txt, comparison.csv, medium_term.csv, comparison.xlsx and every chart
-    (PNG and SVG) of a comparison."""
+    """report.html, differences.csv, summary.txt, comparison.csv, medium_term.csv, comparison.xlsx and, in charts/,
+    every chart of the report as PNG and SVG (each drawn once, for the page and its files)."""
     base = comparison.base.scenario
     curves = [sizing_curve(base, pool, sizing_replications) for pool in finite_in_house_pools(base)]
     with staged_directory(out_dir, "compare") as staging:
@@ -62,31 +61,9 @@ def write_comparison(comparison: Comparison, scenario_paths: list[Path], out_dir
         spreadsheet_safe(comparison.medium_term).to_csv(staging / "medium_term.csv", index=False)
         write_comparison_workbook(comparison, staging / "comparison.xlsx")
         spreadsheet_safe(sizing_table(curves)).to_csv(staging / "sizing.csv", index=False)
-        _write_charts(comparison, curves, staging / "charts", sizing_replications)
-        (staging / "report.html").write_text(comparison_report(comparison, scenario_paths, curves), encoding="utf-8")
+        report = comparison_report(comparison, scenario_paths, curves, staging / "charts", sizing_replications)
+        (staging / "report.html").write_text(report, encoding="utf-8")
     return Path(out_dir) / "report.html"
-
-
-def _write_charts(comparison: Comparison, curves, folder: Path, sizing_replications: int) -> None:
-    folder.mkdir()
-    base = comparison.base
-    year = comparison.headline_year
-    figures = {
-        "children_in_care": charts.fan_chart(base),
-        "overlay": charts.overlay([base, *comparison.what_ifs]),
-        "occupancy": charts.occupancy(base),
-        "gap_by_need": charts.gap_by_need(base),
-        "gap_ledger": charts.gap_ledger(base),
-        "spend_by_pool": charts.spend_by_pool(base),
-        "children_by_year": charts.children_by_year(base),
-        "differences": charts.differences(comparison, year),
-        "sizing": charts.sizing(curves, scenario_name=base.scenario.name, replications=sizing_replications)
-        if curves
-        else None,
-    }
-    for name, figure in figures.items():
-        if figure is not None:
-            charts.save(figure, folder / name)
 
 
 def staged_directory(out_dir: Path, writer: str = "run"):

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import re
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
 from sim import __version__
 from sim.analysis.compare import MEASURE_LABELS, Comparison
@@ -85,35 +84,42 @@ METHOD = (
 
 def run_report(run: RunSummary, scenario_path: Path | None, sizing: list[SizingCurve] | None = None) -> str:
     scenario = run.scenario
+    out = ReportCharts()
     parts = [
         f"<h1>{html.escape(scenario.name)}</h1>",
         f"<p>{html.escape(scenario.description)}</p>",
         _meta(run),
         "<h2>Children in care by placement need</h2>",
-        _image(charts.fan_chart(run)),
+        out.image(charts.fan_chart(run), "children_in_care"),
         "<h2>In-house places: occupancy against capacity</h2>",
-        _image(charts.occupancy(run)),
+        out.image(charts.occupancy(run), "occupancy"),
         "<h2>Sufficiency gap</h2>",
         f"<p class='note'>{GAP_NOTE}</p>",
-        _image(charts.gap_by_need(run)),
-        _image(charts.gap_ledger(run)),
+        out.image(charts.gap_by_need(run), "gap_by_need"),
+        out.image(charts.gap_ledger(run), "gap_ledger"),
         _year_end_table(run),
         *_fallbacks_section(run),
-        *_children_section(run),
+        *_children_section(run, out),
     ]
-    parts += _spend_section(run)
-    parts += _drivers_section(run)
+    parts += _spend_section(run, out)
+    parts += _drivers_section(run, out)
     if sizing:
-        parts += _sizing_section(sizing, run)
+        parts += _sizing_section(sizing, run, out, None)
     parts += _assumptions([scenario_path] if scenario_path else [])
     return _page(f"Report: {scenario.name}", parts)
 
 
 def comparison_report(
-    comparison: Comparison, scenario_paths: list[Path], sizing: list[SizingCurve] | None = None
+    comparison: Comparison,
+    scenario_paths: list[Path],
+    sizing: list[SizingCurve] | None = None,
+    charts_folder: Path | None = None,
+    sizing_replications: int | None = None,
 ) -> str:
     """The what-if first (its answer, what it changes, its effect year by year, the pools it changes, how far to
-    trust it), then the base's detail, then the assumptions."""
+    trust it), then the base's detail, then the assumptions. With `charts_folder`, every chart of the page is
+    also written there as PNG and SVG, from the same drawing."""
+    out = ReportCharts(charts_folder)
     base = comparison.base
     runs = [base, *comparison.what_ifs]
     changes = {run.scenario.name: scenario_changes(base.scenario, run.scenario) for run in comparison.what_ifs}
@@ -134,26 +140,26 @@ def comparison_report(
         _trust_box(base),
         "</div>",
         f"<h2 id='year-by-year'>The difference from the base, {sections['year-by-year'].lower()}</h2>",
-        _image(charts.difference_fan(comparison)),
+        out.image(charts.difference_fan(comparison), "difference_fan"),
         f"<h3>Every measure in {headline}</h3>",
-        _image(charts.differences(comparison, headline)),
+        out.image(charts.differences(comparison, headline), "differences"),
         _differences_table(comparison, headline),
         f"<h2 id='changed-pools'>{sections['changed-pools']}, scenario by scenario</h2>",
-        *_changed_pools_section(runs, changes),
+        *_changed_pools_section(runs, changes, out),
         "<h2>The scenarios overlaid</h2>",
-        _image(charts.overlay(runs)),
+        out.image(charts.overlay(runs), "overlay"),
         f"<h2 id='base'>{sections['base']}: {html.escape(base.scenario.name)}</h2>",
-        _image(charts.fan_chart(base)),
-        _image(charts.occupancy(base)),
-        _image(charts.gap_by_need(base)),
-        _image(charts.gap_ledger(base)),
+        out.image(charts.fan_chart(base), "children_in_care"),
+        out.image(charts.occupancy(base), "occupancy"),
+        out.image(charts.gap_by_need(base), "gap_by_need"),
+        out.image(charts.gap_ledger(base), "gap_ledger"),
         *_fallbacks_section(base),
-        *_children_section(base),
+        *_children_section(base, out),
     ]
-    parts += _spend_section(base)
-    parts += _drivers_section(base)
+    parts += _spend_section(base, out)
+    parts += _drivers_section(base, out)
     if sizing:
-        parts += _sizing_section(sizing, base)
+        parts += _sizing_section(sizing, base, out, sizing_replications)
     years = base.calendar.financial_years.labels
     parts.append(f"<p class='note'>Financial years covered: {', '.join(years)}.</p>")
     parts += _assumptions(scenario_paths)
@@ -224,7 +230,9 @@ def _medium_term_table(medium: pd.DataFrame, name: str) -> str:
     )
 
 
-def _changed_pools_section(runs: list[RunSummary], changes: dict[str, list[Change]]) -> list[str]:
+def _changed_pools_section(
+    runs: list[RunSummary], changes: dict[str, list[Change]], out: ReportCharts
+) -> list[str]:
     """The pools whose settings a what-if changes (else the base's finite in-house pools), every scenario side by
     side."""
     changed = [change.path[1] for found in changes.values() for change in found if change.path[:1] == ("pools",)]
@@ -234,7 +242,8 @@ def _changed_pools_section(runs: list[RunSummary], changes: dict[str, list[Chang
     else:
         pools = finite_in_house_pools(runs[0].scenario)
         note = "No what-if changes a pool's settings: the base's finite in-house pools, for where the children go."
-    return [f"<p class='note'>{note}</p>", _image(charts.changed_pools(runs, pools)) if pools else ""]
+    chart = out.image(charts.changed_pools(runs, pools), "changed_pools") if pools else ""
+    return [f"<p class='note'>{note}</p>", chart]
 
 
 def _trust_box(run: RunSummary) -> str:
@@ -263,7 +272,7 @@ def _trust_box(run: RunSummary) -> str:
     )
 
 
-def _drivers_section(run: RunSummary) -> list[str]:
+def _drivers_section(run: RunSummary, out: ReportCharts) -> list[str]:
     """The tornado chart, when the run draws its parameters."""
     figure = charts.tornado(run)
     if figure is None:
@@ -273,7 +282,7 @@ def _drivers_section(run: RunSummary) -> list[str]:
         "<p class='note'>Each replication draws its own entry rate, trend, length of stays and prices from the "
         "scenario's [uncertainty] table. The bars say which of them move children in care and external spend "
         "in year 3 the most.</p>",
-        _image(figure),
+        out.image(figure, "drivers"),
     ]
 
 
@@ -285,14 +294,22 @@ def _meta(run: RunSummary) -> str:
     )
 
 
-def _image(figure) -> str:
-    if figure is None:
-        return ""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(figure)
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f"<img alt='chart' src='data:image/png;base64,{encoded}'/>"
+class ReportCharts:
+    """Where a report's charts go: each drawn once, embedded in the page as PNG and, with a folder (a comparison's
+    charts/), written there too as `<name>.png` and `.svg`, so the files and the page show one drawing."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder
+
+    def image(self, figure: Figure | None, name: str) -> str:
+        if figure is None:
+            return ""
+        if self.folder is None:
+            data = charts.png_bytes(figure)
+        else:
+            data = charts.save(figure, self.folder / name)[0].read_bytes()
+        encoded = base64.b64encode(data).decode("ascii")
+        return f"<img alt='chart' src='data:image/png;base64,{encoded}'/>"
 
 
 def _year_end_table(run: RunSummary) -> str:
@@ -338,7 +355,7 @@ def _fallbacks_section(run: RunSummary) -> list[str]:
     return parts
 
 
-def _children_section(run: RunSummary) -> list[str]:
+def _children_section(run: RunSummary, out: ReportCharts) -> list[str]:
     """Children in care on 31 March (distance, UASC), leaving care at 18 and care leavers by financial year: a
     table a measure (mean, 95% CI of the mean, P10-P90), then the care leavers by age and accommodation."""
     table = run.children_by_year
@@ -350,7 +367,7 @@ def _children_section(run: RunSummary) -> list[str]:
         f"across replications; 95% CI: the confidence interval of that mean; {html.escape(run.band_label)}. "
         "A 31 March past the horizon end has no figures.</p>",
     ]
-    parts.append(_image(charts.children_by_year(run)))
+    parts.append(out.image(charts.children_by_year(run), "children_by_year"))
     parts += _row_tables(table, CHILDREN_ROWS, ("beyond_20_miles_percent",))
     return parts + _care_leavers_table(run) + _stability_section(run)
 
@@ -430,7 +447,7 @@ def _ranges(low: pd.Series, high: pd.Series, places: int) -> list[str]:
     return ["n/a" if pd.isna(a) else f"{a:,.{places}f} to {b:,.{places}f}" for a, b in zip(low, high, strict=True)]
 
 
-def _spend_section(run: RunSummary) -> list[str]:
+def _spend_section(run: RunSummary, out: ReportCharts) -> list[str]:
     budget = run.budget
     if budget.empty:
         return ["<p class='note'>No price book in this scenario: no budget.</p>"]
@@ -440,7 +457,7 @@ def _spend_section(run: RunSummary) -> list[str]:
     table.columns = [f"{category} {stat} (£m)" for stat, category in table.columns]
     return [
         "<h2>Spend by financial year</h2>",
-        _image(charts.spend_by_pool(run)),
+        out.image(charts.spend_by_pool(run), "spend_by_pool"),
         "<p class='note'>£ million at each year's prices; mean and P10/P90 across replications.</p>",
         table.to_html(border=0),
     ]
@@ -479,13 +496,16 @@ def _amount(value: float, money: bool) -> str:
     return f"{value:,.1f}"
 
 
-def _sizing_section(curves: list[SizingCurve], run: RunSummary) -> list[str]:
+def _sizing_section(
+    curves: list[SizingCurve], run: RunSummary, out: ReportCharts, replications: int | None
+) -> list[str]:
+    """`replications`: those of the sizing runs (each point's), when known; the footnote leaves them out else."""
     return [
         "<h2>How many in-house places would be needed</h2>",
         "<p class='note'>Share of each in-house pool's demand placed in-house against its capacity, from one run "
         "with the pool unlimited (Erlang's truncation identity). A dispersion well above 1 means a trend or bursts "
         "of demand: the curve then overstates the share placed.</p>",
-        _image(charts.sizing(curves, scenario_name=run.scenario.name, replications=run.replications)),
+        out.image(charts.sizing(curves, scenario_name=run.scenario.name, replications=replications), "sizing"),
         sizing_table(curves).to_html(index=False, border=0),
     ]
 
