@@ -424,6 +424,14 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench.add_argument(
         "--calibration", action="store_true", help="also time SSDA903 calibration on about 50,000 synthetic episodes"
     )
+    bench.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write every figure, with the machine, commit and date, to FILE as JSON (in an existing folder; "
+        "replaced whole at the end)",
+    )
     bench.set_defaults(handler=_bench)
 
 
@@ -680,13 +688,21 @@ def _app(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from bench.benchmark import benchmark
+    from bench.benchmark import measure
+    from bench.record import Figure, check_json_path, document, write_json
 
-    benchmark(jobs=args.jobs, quick=args.quick, echo=lambda line: print(line, flush=True))
+    if args.json is not None:
+        check_json_path(args.json)  # before minutes of timing, not after them
+    about, figures = measure(jobs=args.jobs, quick=args.quick, echo=lambda line: print(line, flush=True))
     if args.calibration:
         from calibration.ssda903.bench import bench_calibration
 
-        print(bench_calibration())
+        name, _, result = bench_calibration().partition(": ")
+        figures.append(Figure(name, result))
+        print(figures[-1].line(), flush=True)
+    if args.json is not None:
+        write_json(args.json, document(about, figures))
+        print(f"Figures written to {args.json}")
     return 0
 
 
