@@ -36,8 +36,11 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	COVERAGE_FILE=$(CURDIR)/.coverage OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term --cov-fail-under=95 --durations=25
 
+# Writes its figures to $(OUT)/bench.json too; `python tools/bench_table.py $(OUT)/bench.json` then regenerates the
+# performance tables of README.md and docs/performance.md from them.
 bench: $(STAMP)
-	$(BIN)/sufficiency bench
+	mkdir -p $(OUT)
+	$(BIN)/sufficiency bench --json $(OUT)/bench.json
 
 app: $(STAMP)
 	$(BIN)/sufficiency app
