@@ -311,12 +311,8 @@ def _stock(batch: Batch) -> pd.DataFrame:
     row, band, start, end = _band_pieces(p, birth)
     sizes = [len(batch.records), len(NEEDS), len(batch.pools), len(BANDS)]
     need, pool = p[row, PlacementColumn.NEED].astype(np.int64), p[row, PlacementColumn.POOL].astype(np.int64)
-    keys, group = _groups([position[row], NEEDS.code(need), batch.pools.code(pool), BANDS.code(band)], sizes)
-    days = batch.calendar.snapshot_days
-    counts = _active_counts(group, len(keys[0]), start, end, days)
-    g, snap = np.nonzero(counts)
-    order = np.lexsort((keys[3][g], keys[2][g], keys[1][g], snap, keys[0][g]))
-    g, snap = g[order], snap[order]
+    keys = [position[row], NEEDS.code(need), batch.pools.code(pool), BANDS.code(band)]
+    keys, g, snap, counts = _counts_on_days(keys, sizes, start, end, batch.calendar.snapshot_days)
     return pd.DataFrame(
         {
             "replication": batch.replications[keys[0][g]],
@@ -327,6 +323,17 @@ def _stock(batch: Batch) -> pd.DataFrame:
             "children": counts[g, snap],
         }
     )
+
+
+def _counts_on_days(keys: list[np.ndarray], sizes: list[int], start: np.ndarray, end: np.ndarray, days: np.ndarray):
+    """Pieces of placement active on each of `days`, counted by the combination of `keys` (the replication's
+    position first): the combinations (keys), and the non-zero cells (g, snap) in the order of replication, day,
+    then the other keys, with the counts."""
+    keys, group = _groups(keys, sizes)
+    counts = _active_counts(group, len(keys[0]), start, end, days)
+    g, snap = np.nonzero(counts)
+    order = np.lexsort((*[key[g] for key in reversed(keys[1:])], snap, keys[0][g]))
+    return keys, g[order], snap[order], counts
 
 
 def _stock_detail(batch: Batch) -> pd.DataFrame:
@@ -374,11 +381,7 @@ def _stock_31_march(batch: Batch) -> pd.DataFrame:
     need = p[row, PlacementColumn.NEED].astype(np.int64)
     sizes = [len(batch.records), len(NEEDS), len(BANDS), len(SEX)]
     keys = [position[row], NEEDS.code(need), BANDS.code(band), SEX.code(batch.sex[child[row]])]
-    keys, group = _groups(keys, sizes)
-    counts = _active_counts(group, len(keys[0]), start, end, days)
-    g, snap = np.nonzero(counts)
-    order = np.lexsort((keys[3][g], keys[2][g], keys[1][g], snap, keys[0][g]))
-    g, snap = g[order], snap[order]
+    keys, g, snap, counts = _counts_on_days(keys, sizes, start, end, days)
     return pd.DataFrame(
         {
             "replication": batch.replications[keys[0][g]],
