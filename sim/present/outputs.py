@@ -17,7 +17,7 @@ import pandas as pd
 from sim import __version__
 from sim.analysis.compare import Comparison, differences_by_year
 from sim.analysis.region import RegionResult
-from sim.analysis.sizing import finite_in_house_pools, sizing_curve, sizing_table
+from sim.analysis.sizing import finite_in_house_pools, sizing_curves, sizing_table
 from sim.engine.vocabulary import GAP_KINDS, SUFFICIENT_GAP_KINDS
 from sim.present.output_folders import replaced_folder
 from sim.present.report import comparison_report, run_report
@@ -53,7 +53,8 @@ def write_comparison(comparison: Comparison, scenario_paths: list[Path], out_dir
     """report.html, differences.csv, summary.txt, comparison.csv, medium_term.csv, comparison.xlsx and, in charts/,
     every chart of the report as PNG and SVG (each drawn once, for the page and its files)."""
     base = comparison.base.scenario
-    curves = [sizing_curve(base, pool, sizing_replications) for pool in finite_in_house_pools(base)]
+    pools = finite_in_house_pools(base)
+    curves = sizing_curves(base, pools, sizing_replications) if pools else []
     with staged_directory(out_dir, "compare") as staging:
         spreadsheet_safe(comparison.differences).to_csv(staging / "differences.csv", index=False, float_format="%.4f")
         (staging / "summary.txt").write_text("\n".join(comparison.summaries.values()) + "\n", encoding="utf-8")
