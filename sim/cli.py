@@ -635,11 +635,21 @@ def _compare(args: argparse.Namespace) -> int:
     check_out_folder(out_dir)
     _check_dask(args.dask)
     from sim.analysis.compare import compare  # pandas and matplotlib: only once the input is good
-    from sim.present.outputs import write_comparison
+    from sim.present.outputs import TERMINAL_WIDTH, write_comparison
 
     total = args.replications * (1 + len(what_ifs))
     with tqdm(total=total, unit="rep", disable=args.quiet, file=sys.stderr) as bar:
-        comparison = compare(base, what_ifs, args.replications, jobs=args.jobs, progress=bar.update, dask=args.dask)
+
+        def so_far(interim) -> None:
+            """A first answer while the run goes on (after about 50 replications, then at twice as many)."""
+            for sentence in interim.summaries.values():
+                text = f"So far, {interim.base.replications} of {args.replications} replications: {sentence}"
+                bar.write(textwrap.fill(text, TERMINAL_WIDTH, subsequent_indent="    "), file=sys.stderr)
+
+        partial = None if args.quiet else so_far
+        comparison = compare(
+            base, what_ifs, args.replications, jobs=args.jobs, progress=bar.update, dask=args.dask, partial=partial
+        )
     _writing(WRITING_COMPARISON.format(sizing=args.sizing_replications, out=out_dir), args.quiet)
     report = write_comparison(comparison, [args.base, *args.what_ifs], out_dir, args.sizing_replications)
     for sentence in comparison.summaries.values():

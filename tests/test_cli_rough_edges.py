@@ -4,6 +4,7 @@ line with exit 2 and nothing written, and a progress line on stderr while the fi
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,19 @@ def test_two_authorities_baselines_get_output_folders_of_their_own(
         scenario = tmp_path / "scenarios" / authority / "baseline.toml"
         assert main(["run", str(scenario), "--replications", "2", "--quiet"]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cheshire_east_baseline", "stockport_baseline"]
+
+
+def test_compare_prints_a_first_answer_while_it_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The first answer comes on stderr once about 50 replications of each scenario have finished, and only the
+    whole answer on stdout; --quiet prints neither."""
+    what_if = tmp_path / "more_homes.toml"
+    what_if.write_text(f'extends = "{SMALL.as_posix()}"\nname = "more homes"\n[pools.homes]\ncapacity = 4\n')
+    args = ["compare", str(SMALL), str(what_if), "--replications", "120", "--sizing-replications", "1", "--jobs", "2"]
+    assert main([*args, "--out", str(tmp_path / "comparison")]) == 0
+    captured = capsys.readouterr()
+    interim = [line for line in captured.err.replace("\r", "\n").splitlines() if line.startswith("So far, ")]
+    assert interim and all(re.match(r"So far, \d+ of 120 replications: ", line) for line in interim)
+    assert 50 <= int(interim[0].split()[2]) < 120
+    assert "So far" not in captured.out and "Report: " in captured.out
+    assert main([*args, "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
+    assert "So far" not in capsys.readouterr().err
