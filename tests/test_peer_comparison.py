@@ -79,10 +79,7 @@ def _stand_in(folder: Path, script: str) -> Path:
 
 
 def test_every_category_of_both_tools_maps_onto_the_shared_four() -> None:
-    # parent_and_child and remand (issue 18 item 6) are not yet mapped: no SSDA903 calibration gives them (R3 and R5
-    # are `other` there), and shared_stock leaves an unmapped need out. Mapping both to "other" in
-    # calibration/ssda903/peer_comparison.py would restore the whole-vocabulary check.
-    assert set(PROJECT_TO_SHARED) == set(PLACEMENT_NEEDS) - {"parent_and_child", "remand"}
+    assert set(PROJECT_TO_SHARED) == set(PLACEMENT_NEEDS)
     assert set(PROJECT_TO_SHARED.values()) == set(SHARED) == set(PEER_TO_SHARED.values())
     assert set(PEER_CODES) <= set(PEER_TO_SHARED)
 

@@ -75,6 +75,12 @@ NEED_TO_PLACE: dict[tuple[str, bool], tuple[str, str]] = {
     ("placed_for_adoption", False): ("A6", "PR2"),
     ("other", True): ("Z1", "PR1"),
     ("other", False): ("Z1", "PR4"),
+    # R3 family centre or mother and baby unit, R5 young offender institution; the reader counts both as other
+    # (the SSDA903 calibration has no parent-and-child or remand need yet)
+    ("parent_and_child", True): ("R3", "PR1"),
+    ("parent_and_child", False): ("R3", "PR4"),
+    ("remand", True): ("R5", "PR1"),
+    ("remand", False): ("R5", "PR4"),
 }
 ROUTE_TO_REC: dict[str, str] = {
     "return_home": "E4A",

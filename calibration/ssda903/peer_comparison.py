@@ -58,6 +58,8 @@ PROJECT_TO_SHARED = {
     "placed_with_parents": "other",
     "placed_for_adoption": "other",
     "other": "other",
+    "parent_and_child": "other",  # R3, which cs-demand-model counts as OTHER too
+    "remand": "other",  # R5, the same
 }
 PEER_TO_SHARED = {"FOSTERING": "fostering", "RESIDENTIAL": "residential", "SUPPORTED": "supported", "OTHER": "other"}
 OUT_OF_CARE = "NOT_IN_CARE"

@@ -69,6 +69,8 @@ NEED_LABELS = {
     "placed_with_parents": "Placed with parents",
     "placed_for_adoption": "Placed for adoption",
     "other": "Other",
+    "parent_and_child": "Parent and child",
+    "remand": "Remand (youth detention)",
     "staying_put": "Staying Put (18+)",
     "staying_close": "Staying Close (18+)",
 }
