@@ -163,3 +163,13 @@ def test_a_source_for_no_price_is_refused(tmp_path: Path, sources: str, message:
     assert main(["validate", str(path)]) == 2
     with pytest.raises(Exception, match=message):
         load_scenario(path)
+
+
+def test_every_sheet_prints_one_page_wide_in_landscape(outputs) -> None:
+    """A finance officer's printout shows every financial year side by side, the header on every page."""
+    run_out, compare_out = outputs
+    for path in (run_out / "budget.xlsx", compare_out / "comparison.xlsx"):
+        for sheet in load_workbook(path).worksheets:
+            setup = sheet.page_setup
+            assert (setup.orientation, setup.fitToWidth, setup.fitToHeight) == ("landscape", 1, 0), sheet.title
+            assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.print_title_rows == "$1:$1"

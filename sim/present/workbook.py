@@ -124,6 +124,7 @@ def write_budget_workbook(run: RunSummary, path: Path | BinaryIO) -> None:
     _assumptions_sheet(workbook, run.scenario.prices)
     _one_off_and_budget_rows(workbook["Assumptions"], run.scenario)
     _notes_sheet(workbook, run)
+    _printable(workbook)
     workbook.save(path)
 
 
@@ -162,7 +163,19 @@ def write_comparison_workbook(comparison: Comparison, path: Path | BinaryIO) -> 
                 cell.number_format = POUNDS if money else "#,##0.0"
     frame_sheet(workbook, "Medium term", comparison.medium_term, [])
     _comparison_notes(workbook, comparison)
+    _printable(workbook)
     workbook.save(path)
+
+
+def _printable(workbook: Workbook) -> None:
+    """Every sheet prints landscape, one page wide with its header row on every page: a finance officer's
+    printout of the by-year table then shows every financial year side by side."""
+    for sheet in workbook.worksheets:
+        sheet.page_setup.orientation = "landscape"
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0
+        sheet.print_title_rows = "1:1"
 
 
 def _comparison_notes(workbook: Workbook, comparison: Comparison) -> None:
