@@ -59,6 +59,7 @@ STATEMENT_SHEET = "Sufficiency statement"  # RunSummary.statement as it is
 STATEMENT_GAPS_SHEET = "Sufficiency gaps"  # RunSummary.statement_gaps as it is
 POUNDS = '"£"#,##0'
 POUNDS_PENCE = '"£"#,##0.00'
+COUNTS = "#,##0.0"  # children, child-days and shares: one decimal
 RANGES_NOTE = (
     "mean: average across replications. ci95_low/ci95_high: 95% confidence interval of that mean "
     "(simulation error: more replications make it narrower). p10/p50/p90: 10th, 50th and 90th percentiles "
@@ -128,17 +129,24 @@ def write_budget_workbook(run: RunSummary, path: Path | BinaryIO) -> None:
     workbook.save(path)
 
 
-def frame_sheet(workbook: Workbook, title: str, frame: pd.DataFrame, money: tuple[str, ...] | list[str]) -> None:
+def frame_sheet(
+    workbook: Workbook,
+    title: str,
+    frame: pd.DataFrame,
+    money: tuple[str, ...] | list[str],
+    counts: tuple[str, ...] | list[str] = (),
+) -> None:
     """A sheet holding `frame` as its CSV does: the header, then a row a row (blank for NaN); `money` columns in
-    pounds, other numbers as they are."""
+    pounds, `counts` columns to one decimal, other numbers as they are."""
     sheet = workbook.create_sheet(title)
     _append(sheet, [str(column) for column in frame.columns])
     for row in frame.itertuples(index=False):
         _append(sheet, [None if isinstance(v, float) and np.isnan(v) else _plain(v) for v in row])
     for index, column in enumerate(frame.columns, start=1):
-        if column in money:
+        number_format = POUNDS if column in money else COUNTS if column in counts else None
+        if number_format:
             for cell in sheet[get_column_letter(index)][1:]:
-                cell.number_format = POUNDS
+                cell.number_format = number_format
     _finish(sheet)
 
 
@@ -160,7 +168,7 @@ def write_comparison_workbook(comparison: Comparison, path: Path | BinaryIO) -> 
         money = row[list(by_year.columns).index("unit")].value == "£"
         for cell in row:
             if by_year.columns[cell.column - 1] in numbers:
-                cell.number_format = POUNDS if money else "#,##0.0"
+                cell.number_format = POUNDS if money else COUNTS
     frame_sheet(workbook, "Medium term", comparison.medium_term, [])
     _comparison_notes(workbook, comparison)
     _printable(workbook)
@@ -226,7 +234,7 @@ def _fallbacks_sheet(workbook: Workbook, run: RunSummary) -> None:
         _append(sheet, [row.financial_year, part, what, counts, *(None if np.isnan(v) else v for v in values)])
     for column in range(5, 5 + len(STATISTIC_COLUMNS)):
         for cell in sheet[get_column_letter(column)][1:]:
-            cell.number_format = "#,##0.0"
+            cell.number_format = COUNTS
     _finish(sheet)
 
 
@@ -261,7 +269,7 @@ def _children_sheet(workbook: Workbook, run: RunSummary) -> None:
         )
     for column in range(7, 7 + len(STATISTIC_COLUMNS)):
         for cell in sheet[get_column_letter(column)][1:]:
-            cell.number_format = "#,##0.0"
+            cell.number_format = COUNTS
     _finish(sheet)
 
 
@@ -270,12 +278,7 @@ def _statement_sheets(workbook: Workbook, run: RunSummary) -> None:
     other sheets of counts show them."""
     statement = run.statement.assign(date=run.statement["date"].dt.date)
     for title, frame in ((STATEMENT_SHEET, statement), (STATEMENT_GAPS_SHEET, run.statement_gaps)):
-        frame_sheet(workbook, title, frame, [])
-        sheet = workbook[title]
-        for index, column in enumerate(frame.columns, start=1):
-            if column in STATISTIC_COLUMNS:
-                for cell in sheet[get_column_letter(index)][1:]:
-                    cell.number_format = "#,##0.0"
+        frame_sheet(workbook, title, frame, [], STATISTIC_COLUMNS)
 
 
 def _part(part_year: bool) -> str:

@@ -823,13 +823,15 @@ class RunSummary:
                 financial_year=on_march["date"].map(march),
             ).drop(columns="date")
         )
-        tables, ledger = self._tables, self._tables["gap_ledger"]
+        entries, exits = (self._tables[name] for name in ("entries", "exits"))
+        entries, exits = (table.assign(financial_year=financial_year(table["month"])) for table in (entries, exits))
+        ledger, gaps = self._ledger_by_year, self._gaps_by_year
         first_day = self._first_days()
         for measure, frame, keys, value in (
-            ("entries", tables["entries"], [], "children"),
-            ("exits", tables["exits"], ["route"], "children"),
-            ("gap_placements", tables["gaps"], ["need", "wanted_pool", "used_pool"], "placements"),
-            ("gap_child_days", tables["gaps"], ["need", "wanted_pool", "used_pool"], "child_days"),
+            ("entries", entries, [], "children"),
+            ("exits", exits, ["route"], "children"),
+            ("gap_placements", gaps, ["need", "wanted_pool", "used_pool"], "placements"),
+            ("gap_child_days", gaps, ["need", "wanted_pool", "used_pool"], "child_days"),
             ("gap_ledger_placements", ledger, ["kind", "need"], "placements"),
             ("gap_ledger_child_days", ledger, ["kind", "need"], "child_days"),
             ("not_sufficient_child_days", ledger[~ledger["sufficient"]], [], "child_days"),
@@ -837,7 +839,6 @@ class RunSummary:
         ):
             if len(frame) == 0:
                 continue
-            frame = frame.assign(financial_year=financial_year(frame["month"]))
             summary = summarise(frame, ["financial_year", *keys], value, self.replications)
             parts.append(summary.assign(measure=measure, period=summary["financial_year"].map(first_day)))
         rows = pd.concat(parts, ignore_index=True)
