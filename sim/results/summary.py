@@ -29,6 +29,7 @@ from sim.results.tables import (
     TOTAL,
     Calendar,
     dense_summary,
+    dense_table_summary,
     summarise,
 )
 
@@ -302,11 +303,13 @@ class RunSummary:
         return self._summaries[key]
 
     def table_summary(self, table: str) -> pd.DataFrame | None:
-        """The table summarised by its `SUMMARY_KEYS`; None when the run left the table empty."""
+        """The table summarised by its `SUMMARY_KEYS`, dense with total rows (`dense_table_summary`): the
+        <table>_summary.parquet file. None when the run left the table empty."""
         if self._tables[table].empty:
             return None
-        keys, value = SUMMARY_KEYS[table]
-        return self._summary(table, keys, value)
+        (period, *keys), value = SUMMARY_KEYS[table]
+        periods = self.calendar.periods(period, april_firsts=table == "stock_31_march")
+        return dense_table_summary(self._tables[table], period, periods, keys, value, self.replications)
 
     # Children in care and places ------------------------------------------------------------
 

@@ -8,6 +8,7 @@ across replications (risk), filling in zeros for replications where a combinatio
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,6 +107,16 @@ class Calendar:
             month_labels=months,
             financial_years=FinancialYears.for_scenario(scenario),
         )
+
+    def periods(self, period: str, april_firsts: bool = False) -> list:
+        """The labels a table's `period` column takes over the horizon: every financial year, month or snapshot
+        date (only the 1 April snapshots, the end of each 31 March, with `april_firsts`)."""
+        if period == "financial_year":
+            return list(self.financial_years.labels)
+        if period == "month":
+            return list(_dates(self.month_labels))
+        dates = [d for d in self.snapshot_dates if not april_firsts or (d.month, d.day) == (4, 1)]
+        return list(_dates(dates))
 
     @property
     def year_end_dates(self) -> list[dt.date]:
@@ -863,8 +874,8 @@ def statistics(matrix: np.ndarray) -> dict[str, np.ndarray]:
     else:
         half_width = np.full(len(mean), np.nan)
     columns = {"mean": mean, "ci95_low": mean - half_width, "ci95_high": mean + half_width}
-    for q in (10, 50, 90):
-        columns[f"p{q}"] = np.percentile(matrix, q, axis=1)
+    for q, values in zip((10, 50, 90), np.percentile(matrix, (10, 50, 90), axis=1), strict=True):
+        columns[f"p{q}"] = values
     return columns
 
 
@@ -902,6 +913,65 @@ def dense_summary(
     for column, values in statistics(cube.reshape(replications, -1).T).items():
         summary[column] = values
     return summary
+
+
+def dense_table_summary(
+    frame: pd.DataFrame, period: str, periods: list, keys: list[str], value: str, replications: int
+) -> pd.DataFrame:
+    """`statistics` of `value` for every one of `periods` (the horizon's dates, months or financial years) x
+    every combination of `keys` (one or more) that occurs in the run, zero where a replication has none, with
+    TOTAL rows: each key in turn, and every set of keys, replaced by its total.
+
+    A <table>_summary.parquet file: read as it is, without zero-filling by hand. The combinations are those some
+    replication had on some day (a combination none ever had would be zero in every row); their full product
+    (every need x wanted pool x used pool, say) would hold mostly impossible rows, a cube too large for 1,000
+    replications. Key columns become text (`true`/`false` for yes-no keys) so that a total can be `all`. The
+    totals are summed per replication before the statistics, so their bands are the bands of the totals."""
+    codes, labels = zip(*(_key_codes(frame[key]) for key in keys), strict=True)
+    sizes = [len(key_labels) + 1 for key_labels in labels]  # the last code of each key is its TOTAL
+    observed, row_combo = np.unique(_ravel(np.stack(codes, axis=1), sizes), return_inverse=True)
+    # each observed combination adds to itself and to every total over a set of its keys
+    observed_codes = np.stack(np.unravel_index(observed, sizes), axis=1)
+    masks = np.array(list(itertools.product((False, True), repeat=len(keys))), dtype=bool)
+    targets = np.stack([_ravel(np.where(mask, np.array(sizes) - 1, observed_codes), sizes) for mask in masks])
+    combos = np.unique(targets)
+    adds_to = np.zeros((len(observed), len(combos)))
+    adds_to[np.arange(len(observed))[None, :].repeat(len(masks), 0), np.searchsorted(combos, targets)] = 1.0
+    when = pd.Index(periods).get_indexer(frame[period])
+    if (when < 0).any():
+        raise ValueError(f"{period}: values outside the horizon's {len(periods)} periods")
+    where = (_replication_index(frame, replications) * len(periods) + when) * len(observed) + row_combo
+    weights = frame[value].to_numpy(dtype=float)
+    by_observed = np.bincount(where, weights, replications * len(periods) * len(observed))
+    cube = by_observed.reshape(-1, len(observed)) @ adds_to  # (replication x period, combination)
+    summary = pd.DataFrame({period: np.repeat(np.asarray(periods), len(combos))})
+    for key, key_labels, key_codes in zip(keys, labels, np.unravel_index(combos, sizes), strict=True):
+        summary[key] = np.tile(np.append(np.asarray(key_labels, dtype=object), TOTAL)[key_codes], len(periods))
+    for column, values in _chunked_statistics(cube.reshape(replications, -1).T).items():
+        summary[column] = values
+    return summary
+
+
+def _key_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """A key column's codes into its text labels (`true`/`false` for a yes-no column), in sorted order."""
+    if column.dtype == bool:
+        return column.to_numpy(dtype=np.int64), ["false", "true"]
+    if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.is_monotonic_increasing:
+        return column.cat.codes.to_numpy(dtype=np.int64), [str(label) for label in column.cat.categories]
+    codes, labels = pd.factorize(column.astype(str), sort=True)
+    return codes.astype(np.int64), list(labels)
+
+
+def _ravel(codes: np.ndarray, sizes: list[int]) -> np.ndarray:
+    return np.ravel_multi_index(tuple(codes.T), sizes).astype(np.int64)
+
+
+def _chunked_statistics(matrix: np.ndarray, values_per_chunk: int = 4_000_000) -> dict[str, np.ndarray]:
+    """`statistics` a block of rows at a time: the percentiles copy their input, and 1,000 replications of a
+    large table would copy hundreds of megabytes at once."""
+    rows = max(1, values_per_chunk // max(1, matrix.shape[1]))
+    parts = [statistics(matrix[start : start + rows]) for start in range(0, len(matrix), rows)] or [statistics(matrix)]
+    return {column: np.concatenate([part[column] for part in parts]) for column in parts[0]}
 
 
 def _codes(column: pd.Series, labels: list[str], name: str) -> np.ndarray:
