@@ -855,10 +855,12 @@ def summarise(table: pd.DataFrame, keys: list[str], value: str, replications: in
 
     A combination missing from a replication's table counts as zero there.
     """
-    wide = table.pivot_table(index=keys, columns="replication", values=value, aggfunc="sum", fill_value=0)
-    matrix = np.zeros((len(wide), replications))
-    matrix[:, : wide.shape[1]] = wide.to_numpy(dtype=float)
-    summary = wide.index.to_frame(index=False)
+    grouped = table.groupby(keys, observed=True, sort=True)
+    combo = grouped.ngroup().to_numpy()
+    summary = grouped.size().index.to_frame(index=False)
+    where = combo * replications + _replication_index(table, replications)
+    cells = len(summary) * replications
+    matrix = np.bincount(where, table[value].to_numpy(dtype=float), cells).reshape(len(summary), replications)
     for column, values in statistics(matrix).items():
         summary[column] = values
     return summary
