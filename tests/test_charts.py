@@ -252,3 +252,15 @@ def test_short_text_is_kept_whole_and_long_text_ends_in_an_ellipsis() -> None:
     assert charts.short("  Cheshire East\nbaseline  ", 300) == "Cheshire East baseline"
     cut = charts.short("word " * 100, 40)
     assert len(cut) <= 40 and cut.endswith("…") and cut.startswith("word word")
+
+
+def test_the_sizing_footnote_warns_of_sibling_groups_only_when_children_arrive_in_them() -> None:
+    raw = one_pool_scenario(rate_per_year=12.0, capacity=4, years=2)
+    alone = sizing_curve(build(raw), "inhouse", 2)
+    raw["entries"]["sibling_groups"] = {"size_shares": {"1": 0.5, "2": 0.3, "3": 0.2}, "note": "assumption: test"}
+    grouped = sizing_curve(build(raw), "inhouse", 2)
+    assert alone.group_peakedness == 1.0
+    assert grouped.group_peakedness == pytest.approx((0.5 + 4 * 0.3 + 9 * 0.2) / (0.5 + 2 * 0.3 + 3 * 0.2))
+    assert "sibling groups" not in footnote(charts.sizing([alone], "alone", 2))
+    note = " ".join(footnote(charts.sizing([grouped], "grouped", 2)).split())
+    assert "group of 2.06" in note and "lower bound" in note

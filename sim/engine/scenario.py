@@ -638,6 +638,12 @@ class SiblingGroups(ScenarioModel):
     def mean_size(self) -> float:
         return sum(int(size) * share for size, share in self.size_shares.items())
 
+    @property
+    def peakedness(self) -> float:
+        """E[size^2]/E[size]: the variance over mean of the children arriving in a period, and the size of group
+        the average child arrives in (1 when every child arrives alone)."""
+        return sum(int(size) ** 2 * share for size, share in self.size_shares.items()) / self.mean_size
+
 
 class Entries(ScenarioModel):
     rate_per_year: dict[AgeBand, PerYear]

@@ -506,6 +506,13 @@ def sizing(curves: list[SizingCurve], scenario_name: str | None = None, replicat
         f"{scenario}; {runs} with the pool unlimited, occupancy over the second half of the horizon. Curve: "
         "Erlang loss at the mean occupancy (variance/mean above 1 means the curve is optimistic)."
     )
+    peakedness = max(curve.group_peakedness for curve in curves)
+    if peakedness > 1:
+        note += (
+            f" Children arrive in sibling groups (the average child in a group of {peakedness:.2f}): a group needs a "
+            "free place for each member at once, so fewer are placed than the curve shows; read the places needed "
+            "as a lower bound."
+        )
     return finish(
         figure,
         note,
