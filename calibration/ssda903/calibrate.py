@@ -16,12 +16,18 @@ from typing import Any
 import pandas as pd
 
 from calibration.fit import POOLS
-from calibration.scenario_builder import MATCHING, _sum_to_one
-from calibration.ssda903 import estimate, moves
+from calibration.scenario_builder import MATCHING, SPECIAL_MATCHING, _sum_to_one
+from calibration.ssda903 import estimate, moves, remand
 from calibration.ssda903.breakdowns import NeedBreakdowns, estimate_breakdowns
 from calibration.ssda903.codes import UNPLANNED_PLACEMENT_ENDINGS as UNPLANNED
 from calibration.ssda903.dfe_rules import NOT_ASKED, run_dfe_rules
-from calibration.ssda903.distances import MIN_PLACEMENTS, PoolDistance, pool_distances, read_postcode_lookup
+from calibration.ssda903.distances import (
+    MIN_PLACEMENTS,
+    PARENT_CHILD_POOLS,
+    PoolDistance,
+    pool_distances,
+    read_postcode_lookup,
+)
 from calibration.ssda903.filters import EVERYONE, Population, filter_population
 from calibration.ssda903.reader import EARLIEST, CareHistory, read_ssda903
 from calibration.ssda903.report import report_html
@@ -48,8 +54,21 @@ POOL_FOR = {
     ("placed_for_adoption", False): "adopters",
     ("other", True): "other_placements",
     ("other", False): "other_placements",
+    # the shipped baselines' pools (calibration/scenario_builder.py SPECIAL_MATCHING)
+    ("parent_and_child", True): "inhouse_parent_child",
+    ("parent_and_child", False): "external_parent_child",
+    ("remand", True): "youth_detention",
+    ("remand", False): "youth_detention",
 }
-FINITE = ("inhouse_fostering", "inhouse_homes", "inhouse_supported")
+FINITE = ("inhouse_fostering", "inhouse_homes", "inhouse_supported", "inhouse_parent_child")
+YOUTH_DETENTION = {
+    "description": "youth detention accommodation (young offender institutions, secure training centres, secure "
+    "children's homes), placed by the Youth Custody Service",
+    "serves": ["remand"],
+    "in_house": False,
+    "capacity": "unlimited",
+    "within_20_miles": 1.0,
+}
 MIN_BREAKDOWNS = 5  # fewer unplanned endings of a need: the all-needs hazard stands in (as moves' MIN_EVENTS)
 SOURCE = "SSDA903 returns"
 EARLIEST_YEAR = EARLIEST.year
@@ -71,6 +90,7 @@ class Calibration:
     breakdowns: dict[str, NeedBreakdowns]  # unplanned placement endings by need (breakdowns.py)
     group_sizes: GroupSizes  # children arriving together (sibling_groups.py)
     distances: dict[str, PoolDistance]  # each pool's placement-days within 20 miles of home (distances.py)
+    remand: remand.RemandEstimate  # remand-only periods of care: the entries.remand stream (remand.py)
 
 
 def calibrate(
@@ -83,24 +103,29 @@ def calibrate(
     analytic_gradient: bool = True,
 ) -> Calibration:
     """Every fitted quantity of the scenario, from the reference period: by default the `window_years` before
-    as_of (see `reference_period`). `analytic_gradient=False` fits the stays with finite differences (bench)."""
+    as_of (see `reference_period`). `analytic_gradient=False` fits the stays with finite differences (bench).
+
+    Remand-only periods (remand.py) are the entries.remand stream: the main stream's entries, stays, first needs
+    and moves are fitted without them; the stock, capacities and distances count every child."""
     reference = reference_period(history, as_of, window_years, reference_start, reference_end)
     stock = estimate.stock_on(history, as_of)
+    main = remand.main_stream(history)
     return Calibration(
         history=history,
         as_of=as_of,
         reference=reference,
-        entries=estimate.estimate_entries(history, reference),
-        durations=estimate.estimate_durations(history, reference, analytic_gradient),
-        first_need=estimate.first_needs(history, reference),
-        moves=moves.estimate_moves(history, reference),
+        entries=estimate.estimate_entries(main, reference),
+        durations=estimate.estimate_durations(main, reference, analytic_gradient),
+        first_need=estimate.first_needs(main, reference),
+        moves=moves.estimate_moves(main, reference),
         stock=stock,
         capacities=_peak_occupancy(history, as_of, stock),
-        time_to_order=_time_to_order(history, reference),
-        staying_put=_staying_put(history, reference),
-        breakdowns=estimate_breakdowns(history, reference),
-        group_sizes=estimate_group_sizes(history, reference),
+        time_to_order=_time_to_order(main, reference),
+        staying_put=_staying_put(main, reference),
+        breakdowns=estimate_breakdowns(main, reference),
+        group_sizes=estimate_group_sizes(main, reference),
         distances=pool_distances(history.episodes, reference.start, reference.end),
+        remand=remand.estimate_remand(history, reference),
     )
 
 
@@ -190,6 +215,8 @@ def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], C
             "note": f"{window}: {sizes.total} groups of children (not UASC) starting on one day from one home "
             f"postcode{folded}",
         }
+    if result.remand.periods:
+        document["entries"]["remand"] = _remand_stream(result, comments)
     document["journeys"] = {band: _journey(result, band, comments) for band in AGE_BANDS}
     for band in AGE_BANDS:
         fit = result.durations[band]
@@ -210,8 +237,13 @@ def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], C
             f"HOME_POST and PL_POST ({distance.placements} placements{unknown})"
         )
     document["matching"] = {
-        need: {"pools": pools, "fallback": fallback} for need, (pools, fallback) in MATCHING.items()
+        need: {"pools": pools, "fallback": fallback}
+        for need, (pools, fallback) in {**MATCHING, **SPECIAL_MATCHING}.items()
     }
+    comments["pools.youth_detention.within_20_miles"] = (
+        "assumption: the court and the Youth Custody Service choose the place, not the authority's sufficiency: "
+        "counted as local so that no remand shows as a gap"
+    )
     breakdowns = _breakdowns(result)
     if breakdowns:
         document["breakdowns"] = breakdowns
@@ -253,6 +285,36 @@ def scenario_text(result: Calibration, name: str, command: str) -> str:
         "No price book: add a [prices] table (see docs/scenario-files.md) to get a budget.",
     ]
     return to_toml(document, header, comments=comments, significant=6)
+
+
+def _remand_stream(result: Calibration, comments: Comments) -> dict[str, Any]:
+    """entries.remand from the remand-only periods (remand.py): their rate, age mix and sex, and an exponential
+    stay of their mean length, leaving by `other` (the reason E14, accommodation on remand ended)."""
+    fit = result.remand
+    journey = {
+        "exit_routes": {"other": 1.0},
+        "duration": {"other": {"distribution": "exponential", "mean": round(fit.mean_days, 2)}},
+        "first_need": {"remand": 1.0},
+    }
+    bands = [band for band, share in fit.age_mix.items() if share > 0]
+    comments["entries.remand.rate_per_year"] = (
+        f"{SOURCE}: {fit.periods} periods of care wholly in R5 (young offender institution) starting in "
+        f"{result.reference.label}"
+    )
+    comments["entries.remand.age_mix"] = f"{SOURCE}: the remands' age at entry"
+    comments["entries.remand.male_share"] = f"{SOURCE}: the remanded children's sex"
+    for band in bands:
+        comments[f"entries.remand.journeys.{band}.duration.other"] = (
+            f"{SOURCE}: exponential MLE, {fit.closed} of {fit.periods} remands ended by {result.reference.end.date()} "
+            "(the rest censored there)"
+        )
+    return {
+        "rate_per_year": round(fit.rate_per_year, 4),
+        "age_mix": _sum_to_one({band: round(fit.age_mix[band], 6) for band in bands}),
+        "male_share": round(fit.male_share, 4),
+        "journeys": {band: journey for band in bands},
+        "note": "remanded to youth detention accommodation; looked after for the remand only, then leaves care",
+    }
 
 
 def _breakdowns(result: Calibration) -> dict[str, Any]:
@@ -363,7 +425,7 @@ def _peak_occupancy(history: CareHistory, as_of: dt.date, stock: pd.DataFrame) -
 
 def _pools(result: Calibration) -> dict[str, Any]:
     pools = {}
-    for spec in POOLS:
+    for spec in (*POOLS, *PARENT_CHILD_POOLS):
         pool: dict[str, Any] = {
             "description": spec.description,
             "serves": [spec.need],
@@ -381,6 +443,7 @@ def _pools(result: Calibration) -> dict[str, Any]:
             if spec.name == "inhouse_supported":
                 pool["min_age"] = 0.0
         pools[spec.name] = pool
+    pools["youth_detention"] = dict(YOUTH_DETENTION)
     return pools
 
 
@@ -390,7 +453,7 @@ def _fitted_distances(result: Calibration) -> dict[str, PoolDistance]:
     return {
         name: distance
         for name, distance in result.distances.items()
-        if distance.placements >= MIN_PLACEMENTS and name in {spec.name for spec in POOLS}
+        if distance.placements >= MIN_PLACEMENTS and name in {spec.name for spec in (*POOLS, *PARENT_CHILD_POOLS)}
     }
 
 

@@ -18,7 +18,9 @@ PLACE_TO_NEED: dict[str, str] = {
     "P2": "supported_16plus",
     "P1": "placed_with_parents",
     **{code: "placed_for_adoption" for code in ("A3", "A4", "A5", "A6")},
-    **{code: "other" for code in ("R2", "R3", "R5", "Z1", "T0", "T1", "T2", "T3", "T4", "P3")},
+    "R3": "parent_and_child",  # family centre or mother and baby unit
+    "R5": "remand",  # young offender institution (a remand-only period is the [entries.remand] stream: remand.py)
+    **{code: "other" for code in ("R2", "Z1", "T0", "T1", "T2", "T3", "T4", "P3")},
 }
 
 # PLACE_PROVIDER: PR0 parents, PR1 own provision; the rest are external to the authority.
@@ -75,8 +77,7 @@ NEED_TO_PLACE: dict[tuple[str, bool], tuple[str, str]] = {
     ("placed_for_adoption", False): ("A6", "PR2"),
     ("other", True): ("Z1", "PR1"),
     ("other", False): ("Z1", "PR4"),
-    # R3 family centre or mother and baby unit, R5 young offender institution; the reader counts both as other
-    # (the SSDA903 calibration has no parent-and-child or remand need yet)
+    # R3 family centre or mother and baby unit, R5 young offender institution (PLACE_TO_NEED reads them back)
     ("parent_and_child", True): ("R3", "PR1"),
     ("parent_and_child", False): ("R3", "PR4"),
     ("remand", True): ("R5", "PR1"),

@@ -33,7 +33,18 @@ LATITUDE_COLUMNS = ("lat", "latitude")
 LONGITUDE_COLUMNS = ("long", "longitude", "lon", "lng")
 NO_GRID_REFERENCE = 99.999999  # the ONS files' latitude for a postcode with no location: unknown, not an error
 MIN_PLACEMENTS = 10  # a pool with fewer placements of known distance keeps the scenario's default
-IN_REFERENCE_POOLS = tuple(spec for spec in POOLS if spec.name != "emergency")  # SSDA903 has no such code
+# The parent-and-child pools of the shipped baselines (calibration/scenario_builder.py), from R3 placements.
+PARENT_CHILD_POOLS = (
+    PoolSpec("inhouse_parent_child", "parent_and_child", True, "in-house parent-and-child foster carers"),
+    PoolSpec(
+        "external_parent_child",
+        "parent_and_child",
+        False,
+        "agency parent-and-child carers and residential family assessment centres",
+    ),
+)
+# Emergency placements have no SSDA903 code; youth detention's distance is not the authority's (calibrate.py).
+IN_REFERENCE_POOLS = (*(spec for spec in POOLS if spec.name != "emergency"), *PARENT_CHILD_POOLS)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from calibration.ssda903.errors import SSDA903Error
@@ -110,6 +111,15 @@ def filter_population(history: CareHistory, population: Population) -> CareHisto
             f"no child is left after the population filters ({_left_out(report)}); expected filters that some "
             "children in the returns meet"
         )
+    return _renumbered(history, children, periods, report)
+
+
+def keep_periods(history: CareHistory, keep: np.ndarray) -> CareHistory:
+    """The history of the periods where `keep` (one flag per period, in order) holds, renumbered; a child left
+    with no period is dropped. The report is not changed: the caller says why (remand.py keeps remands apart)."""
+    periods = history.periods[keep]
+    children = history.children[history.children["child"].isin(periods["child"])]
+    report = dataclasses.replace(history.report, entries=list(history.report.entries))
     return _renumbered(history, children, periods, report)
 
 
