@@ -216,3 +216,25 @@ def test_the_command_line_refuses_a_remand_age_below_10_with_exit_2_and_no_trace
     assert done.returncode == 2
     assert "entries.remand.age_mix" in done.stderr and "below 10" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_children_on_remand_at_the_start_leave_on_the_remand_streams_timetable() -> None:
+    """A child on remand on the start date continues the remand journey (an exponential of mean REMAND_STAY, so
+    memoryless: the same mean left whatever the time already spent), not the main band's 300 days; the children
+    in other needs keep the main journeys."""
+    raw = _with_new_needs(BASE)
+    fostering = {"age_band": "16-17", "need": "fostering", "pool": "inhouse", "count": 5, "days_in_care": 100}
+    remanded = {"age_band": "10-15", "need": "remand", "pool": "remand", "count": 40, "days_in_care": 10}
+    raw["start_population"] = {"groups": [fostering, remanded]}
+    scenario = build(raw)
+    remand = PLACEMENT_NEEDS.index("remand")
+    left, fostered = [], []
+    for cohort in _cohorts(scenario, replications=10):
+        on_remand = cohort.starting & (cohort.seg_need[:, 0] == remand)
+        assert on_remand.sum() == 40 and (cohort.n_segments[on_remand] == 1).all()
+        left.append(cohort.seg_end[on_remand, 0])
+        fostered.append(cohort.seg_end[cohort.starting & ~on_remand, 0])
+    left = np.concatenate(left)
+    assert abs(left.mean() - REMAND_STAY) < 4 * REMAND_STAY / math.sqrt(len(left)) + 0.5
+    # the fostered children keep the main journeys (300 days, then moves and the stays of care)
+    assert np.concatenate(fostered).mean() > 3 * REMAND_STAY

@@ -390,12 +390,18 @@ def _starting_children(scenario: Scenario, seed: int, replication: int, pool_nam
     cohort.start_pool[:] = pools
     now_band = np.array([age_band_index(a / DAYS_PER_YEAR) for a in age_days], dtype=np.int64)
     cohort.male[:] = _male(scenario.entries.male_shares(uasc=False), now_band, u[:, COL_SEX])
+    # A child on remand on the start date continues the remand stream's journey (a short stay, then out of care),
+    # not the main band's (the stay of care); without entries.remand journeys for its band, the main one.
+    remand_journeys = scenario.entries.remand.journeys or {}
+    on_remand = need == NEED_INDEX["remand"]
     for band_index, band_name in enumerate(AGE_BANDS):
-        rows = np.flatnonzero(cohort.entry_band == band_index)
-        if len(rows):
-            _draw_continuing_journeys(
-                scenario, scenario.journeys[band_name], cohort, rows, u[rows], need[rows], elapsed_days[rows]
-            )
+        in_band = cohort.entry_band == band_index
+        own = remand_journeys.get(band_name)
+        remanded = in_band & on_remand if own is not None else np.zeros_like(in_band)
+        for journey, chosen in ((scenario.journeys[band_name], in_band & ~remanded), (own, remanded)):
+            rows = np.flatnonzero(chosen)
+            if len(rows):
+                _draw_continuing_journeys(scenario, journey, cohort, rows, u[rows], need[rows], elapsed_days[rows])
     _draw_leaving_care(scenario, cohort, u)
     _draw_tiers(scenario, cohort, seed, replication, "start_complexity", _tiers_taken(scenario, pools, pool_names))
     if population.uasc:
