@@ -31,6 +31,18 @@ MATCHING = {
     "placed_for_adoption": (["adopters"], []),
     "other": (["other_placements"], []),
 }
+YOUTH_DETENTION = {  # the remand pool, in the published baselines and the SSDA903 calibration alike
+    "description": "youth detention accommodation (young offender institutions, secure training centres, secure "
+    "children's homes), placed by the Youth Custody Service",
+    "serves": ["remand"],
+    "in_house": False,
+    "capacity": "unlimited",
+    "within_20_miles": 1.0,
+}
+YOUTH_DETENTION_LOCAL = (
+    "assumption: the court and the Youth Custody Service choose the place, not the authority's sufficiency: "
+    "counted as local so that no remand shows as a gap"
+)
 SPECIAL_MATCHING = {  # with entries.remand and parent-and-child babies (ParentChildAndRemand)
     "parent_and_child": (["inhouse_parent_child", "external_parent_child"], []),
     "remand": (["youth_detention"], []),
@@ -509,19 +521,9 @@ def _special_pools(document: dict, comments: Comments) -> None:
     options, fallback = SPECIAL_MATCHING["parent_and_child"]
     document["matching"]["parent_and_child"] = {"pools": options, "fallback": fallback}
     comments["matching.parent_and_child.pools"] = "assumption: in-house first, then the external market"
-    document["pools"]["youth_detention"] = {
-        "description": "youth detention accommodation (young offender institutions, secure training centres, secure "
-        "children's homes), placed by the Youth Custody Service",
-        "serves": ["remand"],
-        "in_house": False,
-        "capacity": "unlimited",
-        "within_20_miles": 1.0,
-    }
+    document["pools"]["youth_detention"] = dict(YOUTH_DETENTION)
     comments["pools.youth_detention.capacity"] = "assumption: the Youth Custody Service always places a remanded child"
-    comments["pools.youth_detention.within_20_miles"] = (
-        "assumption: the court and the Youth Custody Service choose the place, not the authority's sufficiency: "
-        "counted as local so that no remand shows as a gap"
-    )
+    comments["pools.youth_detention.within_20_miles"] = YOUTH_DETENTION_LOCAL
     options, fallback = SPECIAL_MATCHING["remand"]
     document["matching"]["remand"] = {"pools": options, "fallback": fallback}
     comments["matching.remand.pools"] = "the Youth Custody Service places every remand to youth detention"

@@ -16,7 +16,13 @@ from typing import Any
 import pandas as pd
 
 from calibration.fit import POOLS
-from calibration.scenario_builder import MATCHING, SPECIAL_MATCHING, _sum_to_one
+from calibration.scenario_builder import (
+    MATCHING,
+    SPECIAL_MATCHING,
+    YOUTH_DETENTION,
+    YOUTH_DETENTION_LOCAL,
+    _sum_to_one,
+)
 from calibration.ssda903 import estimate, moves, remand
 from calibration.ssda903.breakdowns import NeedBreakdowns, estimate_breakdowns
 from calibration.ssda903.codes import UNPLANNED_PLACEMENT_ENDINGS as UNPLANNED
@@ -61,14 +67,6 @@ POOL_FOR = {
     ("remand", False): "youth_detention",
 }
 FINITE = ("inhouse_fostering", "inhouse_homes", "inhouse_supported", "inhouse_parent_child")
-YOUTH_DETENTION = {
-    "description": "youth detention accommodation (young offender institutions, secure training centres, secure "
-    "children's homes), placed by the Youth Custody Service",
-    "serves": ["remand"],
-    "in_house": False,
-    "capacity": "unlimited",
-    "within_20_miles": 1.0,
-}
 MIN_BREAKDOWNS = 5  # fewer unplanned endings of a need: the all-needs hazard stands in (as moves' MIN_EVENTS)
 SOURCE = "SSDA903 returns"
 EARLIEST_YEAR = EARLIEST.year
@@ -240,10 +238,7 @@ def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], C
         need: {"pools": pools, "fallback": fallback}
         for need, (pools, fallback) in {**MATCHING, **SPECIAL_MATCHING}.items()
     }
-    comments["pools.youth_detention.within_20_miles"] = (
-        "assumption: the court and the Youth Custody Service choose the place, not the authority's sufficiency: "
-        "counted as local so that no remand shows as a gap"
-    )
+    comments["pools.youth_detention.within_20_miles"] = YOUTH_DETENTION_LOCAL
     breakdowns = _breakdowns(result)
     if breakdowns:
         document["breakdowns"] = breakdowns
