@@ -35,10 +35,12 @@ REPLICATIONS = 100  # enough to tell each change from Monte Carlo error (the tee
 Raw = dict[str, Any]
 
 
-def with_changes(main: list[dict[str, Any]] | None = None, **uasc: Any) -> Scenario:
+def with_changes(main: list[dict[str, Any]] | None = None, fade: dict[str, Any] | None = None, **uasc: Any) -> Scenario:
     raw = unlimited_rich()
     if main is not None:
         raw["entries"]["changes"] = main
+    if fade is not None:
+        raw["entries"]["trend_fade"] = fade
     raw["entries"]["uasc"].update(uasc)
     return scenario_from_dict(raw)
 
@@ -56,6 +58,9 @@ SCENARIOS: dict[str, Scenario] = {
             {"date": CHANGE, "trend_percent_per_year": 25.0},
             {"date": dt.date(2023, 4, 1), "trend_percent_per_year": -15.0},
         ]
+    ),
+    "trend fading toward a long-run rate": with_changes(
+        fade={"to_percent_per_year": -20.0, "half_life_years": 1.0, "note": "a fitted trend trusted for a year"}
     ),
     "stay multiplier from a date": with_changes(
         [
@@ -167,6 +172,54 @@ def test_entries_under_a_step_and_a_new_trend_are_the_integral_of_the_piecewise_
     assert np.all(np.abs(stock["mean"].to_numpy() - exact) < half), (stock["mean"].to_numpy(), exact)
 
 
+def _faded_entries_integral(years: float, start: float, end: float, half_life: float) -> float:
+    """∫ rate over [0, years] for 50 entries a year whose trend fades continuously from `start` to `end` percent
+    a year (half-life `half_life` years), by quadrature: the quarterly steps approximate this to 1e-3."""
+    t = np.linspace(0.0, years, 20_001)
+    percent = end + (start - end) * 2.0 ** (-t / half_life)
+    log_growth = np.log1p(percent / 100.0)
+    level = np.concatenate([[0.0], np.cumsum((log_growth[1:] + log_growth[:-1]) / 2 * np.diff(t))])
+    rate = 50.0 * np.exp(level)
+    return float(np.sum((rate[1:] + rate[:-1]) / 2 * np.diff(t)))
+
+
+def test_a_fading_trend_steps_quarterly_from_the_start_trend_to_the_long_run_rate() -> None:
+    scenario = _no_exits(trend_percent_per_year=8.0, trend_fade={"to_percent_per_year": 2.0, "half_life_years": 2.0})
+    stream = scenario.entries.stream(False, scenario.horizon)
+    # each quarter at its middle: 2 + 6 x 2^(-(q + 1/2) / 4 / 2)
+    assert stream.trend_percent_per_year == pytest.approx(2.0 + 6.0 * 2.0 ** (-0.5 / 8))
+    day, percent = stream.trends[3]  # the fourth step: the second quarter's after the first of the stream
+    assert (day - scenario.horizon.start).days == round(4 * DAYS_PER_YEAR / 4)
+    assert percent == pytest.approx(2.0 + 6.0 * 2.0 ** (-4.5 / 8))
+    assert stream.trends[-1][0] < scenario.horizon.end  # steps within the horizon only
+    # within 0.005 points of the long-run rate the fade ends: with a half-life of half a year, 6 x 2^(-2 t) <
+    # 0.005 from t = 5.11 years, first at the middle of quarter 20 (5.125 years), so from 5 years on it is 2
+    quick = _no_exits(trend_percent_per_year=8.0, trend_fade={"to_percent_per_year": 2.0, "half_life_years": 0.5})
+    day, percent = quick.entries.stream(False, quick.horizon).trends[-1]
+    assert (percent, (day - quick.horizon.start).days) == (2.0, round(20 * DAYS_PER_YEAR / 4))
+    years = np.array([2.0, 5.0, 9.0])
+    dates = [scenario.horizon.start + dt.timedelta(days=round(y * DAYS_PER_YEAR)) for y in years]
+    projected = expected_stock(scenario, dates).groupby("date")["children"].sum().to_numpy()
+    exact = [_faded_entries_integral(y, 8.0, 2.0, 2.0) for y in years]
+    assert projected == pytest.approx(exact, rel=1e-3)
+
+
+def test_a_new_trend_in_changes_ends_the_fade_and_a_drawn_trend_fades_too() -> None:
+    fade = {"to_percent_per_year": 0.0, "half_life_years": 1.5}
+    scenario = _no_exits(
+        trend_percent_per_year=6.0, trend_fade=fade, changes=[{"date": NEW_TREND, "trend_percent_per_year": -6.0}]
+    )
+    stream = scenario.entries.stream(False, scenario.horizon)
+    assert stream.trends[-1] == (NEW_TREND, -6.0)
+    assert all(day < NEW_TREND for day, _ in stream.trends[:-1])
+    assert stream.trends[-2][0] > NEW_TREND - dt.timedelta(days=92)  # quarterly steps up to the new trend
+    drawn = scenario.model_copy(
+        update={"entries": scenario.entries.model_copy(update={"trend_percent_per_year": 9.0})}
+    ).entries.stream(False, scenario.horizon)
+    gaps = np.array([percent for _, percent in stream.trends[:-1]])
+    assert np.array([percent for _, percent in drawn.trends[:-1]]) == pytest.approx(gaps * 1.5)
+
+
 def test_projected_stock_after_a_stay_multiplier_and_a_first_need_change_is_the_m_g_infinity_closed_form() -> None:
     """Exponential stays of mean μ, then m μ for entrants from day d, who also start in residential instead:
 
@@ -265,12 +318,13 @@ def test_a_lower_rate_keeps_a_subset_of_the_arrivals_and_the_same_ones_before_it
 def test_uasc_without_a_trend_of_its_own_follow_the_main_trend_and_its_new_trends() -> None:
     raw = unlimited_rich()
     raw["entries"]["changes"] = [{"date": CHANGE, "trend_percent_per_year": 40.0}]
-    follows = scenario_from_dict(raw).entries.stream(uasc=True)
+    scenario = scenario_from_dict(raw)
+    follows = scenario.entries.stream(True, scenario.horizon)
     assert follows.trend_percent_per_year == raw["entries"]["trend_percent_per_year"]
     assert follows.trends == ((CHANGE, 40.0),)
     assert follows.changes == ()  # the main steps, stays and first needs are the main stream's own
     raw["entries"]["uasc"]["trend_percent_per_year"] = 0.0
-    own = scenario_from_dict(raw).entries.stream(uasc=True)
+    own = scenario_from_dict(raw).entries.stream(True, scenario.horizon)
     assert (own.trend_percent_per_year, own.trends) == (0.0, ())
 
 

@@ -141,7 +141,8 @@ def expected_entries(scenario: Scenario, start: dt.date, end: dt.date) -> pd.Dat
     first, end_day = _days_from_start(scenario, [_as_date(start), _as_date(end)])
     entry_days = np.arange(math.ceil(scenario.horizon.days)) + 0.5
     rows = []
-    flows = scenario.entries.streams() if scenario.entries.remand.used else scenario.entries.streams()[:2]
+    flows = scenario.entries.streams(scenario.horizon)
+    flows = flows if scenario.entries.remand.used else flows[:2]
     for flow in flows:
         for band in AGE_BANDS:
             rate = flow.rate_per_year.get(band, 0.0)
@@ -455,7 +456,7 @@ def _entry_terms(
 
 def _entry_rates(scenario: Scenario) -> Iterator[tuple[EntryStream, str, float]]:
     """(stream, age band, entries per year at the start in an average month), positive rates only."""
-    flows = scenario.entries.streams()
+    flows = scenario.entries.streams(scenario.horizon)
     for band in AGE_BANDS:
         for flow in flows:
             if flow.rate_per_year.get(band, 0.0) > 0:

@@ -262,7 +262,7 @@ def _entry_flow(scenario: Scenario, uasc: bool, offered: bool, remand: bool) -> 
     entries = scenario.entries
     if remand:
         return entries.remand_stream()
-    return entries.offers_stream() if offered else entries.stream(uasc)
+    return entries.offers_stream() if offered else entries.stream(uasc, scenario.horizon)
 
 
 def _entrants(

@@ -645,9 +645,42 @@ class SiblingGroups(ScenarioModel):
         return sum(int(size) ** 2 * share for size, share in self.size_shares.items()) / self.mean_size
 
 
+FADE_STEP_DAYS = DAYS_PER_YEAR / 4  # a fading trend is applied in quarterly steps, each at its mid-quarter value
+FADE_DONE_POINTS = 0.005  # a fade this close to its long-run rate (percentage points) is taken as arrived
+
+
+class TrendFade(ScenarioModel):
+    """The main trend fading from `entries.trend_percent_per_year` on the start date toward a long-run rate.
+
+    A trend fitted to a year or two of figures is a poor guide to year ten (decision 0013): the trend in force
+    t years after the start is `to_percent_per_year` + (start trend - `to_percent_per_year`) x 2^(-t /
+    `half_life_years`), applied in quarterly steps. A new trend in `entries.changes` replaces the fade from its
+    date. A replication's drawn trend (parameter uncertainty) fades the same way.
+    """
+
+    to_percent_per_year: PercentPerYear
+    half_life_years: Annotated[float, Field(gt=0, le=100)]
+    note: Note = ""
+
+    def steps(self, start_trend: float, horizon: Horizon, until: dt.date) -> tuple[tuple[dt.date, float], ...]:
+        """The quarterly new trends from the start up to `until` (or the horizon end), then the long-run rate."""
+        steps, gap = [], start_trend - self.to_percent_per_year
+        for quarter in itertools.count():
+            day = horizon.start + dt.timedelta(days=round(quarter * FADE_STEP_DAYS))
+            if day >= min(until, horizon.end):
+                break
+            remaining = gap * 2.0 ** (-(quarter + 0.5) * FADE_STEP_DAYS / DAYS_PER_YEAR / self.half_life_years)
+            if abs(remaining) < FADE_DONE_POINTS:
+                steps.append((day, self.to_percent_per_year))
+                break
+            steps.append((day, self.to_percent_per_year + remaining))
+        return tuple(steps)
+
+
 class Entries(ScenarioModel):
     rate_per_year: dict[AgeBand, PerYear]
-    trend_percent_per_year: PercentPerYear = 0.0
+    trend_percent_per_year: PercentPerYear = 0.0  # on the start date
+    trend_fade: TrendFade | None = None  # None: the trend holds (until a new trend in changes)
     seasonality: list[Annotated[float, Field(ge=0, le=12)]] = [1.0] * 12
     need_mix: dict[CategoryOfNeed, Probability]
     male_share: Probability | dict[AgeBand, Probability] = MALE_SHARE_BY_BAND  # one share, or one by age band
@@ -672,7 +705,13 @@ class Entries(ScenarioModel):
     @model_serializer(mode="wrap")
     def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         remand = self.remand if self.remand.used else None
-        return _drop_unused(handler(self), changes=self.changes, sibling_groups=self.sibling_groups, remand=remand)
+        return _drop_unused(
+            handler(self),
+            changes=self.changes,
+            sibling_groups=self.sibling_groups,
+            remand=remand,
+            trend_fade=self.trend_fade,
+        )
 
     def male_shares(self, uasc: bool, remand: bool = False) -> tuple[float, ...]:
         """The share male of each band of AGE_BANDS: the UASC or remand stream's own share in every band, else
@@ -696,25 +735,37 @@ class Entries(ScenarioModel):
         rates = {band: rate * share for band, share in self.remand.age_mix.items()}
         return EntryStream(False, rate, rates, 0.0, (), (), remand=True)
 
-    def streams(self) -> tuple[EntryStream, ...]:
+    def streams(self, horizon: Horizon) -> tuple[EntryStream, ...]:
         """Every stream that enters care whatever the capacity: main, UASC, remand (the scheme's offers apart)."""
-        return self.stream(uasc=False), self.stream(uasc=True), self.remand_stream()
+        return self.stream(False, horizon), self.stream(True, horizon), self.remand_stream()
 
-    def stream(self, uasc: bool) -> EntryStream:
+    def stream(self, uasc: bool, horizon: Horizon) -> EntryStream:
         """The main stream, or the UASC one (its own trend if given, else the main trend and its new trends)."""
         if not uasc:
             rates = dict(self.rate_per_year)
-            trend, changes = self.trend_percent_per_year, tuple(self.changes)
-            return EntryStream(False, sum(rates.values()), rates, trend, _new_trends(self.changes), changes)
+            trend, trends = self._main_trends(horizon)
+            return EntryStream(False, sum(rates.values()), rates, trend, trends, tuple(self.changes))
         own = self.uasc.trend_percent_per_year
+        trend, trends = self._main_trends(horizon) if own is None else (own, _new_trends(self.uasc.changes))
         return EntryStream(
             True,
             self.uasc.rate_per_year,
             {band: self.uasc.rate_per_year * share for band, share in self.uasc.age_mix.items()},
-            self.trend_percent_per_year if own is None else own,
-            _new_trends(self.changes if own is None else self.uasc.changes),
+            trend,
+            trends,
             tuple(self.uasc.changes),
         )
+
+    def _main_trends(self, horizon: Horizon) -> tuple[float, tuple[tuple[dt.date, float], ...]]:
+        """The main trend in force from the start, and the new trends after it: with a fade, its quarterly
+        steps up to the first new trend of `changes`."""
+        written = _new_trends(self.changes)
+        if self.trend_fade is None:
+            return self.trend_percent_per_year, written
+        steps = self.trend_fade.steps(self.trend_percent_per_year, horizon, written[0][0] if written else horizon.end)
+        if not steps:
+            return self.trend_percent_per_year, written
+        return steps[0][1], steps[1:] + written
 
     @field_validator("need_mix")
     @classmethod
@@ -1125,7 +1176,7 @@ class Scenario(ScenarioModel):
         horizon (the rate compounded by the trends, with the dated steps; seasonality averages one)."""
         population = self.start_population
         start = sum(g.count for g in (*population.groups, *population.staying_put)) + len(population.children)
-        streams = (*self.entries.streams(), self.entries.offers_stream())
+        streams = (*self.entries.streams(self.horizon), self.entries.offers_stream())
         return start + sum(_expected_entries(stream, self.horizon) for stream in streams)
 
     @property
