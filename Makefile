@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 OUT ?= out
 
-.PHONY: run test bench app clean dfe-rules peers
+.PHONY: run test bench app clean dfe-rules peers compiled
 
 # `make run` installs only what the main job needs; `make test` (and bench, app) add the test tools and the heavy
 # extras (Streamlit, Dask, ciw). Each stamp is redone when pyproject.toml changes.
@@ -44,6 +44,14 @@ bench: $(STAMP)
 
 app: $(STAMP)
 	$(BIN)/sufficiency app
+
+# The optional compiled core (docs/decisions/0012): Cython, pinned in pyproject.toml's `compiled` extra, compiles
+# sim/engine/model.py as it is into build/compiled_core, which sim.engine loads while the source is unchanged
+# (SUFFICIENCY_CORE=python turns it off). Skipped with a message where Cython cannot be installed or there is no C
+# compiler. Optional: `make test` and `make run` never need it.
+compiled: $(RUN_STAMP)
+	$(BIN)/pip install --quiet -e '.[compiled]' || echo "compiled core: Cython could not be installed"
+	$(BIN)/python tools/build_compiled_core.py
 
 # The DfE's SSDA903 validation rules in a side environment of their own (they pin pandas 1.5.3; the project needs
 # pandas 3): docs/decisions/0008. Optional: `make test` and `make run` never need it.

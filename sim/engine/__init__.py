@@ -1,0 +1,97 @@
+"""The engine: scenarios, demand drawn before supply, and the SimPy model of supply.
+
+Importing the package installs the optional compiled core (docs/decisions/0012-compiled-core.md): when
+`make compiled` has built the event logic into build/compiled_core and every compiled module's recorded source
+hash matches its .py here, those modules load from the build; otherwise the .py files do, as always. The
+environment variable SUFFICIENCY_CORE chooses: `python` (never the build), `compiled` (the build, or an
+ImportError saying why not), unset or `auto` (the build when it is fresh, and not under coverage, which measures
+the .py lines). A stale build is never used: the engine falls back to Python with one warning on stderr.
+SUFFICIENCY_CORE_BUILD names another build folder (the tests build one in a temporary folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+
+CORE_VARIABLE = "SUFFICIENCY_CORE"
+CORES = ("auto", "python", "compiled")
+# tools/build_compiled_core.py's default folder, in the checkout
+BUILD = Path(
+    os.environ.get("SUFFICIENCY_CORE_BUILD") or Path(__file__).resolve().parents[2] / "build" / "compiled_core"
+)
+SOURCES = Path(__file__).resolve().parent
+
+
+class CompiledCore:
+    """A `sys.meta_path` finder loading the build's extension module for each module it holds, nothing else."""
+
+    def __init__(self, binaries: dict[str, Path]):
+        self.binaries = binaries
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> ModuleSpec | None:
+        binary = self.binaries.get(name)
+        return None if binary is None else importlib.util.spec_from_file_location(name, binary)
+
+
+def fresh_binaries(build: Path, sources: Path = SOURCES) -> tuple[dict[str, Path], list[str]]:
+    """The build's extension modules by module name, and the modules whose .py no longer matches the build.
+
+    A module counts as stale when its source hash differs, its binary is missing or the build was made for
+    another Python: any of these and nothing is loaded from the build (a partly compiled core would make the
+    bench's compiled figure mean nothing)."""
+    manifest = json.loads((build / "manifest.json").read_text())
+    binaries, stale = {}, []
+    for name, entry in manifest["modules"].items():
+        source = sources / f"{name.rpartition('.')[2]}.py"
+        binary = build / entry["binary"]
+        current = source.exists() and hashlib.sha256(source.read_bytes()).hexdigest() == entry["sha256"]
+        if not current or not binary.exists() or manifest["python"] != sys.version:
+            stale.append(name)
+        binaries[name] = binary
+    return binaries, stale
+
+
+def compiled_build_fresh(build: Path = BUILD) -> bool:
+    """Whether `build` holds a compiled core of the current source: what SUFFICIENCY_CORE=compiled would load."""
+    return (build / "manifest.json").exists() and not fresh_binaries(build)[1]
+
+
+def choose_core(build: Path = BUILD, sources: Path = SOURCES) -> CompiledCore | None:
+    """The finder to install, or None for the pure-Python engine (see the module docstring for the rules)."""
+    wanted = os.environ.get(CORE_VARIABLE, "auto") or "auto"
+    if wanted not in CORES:
+        raise ImportError(f"{CORE_VARIABLE}={wanted!r}: expected one of {', '.join(CORES)}")
+    if wanted == "python" or (wanted == "auto" and _under_coverage()):
+        return None
+    if not (build / "manifest.json").exists():
+        if wanted == "compiled":
+            raise ImportError(f"{CORE_VARIABLE}=compiled, but there is no compiled core in {build}: run make compiled")
+        return None
+    binaries, stale = fresh_binaries(build, sources)
+    if not stale:
+        return CompiledCore(binaries)
+    message = f"the compiled core in {build} is stale ({', '.join(stale)} changed since it was built): "
+    if wanted == "compiled":
+        raise ImportError(message + "run make compiled")
+    print(f"warning: {message}using the pure-Python engine; run make compiled to rebuild it", file=sys.stderr)
+    return None
+
+
+def _under_coverage() -> bool:
+    coverage = sys.modules.get("coverage")
+    return coverage is not None and coverage.Coverage.current() is not None
+
+
+def _install() -> None:
+    core = choose_core()
+    if core is not None:
+        sys.meta_path.insert(0, core)
+
+
+_install()
