@@ -20,6 +20,7 @@ from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR, REMAND_BANDS
 
 if TYPE_CHECKING:
     from calibration.authorities import ParentChildAndRemand
+    from calibration.history import HistoryFit
 
 MATCHING = {
     "fostering": (["inhouse_fostering", "ifa"], []),
@@ -151,6 +152,9 @@ def _entries_and_stays(targets: Targets, fitted: Fit) -> list[str]:
         f"- entries {entries:.1f} a year on {targets.as_of}, trend {fitted.trend_percent.value:.2f}% a year (sd "
         f"{100 * sd[1]:.2f} points); durations: national shapes by exit route scaled by "
         f"{fitted.duration_scale.value:.4f} (sd of the log {sd[2]:.3f}); mean stay {fitted.mean_stay_days:.0f} days;",
+        f"- the trend then fades toward the prior's {100 * history.priors.trend.mean:.2f}% a year, halving its "
+        f"distance every {max((targets.as_of - history.origin).days / DAYS_PER_YEAR, MIN_FADE_HALF_LIFE_YEARS):.2f} "
+        "years (entries.trend_fade);",
         f"- the stock is not assumed steady: at these rates the steady state is {fitted.expected_stock:.1f} "
         f"children, against the published {targets.stock.value:g};",
         f"- priors: entries {history.priors.log_entries.source}; trend {history.priors.trend.source}; stays "
@@ -251,6 +255,8 @@ def _entries(document: dict, comments: Comments, targets: Targets, fitted: Fit) 
         "need_mix": _sum_to_one({code: round(value.value, 6) for code, value in targets.need_mix.items()}),
     }
     comments["entries.trend_percent_per_year"] = fitted.trend_percent.comment
+    if fitted.history is not None:
+        _trend_fade(document, comments, targets, fitted.history)
     comments["entries.male_share"] = targets.male_share.comment
     for band in AGE_BANDS:
         comments[f"entries.rate_per_year.{band}"] = fitted.entry_rate[band].comment
@@ -268,6 +274,24 @@ def _entries(document: dict, comments: Comments, targets: Targets, fitted: Fit) 
         )
     if targets.transfer_scheme is not None:
         _transfer_scheme(document, comments, targets.transfer_scheme)
+
+
+MIN_FADE_HALF_LIFE_YEARS = 1.0  # assumption: a trend fitted to one snapshot (its prior) still holds for a year
+
+
+def _trend_fade(document: dict, comments: Comments, targets: Targets, history: HistoryFit) -> None:
+    """The fitted trend fades toward the trend prior, trusted about as far ahead as its figures reach back
+    (decision 0013): a trend fitted to 21 months is no guide to year ten."""
+    span = (targets.as_of - history.origin).days / DAYS_PER_YEAR
+    document["entries"]["trend_fade"] = {
+        "to_percent_per_year": round(100.0 * history.priors.trend.mean, 4),
+        "half_life_years": round(max(span, MIN_FADE_HALF_LIFE_YEARS), 2),
+    }
+    comments["entries.trend_fade.to_percent_per_year"] = f"the history fit's trend prior: {history.priors.trend.source}"
+    comments["entries.trend_fade.half_life_years"] = (
+        f"assumption (docs/decisions/0013): the fitted trend halves its distance to the prior in as long as its "
+        f"figures span, {history.origin} to {targets.as_of} ({span:.2f} years; at least {MIN_FADE_HALF_LIFE_YEARS:g})"
+    )
 
 
 def _transfer_scheme(document: dict, comments: Comments, scheme: TransferScheme) -> None:

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from calibration.authorities import AUTHORITIES
 from calibration.history import Dated, HistoryModel, HistoryPriors, Prior, fit_history
-from calibration.published import history_fit, history_model
+from calibration.published import calibrated_scenario, history_fit, history_model
+from sim.engine.scenario_files import load_scenario
 from sim.results.runner import run
 from tests.builders import build, one_pool_scenario
 
@@ -143,3 +145,20 @@ def test_simulation_based_calibration_80_percent_intervals_hold_the_truth_70_to_
         fitted = fit_history(model, _observed(model, truth, seed=repeat), priors, recording_cv=0.0)  # none here
         inside += np.abs(fitted.estimate - truth) <= 1.2816 * fitted.sd()
     assert np.all((inside >= 35) & (inside <= 45)), inside
+
+
+@pytest.mark.parametrize(("authority", "as_of"), [("cheshire_east", "2017-12-31"), ("stockport", "2018-03-31")])
+def test_the_shipped_baselines_fade_their_fitted_trend_toward_the_prior_over_the_span_of_their_figures(
+    authority: str, as_of: str
+) -> None:
+    fade = load_scenario(f"scenarios/{authority}/baseline.toml").entries.trend_fade
+    spec = AUTHORITIES[authority]
+    span = (dt.date.fromisoformat(as_of) - spec.stock_dates[0]).days / 365.25
+    assert (fade.to_percent_per_year, fade.half_life_years) == (round(100 * spec.trend_prior.mean, 4), round(span, 2))
+
+
+def test_a_trend_fitted_to_one_snapshot_fades_over_a_year() -> None:
+    """At the first published date the trend is its prior alone, and the fade is the shortest allowed."""
+    entries = calibrated_scenario("stockport", dt.date(2016, 3, 31)).entries
+    assert entries.trend_fade.half_life_years == 1.0
+    assert entries.trend_fade.to_percent_per_year == 0.0

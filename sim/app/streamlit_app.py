@@ -286,8 +286,18 @@ def _entries_levers(scenario: Scenario) -> dict:
         change = st.slider("Change in entries into care (%)", int(low), int(high), 0, 5, key="entries_change")
         low, high = LIMITS["entries_trend_percent_per_year"]
         now = float(scenario.entries.trend_percent_per_year)  # the box holds it even outside the lever's range
+        fade = scenario.entries.trend_fade
         trend = st.number_input(
-            "Trend in entries (% a year)", min(float(low), now), max(float(high), now), now, 0.5, key="entries_trend"
+            "Trend in entries (% a year)",
+            min(float(low), now),
+            max(float(high), now),
+            now,
+            0.5,
+            key="entries_trend",
+            help=None
+            if fade is None
+            else f"On the start date; it then fades toward {fade.to_percent_per_year:g}% a year, halving its "
+            f"distance every {fade.half_life_years:g} years (entries.trend_fade)",
         )
         staying_put = st.slider(
             "Fostered 18-year-olds who Stay Put",
