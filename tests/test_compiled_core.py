@@ -108,16 +108,27 @@ def test_a_stale_build_falls_back_to_python_with_one_warning(auto, tmp_path: Pat
     assert err.count("\n") == 1 and "stale (sim.engine.model changed" in err and "pure-Python" in err
 
 
-@pytest.mark.parametrize("spoil", ["binary", "python"])
-def test_a_build_without_its_binary_or_for_another_python_is_stale(auto, tmp_path: Path, capsys, spoil: str) -> None:
+@pytest.mark.parametrize(
+    ("spoil", "why"),
+    [
+        ("binary", "sim.engine.model's binary is missing"),
+        ("python", "built for Python 3.12.0"),
+        ("manifest", "its manifest.json cannot be read"),
+    ],
+)
+def test_a_build_without_its_binary_for_another_python_or_unreadable_is_stale(
+    auto, tmp_path: Path, capsys, spoil: str, why: str
+) -> None:
     build, sources = fake_build(tmp_path)
+    manifest = json.loads((build / "manifest.json").read_text())
     if spoil == "binary":
         next(build.rglob("*.so")).unlink()
+    elif spoil == "python":
+        (build / "manifest.json").write_text(json.dumps({**manifest, "python": "3.12.0 (main)"}))
     else:
-        manifest = json.loads((build / "manifest.json").read_text())
-        (build / "manifest.json").write_text(json.dumps({**manifest, "python": "3.12.0"}))
+        (build / "manifest.json").write_text("{")
     assert engine.choose_core(build, sources) is None
-    assert "stale" in capsys.readouterr().err
+    assert f"stale ({why}): using the pure-Python engine" in capsys.readouterr().err
 
 
 def test_no_build_is_the_pure_python_engine_in_silence(auto, tmp_path: Path, capsys) -> None:

@@ -29,8 +29,8 @@ MANIFEST = "manifest.json"
 # The module holding the per-event time: cProfile of 10 Cheshire East replications put 55% of the run's own time
 # in model.py (the callbacks and the placement search), 3% in demand.py, 2.5% in distributions.py and under 1% in
 # streams.py, the rest in SimPy (never compiled: the target is a ratio against bare SimPy) and NumPy. Compiled
-# too, demand.py and streams.py drew the children no faster (their work is vectorised NumPy) and doubled the
-# build time (docs/performance.md), so they stay Python.
+# too, demand.py and streams.py drew the children no faster (their work is vectorised NumPy) and made the build
+# half as long again (docs/performance.md), so they stay Python.
 MODULES = ("sim.engine.model",)
 # Python semantics kept whole: annotations are not C types (a float passed where `int` is annotated stays
 # legal, as in Python), and methods are ordinary functions (the engine rebinds some per scenario).

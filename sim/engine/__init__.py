@@ -40,20 +40,23 @@ class CompiledCore:
 
 
 def fresh_binaries(build: Path, sources: Path = SOURCES) -> tuple[dict[str, Path], list[str]]:
-    """The build's extension modules by module name, and the modules whose .py no longer matches the build.
+    """The build's extension modules by module name, and what makes the build stale (empty when it is fresh).
 
-    A module counts as stale when its source hash differs, its binary is missing or the build was made for
-    another Python: any of these and nothing is loaded from the build (a partly compiled core would make the
-    bench's compiled figure mean nothing)."""
-    manifest = json.loads((build / "manifest.json").read_text())
-    binaries, stale = {}, []
-    for name, entry in manifest["modules"].items():
-        source = sources / f"{name.rpartition('.')[2]}.py"
-        binary = build / entry["binary"]
-        current = source.exists() and hashlib.sha256(source.read_bytes()).hexdigest() == entry["sha256"]
-        if not current or not binary.exists() or manifest["python"] != sys.version:
-            stale.append(name)
-        binaries[name] = binary
+    A build is stale when a module's source hash differs, its binary is missing, it was made for another Python
+    or its manifest cannot be read: any of these and nothing is loaded from it (a partly compiled core would
+    make the bench's compiled figure mean nothing)."""
+    try:
+        manifest = json.loads((build / "manifest.json").read_text())
+        entries, python = manifest["modules"], manifest["python"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}, ["its manifest.json cannot be read"]
+    binaries, stale = {}, [] if python == sys.version else [f"built for Python {python.split()[0]}"]
+    for name, entry in entries.items():
+        source, binaries[name] = sources / f"{name.rpartition('.')[2]}.py", build / entry["binary"]
+        if not source.exists() or hashlib.sha256(source.read_bytes()).hexdigest() != entry["sha256"]:
+            stale.append(f"{name} changed since it was built")
+        elif not binaries[name].exists():
+            stale.append(f"{name}'s binary is missing")
     return binaries, stale
 
 
@@ -76,7 +79,7 @@ def choose_core(build: Path = BUILD, sources: Path = SOURCES) -> CompiledCore | 
     binaries, stale = fresh_binaries(build, sources)
     if not stale:
         return CompiledCore(binaries)
-    message = f"the compiled core in {build} is stale ({', '.join(stale)} changed since it was built): "
+    message = f"the compiled core in {build} is stale ({'; '.join(stale)}): "
     if wanted == "compiled":
         raise ImportError(message + "run make compiled")
     print(f"warning: {message}using the pure-Python engine; run make compiled to rebuild it", file=sys.stderr)
