@@ -88,6 +88,16 @@ def test_calibrate_command_writes_a_valid_scenario_and_report(returns: Path, tmp
     assert sum(g.count for g in scenario.start_population.groups) > 100
     report = (out.parent / "calibration_report.html").read_text()
     assert "Entries per year" in report and "Kaplan-Meier" in report and "Data cleaning" in report
+    # the fitted trend fades toward flat national starts, halving its distance in the 3-year window's length
+    fade = scenario.entries.trend_fade
+    assert (fade.to_percent_per_year, fade.half_life_years) == (0.0, 3.0)  # 1,096 days from 2015-04-01
+
+
+def test_a_fit_without_a_trend_writes_no_fade(round_trip) -> None:
+    _, result = round_trip
+    flat = dataclasses.replace(result, entries=estimate.without_trend(result.entries))
+    assert build_scenario(flat, "flat").entries.trend_fade is None
+    assert build_scenario(result, "fitted").entries.trend_fade.half_life_years == 4.0
 
 
 def test_children_placed_in_house_on_the_as_of_date_fit_in_the_capacity(returns: Path, tmp_path: Path) -> None:

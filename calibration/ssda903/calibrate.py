@@ -169,6 +169,27 @@ def reference_period(
     return estimate.Reference(pd.Timestamp(start), window.end, pd.Timestamp(as_of))
 
 
+# National starts were flat: 32,940 in 2016-17, 33,050 in 2024 (national_england.md L29).
+LONG_RUN_ENTRY_TREND_PERCENT = 0.0
+
+
+def _trend_fade(document: dict[str, Any], comments: Comments, reference: estimate.Reference) -> None:
+    """The fitted trend fades toward flat national starts, trusted as far ahead as its period reaches back
+    (decision 0013): a trend fitted to three years is no guide to year ten."""
+    document["entries"]["trend_fade"] = {
+        "to_percent_per_year": LONG_RUN_ENTRY_TREND_PERCENT,
+        "half_life_years": round(reference.years, 2),
+    }
+    comments["entries.trend_fade.to_percent_per_year"] = (
+        "national_england.md L29: starts 32,940 in 2016-17 and 33,050 in 2024, flat; assumption: the long run of "
+        "any authority's entries"
+    )
+    comments["entries.trend_fade.half_life_years"] = (
+        f"assumption (docs/decisions/0013): the fitted trend halves its distance to flat in as long as the "
+        f"reference period, {reference.label}"
+    )
+
+
 def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], Comments]:
     document: dict[str, Any] = {
         "name": name,
@@ -198,6 +219,8 @@ def scenario_document(result: Calibration, name: str) -> tuple[dict[str, Any], C
     comments["entries.trend_percent_per_year"] = (
         f"{SOURCE}: log-linear Poisson fit of yearly entries {entries.counts}; 95% interval {low:.1f}% to {high:.1f}%"
     )
+    if entries.trend_percent != 0:
+        _trend_fade(document, comments, result.reference)
     comments["entries.rate_per_year"] = (
         f"{window}, excluding UASC: each band's share of the entrants times the fitted trend's level on "
         f"{result.as_of}, {entries.rate_at_start:.1f} a year in all (sd of the log {entries.rate_log_sd:.3f}; the "
