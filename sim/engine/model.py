@@ -11,7 +11,9 @@ complexity tier) is used. A pool with `availability` below 1 is found only by th
 emergency placement bridges to a new search after its `bridging_days`. A child not placed in its
 first choice is a sufficiency gap, recorded on the placement. Capacity moves over time: dated
 openings and closures, foster-carer recruitment and deregistration, and young people Staying
-Put, who keep their carer's place after leaving care at 18. Authorities sharing a regional pool
+Put, who keep their carer's place after leaving care at 18. In-house fostering pools are households one by
+one (`FosterHouseholds`): a child needs a household with a free place whose approved ages take it, and a
+sibling group one household with room for all. Authorities sharing a regional pool
 run in one event loop (`simulate_linked`), their pools so named counting the same places. With
 [breakdowns], each in-care placement may end unplanned (an exponential clock at its hazard) and the
 child is placed by a new search for the same need; its journey is unchanged.
@@ -22,9 +24,11 @@ into arrays once the replication ends.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import gc
+import heapq
 import itertools
 import math
 from collections.abc import Callable, Iterator
@@ -34,7 +38,7 @@ import numpy as np
 import simpy
 
 from sim.engine.demand import AGE_18_DAYS, NEED_INDEX, PLACEMENT_DRAWS, ROUTE_INDEX, Cohort, draw_cohort, horizon_day
-from sim.engine.scenario import FOSTER_CARE, Pool, Scenario
+from sim.engine.scenario import FOSTER_CARE, FosteringSupply, Pool, Scenario
 from sim.engine.streams import pool_stream, stream
 from sim.engine.vocabulary import DAYS_PER_YEAR, PLACEMENT_NEEDS
 
@@ -45,6 +49,7 @@ AGE_18 = ROUTE_INDEX["age_18"]
 PLACED_FOR_ADOPTION = NEED_INDEX["placed_for_adoption"]
 NO_POOL = -1
 DRAWS_PER_BLOCK = 256  # availability and bridging draws are made in blocks and read one at a time
+GOLDEN_RATIO_STEP = (math.sqrt(5.0) - 1.0) / 2.0  # spreads starting households' age ranges evenly over sizes
 
 
 def events_scheduled(env: simpy.Environment) -> int:
@@ -56,12 +61,146 @@ def events_scheduled(env: simpy.Environment) -> int:
     return next(env._eid)
 
 
+NO_HOUSEHOLD = -1  # a child in a household pool whose place is in no open household (its place closes when it leaves)
+
+
+class FosterHouseholds:
+    """The fostering households of one in-house pool, one by one: each household's places, the children placed
+    with it and its approved age range (an index into `ranges`).
+
+    Households that leave (`remove`) keep their children until they leave: those children, and children beyond a
+    household's places after a closure (`shrink`), are `excess`, in places that close when they leave. `free`
+    finds a household quickly: range -> free places -> the open households with that many (dicts as ordered
+    sets, oldest first), so a search reads a few dicts, not every household. `planned` households are single
+    places added by a pool's dated `capacity_changes`: counted in its places, not in its households.
+    """
+
+    __slots__ = (
+        "active",
+        "approved",
+        "chosen",
+        "excess",
+        "free",
+        "places",
+        "planned",
+        "range_of",
+        "ranges",
+        "real",
+        "used",
+    )
+
+    def __init__(self, ranges: list[tuple[float, float]]):
+        self.ranges = ranges  # (min, max) age in days of each approved range; a child fits when min <= age < max
+        self.places: list[int] = []
+        self.used: list[int] = []
+        self.range_of: list[int] = []
+        self.active: list[bool] = []
+        self.real: list[int] = []  # open households counted as households, in no particular order
+        self.planned: list[int] = []  # open single places of dated capacity_changes, oldest first
+        self.free: list[dict[int, dict[int, None]]] = [{} for _ in ranges]
+        self.excess = 0
+        self.approved = 0  # places of the open households
+        self.chosen = NO_HOUSEHOLD  # the household a sibling group's search chose, for its next member
+
+    def add(self, places: int, age_range: int, real: bool) -> int:
+        household = len(self.places)
+        self.places.append(places)
+        self.used.append(0)
+        self.range_of.append(age_range)
+        self.active.append(True)
+        (self.real if real else self.planned).append(household)
+        self.approved += places
+        self._file(household)
+        return household
+
+    def best(self, youngest: float, oldest: float, size: int) -> int:
+        """The open household with the fewest free places of at least `size` whose range takes both ages (oldest
+        first among equals), or NO_HOUSEHOLD. Fewest: a household with room for a sibling group is kept for one
+        (an assumption: no source describes how a fostering team chooses among carers with room)."""
+        found, fewest = NO_HOUSEHOLD, math.inf
+        for age_range, (low, high) in enumerate(self.ranges):
+            if low <= youngest and oldest < high:
+                for free, households in self.free[age_range].items():
+                    if size <= free < fewest and households:
+                        found, fewest = next(iter(households)), free
+        return found
+
+    def any_free(self) -> int:
+        """An open household with a free place whatever its range (children seated on the start date, young
+        people Staying Put or Staying Close), else the open household with the most places, else NO_HOUSEHOLD."""
+        for by_free in self.free:
+            for households in by_free.values():
+                if households:
+                    return next(iter(households))
+        return max([*self.real, *self.planned], key=self.places.__getitem__, default=NO_HOUSEHOLD)
+
+    def take(self, household: int) -> None:
+        if household == NO_HOUSEHOLD:
+            self.excess += 1
+            return
+        self._unfile(household)
+        self.used[household] += 1
+        if self.used[household] > self.places[household]:
+            self.excess += 1
+        self._file(household)
+
+    def release(self, household: int) -> None:
+        if household == NO_HOUSEHOLD or not self.active[household] or self.used[household] > self.places[household]:
+            self.excess -= 1
+        if household == NO_HOUSEHOLD:
+            return
+        self._unfile(household)
+        self.used[household] -= 1
+        self._file(household)
+
+    def remove(self, household: int) -> None:
+        """The household leaves: its free places close now, its children keep theirs until they leave."""
+        self._unfile(household)
+        self.active[household] = False
+        (self.real if household in self.real else self.planned).remove(household)
+        self.approved -= self.places[household]
+        self.excess += min(self.used[household], self.places[household])
+
+    def shrink(self) -> bool:
+        """Close one place for a dated closure: a planned place first (the newest), else a free place of the
+        household with the most free places, else an occupied place of the household with the most places (it
+        closes when a child there leaves). False when no household is open."""
+        if self.planned:
+            self.remove(self.planned[-1])
+            return True
+        if not self.real:
+            return False
+        free = [h for h in self.real if self.places[h] > self.used[h]]
+        household = max(free or self.real, key=lambda h: (self.places[h] - self.used[h], self.places[h]))
+        if self.places[household] == 0:
+            return False
+        self._unfile(household)
+        self.places[household] -= 1
+        self.approved -= 1
+        if self.used[household] > self.places[household]:
+            self.excess += 1
+        self._file(household)
+        return True
+
+    def _file(self, household: int) -> None:
+        free = self.places[household] - self.used[household]
+        if free > 0 and self.active[household]:
+            self.free[self.range_of[household]].setdefault(free, {})[household] = None
+
+    def _unfile(self, household: int) -> None:
+        free = self.places[household] - self.used[household]
+        if free > 0 and self.active[household]:
+            del self.free[self.range_of[household]][free][household]
+
+
 class PoolState:
     """Places in one pool during a replication. Unlimited pools have infinite capacity.
 
     `capacity` is the places matching can use (the usable places, floor(approved x usable_share)); `held_back`
     the approved places beyond them, so `capacity + held_back` are the approved places open now (both change
-    together when places open or close, see `CareSystem._change_approved`).
+    together when places open or close, see `CareSystem._change_approved`). A fostering pool's `carers` hold its
+    households, and its counters follow them (`CareSystem._refresh_places`; its places closing when vacated are
+    `carers.excess`, not `pending_closures`).
     """
 
     __slots__ = (
@@ -69,6 +208,7 @@ class PoolState:
         "availability",
         "bridging",
         "capacity",
+        "carers",
         "held_back",
         "index",
         "max_age_days",
@@ -99,6 +239,7 @@ class PoolState:
         self.bridging: Iterator[float] | None = None  # emergency pools: the days each placement bridges
         self.waiting: dict[int, int] = {}  # child -> need, children who would step back into this pool
         self.tiers: frozenset[int] | None = None  # the complexity tiers (indices) the pool takes; None: all
+        self.carers: FosterHouseholds | None = None  # in-house fostering households, one by one; None: a counter
 
 
 class SharedPlaces:
@@ -157,8 +298,8 @@ class ReplicationRecord:
     # Empty without [breakdowns].
     breakdowns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     # int64 row indices into `placements` of the first placements of sibling-group members placed apart: placed
-    # on arrival in another pool than the group's first member, because no pool had room for them all
-    # ([entries.sibling_groups]). Empty without sibling groups.
+    # on arrival in another pool (or, in a fostering pool, another household) than the group's first member,
+    # because no pool had room for them all ([entries.sibling_groups]). Empty without sibling groups.
     placed_apart: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     # (n, 3) float: day, child and direction (+1 taken in, -1 transferred out) of each National Transfer Scheme
     # transfer (entries.uasc.national_transfer_scheme); such a child transferred out never enters care
@@ -252,8 +393,9 @@ class CareSystem:
         self.approved_log: list[tuple[float, int, float]] = [
             (0.0, p.index, p.capacity + p.held_back) for p in self.pools
         ]
-        self.households: dict[int, int] = {}
         self.household_log: list[tuple[float, int, float]] = []
+        self.household_of = [NO_HOUSEHOLD] * n  # child -> the household of its open placement (household pools)
+        self._foster_households()
         self.entry_day: list[float] = self.cohort.entry_day.tolist()
         self.arriving: Iterator[int] = iter(np.flatnonzero(self.cohort.entrants).tolist())  # in order of entry
         self.segment = [0] * n  # child -> index of its current need segment
@@ -387,7 +529,7 @@ class CareSystem:
             if pool.min_age_days <= age < pool.max_age_days:
                 if wanted == NO_POOL:
                     wanted = index
-                if pool.occupied < pool.capacity:
+                if pool.occupied < pool.capacity and (pool.carers is None or pool.carers.best(age, age, 1) >= 0):
                     self._open(child, need, index, wanted, IN_CARE)
                     self._offer_step_back(child, need, index, wanted)
                     return
@@ -409,7 +551,11 @@ class CareSystem:
                     wanted = index
                 if index in unfound:
                     continue
-                if pool.occupied < pool.capacity and (pool.availability >= 1.0 or self._found(index)):
+                if (
+                    pool.occupied < pool.capacity
+                    and (pool.carers is None or pool.carers.best(age, age, 1) >= 0)
+                    and (pool.availability >= 1.0 or self._found(index))
+                ):
                     self._open_any(child, need, index, wanted)
                     return
         raise AssertionError("matching lists end with an unlimited pool taking all ages")  # checked in scenario
@@ -582,13 +728,16 @@ class CareSystem:
     def _place_together(self, together: list[int], need: int) -> None:
         """Place the siblings in the first of the need's pools (the matching's `pools`, not its fallbacks) that
         takes every one's age and tier and has a free place for each (one availability draw a search, as for one
-        child). If none has, each is placed on its own over the whole matching list, and those placed in another
-        pool than the first member's are placed apart. Fallbacks are left out of the search together: an
-        unlimited fallback always has room, so a group would never be placed apart, only in emergency beds.
+        child); in a fostering household pool, all in one household with a free place for each whose approved range
+        takes every one's age. If none has, each is placed on its own over the whole matching list, and those
+        placed in another pool (or another household) than the first member's are placed apart. Fallbacks are left
+        out of the search together: an unlimited fallback always has room, so a group would never be placed apart,
+        only in emergency beds.
         A pool the search together did not find (its availability draw) is not found by the members' own
         searches either: the same day's search of the same market, not a fresh chance for each child."""
         unfound: list[int] = []
-        if len(together) > 1:
+        size = len(together)
+        if size > 1:
             now = self.env.now
             ages = [now - self.birth_day[child] for child in together]
             tiers = [self.tier[child] for child in together]
@@ -600,11 +749,16 @@ class CareSystem:
                     and (pool.tiers is None or all(tier in pool.tiers for tier in tiers))
                     and pool.capacity - pool.occupied >= len(together)
                 ):
+                    household = NO_HOUSEHOLD if pool.carers is None else pool.carers.best(min(ages), max(ages), size)
+                    if pool.carers is not None and household == NO_HOUSEHOLD:
+                        continue  # no one household has room for them all
                     if pool.availability < 1.0 and not self._found(index):
                         unfound.append(index)
                         continue
                     for child in together:
                         wanted = self._first_choice(child, need)
+                        if pool.carers is not None:
+                            pool.carers.chosen = household
                         self._open_any(child, need, index, wanted)
                     return
         for child in together:
@@ -613,8 +767,11 @@ class CareSystem:
             else:
                 self._place(child, need)
         first_pool = self.placements[self.current[together[0]]][1]  # pool
+        first_household = self.household_of[together[0]]
+        by_household = self.pools[int(first_pool)].carers is not None
         for child in together[1:]:
-            if self.placements[self.current[child]][1] != first_pool:  # pool
+            pool = self.placements[self.current[child]][1]  # pool
+            if pool != first_pool or (by_household and self.household_of[child] != first_household):
                 self.apart.append(self.current[child])
 
     def _open_any(self, child: int, need: int, index: int, wanted: int) -> None:
@@ -646,12 +803,18 @@ class CareSystem:
         draw = count % PLACEMENT_DRAWS
         # a row in PLACEMENT_COLUMNS order; within_20_miles is filled in from the child's draws at the end
         self.placements.append([child, pool_index, need, wanted, self.env.now, math.nan, kind, 0.0, draw])
+        if pool.carers is not None:
+            self._enter_household(child, pool_index)
 
     def _close(self, child: int) -> None:
         record = self.placements[self.current[child]]
         record[5] = self.env.now  # end
         self.current[child] = -1
-        self._vacate(int(record[1]))  # pool
+        pool_index = int(record[1])  # pool
+        if self.pools[pool_index].carers is not None:
+            self._leave_household(child, pool_index)
+        else:
+            self._vacate(pool_index)
 
     def _vacate(self, pool_index: int) -> None:
         pool = self.pools[pool_index]
@@ -717,7 +880,8 @@ class CareSystem:
         age = self.env.now - self.birth_day[child]
         settled = self.env.now - record[4] >= self.step_back.min_days  # start
         takes_tier = pool.tiers is None or self.tier[child] in pool.tiers
-        return settled and pool.min_age_days <= age < pool.max_age_days and takes_tier
+        has_carer = pool.carers is None or pool.carers.best(age, age, 1) >= 0
+        return settled and pool.min_age_days <= age < pool.max_age_days and takes_tier and has_carer
 
     def _step_back(self, child: int, need: int, pool_index: int) -> None:
         wanted = int(self.placements[self.current[child]][3])  # wanted
@@ -769,53 +933,133 @@ class CareSystem:
 
     # -- capacity over time -------------------------------------------------------------------
 
-    def _capacity_timeline(self) -> list[tuple[float, int, int, int]]:
-        """(day, pool, change in places, change in households), sorted: dated changes and fostering supply."""
+    def _foster_households(self) -> None:
+        """The households of each pool with `[pools.<name>.fostering]`, on the start date (`_starting_households`)."""
+        for index, pool in enumerate(self.scenario.pools.values()):
+            if pool.fostering is not None:
+                self.pools[index].carers = _starting_households(pool.fostering, int(pool.capacity))
+                self.household_log.append((0.0, index, len(self.pools[index].carers.real)))
+
+    def _capacity_timeline(self) -> list[tuple[float, int, int, int, float]]:
+        """(day, pool, change in places, change in households, the household's draw), sorted: dated changes and
+        fostering supply. The draw is a recruited household's age range, or a uniform choosing the household that
+        deregisters."""
         scenario = self.scenario
-        events: list[tuple[float, int, int, int]] = []
+        events: list[tuple[float, int, int, int, float]] = []
         for index, (name, pool) in enumerate(scenario.pools.items()):
             for change in pool.capacity_changes:
-                events.append((horizon_day(scenario, change.date), index, change.change, 0))
+                events.append((horizon_day(scenario, change.date), index, change.change, 0, 0.0))
             if pool.fostering is not None:
-                self.households[index] = pool.fostering.households
-                self.household_log.append((0.0, index, pool.fostering.households))
                 events += self._fostering_events(index, name)
         events.sort(key=lambda e: e[0])
         return events
 
-    def _fostering_events(self, index: int, name: str) -> list[tuple[float, int, int, int]]:
-        """Approved households join after their assessment; deregistering households take their places."""
+    def _fostering_events(self, index: int, name: str) -> list[tuple[float, int, int, int, float]]:
+        """Approved households join after their assessment, with places and an age range drawn from the mixes
+        (stream fostering_recruitment); each deregistration draws one uniform (fostering_deregistration) choosing
+        which open household leaves on its day."""
         supply = self.scenario.pools[name].fostering
         sizes = np.array([int(k) for k in supply.places_per_household])
         shares = np.array(list(supply.places_per_household.values()))
-        events = []
+        ranges = np.array([share for _, share in supply.age_ranges()])
         recruitment = stream(self.seed, self.replication, "fostering_recruitment")
         delay = supply.assessment_delay_days
         days = _poisson_days(recruitment, supply.approvals_per_year, -delay, self.horizon - delay)
         places = recruitment.choice(sizes, size=len(days), p=shares).tolist()
-        events += [(day + delay, index, size, 1) for day, size in zip(days, places, strict=True)]
+        age_ranges = recruitment.choice(len(ranges), size=len(days), p=ranges / ranges.sum()).tolist()
+        events = [
+            (day + delay, index, size, 1, float(age_range))
+            for day, size, age_range in zip(days, places, age_ranges, strict=True)
+        ]
         leaving = stream(self.seed, self.replication, "fostering_deregistration")
         days = _poisson_days(leaving, supply.deregistrations_per_year, 0.0, self.horizon)
-        places = leaving.choice(sizes, size=len(days), p=shares).tolist()
-        events += [(day, index, -size, -1) for day, size in zip(days, places, strict=True)]
+        events += [(day, index, 0, -1, u) for day, u in zip(days, leaving.random(len(days)).tolist(), strict=True)]
         return [e for e in events if e[0] >= 0]
 
-    def _capacity_changes(self, timeline: list[tuple[float, int, int, int]]):
+    def _capacity_changes(self, timeline: list[tuple[float, int, int, int, float]]):
         env = self.env
-        for day, index, places, households in timeline:
+        for day, index, places, households, draw in timeline:
             yield env.timeout(day - env.now)
-            if households:
-                if self.households[index] + households < 0:
-                    continue  # no household left to deregister
-                self.households[index] += households
-                self.household_log.append((env.now, index, self.households[index]))
-            self._change_approved(index, places)
+            if self.pools[index].carers is not None:
+                self._households_change(index, places, households, draw)
+            else:
+                self._change_approved(index, places)
+
+    def _households_change(self, index: int, places: int, households: int, draw: float) -> None:
+        """A household joins (its places open) or leaves (its free places close now, the others as their children
+        leave: no child is moved); a dated change opens single all-age places or closes places (`shrink`)."""
+        pool = self.pools[index]
+        carers = pool.carers
+        if households > 0:
+            carers.add(places, int(draw), real=True)
+        elif households < 0:
+            if not carers.real:
+                return  # no household left to deregister
+            carers.remove(carers.real[int(draw * len(carers.real))])
+        elif places > 0:
+            for _ in range(places):
+                carers.add(1, len(carers.ranges) - 1, real=False)  # the last range takes every age
+        else:
+            for _ in range(-places):
+                if not carers.shrink():
+                    break  # closing more places than are open closes them all, and no more
+        if households:
+            self.household_log.append((self.env.now, index, len(carers.real)))
+        self._refresh_places(index)
+        self._log_capacity(index)
+        if pool.waiting:
+            self._offer_to_waiting(index)
+
+    def _refresh_places(self, index: int) -> bool:
+        """A household pool's counters from its households. Its approved places are the open households' places and
+        the places closing when their child leaves (`excess`: a deregistered household's, or one a closure took):
+        approved until vacated, as pending closures are in other pools. Usable: floor(approved x usable_share),
+        never below the children there (the rest close as they leave). True if the usable places changed."""
+        pool = self.pools[index]
+        carers = pool.carers
+        approved = float(carers.approved + carers.excess)
+        usable = self.scenario.pools[self.pool_names[index]].usable(approved)
+        capacity = max(usable, float(pool.occupied))
+        pool.approved = approved
+        pool.held_back = approved - usable
+        changed = capacity != pool.capacity
+        pool.capacity = capacity
+        return changed
+
+    def _enter_household(self, child: int, pool_index: int) -> None:
+        """The household of a placement opening in a household pool: the one a sibling group's search chose, else
+        the best for the child's age (`FosterHouseholds.best`), else any with room (a child seated on the start
+        date, a young person Staying Put or Close: placed whatever the ranges say)."""
+        carers = self.pools[pool_index].carers
+        household, carers.chosen = carers.chosen, NO_HOUSEHOLD
+        if household == NO_HOUSEHOLD or carers.used[household] >= carers.places[household]:
+            age = self.env.now - self.birth_day[child]
+            household = carers.best(age, age, 1)
+            if household == NO_HOUSEHOLD:
+                household = carers.any_free()
+        excess = carers.excess
+        carers.take(household)
+        self.household_of[child] = household
+        if carers.excess != excess and self._refresh_places(pool_index):
+            self._log_capacity(pool_index)
+
+    def _leave_household(self, child: int, pool_index: int) -> None:
+        """`_vacate` for a household pool: the child's household gets its place back, or the place closes (its
+        household left, or a closure took it)."""
+        pool = self.pools[pool_index]
+        pool.carers.release(self.household_of[child])
+        self.household_of[child] = NO_HOUSEHOLD
+        pool.occupied -= 1
+        if self._refresh_places(pool_index):
+            self._log_capacity(pool_index)
+        elif pool.waiting:
+            self._offer_to_waiting(pool_index)
 
     def _change_approved(self, index: int, places: int) -> None:
         """Open (+) or close (-) approved places: the usable places move by the change in floor(approved x
         usable_share), the rest are held back. With a usable share of 1 they move by `places` exactly. Closing
-        more places than are approved leaves none (deregistering households can give more places than the
-        pool's capacity counted): the extra closures are dropped, as `_close_places` always dropped them."""
+        more places than are approved leaves none: the extra closures are dropped, as `_close_places` drops
+        them. Pools without fostering households only (those with them: `_households_change`)."""
         pool = self.pools[index]
         settings = self.scenario.pools[self.pool_names[index]]
         usable_before = settings.usable(pool.approved)
@@ -878,6 +1122,50 @@ class CareSystem:
             placed_apart=np.array(self.apart, dtype=np.int64),
             transfers=np.array(self.transfers, dtype=float).reshape(-1, 3),
         )
+
+
+def _starting_households(supply: FosteringSupply, approved: int) -> FosterHouseholds:
+    """The households on the start date, giving exactly the pool's approved places: `households` of them, sized
+    in proportion to `places_per_household` (largest remainders), then evened out one place at a time (the smallest
+    households grow, the largest shrink, to 0 places if need be) until their places are the pool's `capacity`. Age
+    ranges in proportion to `approved_ages`, spread over the sizes by a golden-ratio sequence. The same every
+    replication: the start is what the authority reports, not a draw. With no households, the places are single
+    all-age places. The last range of the result takes every age 0-18, for the places of dated changes."""
+    ranges = [(low * DAYS_PER_YEAR, high * DAYS_PER_YEAR) for (low, high), _ in supply.age_ranges()]
+    carers = FosterHouseholds([*ranges, (0.0, AGE_18_DAYS)])
+    cumulative = list(itertools.accumulate(share for _, share in supply.age_ranges()))
+    for number, size in enumerate(_starting_sizes(supply, approved)):
+        position = (number * GOLDEN_RATIO_STEP + 0.5) % 1.0 * cumulative[-1]
+        carers.add(size, min(bisect.bisect_right(cumulative, position), len(ranges) - 1), real=True)
+    if supply.households == 0:
+        for _ in range(approved):
+            carers.add(1, len(ranges), real=False)
+    return carers
+
+
+def _starting_sizes(supply: FosteringSupply, approved: int) -> list[int]:
+    """Each starting household's places: see `_starting_households`."""
+    count = supply.households
+    mix = [(int(size), share * count) for size, share in supply.places_per_household.items()]
+    whole = [int(quota) for _, quota in mix]
+    by_remainder = sorted(range(len(mix)), key=lambda i: whole[i] - mix[i][1])  # largest remainder first
+    for i in by_remainder[: count - sum(whole)]:
+        whole[i] += 1
+    sizes = sorted(size for (size, _), n in zip(mix, whole, strict=True) for _ in range(n))
+    if not sizes:
+        return []
+    gap = approved - sum(sizes)
+    step = 1 if gap > 0 else -1  # grow the smallest households first, or shrink the largest
+    heap = [(size * step, i) for i, size in enumerate(sizes)]
+    heapq.heapify(heap)
+    while gap != 0:
+        i = heapq.heappop(heap)[1]
+        if sizes[i] + step < 0:
+            break  # every household is down to no places: the pool has fewer places than households
+        sizes[i] += step
+        gap -= step
+        heapq.heappush(heap, (sizes[i] * step, i))
+    return sizes
 
 
 @contextlib.contextmanager

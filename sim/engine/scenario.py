@@ -797,20 +797,59 @@ class CapacityChange(ScenarioModel):
         return value
 
 
+MAX_AGE_RANGES = 10  # assumption: carers' approvals are reported in a handful of ranges, not dozens
+ADULT_AGE = int(LEAVING_CARE_AGE_YEARS)  # approved ranges end by 18 at most
+AGE_RANGE_PATTERN = re.compile(r"^(\d{1,2})-(\d{1,2})$")
+
+
 class FosteringSupply(ScenarioModel):
-    """In-house fostering as households x places, with recruitment and deregistration."""
+    """In-house fostering as households, each with its places and its approved age range, followed one by one.
+
+    `approved_ages` is the mix of the households' approved age ranges, "min-max" in whole years (a child of age a
+    fits when min <= a < max), e.g. {"0-18" = 0.7, "2-13" = 0.3}. Left out, every household takes any age 0-18:
+    an assumption, since no source publishes approved age ranges by household (Stockport notes only its new
+    carers' ranges, stockport_sufficiency_2019.md L300, the document's L252).
+    """
 
     households: Annotated[int, Field(ge=0, le=MAX_HOUSEHOLDS)]
     places_per_household: dict[Literal["1", "2", "3", "4"], Probability] = {"1": 1.0}
     approvals_per_year: Annotated[float, Field(ge=0, le=MAX_HOUSEHOLDS_PER_YEAR)] = 0.0
     assessment_delay_days: DaysOrZero = 0.0
     deregistrations_per_year: Annotated[float, Field(ge=0, le=MAX_HOUSEHOLDS_PER_YEAR)] = 0.0
+    approved_ages: dict[str, Probability] = {}  # empty: every household takes any age 0-18 (assumption, above)
 
     @field_validator("places_per_household")
     @classmethod
     def _mix_sums(cls, value: dict[str, float]) -> dict[str, float]:
         _check_sums_to_one(value, "places_per_household")
         return value
+
+    @field_validator("approved_ages")
+    @classmethod
+    def _ranges(cls, value: dict[str, float]) -> dict[str, float]:
+        if len(value) > MAX_AGE_RANGES:
+            raise ValueError(f"approved_ages: at most {MAX_AGE_RANGES} ranges, got {len(value)}")
+        for key in value:
+            match = AGE_RANGE_PATTERN.match(key)
+            low, high = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+            if not match or not 0 <= low < high <= ADULT_AGE:
+                raise ValueError(
+                    f"approved_ages: '{key}' is not an age range 'min-max' in whole years with "
+                    f"0 <= min < max <= {ADULT_AGE}"
+                )
+        if value:
+            _check_sums_to_one(value, "approved_ages")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _drop_unused(handler(self), approved_ages=self.approved_ages)
+
+    def age_ranges(self) -> tuple[tuple[tuple[int, int], float], ...]:
+        """((min, max) years, share) of each approved age range; every age 0-18 when `approved_ages` is empty."""
+        if not self.approved_ages:
+            return (((0, ADULT_AGE), 1.0),)
+        return tuple(((int(k.split("-")[0]), int(k.split("-")[1])), share) for k, share in self.approved_ages.items())
 
 
 TierName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
