@@ -91,6 +91,7 @@ def build_document(
     if special is not None:
         _parent_and_child(document, comments, special)
         _remand(document, comments, targets, special)
+        _special_needs_at_start(document, comments, targets, special)
     if market is not None:
         add_market(document, comments, market)
     _leaving_care_and_adoption(document, comments, fitted)
@@ -577,6 +578,48 @@ def _remand(document: dict, comments: Comments, targets: Targets, special: Paren
         comments[f"entries.remand.journeys.{band}.exit_routes"] = (
             "SSDA903 reason E14, accommodation on remand ended (stockport_sufficiency_2019.md L665), counted as other"
         )
+
+
+def _special_needs_at_start(
+    document: dict, comments: Comments, targets: Targets, special: ParentChildAndRemand
+) -> None:
+    """The children in a parent-and-child placement or on remand on the start date, moved out of `other_placements`
+    (where the placement-code fit counts R3 and R5) into the needs of their own, so they start there."""
+    on_remand = Value(
+        special.remand_share.value * targets.stock.value,
+        f"{special.remand_share.comment} x {targets.stock.value:g} in care",
+    )
+    moves = (
+        (
+            "parent_and_child",
+            "inhouse_parent_child",
+            "under1",
+            special.parent_child_in_care,
+            ASSESSMENT_DAYS / 2,
+            "assumption: a baby, as the entrants with a parent; derived: half of a fixed assessment in care already",
+        ),
+        (
+            "remand",
+            "youth_detention",
+            "16-17",
+            on_remand,
+            REMAND_MEAN_DAYS,
+            "assumption: aged 16-17; derived: the mean time already on remand of an exponential remand is its mean",
+        ),
+    )
+    groups = document["start_population"]["groups"]
+    for need, pool, band, figure, elapsed, why in moves:
+        index = next(
+            (i for i, g in enumerate(groups) if g["pool"] == "other_placements" and g["age_band"] == band), None
+        )
+        count = min(round(figure.value), groups[index]["count"]) if index is not None else 0
+        if count == 0:
+            continue
+        groups[index]["count"] -= count
+        comments[f"start_population.groups.#{index}.count"] += f"; less {count} starting in {need} (below)"
+        groups.append({"age_band": band, "need": need, "pool": pool, "count": count, "days_in_care": elapsed})
+        where = f"start_population.groups.#{len(groups) - 1}"
+        comments[f"{where}.count"] = f"{figure.comment}, rounded; taken from other_placements aged {band}; {why}"
 
 
 def _sum_to_one(shares: dict[str, float]) -> dict[str, float]:

@@ -22,6 +22,7 @@ from sim.analysis.projection import expected_entries, expected_stock
 from sim.engine.demand import draw_cohort
 from sim.engine.model import simulate_replication
 from sim.engine.scenario import ScenarioError
+from sim.engine.scenario_files import load_scenario
 from sim.engine.vocabulary import AGE_BANDS, DAYS_PER_YEAR, PLACEMENT_NEEDS
 from sim.results.runner import run
 from tests.builders import build, journey, one_pool_scenario
@@ -238,3 +239,19 @@ def test_children_on_remand_at_the_start_leave_on_the_remand_streams_timetable()
     assert abs(left.mean() - REMAND_STAY) < 4 * REMAND_STAY / math.sqrt(len(left)) + 0.5
     # the fostered children keep the main journeys (300 days, then moves and the stays of care)
     assert np.concatenate(fostered).mean() > 3 * REMAND_STAY
+
+
+@pytest.mark.parametrize(("authority", "stock"), [("cheshire_east", 470), ("stockport", 362)])
+def test_the_shipped_baselines_start_their_parent_and_child_and_remand_children_in_those_needs(
+    authority: str, stock: int
+) -> None:
+    """The placement-code fit counts R3 and R5 in other_placements; the start moves them to their own needs."""
+    path = Path(__file__).parent.parent / "scenarios" / authority / "baseline.toml"
+    groups = load_scenario(path).start_population.groups
+    count = {need: sum(g.count for g in groups if g.need == need) for need in ("parent_and_child", "remand")}
+    assert count == {"parent_and_child": 1, "remand": 1}  # one published R3 child; 0.27% of the stock, rounded
+    assert {(g.pool, g.age_band) for g in groups if g.need in count} == {
+        ("inhouse_parent_child", "under1"),
+        ("youth_detention", "16-17"),
+    }
+    assert sum(g.count for g in groups) == stock  # moved, not added
