@@ -1045,12 +1045,16 @@ class CareSystem:
 
     def _leave_household(self, child: int, pool_index: int) -> None:
         """`_vacate` for a household pool: the child's household gets its place back, or the place closes (its
-        household left, or a closure took it)."""
+        household left, or a closure took it). The counters need refreshing only then, or when the pool holds
+        more children than its usable places (`capacity` above approved - held_back)."""
         pool = self.pools[pool_index]
-        pool.carers.release(self.household_of[child])
+        carers = pool.carers
+        excess = carers.excess
+        carers.release(self.household_of[child])
         self.household_of[child] = NO_HOUSEHOLD
         pool.occupied -= 1
-        if self._refresh_places(pool_index):
+        closing = carers.excess != excess or pool.capacity != pool.approved - pool.held_back
+        if closing and self._refresh_places(pool_index):
             self._log_capacity(pool_index)
         elif pool.waiting:
             self._offer_to_waiting(pool_index)
