@@ -92,6 +92,25 @@ def test_best_household_has_the_fewest_free_places_for_the_group_and_takes_every
     assert carers.best(3 * YEAR, 12 * YEAR, 2) == two  # a group's ages: every one within the range
 
 
+def test_a_dated_closure_takes_planned_places_then_free_places_then_occupied_ones() -> None:
+    carers = FosterHouseholds([(0.0, 18 * YEAR)])
+    three, one = carers.add(3, 0, real=True), carers.add(1, 0, real=True)
+    carers.take(three)
+    carers.add(1, 0, real=False)  # a place a dated change opened
+    closed = []
+    while carers.shrink():
+        closed.append((carers.approved, carers.excess, carers.places[three], carers.places[one]))
+    assert closed == [
+        (4, 0, 3, 1),  # the planned place first
+        (3, 0, 2, 1),  # a free place of the household with the most free places
+        (2, 0, 2, 0),  # one free place each: the household longest at one free place
+        (1, 0, 1, 0),
+        (0, 1, 0, 0),  # no free place left: the occupied one closes when its child leaves
+    ]
+    carers.release(three)
+    assert carers.excess == 0 and carers.best(0.0, 0.0, 1) == NO_HOUSEHOLD
+
+
 # ---------------------------------------------------------------------------------------------
 # (a) Where the constraint cannot bind, nothing changes
 

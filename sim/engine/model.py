@@ -71,7 +71,7 @@ class FosterHouseholds:
     Households that leave (`remove`) keep their children until they leave: those children, and children beyond a
     household's places after a closure (`shrink`), are `excess`, in places that close when they leave. `free`
     finds a household quickly: range -> free places -> the open households with that many (dicts as ordered
-    sets, oldest first), so a search reads a few dicts, not every household. `planned` households are single
+    sets, the longest there first), so a search reads a few dicts, not every household. `planned` households are single
     places added by a pool's dated `capacity_changes`: counted in its places, not in its households.
     """
 
@@ -95,7 +95,7 @@ class FosterHouseholds:
         self.used: list[int] = []
         self.range_of: list[int] = []
         self.active: list[bool] = []
-        self.real: list[int] = []  # open households counted as households, in no particular order
+        self.real: list[int] = []  # open households counted as households, in household order
         self.planned: list[int] = []  # open single places of dated capacity_changes, oldest first
         self.free: list[dict[int, dict[int, None]]] = [{} for _ in ranges]
         self.excess = 0
@@ -114,9 +114,10 @@ class FosterHouseholds:
         return household
 
     def best(self, youngest: float, oldest: float, size: int) -> int:
-        """The open household with the fewest free places of at least `size` whose range takes both ages (oldest
-        first among equals), or NO_HOUSEHOLD. Fewest: a household with room for a sibling group is kept for one
-        (an assumption: no source describes how a fostering team chooses among carers with room)."""
+        """The open household with the fewest free places of at least `size` whose range takes both ages (among
+        equals, the first range's, longest at that number), or NO_HOUSEHOLD. Fewest: a household with room for a
+        sibling group is kept for one (an assumption: no source describes how a fostering team chooses among
+        carers with room)."""
         found, fewest = NO_HOUSEHOLD, math.inf
         for age_range, (low, high) in enumerate(self.ranges):
             if low <= youngest and oldest < high:
@@ -157,7 +158,12 @@ class FosterHouseholds:
         """The household leaves: its free places close now, its children keep theirs until they leave."""
         self._unfile(household)
         self.active[household] = False
-        (self.real if household in self.real else self.planned).remove(household)
+        listed = self.real  # both lists are in household order (numbers grow as households are added): bisect
+        at = bisect.bisect_left(listed, household)
+        if at == len(listed) or listed[at] != household:
+            listed = self.planned
+            at = bisect.bisect_left(listed, household)
+        del listed[at]
         self.approved -= self.places[household]
         self.excess += min(self.used[household], self.places[household])
 
@@ -168,11 +174,14 @@ class FosterHouseholds:
         if self.planned:
             self.remove(self.planned[-1])
             return True
-        if not self.real:
-            return False
-        free = [h for h in self.real if self.places[h] > self.used[h]]
-        household = max(free or self.real, key=lambda h: (self.places[h] - self.used[h], self.places[h]))
-        if self.places[household] == 0:
+        most, household = 0, NO_HOUSEHOLD
+        for by_free in self.free:  # no planned place is left: these are real households
+            for free, households in by_free.items():
+                if free > most and households:
+                    most, household = free, next(iter(households))
+        if household == NO_HOUSEHOLD:
+            household = max(self.real, key=self.places.__getitem__, default=NO_HOUSEHOLD)
+        if household == NO_HOUSEHOLD or self.places[household] == 0:
             return False
         self._unfile(household)
         self.places[household] -= 1
