@@ -61,6 +61,7 @@ def events_scheduled(env: simpy.Environment) -> int:
     return next(env._eid)
 
 
+COMPACT_SLACK = 64  # deletions a free-place bucket may hold before it is copied (FosterHouseholds._unfile)
 NO_HOUSEHOLD = -1  # a child in a household pool whose place is in no open household (its place closes when it leaves)
 
 
@@ -79,6 +80,7 @@ class FosterHouseholds:
         "active",
         "approved",
         "chosen",
+        "deleted",
         "excess",
         "free",
         "places",
@@ -98,6 +100,7 @@ class FosterHouseholds:
         self.real: list[int] = []  # open households counted as households, in household order
         self.planned: list[int] = []  # open single places of dated capacity_changes, oldest first
         self.free: list[dict[int, dict[int, None]]] = [{} for _ in ranges]
+        self.deleted: list[dict[int, int]] = [{} for _ in ranges]  # each bucket's deletions since it was copied
         self.excess = 0
         self.approved = 0  # places of the open households
         self.chosen = NO_HOUSEHOLD  # the household a sibling group's search chose, for its next member
@@ -197,9 +200,19 @@ class FosterHouseholds:
             self.free[self.range_of[household]].setdefault(free, {})[household] = None
 
     def _unfile(self, household: int) -> None:
+        """Take the household out of the free-place index. A dict keeps a slot for each deleted key until it
+        grows, and `next(iter(...))` steps over those slots: a bucket is copied (same order) once its deletions
+        outnumber its households, or a search of a pool of 20,000 households would take microseconds."""
         free = self.places[household] - self.used[household]
         if free > 0 and self.active[household]:
-            del self.free[self.range_of[household]][free][household]
+            age_range = self.range_of[household]
+            bucket = self.free[age_range][free]
+            del bucket[household]
+            deleted = self.deleted[age_range]
+            deleted[free] = deleted.get(free, 0) + 1
+            if deleted[free] > len(bucket) + COMPACT_SLACK:
+                self.free[age_range][free] = dict(bucket)
+                deleted[free] = 0
 
 
 class PoolState:
