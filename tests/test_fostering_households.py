@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
 from typing import Any
 
 import numpy as np
@@ -320,6 +321,20 @@ def test_a_deregistered_household_keeps_its_child_until_the_child_leaves() -> No
     assert log[log[:, LogColumn.DAY] <= left][-1, LogColumn.VALUE] == 1  # the place closes when the child leaves
     assert log[-1, LogColumn.DAY] == rows[0, C.END] and log[-1, LogColumn.VALUE] == 0
     assert not ((p[:, C.POOL] == 0) & (p[:, C.START] > 0)).any()  # no one else placed there
+
+
+def test_a_household_of_the_same_size_with_no_child_deregisters_in_place_of_one_with_children() -> None:
+    carers = FosterHouseholds([(0.0, math.inf)])
+    one, busy, idle = (carers.add(places, 0, real=True) for places in (1, 2, 2))
+    carers.take(busy)
+    assert carers.leaving(0.0) == one  # the household the draw chooses has no child: it leaves
+    assert carers.leaving(0.5) == idle  # a 2-place household with a child: the idle 2-place one leaves instead
+    carers.take(idle)
+    assert carers.leaving(0.5) == busy  # no idle household of its size: it leaves, its child keeps the place
+    carers.release(idle)
+    carers.remove(idle)
+    assert carers.leaving(0.5) == busy and carers.idle == {1: [one], 2: []}
+    assert FosterHouseholds([(0.0, math.inf)]).leaving(0.3) == NO_HOUSEHOLD
 
 
 # ---------------------------------------------------------------------------------------------

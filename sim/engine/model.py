@@ -69,7 +69,9 @@ class FosterHouseholds:
     """The fostering households of one in-house pool, one by one: each household's places, the children placed
     with it and its approved age range (an index into `ranges`).
 
-    Households that leave (`remove`) keep their children until they leave: those children, and children beyond a
+    `idle` lists, by number of places, the households (not planned places) with no child placed, which deregister
+    in place of a household of the same size with children (`leaving`). Households that leave (`remove`) keep their
+    children until they leave: those children, and children beyond a
     household's places after a closure (`shrink`), are `excess`, in places that close when they leave. `free`
     finds a household quickly: range -> free places -> the open households with that many (dicts as ordered
     sets, the longest there first), so a search reads a few dicts, not every household. `planned` households are single
@@ -80,9 +82,12 @@ class FosterHouseholds:
         "active",
         "approved",
         "chosen",
+        "counted",
         "deleted",
         "excess",
         "free",
+        "idle",
+        "idle_at",
         "places",
         "planned",
         "range_of",
@@ -98,6 +103,9 @@ class FosterHouseholds:
         self.range_of: list[int] = []
         self.active: list[bool] = []
         self.real: list[int] = []  # open households counted as households, in household order
+        self.counted: list[bool] = []  # whether each household is counted as one (not a planned place)
+        self.idle: dict[int, list[int]] = {}  # places -> open counted households with no child placed (any order)
+        self.idle_at: dict[int, int] = {}  # each idle household's index in its list of `idle`
         self.planned: list[int] = []  # open single places of dated capacity_changes, oldest first
         self.free: list[dict[int, dict[int, None]]] = [{} for _ in ranges]
         self.deleted: list[dict[int, int]] = [{} for _ in ranges]  # each bucket's deletions since it was copied
@@ -111,10 +119,25 @@ class FosterHouseholds:
         self.used.append(0)
         self.range_of.append(age_range)
         self.active.append(True)
+        self.counted.append(real)
         (self.real if real else self.planned).append(household)
+        if real:
+            self._idle_add(household)
         self.approved += places
         self._file(household)
         return household
+
+    def leaving(self, draw: float) -> int:
+        """The household a deregistration removes: an open household chosen by `draw` (uniform), or in its place
+        one of the same size with no child placed (assumption: carers stop between placements; a child is not left
+        with a carer who has deregistered). Same size, so that the places leaving are those of a household chosen
+        at random. With no such household, the chosen one leaves and its children keep their places until they
+        leave. NO_HOUSEHOLD if none is open."""
+        if not self.real:
+            return NO_HOUSEHOLD
+        chosen = self.real[int(draw * len(self.real))]
+        same = self.idle.get(self.places[chosen])
+        return chosen if not same or chosen in self.idle_at else same[-1]
 
     def best(self, youngest: float, oldest: float, size: int) -> int:
         """The open household with the fewest free places of at least `size` whose range takes both ages (among
@@ -143,6 +166,8 @@ class FosterHouseholds:
             self.excess += 1
             return
         self._unfile(household)
+        if self.used[household] == 0 and household in self.idle_at:
+            self._idle_drop(household)
         self.used[household] += 1
         if self.used[household] > self.places[household]:
             self.excess += 1
@@ -155,11 +180,15 @@ class FosterHouseholds:
             return
         self._unfile(household)
         self.used[household] -= 1
+        if self.used[household] == 0 and self.active[household] and self.counted[household]:
+            self._idle_add(household)
         self._file(household)
 
     def remove(self, household: int) -> None:
         """The household leaves: its free places close now, its children keep theirs until they leave."""
         self._unfile(household)
+        if household in self.idle_at:
+            self._idle_drop(household)
         self.active[household] = False
         listed = self.real  # both lists are in household order (numbers grow as households are added): bisect
         at = bisect.bisect_left(listed, household)
@@ -187,12 +216,30 @@ class FosterHouseholds:
         if household == NO_HOUSEHOLD or self.places[household] == 0:
             return False
         self._unfile(household)
+        idle = household in self.idle_at
+        if idle:
+            self._idle_drop(household)  # filed by its number of places
         self.places[household] -= 1
+        if idle:
+            self._idle_add(household)
         self.approved -= 1
         if self.used[household] > self.places[household]:
             self.excess += 1
         self._file(household)
         return True
+
+    def _idle_add(self, household: int) -> None:
+        same = self.idle.setdefault(self.places[household], [])
+        self.idle_at[household] = len(same)
+        same.append(household)
+
+    def _idle_drop(self, household: int) -> None:
+        at = self.idle_at.pop(household)
+        same = self.idle[self.places[household]]
+        last = same.pop()
+        if last != household:
+            same[at] = last
+            self.idle_at[last] = at
 
     def _file(self, household: int) -> None:
         free = self.places[household] - self.used[household]
@@ -1015,9 +1062,10 @@ class CareSystem:
         if households > 0:
             carers.add(places, int(draw), real=True)
         elif households < 0:
-            if not carers.real:
+            household = carers.leaving(draw)
+            if household == NO_HOUSEHOLD:
                 return  # no household left to deregister
-            carers.remove(carers.real[int(draw * len(carers.real))])
+            carers.remove(household)
         elif places > 0:
             for _ in range(places):
                 carers.add(1, len(carers.ranges) - 1, real=False)  # the last range takes every age
