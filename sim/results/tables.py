@@ -648,8 +648,8 @@ def _gap_ledger(batch: Batch) -> pd.DataFrame:
 def _gap_kind(batch: Batch, p: np.ndarray) -> np.ndarray:
     """Each placement's index in GAP_KINDS, the first that applies in that order; -1 for a first choice within
     20 miles (no gap at all). `p` is the batch's placements. `placed_apart`: a sibling-group member's first
-    placement in another pool than its group's first member ([entries.sibling_groups], `placed_apart` of the
-    records)."""
+    placement in another pool, or another fostering household, than its group's first member
+    ([entries.sibling_groups], `placed_apart` of the records)."""
     scenario = batch.scenario
     pools = list(scenario.pools.values())
     kinds = np.array([pool.kind for pool in pools])
