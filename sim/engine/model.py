@@ -480,10 +480,10 @@ class CareSystem:
     # -- running ------------------------------------------------------------------------------
 
     def run(self) -> ReplicationRecord:
-        self.start()
-        with _collector_paused():
+        with _collector_paused():  # start() and record() too: the collector ran in them, 6-7% of a replication
+            self.start()
             self.env.run(until=self.horizon)
-        record = self.record()
+            record = self.record()
         _discard_pending_events(self.env)
         return record
 
@@ -1244,7 +1244,7 @@ def _starting_sizes(supply: FosteringSupply, approved: int) -> list[int]:
 
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while the event loop runs.
+    """Pause Python's cyclic garbage collector while a replication is set up, runs and is recorded.
 
     The loop makes no reference cycles that outlive an event (a processed timeout is freed by its
     reference count), but it allocates a container for every placement and event, so the collector
