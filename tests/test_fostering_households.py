@@ -19,15 +19,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sim.engine.households import NO_HOUSEHOLD, FosterHouseholds, starting_households
 from sim.engine.model import (
     IN_CARE,
-    NO_HOUSEHOLD,
     CareSystem,
-    FosterHouseholds,
     LogColumn,
     PlacementColumn,
     ReplicationRecord,
-    _starting_households,
     simulate_replication,
 )
 from sim.engine.scenario import FosteringSupply, ScenarioError
@@ -63,7 +61,7 @@ def with_households(raw: dict[str, Any], households: int, mix: dict[str, float],
 def test_starting_households_give_exactly_the_approved_places(
     households: int, mix: dict[str, float], capacity: int, sizes: list[int]
 ) -> None:
-    carers = _starting_households(FosteringSupply(households=households, places_per_household=mix), capacity)
+    carers = starting_households(FosteringSupply(households=households, places_per_household=mix), capacity)
     assert sorted(carers.places) == sorted(sizes) and carers.approved == capacity
     assert len(carers.real) == households and not carers.planned
 
@@ -72,7 +70,7 @@ def test_starting_age_ranges_follow_their_shares_across_sizes() -> None:
     supply = FosteringSupply(
         households=100, places_per_household={"1": 0.5, "2": 0.5}, approved_ages={"0-11": 0.3, "11-18": 0.7}
     )
-    carers = _starting_households(supply, 150)
+    carers = starting_households(supply, 150)
     ranges = np.array(carers.range_of)
     places = np.array(carers.places)
     assert carers.ranges[:2] == [(0.0, 11 * YEAR), (11 * YEAR, 18 * YEAR)]

@@ -30,8 +30,9 @@ MANIFEST = "manifest.json"
 # in model.py (the callbacks and the placement search), 3% in demand.py, 2.5% in distributions.py and under 1% in
 # streams.py, the rest in SimPy (never compiled: the target is a ratio against bare SimPy) and NumPy. Compiled
 # too, demand.py and streams.py drew the children no faster (their work is vectorised NumPy) and made the build
-# half as long again (docs/performance.md), so they stay Python.
-MODULES = ("sim.engine.model",)
+# half as long again (docs/performance.md), so they stay Python. households.py holds the in-house fostering
+# households' index, which the placement search calls per event (it was part of model.py until it moved out).
+MODULES = ("sim.engine.model", "sim.engine.households")
 # Python semantics kept whole: annotations are not C types (a float passed where `int` is annotated stays
 # legal, as in Python), and methods are ordinary functions (the engine rebinds some per scenario).
 DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding": True}
