@@ -15,6 +15,7 @@ import os
 import pickle
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,7 @@ def test_the_build_is_skipped_with_a_message_where_a_tool_is_missing(
     if missing == "cython":
         monkeypatch.setitem(sys.modules, "Cython", None)  # import Cython raises ImportError
     else:
+        monkeypatch.setitem(sys.modules, "Cython", types.ModuleType("Cython"))  # found, whether installed or not
         monkeypatch.setattr(build_compiled_core.shutil, "which", lambda _: None)
     assert build_compiled_core.main(["--out", str(tmp_path / "core")]) == 0
     printed = capsys.readouterr().out
