@@ -155,6 +155,7 @@ def test_a_lever_and_a_run_show_the_summary_and_the_comparison_chart(browser, ap
     wait.until(lambda d: "mean difference from the base" in d.find_element(By.TAG_NAME, "body").text)
     wait.until(lambda d: d.execute_script(CHART_LOADED_JS, "differences chart"))
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget']"))  # page finished
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid='stTable']"))  # and its tables drawn
     text = driver.find_element(By.TAG_NAME, "body").text
     assert "2 in-house children's homes of 2 beds" in text
     assert "fewer" in text and "placed externally" in text
