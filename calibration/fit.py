@@ -156,6 +156,7 @@ class Fit:
     exit_routes: dict[str, dict[str, float]]
     exit_routes_source: str
     first_need: dict[str, dict[str, float]]
+    need_stock: dict[str, float]  # children in care by placement need on the as-of date: what first_need fits
     start_counts: dict[tuple[str, str], int]  # (age band, pool) -> children
     elapsed_days: dict[str, float]  # age band -> typical days already in care
     inhouse_foster_places: Value  # approved places (usable ones: floor(approved x usable share))
@@ -291,6 +292,7 @@ def fit(targets: Targets, history: HistoryFit | None = None) -> Fit:
         exit_routes=routes,
         exit_routes_source=routes_source,
         first_need=first_need,
+        need_stock=need_targets,
         start_counts=start,
         elapsed_days={band: _elapsed_days(band, routes[band], scale) for band in AGE_BANDS},
         inhouse_foster_places=places,

@@ -66,6 +66,9 @@ REMAND_SOURCE = (
     "over 12% of 19,200 remand episodes a year: 240 / 2,304 x 365.25 = 38 days); assumption: exponential"
 )
 FOSTER_ASSESSMENT_NOTE = "assessment time from approval decision to first placement"
+# A Poisson count below one says next to nothing about its rate: assumption, its spread is taken as one count's
+# (an sd of 1 on the log scale, a factor of 2.7 either way), and a need with fewer children is not drawn.
+MIN_POISSON_COUNT = 1.0
 
 
 def build_document(
@@ -171,29 +174,73 @@ def _figure(figure) -> str:
 
 
 def _uncertainty(document: dict, comments: Comments, targets: Targets, fitted: Fit) -> None:
-    """The history fit's covariance, moved from the origin to the as-of date, as per-replication draws."""
-    if fitted.history is None:
-        return
-    history = fitted.history
+    """Per-replication draws of the fitted parameters: the history fit's covariance for demand, and a Poisson
+    spread for the carers' flows and the placement mix (decision 0014)."""
+    uncertainty: dict[str, Any] = {}
+    if fitted.history is not None:
+        uncertainty["demand"] = _demand_spread(targets, fitted.history)
+        comments["uncertainty.demand"] = (
+            "each replication draws its entry rate, trend and stay scale from these (--fixed-parameters: none)"
+        )
+    uncertainty["supply"] = _supply_spread(targets)
+    comments["uncertainty.supply"] = "each replication draws its carers' approvals and deregistrations a year"
+    uncertainty["placement_mix"] = _mix_spread(targets, fitted)
+    comments["uncertainty.placement_mix"] = "each replication draws its shares of first placement needs"
+    document["uncertainty"] = uncertainty
+
+
+def _demand_spread(targets: Targets, history: HistoryFit) -> dict[str, Any]:
+    """The history fit's covariance, moved from the origin to the as-of date."""
     years = (targets.as_of - history.origin).days / DAYS_PER_YEAR
     # log rate on the as-of date = log rate on the origin + years x log(1 + trend): its Jacobian
     jacobian = np.array([[1.0, years / (1.0 + history.trend), 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     covariance = jacobian @ history.covariance @ jacobian.T
     sd = np.sqrt(np.diag(covariance))
     correlation = covariance / np.outer(sd, sd)
-    document["uncertainty"] = {
-        "demand": {
-            "entry_rate_sd_log": round(float(sd[0]), 4),
-            "trend_sd_points": round(100.0 * float(sd[1]), 3),
-            "stay_scale_sd_log": round(float(sd[2]), 4),
-            "correlation": [[round(float(c), 4) for c in row] for row in correlation],
-            "source": f"the history fit's covariance (calibration/history.py), {len(history.figures)} published "
-            f"figures from {history.origin} to {targets.as_of}, moved to {targets.as_of}",
-        }
+    return {
+        "entry_rate_sd_log": round(float(sd[0]), 4),
+        "trend_sd_points": round(100.0 * float(sd[1]), 3),
+        "stay_scale_sd_log": round(float(sd[2]), 4),
+        "correlation": [[round(float(c), 4) for c in row] for row in correlation],
+        "source": f"the history fit's covariance (calibration/history.py), {len(history.figures)} published "
+        f"figures from {history.origin} to {targets.as_of}, moved to {targets.as_of}",
     }
-    comments["uncertainty.demand"] = (
-        "each replication draws its entry rate, trend and stay scale from these (--fixed-parameters: none)"
-    )
+
+
+def _supply_spread(targets: Targets) -> dict[str, Any]:
+    """A rate seen once as a year's count n is known to about 1/sqrt(n) on the log scale (Poisson)."""
+    households = targets.foster_households
+    approvals = targets.foster_approvals or _national_rate(households, priors.FOSTER_JOIN_RATE)
+    leaving = targets.foster_deregistrations or _national_rate(households, priors.FOSTER_LEAVE_RATE)
+
+    def spread(flow: Value, published: bool) -> tuple[float, str]:
+        sd = max(flow.value, MIN_POISSON_COUNT) ** -0.5
+        how = "a year's published count" if published else "assumption: the national rate, as if a year's count"
+        return round(sd, 4), f"{how} of {flow.value:.3g} households, 1/sqrt(count)"
+
+    approvals_sd, approvals_note = spread(approvals, targets.foster_approvals is not None)
+    leaving_sd, leaving_note = spread(leaving, targets.foster_deregistrations is not None)
+    return {
+        "approvals_sd_log": approvals_sd,
+        "deregistrations_sd_log": leaving_sd,
+        "source": f"Poisson: approvals {approvals_note} ({approvals.comment}); deregistrations {leaving_note} "
+        f"({leaving.comment}); a lower bound where the rate is national, since it may not hold locally",
+    }
+
+
+def _mix_spread(targets: Targets, fitted: Fit) -> dict[str, Any]:
+    """The children each drawn first need's share was fitted to (the published stock by need, as of)."""
+    first_needs = {need for shares in fitted.first_need.values() for need, share in shares.items() if share > 0}
+    children = {
+        need: round(count, 1)
+        for need, count in sorted(fitted.need_stock.items())
+        if need in first_needs and count >= MIN_POISSON_COUNT
+    }
+    return {
+        "children": children,
+        "source": f"the children in care by placement need on {targets.as_of} the first-need shares were fitted to "
+        "(the start population's sources); Dirichlet: each share's weight is Gamma(children, 1) / children",
+    }
 
 
 def _top(document: dict, comments: Comments, targets: Targets, prices: str) -> None:

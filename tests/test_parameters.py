@@ -8,9 +8,12 @@ import pytest
 from sim.analysis.compare import compare
 from sim.engine.parameters import (
     DemandUncertainty,
+    PlacementMixUncertainty,
     PriceUncertainty,
+    SupplyUncertainty,
     Uncertainty,
     parameter_draws,
+    with_drawn_mix,
     with_drawn_parameters,
 )
 from sim.engine.scenario import ScenarioError
@@ -23,6 +26,7 @@ UNCERTAIN = Uncertainty(
         entry_rate_sd_log=0.1, trend_sd_points=2.0, stay_scale_sd_log=0.2, correlation=CORRELATION, source="test"
     ),
     prices=PriceUncertainty(level_sd_log=0.05, inflation_sd_points=1.0, source="test"),
+    supply=SupplyUncertainty(approvals_sd_log=0.3, deregistrations_sd_log=0.5, source="test"),
 )
 
 
@@ -40,10 +44,10 @@ def _scenario(uncertainty: Uncertainty | None = UNCERTAIN, years: int = 2):
 
 def test_draws_have_the_covariance_asked_for() -> None:
     draws = np.array([parameter_draws(UNCERTAIN, 7, replication) for replication in range(4000)])
-    sd = np.array([0.1, 0.02, 0.2, 0.05, 0.01])
-    expected = np.zeros((5, 5))
+    sd = np.array([0.1, 0.02, 0.2, 0.05, 0.01, 0.3, 0.5])
+    expected = np.zeros((7, 7))
     expected[:3, :3] = np.array(CORRELATION)
-    expected[3:, 3:] = np.eye(2)
+    expected[3:, 3:] = np.eye(4)
     expected *= np.outer(sd, sd)
     # The standard error of a sample covariance: sqrt((var_i var_j + cov_ij^2) / n).
     error = np.sqrt((np.outer(sd**2, sd**2) + expected**2) / len(draws))
@@ -65,6 +69,68 @@ def test_a_draw_scales_entries_trend_stays_and_prices_exactly() -> None:
     pool = next(iter(scenario.prices.pools))
     assert drawn.prices.pools[pool].weekly == pytest.approx(1000.0 * np.exp(z[3]))
     assert drawn.prices.inflation_percent_per_year == pytest.approx(3.0 + 100 * z[4])
+
+
+def test_later_kinds_of_draw_leave_the_earlier_draws_unchanged() -> None:
+    """A baseline refitted with supply and placement-mix draws keeps every replication's demand and prices."""
+    earlier = Uncertainty(demand=UNCERTAIN.demand, prices=UNCERTAIN.prices)
+    mix = PlacementMixUncertainty(children={"fostering": 40.0, "residential": 10.0})
+    later = UNCERTAIN.model_copy(update={"placement_mix": mix})
+    for replication in range(5):
+        before, after = parameter_draws(earlier, 3, replication), parameter_draws(later, 3, replication)
+        assert len(before) == 7 and len(after) == 9
+        np.testing.assert_array_equal(before[:5], after[:5])
+    assert [name for name, _ in later.parameters()][-2:] == [
+        "share first placed in fostering",
+        "share first placed in residential",
+    ]
+
+
+def test_drawn_shares_proportional_to_their_counts_are_dirichlet() -> None:
+    """Shares fitted to counts n_i, each weighted Gamma(n_i, 1) / n_i and renormalised, are Dirichlet(n): here the
+    share first placed in residential is Beta(10, 40), whose mean and variance are closed forms."""
+    scenario = _scenario()
+    journey = next(iter(scenario.journeys.values())).model_copy(
+        update={"first_need": {"fostering": 0.8, "residential": 0.2}}
+    )
+    counts = {"fostering": 40.0, "residential": 10.0}
+    uncertainty = Uncertainty(placement_mix=PlacementMixUncertainty(children=counts))
+    shares = []
+    for replication in range(4000):
+        factors = dict(zip(counts, np.exp(parameter_draws(uncertainty, 5, replication)[7:]), strict=True))
+        drawn = with_drawn_mix(journey, factors).first_need
+        assert sum(drawn.values()) == pytest.approx(1.0)
+        shares.append(drawn["residential"])
+    a, b = 10.0, 40.0
+    mean, variance = a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
+    assert abs(np.mean(shares) - mean) < 4 * np.sqrt(variance / len(shares))
+    # The sample variance's standard error, from the Beta's fourth central moment, is below 10% of it at n = 4000.
+    assert np.var(shares) == pytest.approx(variance, rel=0.1)
+
+
+def test_a_supply_draw_scales_every_fostering_pool_s_flows_exactly() -> None:
+    raw = one_pool_scenario(rate_per_year=30.0, capacity=20, years=2)
+    raw["pools"]["inhouse"]["fostering"] = {
+        "households": 15,
+        "approvals_per_year": 6.0,
+        "deregistrations_per_year": 4.0,
+    }
+    scenario = build(raw).model_copy(update={"uncertainty": UNCERTAIN})
+    z = parameter_draws(UNCERTAIN, 2, 4)
+    drawn = with_drawn_parameters(scenario, 2, 4).pools["inhouse"].fostering
+    assert drawn.approvals_per_year == pytest.approx(6.0 * np.exp(z[5]))
+    assert drawn.deregistrations_per_year == pytest.approx(4.0 * np.exp(z[6]))
+    assert drawn.households == 15
+    assert scenario.pools["inhouse"].fostering.approvals_per_year == 6.0  # the scenario itself is unchanged
+
+
+def test_placement_mix_counts_name_needs_and_are_at_least_one() -> None:
+    for children, expected in (({"fostring": 10.0}, "fostring"), ({"fostering": 0.5}, "greater than or equal to 1")):
+        raw = one_pool_scenario(rate_per_year=30.0, capacity=20, years=2)
+        raw["uncertainty"] = {"placement_mix": {"children": children}}
+        with pytest.raises(ScenarioError) as raised:
+            build(raw)
+        assert "uncertainty.placement_mix.children" in str(raised.value) and expected in str(raised.value)
 
 
 def test_without_uncertainty_the_scenario_is_itself() -> None:

@@ -1081,12 +1081,13 @@ def cohort_key(scenario: Scenario, seed: int) -> tuple[object, ...]:
     keys draw identical cohorts in every replication (the same demand, seed and start population), so one draw
     serves both. Compared with ==, never assumed: a what-if changing demand in any way has a key of its own.
 
-    Besides the sections and fields above: the parameter draws' demand spread (entries and stays move with it),
-    and the pools the start population names, by their index in the scenario (children record it) and the
-    complexity tiers they take (a starting child's tier is drawn among them)."""
+    Besides the sections and fields above: the parameter draws' demand and placement-mix spreads (entries, stays
+    and first needs move with them), and the pools the start population names, by their index in the scenario
+    (children record it) and the complexity tiers they take (a starting child's tier is drawn among them)."""
     fields = tuple(getattr(getattr(scenario, section), name) for section, name in COHORT_FIELDS)
     uncertainty = scenario.uncertainty
-    spread = uncertainty.demand if uncertainty is not None and uncertainty.active else None
+    active = uncertainty is not None and uncertainty.active
+    spread = (uncertainty.demand, uncertainty.placement_mix) if active and uncertainty is not None else None
     names = list(scenario.pools)
     population = scenario.start_population
     named = {child.pool for child in population.children} | {group.pool for group in population.groups}

@@ -44,6 +44,7 @@ from sim.engine.schema import (
     MAX_PLACES,
     DaysOrZero,
     Name,
+    Need,
     Note,
     PercentPerYear,
     PerYear,
@@ -92,18 +93,6 @@ REMAND_MALE_SHARE = 0.968
 # Assumption: three in four children remanded are 16-17 and one in four 10-15 (the youth custody population is mostly
 # 16-17; no split of remands by these bands is in the reference documents); an authority's own split replaces it.
 REMAND_AGE_MIX = {"10-15": 0.25, "16-17": 0.75}
-Need = Literal[
-    "fostering",
-    "kinship_fostering",
-    "residential",
-    "secure",
-    "supported_16plus",
-    "placed_with_parents",
-    "placed_for_adoption",
-    "other",
-    "parent_and_child",
-    "remand",
-]
 ExitRoute = Literal["return_home", "adoption", "sgo_cao", "age_18", "other"]
 CategoryOfNeed = Literal["N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8"]
 SUM_TOLERANCE = 1e-6

@@ -452,7 +452,7 @@ def at_drawn_prices(
     if prices is None or uncertainty is None or not uncertainty.active or len(spend["spend"]) == 0:
         return spend
     replications = spend["replication"].astype(np.int64)
-    draws = {int(r): parameter_draws(uncertainty, seed, int(r))[3:] for r in np.unique(replications)}
+    draws = {int(r): parameter_draws(uncertainty, seed, int(r))[3:5] for r in np.unique(replications)}
     level = np.array([math.exp(draws[int(r)][0]) for r in replications])
     if not _has_schedules(prices):
         uplifts = {
@@ -576,6 +576,6 @@ def drawn_price_factors(scenario: Scenario, seed: int, replications: np.ndarray,
         return factors
     base = prices.price_levels(pools, years.first_years)
     for position, replication in enumerate(replications):
-        log_level, shift = parameter_draws(uncertainty, seed, int(replication))[3:]
+        log_level, shift = parameter_draws(uncertainty, seed, int(replication))[3:5]
         factors[position] = math.exp(log_level) * prices.price_levels(pools, years.first_years, shift=shift) / base
     return factors

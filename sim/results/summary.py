@@ -241,31 +241,28 @@ class RunSummary:
     def parameter_effects(self) -> pd.DataFrame | None:
         """Which drawn parameters drive the spread of children in care and of external spend in year 3.
 
-        Each outcome of the replications is regressed on the five draws (sim.engine.parameters); a parameter's
-        effect is its coefficient times its sd: how far the outcome moves when that parameter moves by one sd.
-        Columns outcome, parameter, effect, and low and high: the range of the outcome's mean as that parameter
-        goes from its P10 to its P90 (the others at their means).
+        Each outcome of the replications is regressed on the parameters drawn (sim.engine.parameters); a
+        parameter's effect is its coefficient times its sd: how far the outcome moves when that parameter moves by
+        one sd. Columns outcome, parameter, effect, and low and high: the range of the outcome's mean as that
+        parameter goes from its P10 to its P90 (the others at their means).
         None when nothing is drawn or there are too few replications to regress on."""
         uncertainty = self.scenario.uncertainty
-        if uncertainty is None or not uncertainty.active or self.replications < 2 * len(PARAMETER_NAMES):
+        if uncertainty is None or not uncertainty.active:
+            return None
+        parameters = uncertainty.parameters()
+        if self.replications < 2 * len(parameters):
             return None
         draws = np.array([parameter_draws(uncertainty, self.seed, r) for r in range(self.replications)])
-        demand, prices = uncertainty.demand, uncertainty.prices
-        sds = (
-            demand.entry_rate_sd_log,
-            demand.trend_sd_points,
-            demand.stay_scale_sd_log,
-            prices.level_sd_log,
-            prices.inflation_sd_points,
-        )
+        names = [name for name, _ in parameters]
         rows = []
-        for (outcome, drivers), values in self._year_3_outcomes().items():
-            rows += _effects(outcome, draws, values, tuple(j for j in drivers if sds[j] > 0))
+        for (outcome, drivers), values in self._year_3_outcomes(len(parameters)).items():
+            used = tuple(j for j in drivers if parameters[j][1] > 0)
+            rows += _effects(outcome, draws, values, used, names)
         return pd.DataFrame(rows) if rows else None
 
-    def _year_3_outcomes(self) -> dict[tuple[str, tuple[int, ...]], np.ndarray]:
-        """Children in care three years on (driven by the demand draws only), and external spend in the third
-        financial year (by all five), per replication."""
+    def _year_3_outcomes(self, parameters: int) -> dict[tuple[str, tuple[int, ...]], np.ndarray]:
+        """Children in care three years on (driven by the demand draws only: the first three), and external spend
+        in the third financial year (by all the parameters drawn), per replication."""
         outcomes = {}
         stock = self._tables["stock"]
         third = pd.Timestamp(self.scenario.horizon.start) + pd.DateOffset(years=3)
@@ -281,7 +278,7 @@ class RunSummary:
             external = spend[(~spend["in_house"].astype(bool)) & (spend["financial_year"] == year)]
             totals = external.groupby("replication")["spend"].sum().reindex(range(self.replications), fill_value=0)
             millions = totals.to_numpy(dtype=float) / 1e6
-            outcomes[(f"external spend in {year} (£ million)", (0, 1, 2, 3, 4))] = millions
+            outcomes[(f"external spend in {year} (£ million)", tuple(range(parameters)))] = millions
         return outcomes
 
     @classmethod
@@ -866,11 +863,12 @@ class RunSummary:
         return _yearly_measures(self._tables, in_house, pd.Timestamp(self.scenario.horizon.end))
 
 
-PARAMETER_NAMES = ("entry rate", "entry trend", "length of stays", "price level", "price inflation")
 Z90 = 1.2815515655446004  # the 90th percentile of a standard normal
 
 
-def _effects(outcome: str, draws: np.ndarray, values: np.ndarray, drivers: tuple[int, ...]) -> list[dict[str, object]]:
+def _effects(
+    outcome: str, draws: np.ndarray, values: np.ndarray, drivers: tuple[int, ...], names: list[str]
+) -> list[dict[str, object]]:
     """Least-squares effects on one outcome of the parameters drawn that can drive it."""
     spread = draws.std(axis=0)
     used = list(drivers)
@@ -885,7 +883,7 @@ def _effects(outcome: str, draws: np.ndarray, values: np.ndarray, drivers: tuple
         rows.append(
             {
                 "outcome": outcome,
-                "parameter": PARAMETER_NAMES[j],
+                "parameter": names[j],
                 "effect": effect,
                 "low": mean - Z90 * abs(effect),
                 "high": mean + Z90 * abs(effect),
