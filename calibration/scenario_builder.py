@@ -209,9 +209,7 @@ def _demand_spread(targets: Targets, history: HistoryFit) -> dict[str, Any]:
 
 def _supply_spread(targets: Targets) -> dict[str, Any]:
     """A rate seen once as a year's count n is known to about 1/sqrt(n) on the log scale (Poisson)."""
-    households = targets.foster_households
-    approvals = targets.foster_approvals or _national_rate(households, priors.FOSTER_JOIN_RATE)
-    leaving = targets.foster_deregistrations or _national_rate(households, priors.FOSTER_LEAVE_RATE)
+    approvals, leaving = _carer_flows(targets)
 
     def spread(flow: Value, published: bool) -> tuple[float, str]:
         sd = max(flow.value, MIN_POISSON_COUNT) ** -0.5
@@ -418,8 +416,7 @@ def _pools(document: dict, comments: Comments, targets: Targets, fitted: Fit) ->
     comments["pools.inhouse_fostering.capacity"] = "approved places: " + fitted.inhouse_foster_places.comment
     _usable(pools, comments, "inhouse_fostering", fitted.foster_usable_share)
     households = targets.foster_households
-    approvals = targets.foster_approvals or _national_rate(households, priors.FOSTER_JOIN_RATE)
-    deregistrations = targets.foster_deregistrations or _national_rate(households, priors.FOSTER_LEAVE_RATE)
+    approvals, deregistrations = _carer_flows(targets)
     pools["inhouse_fostering"]["fostering"] = {
         "households": round(households.value),
         "places_per_household": fitted.places_per_household,
@@ -474,6 +471,14 @@ def _usable(pools: dict, comments: Comments, name: str, share: Value) -> None:
     if share.value < 1.0:
         pools[name]["usable_share"] = share.value
         comments[f"pools.{name}.usable_share"] = share.comment
+
+
+def _carer_flows(targets: Targets) -> tuple[Value, Value]:
+    """Households approved and deregistered a year: the published counts, or the national rates x households."""
+    households = targets.foster_households
+    approvals = targets.foster_approvals or _national_rate(households, priors.FOSTER_JOIN_RATE)
+    deregistrations = targets.foster_deregistrations or _national_rate(households, priors.FOSTER_LEAVE_RATE)
+    return approvals, deregistrations
 
 
 def _national_rate(households: Value, rate) -> Value:

@@ -1086,8 +1086,7 @@ def cohort_key(scenario: Scenario, seed: int) -> tuple[object, ...]:
     (children record it) and the complexity tiers they take (a starting child's tier is drawn among them)."""
     fields = tuple(getattr(getattr(scenario, section), name) for section, name in COHORT_FIELDS)
     uncertainty = scenario.uncertainty
-    active = uncertainty is not None and uncertainty.active
-    spread = (uncertainty.demand, uncertainty.placement_mix) if active and uncertainty is not None else None
+    spread = (uncertainty.demand, uncertainty.placement_mix) if uncertainty is not None and uncertainty.active else None
     names = list(scenario.pools)
     population = scenario.start_population
     named = {child.pool for child in population.children} | {group.pool for group in population.groups}

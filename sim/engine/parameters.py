@@ -122,6 +122,9 @@ def _mix_needs(uncertainty: Uncertainty) -> list[str]:
     return [need for need in PLACEMENT_NEEDS if need in uncertainty.placement_mix.children]
 
 
+FIRST_MIX_COLUMN = 7  # the columns before: the five demand and price draws, then approvals and deregistrations
+
+
 def with_drawn_parameters(scenario: Scenario, seed: int, replication: int) -> Scenario:
     """The scenario with this replication's parameter draw; the scenario itself when nothing is uncertain."""
     uncertainty = scenario.uncertainty
@@ -157,9 +160,6 @@ def with_drawn_parameters(scenario: Scenario, seed: int, replication: int) -> Sc
     return scenario.model_copy(update=update)
 
 
-FIRST_MIX_COLUMN = 7  # the columns before: the five demand and price draws, then approvals and deregistrations
-
-
 def parameter_draws(uncertainty: Uncertainty, seed: int, replication: int) -> np.ndarray:
     """A replication's draw, one column per `Uncertainty.parameters()`: log entry factor, trend shift, log stay
     factor, log price factor, inflation shift, log approvals factor, log deregistrations factor, and the log
@@ -171,7 +171,7 @@ def parameter_draws(uncertainty: Uncertainty, seed: int, replication: int) -> np
     price_draws = [prices.level_sd_log * normals[3], prices.inflation_sd_points / 100 * normals[4]]
     supply_draws = np.array([supply.approvals_sd_log, supply.deregistrations_sd_log]) * generator.standard_normal(2)
     children = np.array([uncertainty.placement_mix.children[need] for need in _mix_needs(uncertainty)], dtype=float)
-    mix_draws = np.log(generator.gamma(children) / children) if len(children) else np.zeros(0)
+    mix_draws = np.log(generator.gamma(children) / children)  # empty when no share is drawn
     return np.concatenate([demand, price_draws, supply_draws, mix_draws])
 
 
