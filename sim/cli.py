@@ -15,6 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from sim.results.interrupts import die_with_parent_if_spawned, stopping_on_signals
+
+die_with_parent_if_spawned()  # before the imports below, which take a second or more
+
 from tqdm import tqdm
 
 from sim import __version__
@@ -22,7 +26,6 @@ from sim.engine.errors import InputError
 from sim.engine.scenario import FIRST_START_YEAR, LAST_START_YEAR, MAX_SEED, Scenario, ScenarioError
 from sim.engine.scenario_files import load_scenario
 from sim.present.output_folders import check_out_file, check_out_folder, replace_file
-from sim.results.interrupts import stopping_on_signals
 
 BAD_INPUT = 2
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C

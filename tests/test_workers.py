@@ -143,7 +143,7 @@ from pathlib import Path
 import sim.results.runner
 from sim.engine.scenario_files import load_scenario
 
-sim.results.runner._set_parent_death_signal = lambda signum: None  # forked workers inherit it: only the watcher left
+sim.results.runner.set_parent_death_signal = lambda signum: None  # forked workers inherit it: only the watcher left
 sim.results.runner.run(load_scenario(Path(sys.argv[1])), 2000, jobs=2)
 """
 
@@ -338,3 +338,27 @@ def test_stopping_the_pool_leaves_no_thread_for_the_exit_hook_to_race() -> None:
         raise KeyboardInterrupt
     assert manager is not None and not manager.is_alive()
     assert all(f.done() for f in futures)
+
+
+ASKS_FOR_PARENT_DEATH = """
+import ctypes, multiprocessing, sys
+from sim.results.interrupts import die_with_parent_if_spawned
+
+if sys.argv[1] == "spawned":
+    multiprocessing.current_process()._inheriting = True  # as multiprocessing marks a child while it starts
+die_with_parent_if_spawned()
+signal = ctypes.c_int(0)
+ctypes.CDLL(None, use_errno=True).prctl(2, ctypes.byref(signal), 0, 0, 0)  # PR_GET_PDEATHSIG
+print(signal.value)
+"""
+
+
+@linux_only
+@pytest.mark.parametrize(("how", "expected"), [("spawned", signal.SIGKILL), ("a command", 0)])
+def test_a_spawned_worker_asks_to_die_with_its_parent_before_its_imports(how: str, expected: int) -> None:
+    """A Dask local worker killed while still importing (a second or more, several on a loaded machine) was left
+    running until distributed's own watch on its parent started; the command's module asks the kernel first."""
+    printed = subprocess.run(
+        [sys.executable, "-c", ASKS_FOR_PARENT_DEATH, how], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert int(printed.stdout) == expected

@@ -6,7 +6,10 @@ Standard library only, so the command line can install it around every command a
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import multiprocessing
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -73,3 +76,25 @@ def unblock_in_worker() -> None:
     """In a worker, once its own handlers are set: signals that came while it started act now."""
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, WORKER_SIGNALS)
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def set_parent_death_signal(signum: int) -> None:
+    """Linux only: `signum` is sent to this process when the thread that started it ends (the pool starts
+    every worker from the thread that runs `run_many`, which outlives the pool)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+
+
+def die_with_parent_if_spawned() -> None:
+    """Called first by the command's module. A process that multiprocessing spawns (a Dask local cluster's
+    worker) imports that module again before anything else, and is then marked as still inheriting its
+    parent's state (multiprocessing's own test for a module run while a child starts). There, ask the kernel at
+    once to end it with its parent: distributed's own watch on its parent starts only after a second or more of
+    imports (several on a loaded machine), and a worker orphaned meanwhile would live on until then."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        set_parent_death_signal(signal.SIGKILL)

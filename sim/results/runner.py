@@ -12,11 +12,9 @@ family, which gives the records drawing it afresh would (tests/test_cohort_reuse
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,7 +31,13 @@ from sim.engine.model import ReplicationRecord, cohort_key, simulate_linked, sim
 from sim.engine.parameters import with_drawn_parameters
 from sim.engine.scenario import Scenario
 from sim.results.costs import at_drawn_prices
-from sim.results.interrupts import STOP_SIGNALS, blocked_for_workers, stopping_on_signals, unblock_in_worker
+from sim.results.interrupts import (
+    STOP_SIGNALS,
+    blocked_for_workers,
+    set_parent_death_signal,
+    stopping_on_signals,
+    unblock_in_worker,
+)
 from sim.results.summary import RunSummary
 from sim.results.tables import TABLES, Calendar, batch_tables, summarise
 
@@ -286,7 +290,6 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 
 WORKER_STOP_SECONDS = 5  # a terminated worker that has not gone after this is killed
 PARENT_POLL_SECONDS = 0.5  # how often a worker checks that its parent is still there
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _worker_start(parent: int, via_fork_server: bool) -> None:
@@ -307,20 +310,11 @@ def _die_with_parent(parent: int, via_fork_server: bool) -> None:
     open. On Linux the kernel kills the worker when the parent ends; a watcher thread covers other systems
     and a parent that ended before the kernel was asked. A fork server, not the parent, starts workers
     under Python 3.14's default on Linux; it exits when the parent does, which the watcher sees too."""
-    _set_parent_death_signal(signal.SIGKILL)
+    set_parent_death_signal(signal.SIGKILL)
     ppid = os.getppid()
     if (ppid != parent and not via_fork_server) or not _parent_alive(ppid):
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(ppid,), name="watch parent", daemon=True).start()
-
-
-def _set_parent_death_signal(signum: int) -> None:
-    """Linux only: `signum` is sent to this process when the thread that started it ends (the pool starts
-    every worker from the thread that runs `run_many`, which outlives the pool)."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
 
 
 def _watch_parent(ppid: int) -> None:
