@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 from pydantic import Field, field_validator
 
-from sim.engine.schema import MAX_PLACES, Need, ScenarioModel, Text
+from sim.engine.schema import MAX_PLACES, ScenarioModel, Text
 from sim.engine.streams import stream
-from sim.engine.vocabulary import PLACEMENT_NEEDS
+from sim.engine.vocabulary import PLACEMENT_NEEDS, Need
 
 if TYPE_CHECKING:
     from sim.engine.scenario import FosteringSupply, Journey, Scenario

@@ -44,7 +44,6 @@ from sim.engine.schema import (
     MAX_PLACES,
     DaysOrZero,
     Name,
-    Need,
     Note,
     PercentPerYear,
     PerYear,
@@ -61,6 +60,7 @@ from sim.engine.vocabulary import (
     LEAVING_CARE_AGE_YEARS,
     PLACEMENT_NEEDS,
     REMAND_BANDS,
+    Need,
 )
 
 FIRST_START_YEAR, LAST_START_YEAR = 1990, 2100  # SSDA903 returns begin in the 1990s; 2100 + 50 years fits a date
@@ -106,7 +106,6 @@ PoolKind = Literal["placement", "emergency", "unregistered", "deprivation_of_lib
 FOSTER_CARE = ("fostering", "kinship_fostering")  # the placements Staying Put continues
 
 assert set(AGE_BANDS) == set(AgeBand.__args__)  # the Literal mirrors the vocabulary
-assert set(PLACEMENT_NEEDS) == set(Need.__args__)
 assert set(EXIT_ROUTES) == set(ExitRoute.__args__)
 assert set(CATEGORIES_OF_NEED) == set(CategoryOfNeed.__args__)
 

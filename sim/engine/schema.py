@@ -9,7 +9,7 @@ an England-sized system, so no real authority meets one.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,19 +40,6 @@ Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Note = Annotated[str, Field(max_length=MAX_NOTE)]
 Source = Annotated[str, Field(min_length=1, max_length=MAX_NOTE)]
-# The placement needs (sim.engine.vocabulary.PLACEMENT_NEEDS), as a type every scenario model can name.
-Need = Literal[
-    "fostering",
-    "kinship_fostering",
-    "residential",
-    "secure",
-    "supported_16plus",
-    "placed_with_parents",
-    "placed_for_adoption",
-    "other",
-    "parent_and_child",
-    "remand",
-]
 
 
 class ScenarioModel(BaseModel):

@@ -7,6 +7,8 @@ outputs line up with published figures.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 DAYS_PER_YEAR = 365.25
 
 # DfE age bands (age in completed years). Upper bounds are exclusive.
@@ -17,7 +19,8 @@ LEAVING_CARE_AGE_YEARS = 18.0
 # Persons Act 1933 s.50, https://www.legislation.gov.uk/ukpga/Geo5/23-24/12/section/50), to 17.
 REMAND_BANDS: tuple[str, ...] = ("10-15", "16-17")
 
-PLACEMENT_NEEDS: tuple[str, ...] = (
+# The placement needs, as the type every scenario model names and as the tuple outputs iterate.
+Need = Literal[
     "fostering",
     "kinship_fostering",
     "residential",
@@ -29,7 +32,8 @@ PLACEMENT_NEEDS: tuple[str, ...] = (
     # Appended, so the needs before keep their indices (and every record of a scenario without them its codes).
     "parent_and_child",  # a parent placed with their baby for an assessment (a foster carer or a family centre)
     "remand",  # remanded to youth detention accommodation: looked after for the remand only (entries.remand)
-)
+]
+PLACEMENT_NEEDS: tuple[str, ...] = get_args(Need)
 
 # Labels used for places held by young people who have left care (kept off the in-care stock).
 POST_18_ARRANGEMENTS: tuple[str, ...] = ("staying_put", "staying_close")
