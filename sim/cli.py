@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import importlib
 import sys
 import textwrap
 from collections.abc import Callable
@@ -18,6 +19,14 @@ from typing import Any, NoReturn
 from sim.results.interrupts import die_with_parent_if_spawned, stopping_on_signals
 
 die_with_parent_if_spawned()  # before the imports below, which take a second or more
+
+try:
+    importlib.import_module("sim.engine")  # installs the compiled core, or refuses a SUFFICIENCY_CORE it cannot honour
+except ImportError as refused:
+    if refused.name != "SUFFICIENCY_CORE":
+        raise
+    print(f"error: {refused.msg}", file=sys.stderr)
+    raise SystemExit(2) from None
 
 from tqdm import tqdm
 

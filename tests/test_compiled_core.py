@@ -153,6 +153,19 @@ def test_the_variable_forces_either_core(auto, tmp_path: Path) -> None:
         engine.choose_core(build, sources)
 
 
+@pytest.mark.parametrize(
+    ("wanted", "said"),
+    [("fast", "SUFFICIENCY_CORE='fast': expected one of"), ("compiled", "no compiled core in")],
+)
+def test_the_command_refuses_a_core_it_cannot_honour_in_one_line(tmp_path: Path, wanted: str, said: str) -> None:
+    environment = {**os.environ, "SUFFICIENCY_CORE": wanted, "SUFFICIENCY_CORE_BUILD": str(tmp_path / "none")}
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "--version"], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("error: ") and said in done.stderr and len(done.stderr.splitlines()) == 1
+
+
 def test_auto_uses_python_under_coverage(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Coverage measures the .py lines: a run measuring them on the compiled core would report them unrun."""
     monkeypatch.delenv(engine.CORE_VARIABLE, raising=False)

@@ -69,21 +69,27 @@ def choose_core(build: Path = BUILD, sources: Path = SOURCES) -> CompiledCore | 
     """The finder to install, or None for the pure-Python engine (see the module docstring for the rules)."""
     wanted = os.environ.get(CORE_VARIABLE, "auto") or "auto"
     if wanted not in CORES:
-        raise ImportError(f"{CORE_VARIABLE}={wanted!r}: expected one of {', '.join(CORES)}")
+        raise _refused(f"{CORE_VARIABLE}={wanted!r}: expected one of {', '.join(CORES)}")
     if wanted == "python" or (wanted == "auto" and _under_coverage()):
         return None
     if not (build / "manifest.json").exists():
         if wanted == "compiled":
-            raise ImportError(f"{CORE_VARIABLE}=compiled, but there is no compiled core in {build}: run make compiled")
+            raise _refused(f"{CORE_VARIABLE}=compiled, but there is no compiled core in {build}: run make compiled")
         return None
     binaries, stale = fresh_binaries(build, sources)
     if not stale:
         return CompiledCore(binaries)
     message = f"the compiled core in {build} is stale ({'; '.join(stale)}): "
     if wanted == "compiled":
-        raise ImportError(message + "run make compiled")
+        raise _refused(message + "run make compiled")
     print(f"warning: {message}using the pure-Python engine; run make compiled to rebuild it", file=sys.stderr)
     return None
+
+
+def _refused(message: str) -> ImportError:
+    """An ImportError named after the variable, so the command line can tell it from a missing dependency and
+    end with this one line rather than a traceback."""
+    return ImportError(message, name=CORE_VARIABLE)
 
 
 def _under_coverage() -> bool:
