@@ -157,7 +157,7 @@ def _entries_and_stays(targets: Targets, fitted: Fit) -> list[str]:
         f"{100 * sd[1]:.2f} points); durations: national shapes by exit route scaled by "
         f"{fitted.duration_scale.value:.4f} (sd of the log {sd[2]:.3f}); mean stay {fitted.mean_stay_days:.0f} days;",
         f"- the trend then fades toward the prior's {100 * history.priors.trend.mean:.2f}% a year, halving its "
-        f"distance every {max((targets.as_of - history.origin).days / DAYS_PER_YEAR, MIN_FADE_HALF_LIFE_YEARS):.2f} "
+        f"distance every {_fade_half_life(targets, history):.2f} "
         "years (entries.trend_fade);",
         f"- the stock is not assumed steady: at these rates the steady state is {fitted.expected_stock:.1f} "
         f"children, against the published {targets.stock.value:g};",
@@ -331,13 +331,18 @@ def _trend_fade(document: dict, comments: Comments, targets: Targets, history: H
     span = (targets.as_of - history.origin).days / DAYS_PER_YEAR
     document["entries"]["trend_fade"] = {
         "to_percent_per_year": round(100.0 * history.priors.trend.mean, 4),
-        "half_life_years": round(max(span, MIN_FADE_HALF_LIFE_YEARS), 2),
+        "half_life_years": round(_fade_half_life(targets, history), 2),
     }
     comments["entries.trend_fade.to_percent_per_year"] = f"the history fit's trend prior: {history.priors.trend.source}"
     comments["entries.trend_fade.half_life_years"] = (
         f"assumption (docs/decisions/0013): the fitted trend halves its distance to the prior in as long as its "
         f"figures span, {history.origin} to {targets.as_of} ({span:.2f} years; at least {MIN_FADE_HALF_LIFE_YEARS:g})"
     )
+
+
+def _fade_half_life(targets: Targets, history: HistoryFit) -> float:
+    """As long as the history's figures span, in years, and at least `MIN_FADE_HALF_LIFE_YEARS`."""
+    return max((targets.as_of - history.origin).days / DAYS_PER_YEAR, MIN_FADE_HALF_LIFE_YEARS)
 
 
 def _transfer_scheme(document: dict, comments: Comments, scheme: TransferScheme) -> None:
