@@ -273,22 +273,21 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
     Uses the pool's private process table and thread: before Python 3.14 (`terminate_workers`) the pool has
     no public way to end workers busy with a batch. The manager thread closes its wake-up pipe as it ends;
     left running, it races the interpreter's exit hook, which writes to that pipe ("Exception ignored in
-    threading._shutdown ... Bad file descriptor", or a hang), so it must have ended before this returns."""
+    threading._shutdown ... Bad file descriptor", or a hang), so it must have ended before this returns.
+    Killed, not terminated: a worker holds nothing to clean up, SIGTERM's default action would end it as abruptly,
+    and a worker still starting has SIGTERM blocked (`blocked_for_workers`), or ignored where it was ignored."""
     workers = list((getattr(pool, "_processes", None) or {}).values())
     manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for worker in workers:
-        worker.terminate()
+        worker.kill()
     for worker in workers:
         worker.join(timeout=WORKER_STOP_SECONDS)
-        if worker.is_alive():
-            worker.kill()
-            worker.join(timeout=WORKER_STOP_SECONDS)
     if manager is not None:
         manager.join(timeout=WORKER_STOP_SECONDS)  # it ends once it sees the workers gone
 
 
-WORKER_STOP_SECONDS = 5  # a terminated worker that has not gone after this is killed
+WORKER_STOP_SECONDS = 5  # how long to wait for a killed worker, and then for the pool's manager thread
 PARENT_POLL_SECONDS = 0.5  # how often a worker checks that its parent is still there
 
 
