@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "tests" / "bad_scenarios" / "valid_base.toml"
 START_SECONDS = 60  # for the command to start its workers on a busy machine
 # For every worker to end once the main process is signalled: they end within a second, but the suite's other
-# tests load a 2-core machine (5 s was missed there twice); one left running would run on for minutes.
+# tests load a 2-core machine (a Dask worker still importing missed 5 s there once); one left running would run on
+# for minutes.
 GONE_SECONDS = 15
 
 linux_only = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes through /proc")
@@ -46,7 +47,9 @@ def started() -> Iterator[list[int]]:
 
 
 def _command(out: Path, stderr: Path, replications: int, *options: str) -> subprocess.Popen:
-    """A run long enough to be busy when signalled, in a new session so a signal to its group reaches it alone."""
+    """A run long enough to be busy when signalled, in a new session so a signal to its group reaches it alone,
+    and with SIGHUP at its default, as under a terminal: a suite run under `nohup` would have the run inherit an
+    ignored SIGHUP, which it keeps (so the SIGHUP case would wait for the whole run)."""
     arguments = ["run", str(SCENARIO), "--replications", str(replications), "--quiet", "--out", str(out)]
     with stderr.open("w") as errors:
         return subprocess.Popen(
@@ -55,7 +58,12 @@ def _command(out: Path, stderr: Path, replications: int, *options: str) -> subpr
             stdout=subprocess.DEVNULL,
             stderr=errors,
             start_new_session=True,
+            preexec_fn=_hang_up_by_default,
         )
+
+
+def _hang_up_by_default() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _processes() -> dict[int, tuple[int, str, str]]:
