@@ -1,4 +1,5 @@
-"""SIGTERM and SIGHUP stop a command as Ctrl-C does: workers stopped, nothing written, `interrupted` printed.
+"""SIGTERM and SIGHUP stop a command as Ctrl-C does: workers stopped, nothing written, `interrupted` printed;
+and worker processes die with the process that started them.
 
 Standard library only, so the command line can install it around every command at no import cost.
 """
@@ -82,8 +83,9 @@ PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def set_parent_death_signal(signum: int) -> None:
-    """Linux only: `signum` is sent to this process when the thread that started it ends (the pool starts
-    every worker from the thread that runs `run_many`, which outlives the pool)."""
+    """Linux only: `signum` is sent to this process when the thread that started it ends (a pool starts every
+    worker from the thread that runs `run_many`, which outlives the pool; distributed starts a local cluster's
+    workers from a thread that lasts as long as each worker's handle)."""
     if not sys.platform.startswith("linux"):
         return
     with contextlib.suppress(OSError, AttributeError):
