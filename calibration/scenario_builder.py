@@ -191,7 +191,7 @@ def _uncertainty(document: dict, comments: Comments, targets: Targets, fitted: F
 
 def _demand_spread(targets: Targets, history: HistoryFit) -> dict[str, Any]:
     """The history fit's covariance, moved from the origin to the as-of date."""
-    years = (targets.as_of - history.origin).days / DAYS_PER_YEAR
+    years = _history_years(targets, history)
     # log rate on the as-of date = log rate on the origin + years x log(1 + trend): its Jacobian
     jacobian = np.array([[1.0, years / (1.0 + history.trend), 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     covariance = jacobian @ history.covariance @ jacobian.T
@@ -328,7 +328,7 @@ MIN_FADE_HALF_LIFE_YEARS = 1.0  # assumption: a trend fitted to one snapshot (it
 def _trend_fade(document: dict, comments: Comments, targets: Targets, history: HistoryFit) -> None:
     """The fitted trend fades toward the trend prior, trusted about as far ahead as its figures reach back
     (decision 0013): a trend fitted to 21 months is no guide to year ten."""
-    span = (targets.as_of - history.origin).days / DAYS_PER_YEAR
+    span = _history_years(targets, history)
     document["entries"]["trend_fade"] = {
         "to_percent_per_year": round(100.0 * history.priors.trend.mean, 4),
         "half_life_years": round(_fade_half_life(targets, history), 2),
@@ -341,8 +341,13 @@ def _trend_fade(document: dict, comments: Comments, targets: Targets, history: H
 
 
 def _fade_half_life(targets: Targets, history: HistoryFit) -> float:
-    """As long as the history's figures span, in years, and at least `MIN_FADE_HALF_LIFE_YEARS`."""
-    return max((targets.as_of - history.origin).days / DAYS_PER_YEAR, MIN_FADE_HALF_LIFE_YEARS)
+    """As long as the history's figures span, and at least `MIN_FADE_HALF_LIFE_YEARS`."""
+    return max(_history_years(targets, history), MIN_FADE_HALF_LIFE_YEARS)
+
+
+def _history_years(targets: Targets, history: HistoryFit) -> float:
+    """Years from the history fit's origin to the as-of date."""
+    return (targets.as_of - history.origin).days / DAYS_PER_YEAR
 
 
 def _transfer_scheme(document: dict, comments: Comments, scheme: TransferScheme) -> None:
