@@ -23,9 +23,7 @@ ABOUT = {
     "jobs": 2,
     "quick": True,
 }
-FIGURE = Figure(
-    "a figure", "1.00 s", "at most 2 s", None, 1.0, "s", "1.00 s", {"events": 10}
-)
+FIGURE = Figure("a figure", "1.00 s", "at most 2 s", None, 1.0, "s", "1.00 s", {"events": 10})
 
 
 @pytest.fixture
@@ -43,9 +41,7 @@ def canned(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     return calls
 
 
-@pytest.mark.parametrize(
-    "where", ["no such folder/bench.json", "."], ids=["missing folder", "a folder"]
-)
+@pytest.mark.parametrize("where", ["no such folder/bench.json", "."], ids=["missing folder", "a folder"])
 def test_an_unwritable_json_is_refused_before_timing(
     where: str, tmp_path: Path, canned: list[dict], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -53,26 +49,18 @@ def test_an_unwritable_json_is_refused_before_timing(
     assert main(["bench", "--quick", "--json", str(target)]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and canned == []  # nothing timed, nothing printed
-    assert (
-        captured.err.startswith(f"error: --json {target}")
-        and "Traceback" not in captured.err
-    )
+    assert captured.err.startswith(f"error: --json {target}") and "Traceback" not in captured.err
     assert "does not exist" in captured.err or "is a folder" in captured.err
     assert list(tmp_path.iterdir()) == []
 
 
-def test_json_holds_what_was_printed(
-    tmp_path: Path, canned: list[dict], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_json_holds_what_was_printed(tmp_path: Path, canned: list[dict], capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "bench.json"
     target.write_text("an earlier run\n", encoding="utf-8")  # replaced whole
     assert main(["bench", "--quick", "--jobs", "2", "--json", str(target)]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert canned == [{"jobs": 2, "quick": True}]
     assert printed == [*[line for line in printed[:2]], f"Figures written to {target}"]
-    assert (
-        json.loads(target.read_text(encoding="utf-8"))["figures"][0]["line"]
-        == printed[1]
-    )
+    assert json.loads(target.read_text(encoding="utf-8"))["figures"][0]["line"] == printed[1]
     assert read_json(target) == (ABOUT, [FIGURE])
     assert [p.name for p in tmp_path.iterdir()] == ["bench.json"]

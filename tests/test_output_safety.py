@@ -230,8 +230,18 @@ def test_an_output_written_before_the_marker_existed_is_replaced(tmp_path, capsy
         ({"2021-header.csv", "2021-episodes.csv", "2021-uasc.csv"}, False),  # real returns look the same
         ({"summary.csv", "report.html"}, False),
         (  # a run with a price book, less its marker
-            {"run.json", "report.html", "summary.csv", "statement.csv", "budget.xlsx", "budget_wide.csv",
-             "spend_bridge.csv", "budget_check.csv", "grant.csv", "stock.parquet"},
+            {
+                "run.json",
+                "report.html",
+                "summary.csv",
+                "statement.csv",
+                "budget.xlsx",
+                "budget_wide.csv",
+                "spend_bridge.csv",
+                "budget_check.csv",
+                "grant.csv",
+                "stock.parquet",
+            },
             True,
         ),
     ],

@@ -18,10 +18,20 @@ from sim.results.runner import run
 from tests.builders import build, one_pool_scenario
 
 RATES = [
-    {"from_date": dt.date(2020, 10, 1), "under_16_per_night": 100.0, "aged_16_17_per_night": 80.0,
-     "care_leaver_per_week": 140.0, "source": "assumption: a constructed case"},
-    {"from_date": dt.date(2021, 7, 1), "under_16_per_night": 120.0, "aged_16_17_per_night": 120.0,
-     "care_leaver_per_week": 210.0, "source": "assumption: a constructed case"},
+    {
+        "from_date": dt.date(2020, 10, 1),
+        "under_16_per_night": 100.0,
+        "aged_16_17_per_night": 80.0,
+        "care_leaver_per_week": 140.0,
+        "source": "assumption: a constructed case",
+    },
+    {
+        "from_date": dt.date(2021, 7, 1),
+        "under_16_per_night": 120.0,
+        "aged_16_17_per_night": 120.0,
+        "care_leaver_per_week": 210.0,
+        "source": "assumption: a constructed case",
+    },
 ]
 
 

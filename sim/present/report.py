@@ -230,9 +230,7 @@ def _medium_term_table(medium: pd.DataFrame, name: str) -> str:
     )
 
 
-def _changed_pools_section(
-    runs: list[RunSummary], changes: dict[str, list[Change]], out: ReportCharts
-) -> list[str]:
+def _changed_pools_section(runs: list[RunSummary], changes: dict[str, list[Change]], out: ReportCharts) -> list[str]:
     """The pools whose settings a what-if changes (else the base's finite in-house pools), every scenario side by
     side."""
     changed = [change.path[1] for found in changes.values() for change in found if change.path[:1] == ("pools",)]
